@@ -1,0 +1,206 @@
+// RAII wrapper over CFITSIO.
+//
+// Every error is an absl::Status whose message names the file, the HDU
+// (number and EXTNAME) and the keyword or column involved, followed by
+// CFITSIO's own text and status number, e.g.
+//   w20071021_00001.fit HDU 3 (DET2): keyword 'MAGZPT': keyword not found
+//   in header (CFITSIO 202)
+// Codes follow common/status.h: NotFound for a missing file, HDU, keyword
+// or column; InvalidArgument for a value of the wrong type; DataLoss for a
+// truncated or corrupt file; Unavailable for a failed write (disk full).
+//
+// fitsio.h is included only by fits.cc: its macros (READONLY, ...) break
+// other libraries' headers (see shared/TOOLCHAIN.md).
+//
+// Thread-safety: one FitsFile is used by one thread at a time; different
+// FitsFile objects may be used from different threads at once (Debian's
+// CFITSIO is built reentrant).
+#ifndef CURATOR_COMMON_FITS_H_
+#define CURATOR_COMMON_FITS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace curator::fits {
+
+enum class HduType { kImage, kAsciiTable, kBinaryTable };
+
+// One header card as written: `value` is the text after "= " without the
+// quotes of a string (empty for COMMENT/HISTORY cards, whose text is in
+// `comment`).
+struct Card {
+  std::string keyword;
+  std::string value;
+  std::string comment;
+};
+
+// The value type a keyword holds, from its written form.
+enum class KeyType { kString, kLogical, kInteger, kFloat, kComplex,
+                     kUndefined };
+
+struct ImageInfo {
+  int bitpix = 0;             // BITPIX of the (uncompressed) image
+  int equivalent_bitpix = 0;  // the type the values need after BSCALE/BZERO
+  std::vector<int64_t> axes;  // NAXIS1, NAXIS2, ... (ZNAXISn if compressed)
+  bool tile_compressed = false;
+  int64_t num_pixels() const;
+};
+
+struct ColumnInfo {
+  int number = 0;  // 1-based column number
+  std::string name;
+  std::string unit;  // TUNITn, empty when absent
+  std::string tform;
+  int type_code = 0;   // CFITSIO type code (TFLOAT=42, TDOUBLE=82, ...)
+  int64_t repeat = 0;  // elements per row
+};
+
+// How a new image HDU is stored.
+enum class Compression { kNone, kRice, kGzip };
+
+struct ColumnSpec {
+  std::string name;
+  std::string tform;  // "1E", "1D", "1J", "1K", "1I", "20A", ...
+  std::string unit;
+};
+
+class FitsFile {
+ public:
+  // Opens an existing file read-only (or read-write), positioned at the
+  // primary HDU.
+  static absl::StatusOr<FitsFile> Open(const std::string& path,
+                                       bool read_write = false);
+  // Creates a new empty file, replacing one that exists.
+  static absl::StatusOr<FitsFile> Create(const std::string& path);
+
+  FitsFile(FitsFile&& other) noexcept;
+  FitsFile& operator=(FitsFile&& other) noexcept;
+  FitsFile(const FitsFile&) = delete;
+  FitsFile& operator=(const FitsFile&) = delete;
+  // Closes the file; errors at this point are logged. Call Close() to see
+  // them (always do after writing).
+  ~FitsFile();
+
+  // Flushes and closes; the object is empty afterwards.
+  absl::Status Close();
+
+  const std::string& path() const { return path_; }
+
+  // --- HDUs (1 = primary) ---
+  absl::StatusOr<int> NumHdus();
+  int CurrentHdu() const;
+  absl::Status MoveToHdu(int hdu_number);
+  absl::Status MoveToExtName(absl::string_view extname);
+  absl::StatusOr<HduType> CurrentHduType();
+
+  // --- Keywords of the current HDU ---
+  // NotFound if absent; InvalidArgument if the value cannot be converted.
+  absl::StatusOr<std::string> ReadString(absl::string_view key);
+  absl::StatusOr<int64_t> ReadInt(absl::string_view key);
+  absl::StatusOr<double> ReadDouble(absl::string_view key);
+  absl::StatusOr<bool> ReadBool(absl::string_view key);
+  absl::StatusOr<KeyType> ReadKeyType(absl::string_view key);
+  absl::StatusOr<bool> HasKeyword(absl::string_view key);
+  // Every card of the current header, in order, END excluded.
+  absl::StatusOr<std::vector<Card>> ReadCards();
+
+  // --- Images (plain or tile-compressed, transparently) ---
+  absl::StatusOr<ImageInfo> GetImageInfo();
+  // Reads `num_rows` whole rows of a 2-D image starting at 0-based row
+  // `first_row` into `out` (num_rows * NAXIS1 values), scaled by
+  // BSCALE/BZERO. Blank (and NaN) pixels become NaN.
+  absl::Status ReadRows(int64_t first_row, int64_t num_rows, float* out);
+  absl::Status ReadRows(int64_t first_row, int64_t num_rows, double* out);
+  // Raw integer read (no NaN substitution; BLANK pixels keep their value).
+  absl::Status ReadRows(int64_t first_row, int64_t num_rows, int32_t* out);
+
+  // --- Tables ---
+  absl::StatusOr<int64_t> NumRows();
+  absl::StatusOr<std::vector<ColumnInfo>> Columns();
+  // Case-insensitive exact name match; NotFound naming the column.
+  absl::StatusOr<ColumnInfo> FindColumn(absl::string_view name);
+  // The number of rows CFITSIO reads most efficiently at once
+  // (fits_get_rowsize): read tables in chunks of this many rows.
+  absl::StatusOr<int64_t> OptimalRowChunk();
+  // Reads `num_rows` values of a scalar column starting at 0-based row
+  // `first_row`, converting to the output type. Undefined float values come
+  // back as NaN; InvalidArgument if the column cannot be converted.
+  absl::Status ReadColumn(int column, int64_t first_row, int64_t num_rows,
+                          float* out);
+  absl::Status ReadColumn(int column, int64_t first_row, int64_t num_rows,
+                          double* out);
+  absl::Status ReadColumn(int column, int64_t first_row, int64_t num_rows,
+                          int32_t* out);
+  absl::Status ReadColumn(int column, int64_t first_row, int64_t num_rows,
+                          int64_t* out);
+
+  // --- Writing ---
+  // Appends an image HDU (the primary if the file is empty). `axes` empty
+  // makes a header-only HDU. Compressed images use tiles of one row.
+  // `dither_seed` (1..10000) fixes the quantisation dither of compressed
+  // float images, so the same data compresses to the same bytes.
+  absl::Status CreateImage(int bitpix, const std::vector<int64_t>& axes,
+                           Compression compression = Compression::kNone,
+                           int dither_seed = 1);
+  absl::Status WritePixels(const float* data, int64_t count);
+  absl::Status WritePixels(const int32_t* data, int64_t count);
+  // Appends a binary table with the given columns and EXTNAME.
+  absl::Status CreateTable(absl::string_view extname,
+                           const std::vector<ColumnSpec>& columns);
+  // Writes `count` values to a column from 0-based row `first_row`.
+  absl::Status WriteColumn(int column, int64_t first_row, int64_t count,
+                           const float* data);
+  absl::Status WriteColumn(int column, int64_t first_row, int64_t count,
+                           const double* data);
+  absl::Status WriteColumn(int column, int64_t first_row, int64_t count,
+                           const int32_t* data);
+  absl::Status WriteKey(absl::string_view key, absl::string_view value,
+                        absl::string_view comment = "");
+  absl::Status WriteKey(absl::string_view key, const char* value,
+                        absl::string_view comment = "");
+  absl::Status WriteKey(absl::string_view key, int64_t value,
+                        absl::string_view comment = "");
+  absl::Status WriteKey(absl::string_view key, int value,
+                        absl::string_view comment = "");
+  // Written with 17 significant digits so it reads back bit for bit.
+  absl::Status WriteKey(absl::string_view key, double value,
+                        absl::string_view comment = "");
+  absl::Status WriteKey(absl::string_view key, bool value,
+                        absl::string_view comment = "");
+  absl::Status DeleteKey(absl::string_view key);
+  // CHECKSUM and DATASUM of the current HDU.
+  absl::Status WriteChecksum();
+
+ private:
+  FitsFile(void* handle, std::string path);
+  // A Status for CFITSIO error `status` in the current HDU, naming `what`
+  // (e.g. "keyword 'MAGZPT'"); empty `what` names only file and HDU.
+  absl::Status Error(int status, absl::string_view what) const;
+  // "path HDU n (EXTNAME)": where an error happened.
+  std::string Where() const;
+  absl::Status CheckOpen() const;
+  template <typename T>
+  absl::Status ReadRowsImpl(int64_t first_row, int64_t num_rows, T* out,
+                            int datatype, bool nan_for_null);
+  template <typename T>
+  absl::Status ReadColumnImpl(int column, int64_t first_row, int64_t num_rows,
+                              T* out, int datatype);
+  template <typename T>
+  absl::Status WriteColumnImpl(int column, int64_t first_row, int64_t count,
+                               const T* data, int datatype);
+  template <typename T>
+  absl::Status ReadKeyImpl(absl::string_view key, int datatype, T* value);
+
+  void* handle_ = nullptr;  // fitsfile*
+  std::string path_;
+};
+
+}  // namespace curator::fits
+
+#endif  // CURATOR_COMMON_FITS_H_

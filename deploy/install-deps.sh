@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs, from Debian 12 packages, everything Curator's build, tests and
+# demo need. Idempotent: packages already present are not touched, and apt
+# is not even called when nothing is missing. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config ccache git
+  # RPC and serialisation
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev
+  # data formats
+  libcfitsio-dev libturbojpeg0-dev
+  # database client and server
+  libpqxx-dev libpq-dev postgresql-15 postgresql-15-q3c
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # independent cross-checks of what we write
+  fitsverify source-extractor
+  # reference implementations the benchmarks compare against
+  python3-astropy python3-numpy python3-pil python3-psycopg
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
