@@ -576,11 +576,13 @@ absl::Status FitsFile::CreateImage(int bitpix,
                                    Compression compression, int dither_seed) {
   CURATOR_RETURN_IF_ERROR(CheckOpen());
   int status = 0;
-  int type = NOCOMPRESS;
+  // 0, not NOCOMPRESS (-1): CFITSIO compresses whenever the requested
+  // type is non-zero.
+  int type = 0;
   if (compression == Compression::kRice) type = RICE_1;
   if (compression == Compression::kGzip) type = GZIP_1;
   fits_set_compression_type(F(handle_), type, &status);
-  if (type != NOCOMPRESS && axes.size() == 2) {
+  if (type != 0 && axes.size() == 2) {
     long tile[2] = {static_cast<long>(axes[0]), 1};
     fits_set_tile_dim(F(handle_), 2, tile, &status);
     fits_set_dither_seed(F(handle_), dither_seed, &status);
@@ -655,6 +657,18 @@ absl::Status FitsFile::WriteColumn(int column, int64_t first_row,
   return WriteColumnImpl(column, first_row, count, data, TINT);
 }
 
+absl::Status FitsFile::WriteColumn(int column, int64_t first_row,
+                                   const std::vector<std::string>& data) {
+  CURATOR_RETURN_IF_ERROR(CheckOpen());
+  std::vector<char*> pointers;
+  for (const std::string& d : data) pointers.push_back(const_cast<char*>(d.c_str()));
+  int status = 0;
+  fits_write_col_str(F(handle_), column, first_row + 1, 1, pointers.size(),
+                     pointers.data(), &status);
+  if (status != 0) return Error(status, absl::StrCat("writing column ", column));
+  return absl::OkStatus();
+}
+
 absl::Status FitsFile::WriteKey(absl::string_view key, absl::string_view value,
                                 absl::string_view comment) {
   CURATOR_RETURN_IF_ERROR(CheckOpen());
@@ -721,6 +735,11 @@ absl::Status FitsFile::WriteChecksum() {
   CURATOR_RETURN_IF_ERROR(CheckOpen());
   int status = 0;
   fits_write_chksum(F(handle_), &status);
+  // CFITSIO stamps the comments with the current time; fix them and let it
+  // recompute CHECKSUM over the header as it now stands.
+  fits_modify_comment(F(handle_), "CHECKSUM", "HDU checksum", &status);
+  fits_modify_comment(F(handle_), "DATASUM", "data unit checksum", &status);
+  fits_update_chksum(F(handle_), &status);
   if (status != 0) return Error(status, "writing CHECKSUM");
   return absl::OkStatus();
 }

@@ -160,6 +160,8 @@ class FitsFile {
                            const double* data);
   absl::Status WriteColumn(int column, int64_t first_row, int64_t count,
                            const int32_t* data);
+  absl::Status WriteColumn(int column, int64_t first_row,
+                           const std::vector<std::string>& data);
   absl::Status WriteKey(absl::string_view key, absl::string_view value,
                         absl::string_view comment = "");
   absl::Status WriteKey(absl::string_view key, const char* value,
@@ -174,7 +176,9 @@ class FitsFile {
   absl::Status WriteKey(absl::string_view key, bool value,
                         absl::string_view comment = "");
   absl::Status DeleteKey(absl::string_view key);
-  // CHECKSUM and DATASUM of the current HDU.
+  // CHECKSUM and DATASUM of the current HDU. Their comments are fixed
+  // text rather than CFITSIO's time stamp, so the same data always gives
+  // the same bytes.
   absl::Status WriteChecksum();
 
  private:

@@ -1,0 +1,34 @@
+// Where things live under the archive root. One place, so the generator,
+// the daemon, the workers and the ingester agree.
+//
+//   <root>/incoming/<YYYYMMDD>/        files as transferred (CU1)
+//   <root>/incoming/<YYYYMMDD>/TRANSFER_COMPLETE   the night is complete
+//   <root>/staging/<YYYYMMDD>/<batch>/ batches ready for the ingester
+//   <root>/ingested/, <root>/quarantine/  batches after ingest
+//   <root>/jpeg/<YYYYMMDD>/            CU2 previews
+#ifndef CURATOR_COMMON_ARCHIVE_LAYOUT_H_
+#define CURATOR_COMMON_ARCHIVE_LAYOUT_H_
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace curator::layout {
+
+inline constexpr char kIncoming[] = "incoming";
+inline constexpr char kStaging[] = "staging";
+inline constexpr char kIngested[] = "ingested";
+inline constexpr char kQuarantine[] = "quarantine";
+inline constexpr char kJpeg[] = "jpeg";
+// Written last, atomically, when a night's transfer is complete.
+inline constexpr char kTransferMarker[] = "TRANSFER_COMPLETE";
+
+inline std::string IncomingNightDir(absl::string_view root,
+                                    absl::string_view night) {
+  return absl::StrCat(root, "/", kIncoming, "/", night);
+}
+
+}  // namespace curator::layout
+
+#endif  // CURATOR_COMMON_ARCHIVE_LAYOUT_H_

@@ -1,0 +1,47 @@
+// Writes one multiframe's image and catalogue files as WFCAM and CASU
+// would: an image with a primary header and four detector extensions, and
+// a catalogue with the same primary header and four CASU type-6 tables.
+#ifndef CURATOR_SYNTH_FRAME_WRITER_H_
+#define CURATOR_SYNTH_FRAME_WRITER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "synth/random.h"
+#include "synth/survey_model.h"
+
+namespace curator::synth {
+
+// The defects that change how a frame's files are written (truncation and
+// copies are done on the finished files).
+struct FrameDefects {
+  bool missing_keyword = false;
+  bool wrong_keyword_type = false;
+  bool nan_columns = false;
+  bool empty_table = false;
+  bool wrong_column_type = false;
+};
+
+// The pixels of one detector: sky, read and photon noise, and the stars,
+// each integrated over its pixels (row 1 first, as FITS stores them).
+std::vector<float> RenderDetector(const FrameModel& frame,
+                                  const DetectorModel& det,
+                                  const Options& options,
+                                  const FastNormal& normal, int night_index);
+
+absl::Status WriteImageFile(const FrameModel& frame, const Options& options,
+                            const FrameDefects& defects, int night_index,
+                            const FastNormal& normal, const std::string& path);
+
+// Rows of the catalogue of `det`, column by column (80 columns).
+std::vector<std::vector<float>> CatalogueColumns(const FrameModel& frame,
+                                                 const DetectorModel& det);
+
+absl::Status WriteCatalogueFile(const FrameModel& frame,
+                                const FrameDefects& defects,
+                                const std::string& path);
+
+}  // namespace curator::synth
+
+#endif  // CURATOR_SYNTH_FRAME_WRITER_H_

@@ -1,0 +1,47 @@
+// Generates whole survey nights on disk:
+//   <out>/incoming/<YYYYMMDD>/w<night>_<run>.fit       images
+//   <out>/incoming/<YYYYMMDD>/w<night>_<run>_cat.fits  catalogues
+//   <out>/incoming/<YYYYMMDD>/TRANSFER_COMPLETE        written last
+//   <out>/truth/<YYYYMMDD>.json   what was made, with each file's defects
+// Files are made in parallel; the output depends only on the options.
+#ifndef CURATOR_SYNTH_SURVEY_GENERATOR_H_
+#define CURATOR_SYNTH_SURVEY_GENERATOR_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "synth/survey_model.h"
+
+namespace curator::synth {
+
+struct FileRecord {
+  std::string name;
+  bool is_catalogue = false;
+  int run_number = 0;
+  int64_t sources = 0;  // stars drawn (images) or catalogue rows
+  int64_t bytes = 0;
+  std::vector<Defect> defects;
+};
+
+struct NightRecord {
+  std::string night;
+  std::string dir;
+  std::vector<FileRecord> files;  // sorted by name
+  int64_t images = 0, catalogues = 0, sources = 0, bytes = 0;
+};
+
+struct SurveyRecord {
+  std::vector<NightRecord> nights;
+  double seconds = 0;
+};
+
+absl::StatusOr<SurveyRecord> GenerateSurvey(const Options& options);
+
+// The JSON written to truth/<night>.json.
+std::string NightToJson(const Options& options, const NightRecord& night);
+
+}  // namespace curator::synth
+
+#endif  // CURATOR_SYNTH_SURVEY_GENERATOR_H_

@@ -1,0 +1,222 @@
+#include "synth/survey_model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "synth/random.h"
+
+namespace curator::synth {
+namespace {
+
+constexpr double kPixelScale = 0.4;  // arcsec per pixel, WFCAM
+// WFCAM's four detectors sit in a 2 x 2 grid whose spacing is 94% of a
+// detector's width; centres are this many widths from the optical axis.
+constexpr double kDetectorOffset = 0.97;
+// WFCAM's radial distortion: ZPN with PV2_1 = 1, PV2_3 = 220.
+constexpr double kPv2_3 = 220;
+
+struct Band {
+  const char* name;
+  double sky_per_10s;  // ADU
+  double zero_point;
+  double exp_time;
+};
+constexpr Band kBands[] = {{"Z", 600, 22.9, 10},
+                           {"Y", 800, 22.7, 10},
+                           {"J", 1200, 23.1, 10},
+                           {"H", 5000, 23.4, 10},
+                           {"K", 9000, 22.8, 5}};
+
+struct DefectEntry {
+  Defect defect;
+  const char* name;
+};
+constexpr DefectEntry kDefectNames[] = {
+    {Defect::kTruncatedImage, "truncated-image"},
+    {Defect::kTruncatedCatalogue, "truncated-catalogue"},
+    {Defect::kMissingKeyword, "missing-keyword"},
+    {Defect::kWrongKeywordType, "wrong-keyword-type"},
+    {Defect::kNanColumns, "nan-columns"},
+    {Defect::kEmptyTable, "empty-table"},
+    {Defect::kWrongColumnType, "wrong-column-type"},
+    {Defect::kOrphanCatalogue, "orphan-catalogue"},
+    {Defect::kDuplicatedFile, "duplicated-file"},
+};
+
+std::string IsoTime(double mjd) {
+  // MJD 0 is 1858-11-17T00:00:00 UTC.
+  const double day_fraction = mjd - std::floor(mjd);
+  absl::CivilDay day = absl::CivilDay(1858, 11, 17) +
+                       static_cast<int64_t>(std::floor(mjd));
+  double seconds = day_fraction * 86400.0;
+  int h = static_cast<int>(seconds / 3600);
+  int m = static_cast<int>((seconds - h * 3600) / 60);
+  double s = seconds - h * 3600 - m * 60;
+  return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%06.3f", day.year(),
+                         day.month(), day.day(), h, m, s);
+}
+
+}  // namespace
+
+absl::StatusOr<Defect> ParseDefect(absl::string_view name) {
+  for (const DefectEntry& d : kDefectNames) {
+    if (name == d.name) return d.defect;
+  }
+  std::string known;
+  for (const DefectEntry& d : kDefectNames) absl::StrAppend(&known, " ", d.name);
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown defect '", name, "'; known:", known));
+}
+
+std::string DefectName(Defect defect) {
+  for (const DefectEntry& d : kDefectNames) {
+    if (d.defect == defect) return d.name;
+  }
+  return "unknown";
+}
+
+const std::vector<Defect>& AllDefects() {
+  static const std::vector<Defect>* all = [] {
+    auto* v = new std::vector<Defect>;
+    for (const DefectEntry& d : kDefectNames) v->push_back(d.defect);
+    return v;
+  }();
+  return *all;
+}
+
+bool SpoilsFrame(Defect defect) {
+  return defect != Defect::kOrphanCatalogue &&
+         defect != Defect::kDuplicatedFile;
+}
+
+absl::Status ValidateOptions(const Options& o) {
+  if (o.out_dir.empty()) return absl::InvalidArgumentError("--out is not set");
+  if (o.nights < 1) return absl::InvalidArgumentError("--nights must be >= 1");
+  if (o.frames_per_night < 1 || o.frames_per_night > 99999) {
+    return absl::InvalidArgumentError("--frames must be in 1..99999");
+  }
+  if (o.image_size < 64 || o.image_size > 8192) {
+    return absl::InvalidArgumentError("--size must be in 64..8192");
+  }
+  if (o.sources_per_detector < 0) {
+    return absl::InvalidArgumentError("--sources must be >= 0");
+  }
+  if (o.bitpix != -32 && o.bitpix != 32) {
+    return absl::InvalidArgumentError("--bitpix must be -32 or 32");
+  }
+  int spoiling = 0;
+  for (size_t i = 0; i < o.defects.size(); ++i) {
+    if (std::count(o.defects.begin(), o.defects.end(), o.defects[i]) > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "defect '", DefectName(o.defects[i]), "' is given twice"));
+    }
+    if (SpoilsFrame(o.defects[i])) ++spoiling;
+  }
+  if (spoiling > 0 && o.frames_per_night < spoiling + 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        spoiling, " defects that spoil a frame need at least ", spoiling + 1,
+        " frames per night, so frame 1 stays clean"));
+  }
+  return absl::OkStatus();
+}
+
+std::string NightName(const Options& options, int night_index) {
+  absl::CivilDay day = options.first_night + night_index;
+  return absl::StrFormat("%04d%02d%02d", day.year(), day.month(), day.day());
+}
+
+FrameModel MakeFrame(const Options& options, int night_index,
+                     int run_number) {
+  Random rng({options.seed, static_cast<uint64_t>(night_index),
+              static_cast<uint64_t>(run_number), 0});
+  FrameModel f;
+  f.night = NightName(options, night_index);
+  f.run_number = run_number;
+  f.image_name = absl::StrFormat("w%s_%05d.fit", f.night, run_number);
+  f.catalogue_name = absl::StrFormat("w%s_%05d_cat.fits", f.night, run_number);
+  f.ut_date = f.night;
+
+  const Band& band = kBands[(run_number - 1) / 2 % 5];
+  f.filter = band.name;
+  f.exp_time = band.exp_time;
+  // A night's tiles march along a stripe; each night moves 15 degrees on.
+  f.ra_base = std::fmod(30.0 + 15.0 * night_index +
+                            0.9 * ((run_number - 1) / 10) + rng.Uniform(-0.01, 0.01),
+                        360.0);
+  f.dec_base = -1.0 + 0.9 * ((run_number - 1) % 10 / 2) + rng.Uniform(-0.01, 0.01);
+  f.project = "U/UKIDSS/LAS";
+  f.survey = "UKIDSS";
+  f.object = absl::StrFormat("LAS_%.3f_%+.3f", f.ra_base, f.dec_base);
+  f.obs_type = "OBJECT";
+  f.msb_id = absl::StrFormat("msb%08x", static_cast<uint32_t>(rng.Next()));
+  f.run_id = absl::StrFormat("w%s_%05d", f.night, run_number);
+  const absl::CivilDay night_day = options.first_night + night_index;
+  const double night_mjd = static_cast<double>(night_day - absl::CivilDay(1858, 11, 17));
+  // Observing starts at 06:00 UT (20:00 in Hawaii); one frame a minute.
+  f.mjd_obs = night_mjd + 0.25 + (run_number - 1) * 60.0 / 86400.0;
+  f.date_obs = IsoTime(f.mjd_obs);
+  f.date_end = IsoTime(f.mjd_obs + f.exp_time / 86400.0);
+  f.am_start = 1.0 + 0.6 * rng.Uniform();
+  f.am_end = f.am_start + 0.002;
+
+  const double seeing_arcsec = rng.Uniform(0.6, 1.2);
+  const double n = options.image_size;
+  const double scale = kPixelScale / 3600.0;
+  for (int d = 0; d < kDetectorsPerFrame; ++d) {
+    DetectorModel& det = f.detectors[d];
+    Random drng({options.seed, static_cast<uint64_t>(night_index),
+                 static_cast<uint64_t>(run_number),
+                 static_cast<uint64_t>(d + 1)});
+    det.cam_num = d + 1;
+    det.extname = absl::StrCat("DET", d + 1);
+    det.detect_id = absl::StrCat("WFCAM-H2RG-", 100 + d + 1);
+    // Detectors 1..4 counter-clockwise from the lower left of the focal
+    // plane; the optical axis (CRPIX) lies off each detector.
+    const double ox = (d == 0 || d == 3) ? -kDetectorOffset : kDetectorOffset;
+    const double oy = (d < 2) ? -kDetectorOffset : kDetectorOffset;
+    det.wcs.projection = Wcs::Projection::kZpn;
+    det.wcs.crval1 = f.ra_base;
+    det.wcs.crval2 = f.dec_base;
+    det.wcs.crpix1 = (n + 1) / 2 - ox * n;
+    det.wcs.crpix2 = (n + 1) / 2 - oy * n;
+    const double rot = drng.Uniform(-0.05, 0.05) * M_PI / 180.0;
+    det.wcs.cd1_1 = -scale * std::cos(rot);
+    det.wcs.cd1_2 = scale * std::sin(rot);
+    det.wcs.cd2_1 = scale * std::sin(rot);
+    det.wcs.cd2_2 = scale * std::cos(rot);
+    det.wcs.pv2[3] = kPv2_3;
+    det.seeing = seeing_arcsec / kPixelScale * drng.Uniform(0.95, 1.05);
+    det.gain = 4.2 + 0.1 * d;
+    det.read_noise = 25;
+    det.sky_level = band.sky_per_10s * band.exp_time / 10.0 * drng.Uniform(0.9, 1.1);
+    det.sky_noise = std::sqrt(det.sky_level / det.gain +
+                              std::pow(det.read_noise / det.gain, 2));
+    det.mag_zpt = band.zero_point + 0.02 * drng.Normal();
+
+    // Magnitudes from 12 to 19.5 with counts rising as 10^(0.3 m), as for
+    // faint stars at high latitude.
+    const double lo = std::pow(10.0, 0.3 * 12.0), hi = std::pow(10.0, 0.3 * 19.5);
+    const double sigma = det.seeing / 2.3548;
+    det.stars.resize(options.sources_per_detector);
+    for (Star& s : det.stars) {
+      s.x = drng.Uniform(4, n - 3);
+      s.y = drng.Uniform(4, n - 3);
+      s.mag = std::log10(lo + drng.Uniform() * (hi - lo)) / 0.3;
+      // mag = MAGZPT - 2.5 log10(counts / EXPTIME)
+      s.flux = std::pow(10.0, -0.4 * (s.mag - det.mag_zpt)) * f.exp_time;
+      s.sigma = sigma;
+      SkyPosition p = PixelToSky(det.wcs, s.x, s.y);
+      s.ra = p.ra;
+      s.dec = p.dec;
+    }
+    std::sort(det.stars.begin(), det.stars.end(),
+              [](const Star& a, const Star& b) {
+                return a.y != b.y ? a.y < b.y : a.x < b.x;
+              });
+  }
+  return f;
+}
+
+}  // namespace curator::synth

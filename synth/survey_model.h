@@ -1,0 +1,104 @@
+// What curator-synth draws: the observing parameters of each multiframe
+// and the stars on each of its detectors. Pure functions of the options
+// and (night, frame), so every file can be made independently and the
+// same seed always gives the same survey.
+#ifndef CURATOR_SYNTH_SURVEY_MODEL_H_
+#define CURATOR_SYNTH_SURVEY_MODEL_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
+#include "common/fits.h"
+#include "common/wcs.h"
+
+namespace curator::synth {
+
+// Faults a night can be given, for tests of bad input. Each one that
+// spoils a multiframe takes its own frame, counting down from the last;
+// frame 1 always stays clean.
+enum class Defect {
+  kTruncatedImage,      // image file cut short in its pixel data
+  kTruncatedCatalogue,  // catalogue file cut short in its table data
+  kMissingKeyword,      // MJD-OBS absent from the primary, MAGZPT from DET2
+  kWrongKeywordType,    // EXPTIME written as a string
+  kNanColumns,          // RA and DEC NaN in every 10th row of DET1's table
+  kEmptyTable,          // DET3's table has no rows
+  kWrongColumnType,     // X_coordinate written as a text column
+  kOrphanCatalogue,     // an extra catalogue whose image never arrives
+  kDuplicatedFile,      // a byte-for-byte copy of frame 1's image
+};
+
+inline constexpr int kDetectorsPerFrame = 4;
+
+absl::StatusOr<Defect> ParseDefect(absl::string_view name);
+std::string DefectName(Defect defect);
+const std::vector<Defect>& AllDefects();
+// True for defects that spoil one existing multiframe (and so take a frame).
+bool SpoilsFrame(Defect defect);
+
+struct Options {
+  std::string out_dir;
+  absl::CivilDay first_night = absl::CivilDay(2007, 10, 21);
+  int nights = 1;
+  int frames_per_night = 8;
+  int image_size = 512;  // pixels per side of each detector (WFCAM: 2048)
+  int sources_per_detector = 200;
+  fits::Compression compression = fits::Compression::kNone;
+  int bitpix = -32;  // -32 (float32) or 32 (int32)
+  uint64_t seed = 1;
+  std::vector<Defect> defects;
+  int threads = 0;  // 0: one per core
+};
+
+// InvalidArgument naming the option when the options cannot make a survey.
+absl::Status ValidateOptions(const Options& options);
+
+struct Star {
+  double x = 0, y = 0;  // 1-based FITS pixel coordinates
+  double mag = 0;       // calibrated magnitude
+  double flux = 0;      // total counts (ADU) in the exposure
+  double sigma = 0;     // Gaussian PSF sigma, pixels
+  double ra = 0, dec = 0;  // degrees, from the detector's WCS at (x, y)
+};
+
+struct DetectorModel {
+  int cam_num = 0;  // 1..4; HDU cam_num + 1
+  std::string extname;
+  std::string detect_id;
+  Wcs wcs;
+  double seeing = 0;     // FWHM, pixels
+  double sky_level = 0;  // ADU
+  double sky_noise = 0;  // ADU rms
+  double mag_zpt = 0;
+  double gain = 0;        // e-/ADU
+  double read_noise = 0;  // e-
+  std::vector<Star> stars;  // sorted by y, then x: catalogue order
+};
+
+struct FrameModel {
+  std::string night;  // YYYYMMDD
+  int run_number = 0;
+  std::string image_name;      // w20071021_00001.fit
+  std::string catalogue_name;  // w20071021_00001_cat.fits
+  std::string object, project, survey, filter, obs_type, date_obs, date_end,
+      run_id, ut_date, msb_id;
+  double mjd_obs = 0, exp_time = 0, ra_base = 0, dec_base = 0,
+         am_start = 0, am_end = 0;
+  std::array<DetectorModel, kDetectorsPerFrame> detectors;
+};
+
+// The multiframe with run number `run_number` (1-based) of night
+// `night_index` (0-based).
+FrameModel MakeFrame(const Options& options, int night_index, int run_number);
+
+// YYYYMMDD of night `night_index`.
+std::string NightName(const Options& options, int night_index);
+
+}  // namespace curator::synth
+
+#endif  // CURATOR_SYNTH_SURVEY_MODEL_H_
