@@ -343,9 +343,10 @@ absl::Status FitsFile::ReadKeyImpl(absl::string_view key, int datatype,
     char raw[FLEN_VALUE] = {0};
     int s = 0;
     fits_read_keyword(F(handle_), k.c_str(), raw, nullptr, &s);
-    return absl::InvalidArgumentError(
-        absl::StrCat(Where(), ": keyword '", key, "' is ",
-                     raw[0] ? raw : "undefined", ", expected ", expected));
+    std::string shown = raw[0] == '\'' ? absl::StrCat("'", UnquoteValue(raw), "'")
+                                       : std::string(raw[0] ? raw : "undefined");
+    return absl::InvalidArgumentError(absl::StrCat(
+        Where(), ": keyword '", key, "' is ", shown, ", expected ", expected));
   }
   std::string k(key);
   int status = 0;
