@@ -262,13 +262,20 @@ absl::Status WriteCatalogueFile(const FrameModel& frame,
         }
       }
       const int64_t rows = static_cast<int64_t>(det.stars.size());
-      for (int c = 0; c < casu::kNumColumns; ++c) {
-        if (defects.wrong_column_type && c == x_column - 1) {
-          std::vector<std::string> text;
-          for (float v : columns[c]) text.push_back(absl::StrFormat("%.3f", v));
-          CURATOR_RETURN_IF_ERROR(f.WriteColumn(c + 1, 0, text));
-        } else {
-          CURATOR_RETURN_IF_ERROR(f.WriteColumn(c + 1, 0, rows, columns[c].data()));
+      if (defects.wrong_column_type) {
+        std::vector<std::string> text;
+        for (float v : columns[x_column - 1]) text.push_back(absl::StrFormat("%.3f", v));
+        CURATOR_RETURN_IF_ERROR(f.WriteColumn(x_column, 0, text));
+      }
+      // All columns a chunk of rows at a time: column by column over the
+      // whole table would thrash CFITSIO's buffers (seconds per file).
+      CURATOR_ASSIGN_OR_RETURN(int64_t chunk, f.OptimalRowChunk());
+      for (int64_t first = 0; first < rows; first += chunk) {
+        const int64_t n = std::min(chunk, rows - first);
+        for (int c = 0; c < casu::kNumColumns; ++c) {
+          if (defects.wrong_column_type && c == x_column - 1) continue;
+          CURATOR_RETURN_IF_ERROR(
+              f.WriteColumn(c + 1, first, n, columns[c].data() + first));
         }
       }
     }
