@@ -29,6 +29,20 @@ inline std::string IncomingNightDir(absl::string_view root,
   return absl::StrCat(root, "/", kIncoming, "/", night);
 }
 
+inline std::string NightDir(absl::string_view root, absl::string_view area,
+                            absl::string_view night) {
+  return absl::StrCat(root, "/", area, "/", night);
+}
+
+// <root>/<area>/<night>/<batch_id>, area being staging, ingested or
+// quarantine.
+inline std::string BatchDir(absl::string_view root, absl::string_view area,
+                            absl::string_view night, absl::string_view batch_id) {
+  return absl::StrCat(root, "/", area, "/", night, "/", batch_id);
+}
+
+inline constexpr char kManifest[] = "manifest.json";
+
 }  // namespace curator::layout
 
 #endif  // CURATOR_COMMON_ARCHIVE_LAYOUT_H_

@@ -275,6 +275,15 @@ absl::StatusOr<HduType> FitsFile::CurrentHduType() {
   }
 }
 
+absl::StatusOr<int64_t> FitsFile::CurrentHduDataEnd() {
+  CURATOR_RETURN_IF_ERROR(CheckOpen());
+  LONGLONG head = 0, data = 0, end = 0;
+  int status = 0;
+  fits_get_hduaddrll(F(handle_), &head, &data, &end, &status);
+  if (status != 0) return Error(status, "reading HDU address");
+  return static_cast<int64_t>(end);
+}
+
 // --- Keywords ---
 
 absl::StatusOr<KeyType> FitsFile::ReadKeyType(absl::string_view key) {

@@ -98,6 +98,9 @@ class FitsFile {
   absl::Status MoveToHdu(int hdu_number);
   absl::Status MoveToExtName(absl::string_view extname);
   absl::StatusOr<HduType> CurrentHduType();
+  // Byte offset just past the current HDU's data, from its header alone
+  // (no data is read): compare with the file size to find truncation.
+  absl::StatusOr<int64_t> CurrentHduDataEnd();
 
   // --- Keywords of the current HDU ---
   // NotFound if absent; InvalidArgument if the value cannot be converted.

@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/archive_layout.h"
+#include "common/files.h"
 #include "common/status.h"
 #include "synth/frame_writer.h"
 #include "synth/random.h"
@@ -63,22 +64,6 @@ absl::Status Truncate(const std::string& path) {
   if (truncate(path.c_str(), size * 3 / 5 + 123) != 0) {
     return ErrnoToStatus(errno, path);
   }
-  return absl::OkStatus();
-}
-
-// Writes `text` to `path` through a temporary name, fsync and rename, so
-// readers see all of it or nothing.
-absl::Status WriteAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoToStatus(errno, tmp);
-  bool ok = write(fd, text.data(), text.size()) ==
-                static_cast<ssize_t>(text.size()) &&
-            fsync(fd) == 0;
-  int saved = errno;
-  close(fd);
-  if (!ok) return ErrnoToStatus(saved, tmp);
-  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoToStatus(errno, path);
   return absl::OkStatus();
 }
 
@@ -237,10 +222,10 @@ absl::StatusOr<SurveyRecord> GenerateSurvey(const Options& options) {
     const std::string truth_dir = options.out_dir + "/truth";
     std::error_code ec;
     fs::create_directories(truth_dir, ec);
-    CURATOR_RETURN_IF_ERROR(WriteAtomically(
+    CURATOR_RETURN_IF_ERROR(files::WriteAtomically(
         absl::StrCat(truth_dir, "/", night.night, ".json"), NightToJson(options, night)));
     // Last: the night is complete.
-    CURATOR_RETURN_IF_ERROR(WriteAtomically(
+    CURATOR_RETURN_IF_ERROR(files::WriteAtomically(
         absl::StrCat(night.dir, "/", layout::kTransferMarker),
         absl::StrCat("files ", night.files.size(), "\n")));
   }

@@ -1,0 +1,69 @@
+// Writes PostgreSQL binary COPY files ("PGCOPY\n\377\r\n\0" format, see
+// the COPY documentation, "Binary Format"), buffered, with a running
+// CRC-32 (zlib) and byte count for the batch manifest.
+//
+// Usage: StartRow(n) then exactly n Add*/AddNull calls, per row; Finish().
+// Not thread-safe.
+#ifndef CURATOR_COMMON_PGCOPY_H_
+#define CURATOR_COMMON_PGCOPY_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace curator::pgcopy {
+
+struct FileSummary {
+  int64_t rows = 0;
+  int64_t bytes = 0;
+  uint32_t crc32 = 0;
+};
+
+class Writer {
+ public:
+  // Creates (truncates) the file and writes the COPY header.
+  static absl::StatusOr<std::unique_ptr<Writer>> Create(const std::string& path);
+  ~Writer();
+
+  void StartRow(int16_t fields);
+  void AddNull();
+  void AddInt16(int16_t v);
+  void AddInt32(int32_t v);
+  void AddInt64(int64_t v);
+  void AddFloat32(float v);
+  void AddFloat64(double v);
+  void AddBool(bool v);
+  void AddText(absl::string_view v);
+  // date: days since 2000-01-01.
+  void AddDate(absl::CivilDay day);
+  // timestamp / timestamptz: microseconds since 2000-01-01 00:00 UTC.
+  void AddTimestamp(absl::Time t);
+
+  // Writes the trailer, flushes, fsyncs and closes. The summary counts
+  // rows and every byte of the file.
+  absl::StatusOr<FileSummary> Finish();
+
+ private:
+  Writer(int fd, std::string path);
+  void Put(const void* data, size_t n);
+  void PutBigEndian(uint64_t v, int bytes);
+  absl::Status Flush();
+
+  int fd_;
+  std::string path_;
+  std::vector<char> buffer_;
+  size_t used_ = 0;
+  FileSummary summary_;
+  absl::Status error_;
+};
+
+// CRC-32 (zlib's polynomial) of a whole file; sets *bytes to its size.
+absl::StatusOr<uint32_t> FileCrc32(const std::string& path, int64_t* bytes);
+
+}  // namespace curator::pgcopy
+
+#endif  // CURATOR_COMMON_PGCOPY_H_

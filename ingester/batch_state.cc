@@ -1,0 +1,31 @@
+#include "ingester/batch_state.h"
+
+#include "absl/strings/str_join.h"
+
+namespace curator::ingester {
+
+const char* StateName(BatchState state) {
+  switch (state) {
+    case BatchState::kWaiting: return "waiting";
+    case BatchState::kIngested: return "ingested";
+    case BatchState::kQuarantined: return "quarantined";
+  }
+  return "unknown";
+}
+
+std::vector<BatchState> AllowedFrom(BatchState to) {
+  switch (to) {
+    case BatchState::kWaiting: return {BatchState::kWaiting};
+    case BatchState::kIngested: return {BatchState::kWaiting, BatchState::kQuarantined};
+    case BatchState::kQuarantined: return {BatchState::kWaiting, BatchState::kQuarantined};
+  }
+  return {};
+}
+
+std::string AllowedFromSql(BatchState to) {
+  std::vector<std::string> names;
+  for (BatchState s : AllowedFrom(to)) names.push_back(StateName(s));
+  return "{" + absl::StrJoin(names, ",") + "}";
+}
+
+}  // namespace curator::ingester

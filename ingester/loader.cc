@@ -1,0 +1,450 @@
+#include "ingester/loader.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "common/archive_layout.h"
+#include "common/batch.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/task_log.h"
+#include "ingester/batch_state.h"
+#include "ingester/table_rules.h"
+
+namespace curator::ingester {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Problems found while validating: these quarantine the batch.
+struct Problems {
+  std::vector<std::string> lines;
+  void Add(std::string line) { lines.push_back(std::move(line)); }
+  bool empty() const { return lines.empty(); }
+};
+
+constexpr int kMaxLinesPerCheck = 10;
+
+double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
+
+std::string NightLiteral(const std::string& night) {
+  return absl::StrCat("DATE '", night, "'");
+}
+
+std::string Expand(const std::string& sql, const std::string& table,
+                   const std::string& night) {
+  std::string out = absl::StrReplaceAll(sql, {{"{load}", LoadTableName(table)},
+                                              {"{night}", NightLiteral(night)}});
+  // {load:T}
+  size_t pos;
+  while ((pos = out.find("{load:")) != std::string::npos) {
+    size_t end = out.find('}', pos);
+    std::string t = out.substr(pos + 6, end - pos - 6);
+    out.replace(pos, end - pos + 1, LoadTableName(t));
+  }
+  return out;
+}
+
+std::string JsonEscape(absl::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    if (c == '\n') { out += "\\n"; continue; }
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* OutcomeName(IngestOutcome::Kind kind) {
+  switch (kind) {
+    case IngestOutcome::Kind::kIngested: return "ingested";
+    case IngestOutcome::Kind::kAlreadyIngested: return "already-ingested";
+    case IngestOutcome::Kind::kWaiting: return "waiting";
+    case IngestOutcome::Kind::kQuarantined: return "quarantined";
+    case IngestOutcome::Kind::kBusy: return "busy";
+  }
+  return "unknown";
+}
+
+std::vector<std::string> Loader::ReadyBatches() const {
+  struct Entry {
+    std::string night;
+    int cu_order;
+    std::string id;
+    std::string dir;
+  };
+  std::vector<Entry> entries;
+  const std::string staging = absl::StrCat(options_.archive_root, "/", layout::kStaging);
+  std::error_code ec;
+  for (const auto& night : fs::directory_iterator(staging, ec)) {
+    if (!night.is_directory()) continue;
+    for (const auto& b : fs::directory_iterator(night.path(), ec)) {
+      const std::string id = b.path().filename();
+      if (!b.is_directory() || id.empty() || id[0] == '.') continue;
+      if (!fs::exists(b.path() / layout::kManifest, ec)) continue;  // not ready
+      // CU3 first: the other CUs' ingests wait for it.
+      const int cu_order = id.find("-cu3-") != std::string::npos ? 0 : 1;
+      entries.push_back({night.path().filename(), cu_order, id, b.path().string()});
+    }
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return std::tie(a.night, a.cu_order, a.id) < std::tie(b.night, b.cu_order, b.id);
+  });
+  std::vector<std::string> dirs;
+  for (const Entry& e : entries) dirs.push_back(e.dir);
+  return dirs;
+}
+
+absl::StatusOr<std::vector<IngestOutcome>> Loader::IngestReady() {
+  std::vector<IngestOutcome> outcomes;
+  for (const std::string& dir : ReadyBatches()) {
+    CURATOR_ASSIGN_OR_RETURN(IngestOutcome o, IngestBatch(dir));
+    outcomes.push_back(std::move(o));
+  }
+  return outcomes;
+}
+
+absl::StatusOr<IngestOutcome> Loader::Quarantine(const std::string& dir,
+                                                 const std::string& batch_id, int cu,
+                                                 const std::string& night,
+                                                 const std::string& report) {
+  CURATOR_LOG(WARNING) << "batch " << batch_id << " quarantined: " << report;
+  const bool known = cu != 0 && night.size() == 8;
+  if (known) {
+    CURATOR_RETURN_IF_ERROR(conn_->Begin());
+    absl::Status s = [&]() -> absl::Status {
+      CURATOR_ASSIGN_OR_RETURN(int64_t event, tasklog::StartEvent(*conn_, cu, "ingest", night,
+                                                                  batch::ProducerName()));
+      CURATOR_ASSIGN_OR_RETURN(
+          pg::Result r,
+          conn_->Exec(absl::StrCat(
+                          "INSERT INTO curation.batch (batch_id, cu, night, state, "
+                          "ingest_event_id, report, ingest_finished_at) VALUES ($1, $2, $3, "
+                          "'quarantined', $4, $5, now()) ON CONFLICT (batch_id) DO UPDATE SET "
+                          "state = 'quarantined', ingest_event_id = $4, report = $5, "
+                          "ingest_finished_at = now() WHERE curation.batch.state = ANY('",
+                          AllowedFromSql(BatchState::kQuarantined), "')"),
+                      {batch_id, std::to_string(cu), night, std::to_string(event), report}));
+      tasklog::Step step{"validate", absl::Now(), absl::Now(), 0, 1, 0, {}, {}};
+      step.messages.push_back({"error", dir, 0, "", report});
+      return tasklog::Finish(*conn_, event, {step}, true, report);
+    }();
+    if (!s.ok()) {
+      (void)conn_->Rollback();
+      return s;
+    }
+    CURATOR_RETURN_IF_ERROR(conn_->Commit());
+  }
+  CURATOR_RETURN_IF_ERROR(files::WriteAtomically(
+      absl::StrCat(dir, "/REPORT.txt"),
+      absl::StrCat("batch ", batch_id, " was quarantined at ",
+                   absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone()),
+                   " by ", batch::ProducerName(), "\n\n", report, "\n")));
+  const std::string to = layout::BatchDir(options_.archive_root, layout::kQuarantine,
+                                          night.empty() ? "unknown" : night, batch_id);
+  CURATOR_RETURN_IF_ERROR(files::MoveDir(dir, to));
+  IngestOutcome o;
+  o.kind = IngestOutcome::Kind::kQuarantined;
+  o.batch_id = batch_id;
+  o.cu = cu;
+  o.night = night;
+  o.report = report;
+  return o;
+}
+
+absl::StatusOr<IngestOutcome> Loader::IngestBatch(const std::string& dir) {
+  const absl::Time start = absl::Now();
+  const std::string batch_id = fs::path(dir).filename();
+  const std::string dir_night = fs::path(dir).parent_path().filename();
+
+  // --- verify, outside the transaction ---
+  absl::StatusOr<v1::Manifest> read = batch::ReadManifest(dir);
+  if (!read.ok()) {
+    if (read.status().code() == absl::StatusCode::kNotFound) {
+      return absl::FailedPreconditionError(absl::StrCat(dir, ": no manifest: not ready"));
+    }
+    return Quarantine(dir, batch_id, 0, dir_night, std::string(read.status().message()));
+  }
+  const v1::Manifest& m = *read;
+  const std::string night = m.night();
+  if (absl::Status v = batch::Verify(dir, m); !v.ok()) {
+    return Quarantine(dir, batch_id, m.cu(), dir_night, std::string(v.message()));
+  }
+  std::optional<std::vector<TableRule>> rules = RulesForCu(m.cu());
+  std::map<std::string, const v1::BatchFile*> file_of_table;
+  for (const v1::BatchFile& f : m.files()) file_of_table[f.table()] = &f;
+  {
+    std::vector<std::string> wrong;
+    if (!rules) wrong.push_back(absl::StrCat("no tables are loaded for CU ", m.cu()));
+    std::set<std::string> expected;
+    if (rules) for (const TableRule& r : *rules) expected.insert(r.table);
+    for (const auto& [table, f] : file_of_table) {
+      if (!expected.count(table)) wrong.push_back(absl::StrCat("unexpected table '", table, "'"));
+    }
+    for (const std::string& t : expected) {
+      if (!file_of_table.count(t)) wrong.push_back(absl::StrCat("no file for table '", t, "'"));
+    }
+    if (file_of_table.size() != static_cast<size_t>(m.files_size())) {
+      wrong.push_back("two files for one table");
+    }
+    if (!wrong.empty()) return Quarantine(dir, batch_id, m.cu(), night, absl::StrJoin(wrong, "\n"));
+  }
+  const absl::Time verified = absl::Now();
+
+  // --- one transaction: claim, copy, validate, publish, record ---
+  IngestOutcome outcome;
+  outcome.batch_id = batch_id;
+  outcome.cu = m.cu();
+  outcome.night = night;
+  Problems problems;
+  auto body = [&]() -> absl::Status {
+    CURATOR_ASSIGN_OR_RETURN(
+        pg::Result lock,
+        conn_->Exec("SELECT pg_try_advisory_xact_lock(hashtext('batch ' || $1))", {batch_id}));
+    if (lock.Get(0, 0) != "t") {
+      outcome.kind = IngestOutcome::Kind::kBusy;
+      return absl::OkStatus();
+    }
+    CURATOR_ASSIGN_OR_RETURN(
+        pg::Result state,
+        conn_->Exec("SELECT state FROM curation.batch WHERE batch_id = $1", {batch_id}));
+    if (state.rows() == 1 && state.Get(0, 0) == StateName(BatchState::kIngested)) {
+      outcome.kind = IngestOutcome::Kind::kAlreadyIngested;
+      return absl::OkStatus();
+    }
+    if (m.cu() != 3) {
+      CURATOR_ASSIGN_OR_RETURN(
+          pg::Result pre,
+          conn_->Exec("SELECT count(*) FROM curation.batch WHERE night = $1 AND cu = 3 AND "
+                      "state = 'ingested'",
+                      {night}));
+      if (pre.GetInt(0, 0) == 0) {
+        outcome.kind = IngestOutcome::Kind::kWaiting;
+        outcome.report = absl::StrCat("waiting for the CU3 ingest of night ", night);
+        return conn_
+            ->Exec(absl::StrCat("INSERT INTO curation.batch (batch_id, cu, night, state, "
+                                "producer, report) VALUES ($1, $2, $3, 'waiting', $4, $5) "
+                                "ON CONFLICT (batch_id) DO UPDATE SET report = $5 WHERE "
+                                "curation.batch.state = ANY('",
+                                AllowedFromSql(BatchState::kWaiting), "')"),
+                   {batch_id, std::to_string(m.cu()), night, m.producer(), outcome.report})
+            .status();
+      }
+    }
+    CURATOR_ASSIGN_OR_RETURN(int64_t event, tasklog::StartEvent(*conn_, m.cu(), "ingest", night,
+                                                                batch::ProducerName()));
+    // copy
+    tasklog::Step copy_step{"copy", absl::Now()};
+    std::map<std::string, std::vector<std::string>> not_null_columns;
+    for (const TableRule& rule : *rules) {
+      const v1::BatchFile& f = *file_of_table[rule.table];
+      // Only columns the archive table has, each named once.
+      CURATOR_ASSIGN_OR_RETURN(
+          pg::Result cols,
+          conn_->Exec("SELECT column_name, is_nullable = 'NO' AND column_default IS NULL, "
+                      "is_nullable = 'NO' FROM information_schema.columns WHERE "
+                      "table_schema = 'public' AND table_name = $1",
+                      {rule.table}));
+      std::map<std::string, bool> required;
+      std::set<std::string> not_null;
+      for (int r = 0; r < cols.rows(); ++r) {
+        required[cols.Get(r, 0)] = cols.Get(r, 1) == "t";
+        if (cols.Get(r, 2) == "t") not_null.insert(cols.Get(r, 0));
+      }
+      std::set<std::string> seen;
+      std::vector<std::string> quoted;
+      for (const std::string& c : f.columns()) {
+        if (not_null.count(c)) not_null_columns[rule.table].push_back(c);
+        if (!required.count(c) || !seen.insert(c).second) {
+          problems.Add(absl::StrCat(rule.table, ": column '", c,
+                                    "' is not in the table or is given twice"));
+        }
+        quoted.push_back(conn_->QuoteIdentifier(c));
+      }
+      for (const auto& [c, needed] : required) {
+        if (needed && !seen.count(c)) {
+          problems.Add(absl::StrCat(rule.table, ": required column '", c, "' is missing"));
+        }
+      }
+      if (!problems.empty()) return absl::OkStatus();
+      const std::string column_list = absl::StrJoin(quoted, ", ");
+      const std::string load = LoadTableName(rule.table);
+      CURATOR_RETURN_IF_ERROR(
+          conn_->Exec(absl::StrCat("CREATE TEMP TABLE ", load, " ON COMMIT DROP AS SELECT ",
+                                   column_list, " FROM ", rule.table, " WITH NO DATA"))
+              .status());
+      absl::StatusOr<int64_t> copied = conn_->CopyInFromFile(
+          absl::StrCat("COPY ", load, " (", column_list, ") FROM STDIN (FORMAT binary)"),
+          absl::StrCat(dir, "/", f.name()));
+      if (!copied.ok()) {
+        if (copied.status().code() == absl::StatusCode::kUnavailable) return copied.status();
+        problems.Add(absl::StrCat(f.name(), ": ", copied.status().message()));
+        return absl::OkStatus();
+      }
+      if (*copied != f.rows()) {
+        problems.Add(absl::StrCat(f.name(), ": ", *copied, " rows, the manifest says ", f.rows()));
+      }
+      copy_step.rows += *copied;
+      copy_step.files.push_back({absl::StrCat(dir, "/", f.name()), 0, copy_step.started,
+                                 absl::Now(), *copied});
+    }
+    copy_step.finished = absl::Now();
+    if (!problems.empty()) return absl::OkStatus();
+
+    // validate
+    tasklog::Step validate_step{"validate", absl::Now()};
+    auto collect = [&](const std::string& sql) -> absl::Status {
+      CURATOR_ASSIGN_OR_RETURN(pg::Result r,
+                               conn_->Exec(absl::StrCat(sql, " LIMIT ", kMaxLinesPerCheck + 1)));
+      for (int i = 0; i < r.rows() && i < kMaxLinesPerCheck; ++i) problems.Add(r.Get(i, 0));
+      if (r.rows() > kMaxLinesPerCheck) problems.Add("  ... and more like this");
+      return absl::OkStatus();
+    };
+    for (const TableRule& rule : *rules) {
+      const std::string load = LoadTableName(rule.table);
+      std::vector<std::string> key_text, key_cols;
+      for (const std::string& k : rule.key) {
+        key_cols.push_back(conn_->QuoteIdentifier(k));
+        key_text.push_back(absl::StrCat("l.", conn_->QuoteIdentifier(k), "::text"));
+      }
+      const std::string key = absl::StrJoin(key_cols, ", ");
+      const std::string key_shown = absl::StrJoin(key_text, " || '/' || ");
+      CURATOR_RETURN_IF_ERROR(collect(absl::StrCat(
+          "SELECT '", rule.table, ": key ' || ", key_shown, " || ' appears ' || count(*) || "
+          "' times in the batch' FROM ", load, " l GROUP BY ", key,
+          " HAVING count(*) > 1")));
+      CURATOR_RETURN_IF_ERROR(collect(absl::StrCat(
+          "SELECT '", rule.table, ": key ' || ", key_shown, " || ' is already in the archive' "
+          "FROM ", load, " l JOIN ", rule.table, " a USING (", key, ")")));
+      // NOT NULL, all columns of the table in one pass.
+      std::vector<std::string> null_counts;
+      for (const std::string& c : not_null_columns[rule.table]) {
+        null_counts.push_back(absl::StrCat("CASE WHEN count(*) FILTER (WHERE l.",
+                                           conn_->QuoteIdentifier(c), " IS NULL) > 0 THEN '",
+                                           rule.table, ": ' || count(*) FILTER (WHERE l.",
+                                           conn_->QuoteIdentifier(c), " IS NULL) || ' rows have no ",
+                                           c, " (NOT NULL)' END"));
+      }
+      if (!null_counts.empty()) {
+        CURATOR_RETURN_IF_ERROR(collect(absl::StrCat(
+            "SELECT p FROM (SELECT unnest(ARRAY[", absl::StrJoin(null_counts, ", "),
+            "]) AS p FROM ", load, " l) q WHERE p IS NOT NULL")));
+      }
+      for (const RangeCheck& range : rule.ranges) {
+        const std::string q = conn_->QuoteIdentifier(range.column);
+        CURATOR_RETURN_IF_ERROR(collect(absl::StrCat(
+            "SELECT '", rule.table, ": key ' || ", key_shown, " || ' has ", range.column,
+            " = ' || l.", q, " || ', outside [", range.min, ", ", range.max,
+            range.max_exclusive ? ")" : "]", "' FROM ", load, " l WHERE l.", q, " < ",
+            range.min, " OR l.", q, range.max_exclusive ? " >= " : " > ", range.max,
+            " OR l.", q, " = 'NaN'")));
+      }
+      for (const std::string& check : rule.checks) {
+        CURATOR_RETURN_IF_ERROR(collect(Expand(check, rule.table, night)));
+      }
+    }
+    validate_step.finished = absl::Now();
+    validate_step.errors = static_cast<int>(problems.lines.size());
+    if (!problems.empty()) return absl::OkStatus();
+
+    // publish
+    tasklog::Step publish_step{"publish", absl::Now()};
+    std::vector<std::string> rows_json;
+    for (const TableRule& rule : *rules) {
+      const v1::BatchFile& f = *file_of_table[rule.table];
+      std::vector<std::string> quoted;
+      for (const std::string& c : f.columns()) quoted.push_back(conn_->QuoteIdentifier(c));
+      const std::string column_list = absl::StrJoin(quoted, ", ");
+      CURATOR_ASSIGN_OR_RETURN(
+          pg::Result r, conn_->Exec(absl::StrCat("INSERT INTO ", rule.table, " (", column_list,
+                                                 ") SELECT ", column_list, " FROM ",
+                                                 LoadTableName(rule.table))));
+      publish_step.rows += r.AffectedRows();
+      rows_json.push_back(absl::StrCat("\"", rule.table, "\": ", r.AffectedRows()));
+    }
+    publish_step.finished = absl::Now();
+    outcome.rows = publish_step.rows;
+
+    std::vector<std::string> failures_json;
+    for (const v1::FileProblem& p : m.failures()) {
+      failures_json.push_back(absl::StrCat("{\"path\": \"", JsonEscape(p.path()),
+                                           "\", \"message\": \"", JsonEscape(p.message()), "\"}"));
+    }
+    CURATOR_ASSIGN_OR_RETURN(
+        pg::Result recorded,
+        conn_->Exec(
+            absl::StrCat(
+                "INSERT INTO curation.batch (batch_id, cu, night, cu_event_id, ingest_event_id, "
+                "state, producer, created_at, ingest_started_at, ingest_finished_at, verify_ms, "
+                "copy_ms, validate_ms, publish_ms, rows_per_table, failures) VALUES ($1, $2, $3, "
+                "(SELECT cu_event_id FROM curation.cu_event WHERE cu_event_id = $4), $5, "
+                "'ingested', $6, nullif($7, '')::timestamptz, $8, now(), $9, $10, $11, $12, "
+                "$13::jsonb, $14::jsonb) ON CONFLICT (batch_id) DO UPDATE SET state = "
+                "'ingested', ingest_event_id = $5, ingest_started_at = $8, ingest_finished_at = "
+                "now(), verify_ms = $9, copy_ms = $10, validate_ms = $11, publish_ms = $12, "
+                "rows_per_table = $13::jsonb, failures = $14::jsonb, report = NULL WHERE "
+                "curation.batch.state = ANY('",
+                AllowedFromSql(BatchState::kIngested), "')"),
+            {batch_id, std::to_string(m.cu()), night, std::to_string(m.cu_event_id()),
+             std::to_string(event), m.producer(), m.created(),
+             absl::FormatTime(absl::RFC3339_full, start, absl::UTCTimeZone()),
+             std::to_string(Ms(verified - start)),
+             std::to_string(Ms(copy_step.finished - copy_step.started)),
+             std::to_string(Ms(validate_step.finished - validate_step.started)),
+             std::to_string(Ms(publish_step.finished - publish_step.started)),
+             absl::StrCat("{", absl::StrJoin(rows_json, ", "), "}"),
+             absl::StrCat("[", absl::StrJoin(failures_json, ", "), "]")}));
+    if (recorded.AffectedRows() != 1) {
+      return absl::InternalError(absl::StrCat("batch ", batch_id,
+                                              " changed state while locked: not recorded"));
+    }
+    tasklog::Step verify_step{"verify", start, verified, 0, 0, 0, {}, {}};
+    CURATOR_RETURN_IF_ERROR(tasklog::Finish(
+        *conn_, event, {verify_step, copy_step, validate_step, publish_step}, false,
+        absl::StrCat("ingested batch ", batch_id, ": ", publish_step.rows, " rows")));
+    outcome.kind = IngestOutcome::Kind::kIngested;
+    if (!options_.pause_before_commit_file.empty()) {
+      (void)files::WriteAtomically(options_.pause_before_commit_file, batch_id);
+      CURATOR_LOG(WARNING) << "test hook: paused before COMMIT of " << batch_id;
+      for (;;) pause();
+    }
+    return absl::OkStatus();
+  };
+
+  CURATOR_RETURN_IF_ERROR(conn_->Begin());
+  absl::Status status = body();
+  const bool commit = status.ok() && problems.empty() &&
+                      outcome.kind != IngestOutcome::Kind::kBusy &&
+                      outcome.kind != IngestOutcome::Kind::kAlreadyIngested;
+  if (commit) {
+    CURATOR_RETURN_IF_ERROR(conn_->Commit());
+  } else {
+    (void)conn_->Rollback();
+  }
+  if (!status.ok()) return Annotate(status, absl::StrCat("ingesting batch ", batch_id));
+  if (!problems.empty()) {
+    return Quarantine(dir, batch_id, m.cu(), night,
+                      absl::StrCat("validation failed:\n", absl::StrJoin(problems.lines, "\n")));
+  }
+  if (outcome.kind == IngestOutcome::Kind::kIngested ||
+      outcome.kind == IngestOutcome::Kind::kAlreadyIngested) {
+    CURATOR_RETURN_IF_ERROR(files::MoveDir(
+        dir, layout::BatchDir(options_.archive_root, layout::kIngested, night, batch_id)));
+  }
+  outcome.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return outcome;
+}
+
+}  // namespace curator::ingester

@@ -1,0 +1,80 @@
+// curator-ingester: loads ready batches from <archive>/staging into
+// PostgreSQL, verified, validated and published one transaction each.
+//
+//   curator-ingester [--config F | --archive DIR --db CONNINFO] [--once]
+//
+// Without --once it polls until SIGTERM or SIGINT, then finishes the batch
+// in hand and exits 0. With --once it loads what is ready and exits:
+// 0 all ready batches handled (ingested, already ingested or waiting);
+// 2 at least one was quarantined; 3 a systematic error (database gone);
+// 1 bad usage.
+#include <cstdio>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/log.h"
+#include "common/pg.h"
+#include "common/signals.h"
+#include "common/site.h"
+#include "ingester/loader.h"
+#include "ingester/poller.h"
+
+ABSL_FLAG(bool, once, false, "Load what is ready now, then exit");
+ABSL_FLAG(std::string, pause_before_commit, "",
+          "Testing only: before COMMIT, create this file and wait to be killed");
+
+namespace {
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "curator-ingester: %s\n", message.c_str());
+  return code;
+}
+
+int RunOnce(const curator::v1::Config& config, curator::ingester::LoaderOptions options) {
+  auto conn = curator::pg::Connection::Connect(config.database().conninfo());
+  if (!conn.ok()) return Fail(3, std::string(conn.status().message()));
+  options.archive_root = config.archive_root();
+  curator::ingester::Loader loader(conn->get(), options);
+  auto outcomes = loader.IngestReady();
+  if (!outcomes.ok()) return Fail(3, outcomes.status().ToString());
+  bool quarantined = false;
+  for (const auto& o : *outcomes) {
+    std::printf("%-32s %-16s %8lld rows %7.3f s  %s\n", o.batch_id.c_str(),
+                curator::ingester::OutcomeName(o.kind), static_cast<long long>(o.rows),
+                o.seconds, o.report.c_str());
+    quarantined |= o.kind == curator::ingester::IngestOutcome::Kind::kQuarantined;
+  }
+  if (outcomes->empty()) std::printf("no batches ready\n");
+  return quarantined ? 2 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "curator-ingester [--config F | --archive DIR --db CONNINFO] [--once]");
+  absl::ParseCommandLine(argc, argv);
+  auto site = curator::SiteFromFlags();
+  if (!site.ok()) return Fail(1, std::string(site.status().message()));
+  curator::ingester::LoaderOptions options;
+  options.pause_before_commit_file = absl::GetFlag(FLAGS_pause_before_commit);
+  if (absl::GetFlag(FLAGS_once)) return RunOnce(site->config, options);
+
+  curator::BlockTerminationSignals();
+  auto poller = curator::ingester::Poller::Create(site->config, options);
+  if (!poller.ok()) return Fail(1, std::string(poller.status().message()));
+  (*poller)->Start();
+  CURATOR_LOG(INFO) << "curator-ingester polling " << site->config.archive_root() << "/staging";
+  std::thread signals([&] {
+    int sig = curator::WaitForTerminationSignal();
+    CURATOR_LOG(INFO) << "signal " << sig << ": finishing the batch in hand, then exiting";
+    (*poller)->Shutdown();
+  });
+  (*poller)->Wait();
+  signals.join();
+  CURATOR_LOG(INFO) << "curator-ingester stopped after " << (*poller)->batches_ingested()
+                    << " batches";
+  return 0;
+}

@@ -1,0 +1,39 @@
+// What the ingester accepts for each CU: the destination tables, the order
+// to publish them in, their keys, and the checks a batch must pass before
+// anything is published (DESIGN.md, "Batches"). One place per CU.
+#ifndef CURATOR_INGESTER_TABLE_RULES_H_
+#define CURATOR_INGESTER_TABLE_RULES_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace curator::ingester {
+
+struct RangeCheck {
+  std::string column;
+  double min;
+  double max;
+  bool max_exclusive = false;
+};
+
+struct TableRule {
+  std::string table;
+  std::vector<std::string> key;  // primary key columns
+  std::vector<RangeCheck> ranges;
+  // Queries listing problems, one text row each. "{load}" stands for this
+  // table's load table, "{load:T}" for table T's, "{night}" for the
+  // batch's night as a date literal.
+  std::vector<std::string> checks;
+};
+
+// The tables of a CU's batches, in publishing order; nullopt for a CU
+// with none.
+std::optional<std::vector<TableRule>> RulesForCu(int cu);
+
+// The load table's name for a destination table.
+std::string LoadTableName(const std::string& table);
+
+}  // namespace curator::ingester
+
+#endif  // CURATOR_INGESTER_TABLE_RULES_H_

@@ -1,0 +1,96 @@
+#include "worker/batch_writer.h"
+
+#include <unistd.h>
+#include <zlib.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/archive_layout.h"
+#include "common/batch.h"
+#include "common/files.h"
+#include "common/status.h"
+
+namespace curator::worker {
+
+namespace fs = std::filesystem;
+
+std::string MakeBatchId(const std::string& night, int cu,
+                        const std::vector<std::string>& input_keys) {
+  uLong crc = 0;
+  for (const std::string& k : input_keys) {
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(k.data()), k.size());
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>("\n"), 1);
+  }
+  return absl::StrFormat("%s-cu%d-%08x", night, cu, static_cast<uint32_t>(crc));
+}
+
+absl::StatusOr<std::unique_ptr<BatchWriter>> BatchWriter::Create(
+    const std::string& archive_root, const std::string& night, int cu,
+    const std::string& batch_id, int64_t cu_event_id) {
+  std::unique_ptr<BatchWriter> w(new BatchWriter());
+  const std::string night_dir = layout::NightDir(archive_root, layout::kStaging, night);
+  w->final_dir_ = absl::StrCat(night_dir, "/", batch_id);
+  w->partial_dir_ = absl::StrCat(night_dir, "/.", batch_id, ".partial-", getpid());
+  std::error_code ec;
+  fs::remove_all(w->partial_dir_, ec);
+  CURATOR_RETURN_IF_ERROR(files::MakeDirs(w->partial_dir_));
+  v1::Manifest& m = w->manifest_;
+  m.set_format_version(batch::kFormatVersion);
+  m.set_batch_id(batch_id);
+  m.set_cu(cu);
+  m.set_night(night);
+  m.set_cu_event_id(cu_event_id);
+  m.set_producer(batch::ProducerName());
+  return w;
+}
+
+absl::StatusOr<pgcopy::Writer*> BatchWriter::AddFile(
+    const std::string& name, const std::string& table,
+    const std::vector<std::string>& columns) {
+  CURATOR_ASSIGN_OR_RETURN(std::unique_ptr<pgcopy::Writer> writer,
+                           pgcopy::Writer::Create(absl::StrCat(partial_dir_, "/", name)));
+  v1::BatchFile* f = manifest_.add_files();
+  f->set_name(name);
+  f->set_table(table);
+  for (const std::string& c : columns) f->add_columns(c);
+  writers_.push_back(std::move(writer));
+  return writers_.back().get();
+}
+
+absl::StatusOr<std::string> BatchWriter::Commit() {
+  for (size_t i = 0; i < writers_.size(); ++i) {
+    CURATOR_ASSIGN_OR_RETURN(pgcopy::FileSummary s, writers_[i]->Finish());
+    v1::BatchFile* f = manifest_.mutable_files(static_cast<int>(i));
+    f->set_rows(s.rows);
+    f->set_bytes(s.bytes);
+    f->set_crc32(s.crc32);
+  }
+  manifest_.set_created(absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone()));
+  CURATOR_RETURN_IF_ERROR(batch::WriteManifest(partial_dir_, manifest_));
+  std::error_code ec;
+  if (fs::exists(absl::StrCat(final_dir_, "/", layout::kManifest), ec)) {
+    // Made before by an earlier run of the task: that one stands.
+    fs::remove_all(partial_dir_, ec);
+  } else {
+    fs::remove_all(final_dir_, ec);  // a stale directory without manifest
+    if (rename(partial_dir_.c_str(), final_dir_.c_str()) != 0) {
+      return ErrnoToStatus(errno, absl::StrCat("publishing batch ", final_dir_));
+    }
+    CURATOR_RETURN_IF_ERROR(files::FsyncDir(fs::path(final_dir_).parent_path().string()));
+  }
+  committed_ = true;
+  return final_dir_;
+}
+
+BatchWriter::~BatchWriter() {
+  if (!committed_) {
+    writers_.clear();
+    std::error_code ec;
+    fs::remove_all(partial_dir_, ec);
+  }
+}
+
+}  // namespace curator::worker

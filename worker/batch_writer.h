@@ -1,0 +1,58 @@
+// Builds a batch (DESIGN.md, "Batches") so that it appears whole or not at
+// all: files are written in a hidden directory
+// staging/<night>/.<batch_id>.partial-<pid>/, the manifest last, and the
+// directory is then renamed to staging/<night>/<batch_id>. A crash leaves
+// only a hidden partial directory, which the ingester ignores and the next
+// run of the task replaces.
+#ifndef CURATOR_WORKER_BATCH_WRITER_H_
+#define CURATOR_WORKER_BATCH_WRITER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/pgcopy.h"
+#include "curator/v1/batch.pb.h"
+
+namespace curator::worker {
+
+class BatchWriter {
+ public:
+  static absl::StatusOr<std::unique_ptr<BatchWriter>> Create(
+      const std::string& archive_root, const std::string& night, int cu,
+      const std::string& batch_id, int64_t cu_event_id);
+
+  // A new data file for `table`, whose rows have `columns` in this order.
+  // Owned by the writer; valid until Commit.
+  absl::StatusOr<pgcopy::Writer*> AddFile(const std::string& name,
+                                          const std::string& table,
+                                          const std::vector<std::string>& columns);
+
+  // Failures, warnings and per-input outcomes go here.
+  v1::Manifest& manifest() { return manifest_; }
+
+  // Finishes every file, writes the manifest and publishes the batch.
+  // Returns the batch directory. If a ready batch of the same id is there
+  // already (the task ran before), it is kept and this one discarded.
+  absl::StatusOr<std::string> Commit();
+
+  ~BatchWriter();
+
+ private:
+  BatchWriter() = default;
+  std::string final_dir_;
+  std::string partial_dir_;
+  v1::Manifest manifest_;
+  std::vector<std::unique_ptr<pgcopy::Writer>> writers_;
+  bool committed_ = false;
+};
+
+// A batch id from the night, the CU and a digest of the inputs (paths,
+// sizes, time stamps): the same inputs always give the same id.
+std::string MakeBatchId(const std::string& night, int cu,
+                        const std::vector<std::string>& input_keys);
+
+}  // namespace curator::worker
+
+#endif  // CURATOR_WORKER_BATCH_WRITER_H_
