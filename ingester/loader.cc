@@ -116,100 +116,60 @@ absl::StatusOr<std::vector<IngestOutcome>> Loader::IngestReady() {
   return outcomes;
 }
 
-absl::StatusOr<IngestOutcome> Loader::Quarantine(const std::string& dir,
-                                                 const std::string& batch_id, int cu,
-                                                 const std::string& night,
-                                                 const std::string& report) {
+absl::Status Loader::RecordQuarantine(const std::string& dir, const std::string& batch_id,
+                                      int cu, const std::string& night,
+                                      const std::string& report) {
   CURATOR_LOG(WARNING) << "batch " << batch_id << " quarantined: " << report;
-  const bool known = cu != 0 && night.size() == 8;
-  if (known) {
-    CURATOR_RETURN_IF_ERROR(conn_->Begin());
-    absl::Status s = [&]() -> absl::Status {
-      CURATOR_ASSIGN_OR_RETURN(int64_t event, tasklog::StartEvent(*conn_, cu, "ingest", night,
-                                                                  batch::ProducerName()));
-      CURATOR_ASSIGN_OR_RETURN(
-          pg::Result r,
-          conn_->Exec(absl::StrCat(
-                          "INSERT INTO curation.batch (batch_id, cu, night, state, "
-                          "ingest_event_id, report, ingest_finished_at) VALUES ($1, $2, $3, "
-                          "'quarantined', $4, $5, now()) ON CONFLICT (batch_id) DO UPDATE SET "
-                          "state = 'quarantined', ingest_event_id = $4, report = $5, "
-                          "ingest_finished_at = now() WHERE curation.batch.state = ANY('",
-                          AllowedFromSql(BatchState::kQuarantined), "')"),
-                      {batch_id, std::to_string(cu), night, std::to_string(event), report}));
-      tasklog::Step step{"validate", absl::Now(), absl::Now(), 0, 1, 0, {}, {}};
-      step.messages.push_back({"error", dir, 0, "", report});
-      return tasklog::Finish(*conn_, event, {step}, true, report);
-    }();
-    if (!s.ok()) {
-      (void)conn_->Rollback();
-      return s;
-    }
-    CURATOR_RETURN_IF_ERROR(conn_->Commit());
-  }
+  if (cu == 0 || night.size() != 8) return absl::OkStatus();  // no usable manifest
+  CURATOR_ASSIGN_OR_RETURN(int64_t event, tasklog::StartEvent(*conn_, cu, "ingest", night,
+                                                              batch::ProducerName()));
+  CURATOR_RETURN_IF_ERROR(
+      conn_->Exec(absl::StrCat("INSERT INTO curation.batch (batch_id, cu, night, state, "
+                               "ingest_event_id, report, ingest_finished_at) VALUES ($1, $2, $3, "
+                               "'quarantined', $4, $5, now()) ON CONFLICT (batch_id) DO UPDATE "
+                               "SET state = 'quarantined', ingest_event_id = $4, report = $5, "
+                               "ingest_finished_at = now() WHERE curation.batch.state = ANY('",
+                               AllowedFromSql(BatchState::kQuarantined), "')"),
+                  {batch_id, std::to_string(cu), night, std::to_string(event), report})
+          .status());
+  tasklog::Step step{"validate", absl::Now(), absl::Now(), 0, 1, 0};
+  step.messages.push_back({"error", dir, 0, "", report});
+  return tasklog::Finish(*conn_, event, {step}, true, report);
+}
+
+absl::Status Loader::MoveToQuarantine(const std::string& dir, const std::string& batch_id,
+                                      const std::string& night, const std::string& report) {
   CURATOR_RETURN_IF_ERROR(files::WriteAtomically(
       absl::StrCat(dir, "/REPORT.txt"),
       absl::StrCat("batch ", batch_id, " was quarantined at ",
                    absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone()),
                    " by ", batch::ProducerName(), "\n\n", report, "\n")));
-  const std::string to = layout::BatchDir(options_.archive_root, layout::kQuarantine,
-                                          night.empty() ? "unknown" : night, batch_id);
-  CURATOR_RETURN_IF_ERROR(files::MoveDir(dir, to));
-  IngestOutcome o;
-  o.kind = IngestOutcome::Kind::kQuarantined;
-  o.batch_id = batch_id;
-  o.cu = cu;
-  o.night = night;
-  o.report = report;
-  return o;
+  return MoveOut(dir, layout::BatchDir(options_.archive_root, layout::kQuarantine,
+                                       night.empty() ? "unknown" : night, batch_id));
+}
+
+absl::Status Loader::MoveOut(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  // Another ingester may have moved it already.
+  if (!fs::exists(from, ec) && fs::exists(to, ec)) return absl::OkStatus();
+  return files::MoveDir(from, to);
 }
 
 absl::StatusOr<IngestOutcome> Loader::IngestBatch(const std::string& dir) {
   const absl::Time start = absl::Now();
   const std::string batch_id = fs::path(dir).filename();
-  const std::string dir_night = fs::path(dir).parent_path().filename();
-
-  // --- verify, outside the transaction ---
-  absl::StatusOr<v1::Manifest> read = batch::ReadManifest(dir);
-  if (!read.ok()) {
-    if (read.status().code() == absl::StatusCode::kNotFound) {
-      return absl::FailedPreconditionError(absl::StrCat(dir, ": no manifest: not ready"));
-    }
-    return Quarantine(dir, batch_id, 0, dir_night, std::string(read.status().message()));
-  }
-  const v1::Manifest& m = *read;
-  const std::string night = m.night();
-  if (absl::Status v = batch::Verify(dir, m); !v.ok()) {
-    return Quarantine(dir, batch_id, m.cu(), dir_night, std::string(v.message()));
-  }
-  std::optional<std::vector<TableRule>> rules = RulesForCu(m.cu());
-  std::map<std::string, const v1::BatchFile*> file_of_table;
-  for (const v1::BatchFile& f : m.files()) file_of_table[f.table()] = &f;
-  {
-    std::vector<std::string> wrong;
-    if (!rules) wrong.push_back(absl::StrCat("no tables are loaded for CU ", m.cu()));
-    std::set<std::string> expected;
-    if (rules) for (const TableRule& r : *rules) expected.insert(r.table);
-    for (const auto& [table, f] : file_of_table) {
-      if (!expected.count(table)) wrong.push_back(absl::StrCat("unexpected table '", table, "'"));
-    }
-    for (const std::string& t : expected) {
-      if (!file_of_table.count(t)) wrong.push_back(absl::StrCat("no file for table '", t, "'"));
-    }
-    if (file_of_table.size() != static_cast<size_t>(m.files_size())) {
-      wrong.push_back("two files for one table");
-    }
-    if (!wrong.empty()) return Quarantine(dir, batch_id, m.cu(), night, absl::StrJoin(wrong, "\n"));
-  }
-  const absl::Time verified = absl::Now();
-
-  // --- one transaction: claim, copy, validate, publish, record ---
   IngestOutcome outcome;
   outcome.batch_id = batch_id;
-  outcome.cu = m.cu();
-  outcome.night = night;
-  Problems problems;
+  outcome.night = fs::path(dir).parent_path().filename();
+  v1::Manifest m;
+  absl::Time verified;
+  std::optional<std::vector<TableRule>> rules;
+  std::map<std::string, const v1::BatchFile*> file_of_table;
+  Problems problems;        // validation: quarantine the batch
+  std::string bad_batch;    // verification: quarantine the batch
+
   auto body = [&]() -> absl::Status {
+    // Claim: one ingester per batch; others skip it.
     CURATOR_ASSIGN_OR_RETURN(
         pg::Result lock,
         conn_->Exec("SELECT pg_try_advisory_xact_lock(hashtext('batch ' || $1))", {batch_id}));
@@ -224,6 +184,24 @@ absl::StatusOr<IngestOutcome> Loader::IngestBatch(const std::string& dir) {
       outcome.kind = IngestOutcome::Kind::kAlreadyIngested;
       return absl::OkStatus();
     }
+    CURATOR_RETURN_IF_ERROR(conn_->Exec("SAVEPOINT claimed").status());
+    absl::StatusOr<v1::Manifest> read = batch::ReadManifest(dir);
+    if (!read.ok()) {
+      if (read.status().code() == absl::StatusCode::kNotFound) {
+        outcome.kind = IngestOutcome::Kind::kBusy;  // moved away meanwhile
+        return absl::OkStatus();
+      }
+      bad_batch = std::string(read.status().message());
+      return absl::OkStatus();
+    }
+    m = *std::move(read);
+    outcome.cu = m.cu();
+    if (m.night().size() == 8) outcome.night = m.night();
+    if (absl::Status v = batch::Verify(dir, m); !v.ok()) {
+      bad_batch = std::string(v.message());
+      return absl::OkStatus();
+    }
+    const std::string& night = m.night();
     if (m.cu() != 3) {
       CURATOR_ASSIGN_OR_RETURN(
           pg::Result pre,
@@ -243,6 +221,29 @@ absl::StatusOr<IngestOutcome> Loader::IngestBatch(const std::string& dir) {
             .status();
       }
     }
+    rules = RulesForCu(m.cu());
+    for (const v1::BatchFile& f : m.files()) file_of_table[f.table()] = &f;
+    {
+      std::vector<std::string> wrong;
+      if (!rules) wrong.push_back(absl::StrCat("no tables are loaded for CU ", m.cu()));
+      std::set<std::string> expected;
+      if (rules) for (const TableRule& r : *rules) expected.insert(r.table);
+      for (const auto& [table, f] : file_of_table) {
+        if (!expected.count(table)) wrong.push_back(absl::StrCat("unexpected table '", table, "'"));
+      }
+      for (const std::string& t : expected) {
+        if (!file_of_table.count(t)) wrong.push_back(absl::StrCat("no file for table '", t, "'"));
+      }
+      if (file_of_table.size() != static_cast<size_t>(m.files_size())) {
+        wrong.push_back("two files for one table");
+      }
+      if (!wrong.empty()) {
+        bad_batch = absl::StrJoin(wrong, "\n");
+        return absl::OkStatus();
+      }
+    }
+    verified = absl::Now();
+
     CURATOR_ASSIGN_OR_RETURN(int64_t event, tasklog::StartEvent(*conn_, m.cu(), "ingest", night,
                                                                 batch::ProducerName()));
     // copy
@@ -425,23 +426,37 @@ absl::StatusOr<IngestOutcome> Loader::IngestBatch(const std::string& dir) {
 
   CURATOR_RETURN_IF_ERROR(conn_->Begin());
   absl::Status status = body();
-  const bool commit = status.ok() && problems.empty() &&
-                      outcome.kind != IngestOutcome::Kind::kBusy &&
-                      outcome.kind != IngestOutcome::Kind::kAlreadyIngested;
-  if (commit) {
-    CURATOR_RETURN_IF_ERROR(conn_->Commit());
-  } else {
+  if (!status.ok()) {
     (void)conn_->Rollback();
+    return Annotate(status, absl::StrCat("ingesting batch ", batch_id));
   }
-  if (!status.ok()) return Annotate(status, absl::StrCat("ingesting batch ", batch_id));
-  if (!problems.empty()) {
-    return Quarantine(dir, batch_id, m.cu(), night,
-                      absl::StrCat("validation failed:\n", absl::StrJoin(problems.lines, "\n")));
+  std::string report = bad_batch;
+  if (report.empty() && !problems.empty()) {
+    report = absl::StrCat("validation failed:\n", absl::StrJoin(problems.lines, "\n"));
+  }
+  if (!report.empty()) {
+    // Undo the load but keep the claim, and record why, in one commit.
+    absl::Status q = conn_->Exec("ROLLBACK TO SAVEPOINT claimed").status();
+    if (q.ok()) q = RecordQuarantine(dir, batch_id, m.cu(), outcome.night, report);
+    if (q.ok()) q = conn_->Commit();
+    if (!q.ok()) {
+      (void)conn_->Rollback();
+      return Annotate(q, absl::StrCat("quarantining batch ", batch_id));
+    }
+    CURATOR_RETURN_IF_ERROR(MoveToQuarantine(dir, batch_id, outcome.night, report));
+    outcome.kind = IngestOutcome::Kind::kQuarantined;
+    outcome.report = report;
+    outcome.rows = 0;
+  } else if (outcome.kind == IngestOutcome::Kind::kBusy ||
+             outcome.kind == IngestOutcome::Kind::kAlreadyIngested) {
+    (void)conn_->Rollback();
+  } else {
+    CURATOR_RETURN_IF_ERROR(conn_->Commit());
   }
   if (outcome.kind == IngestOutcome::Kind::kIngested ||
       outcome.kind == IngestOutcome::Kind::kAlreadyIngested) {
-    CURATOR_RETURN_IF_ERROR(files::MoveDir(
-        dir, layout::BatchDir(options_.archive_root, layout::kIngested, night, batch_id)));
+    CURATOR_RETURN_IF_ERROR(MoveOut(
+        dir, layout::BatchDir(options_.archive_root, layout::kIngested, outcome.night, batch_id)));
   }
   outcome.seconds = absl::ToDoubleSeconds(absl::Now() - start);
   return outcome;

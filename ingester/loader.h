@@ -63,9 +63,15 @@ class Loader {
   std::vector<std::string> ReadyBatches() const;
 
  private:
-  absl::StatusOr<IngestOutcome> Quarantine(const std::string& dir, const std::string& batch_id,
-                                           int cu, const std::string& night,
-                                           const std::string& report);
+  // In the open transaction: a failed ingest event and the batch's
+  // 'quarantined' row with its report.
+  absl::Status RecordQuarantine(const std::string& dir, const std::string& batch_id, int cu,
+                                const std::string& night, const std::string& report);
+  // REPORT.txt, then the directory to quarantine/<night>/.
+  absl::Status MoveToQuarantine(const std::string& dir, const std::string& batch_id,
+                                const std::string& night, const std::string& report);
+  // Moves a batch directory out of staging, unless another ingester did.
+  absl::Status MoveOut(const std::string& from, const std::string& to);
 
   pg::Connection* conn_;
   LoaderOptions options_;

@@ -46,16 +46,15 @@ constexpr DefectEntry kDefectNames[] = {
 };
 
 std::string IsoTime(double mjd) {
-  // MJD 0 is 1858-11-17T00:00:00 UTC.
-  const double day_fraction = mjd - std::floor(mjd);
-  absl::CivilDay day = absl::CivilDay(1858, 11, 17) +
-                       static_cast<int64_t>(std::floor(mjd));
-  double seconds = day_fraction * 86400.0;
-  int h = static_cast<int>(seconds / 3600);
-  int m = static_cast<int>((seconds - h * 3600) / 60);
-  double s = seconds - h * 3600 - m * 60;
-  return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%06.3f", day.year(),
-                         day.month(), day.day(), h, m, s);
+  // MJD 0 is 1858-11-17T00:00:00 UTC. Whole milliseconds first, so that
+  // 59.9996 s never prints as "60.000".
+  const int64_t ms = std::llround(mjd * 86400000.0);
+  const int64_t day_ms = 86400000;
+  const absl::CivilDay day = absl::CivilDay(1858, 11, 17) + ms / day_ms;
+  const int64_t in_day = ms % day_ms;
+  return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d.%03d", day.year(), day.month(),
+                         day.day(), in_day / 3600000, in_day / 60000 % 60, in_day / 1000 % 60,
+                         in_day % 1000);
 }
 
 }  // namespace
