@@ -44,6 +44,42 @@ struct Card {
 enum class KeyType { kString, kLogical, kInteger, kFloat, kComplex,
                      kUndefined };
 
+// The header of one HDU, read once and held in memory: keyword look-ups
+// cost a hash probe instead of a scan through CFITSIO's buffers. Errors
+// name the file, HDU and keyword exactly as FitsFile's do. The first card
+// of a keyword wins when it repeats. Thread-compatible.
+class Header {
+ public:
+  Header() = default;
+  Header(std::string where, std::vector<Card> cards, std::vector<KeyType> types);
+
+  const std::vector<Card>& cards() const { return cards_; }
+  // Moves the cards out; the header is empty afterwards.
+  std::vector<Card> TakeCards() && { index_.clear(); types_.clear(); return std::move(cards_); }
+  // "path HDU n (EXTNAME)".
+  const std::string& where() const { return where_; }
+
+  bool Has(absl::string_view key) const;
+  // NotFound if absent.
+  absl::StatusOr<KeyType> Type(absl::string_view key) const;
+  // Strings keep their text (CONTINUE cards joined); a number is returned
+  // as written. NotFound if absent.
+  absl::StatusOr<std::string> GetString(absl::string_view key) const;
+  // InvalidArgument when the value is not of the asked type ('12.5' as a
+  // string is not a number; 12.7 is not an integer).
+  absl::StatusOr<int64_t> GetInt(absl::string_view key) const;
+  absl::StatusOr<double> GetDouble(absl::string_view key) const;
+  absl::StatusOr<bool> GetBool(absl::string_view key) const;
+
+ private:
+  absl::StatusOr<int> Find(absl::string_view key) const;
+  absl::Status WrongType(int index, absl::string_view key, const char* expected) const;
+  std::string where_;
+  std::vector<Card> cards_;
+  std::vector<KeyType> types_;
+  std::vector<int> index_;  // card numbers sorted by keyword, first card first
+};
+
 struct ImageInfo {
   int bitpix = 0;             // BITPIX of the (uncompressed) image
   int equivalent_bitpix = 0;  // the type the values need after BSCALE/BZERO
@@ -60,6 +96,15 @@ struct ColumnInfo {
   int type_code = 0;   // CFITSIO type code (TFLOAT=42, TDOUBLE=82, ...)
   int64_t repeat = 0;  // elements per row
 };
+
+// The image parameters a header states: BITPIX and NAXISn, or ZBITPIX and
+// ZNAXISn for a tile-compressed image (ZIMAGE = T). FailedPrecondition for
+// a table HDU; InvalidArgument naming the keyword if they are missing or
+// malformed.
+// Same answer as FitsFile::GetImageInfo without asking CFITSIO again
+// (equivalent_bitpix is left equal to bitpix).
+struct ImageInfo;
+absl::StatusOr<ImageInfo> ImageInfoFromHeader(const Header& header);
 
 // How a new image HDU is stored.
 enum class Compression { kNone, kRice, kGzip };
@@ -97,6 +142,11 @@ class FitsFile {
   int CurrentHdu() const;
   absl::Status MoveToHdu(int hdu_number);
   absl::Status MoveToExtName(absl::string_view extname);
+  // Moves to the next HDU; false at a clean end of file (the file ends
+  // where the current HDU's data ends). DataLoss if bytes follow that are
+  // not a whole HDU (a file cut inside a header). Cheaper than NumHdus,
+  // which walks the whole file.
+  absl::StatusOr<bool> MoveToNextHdu();
   absl::StatusOr<HduType> CurrentHduType();
   // Byte offset just past the current HDU's data, from its header alone
   // (no data is read): compare with the file size to find truncation.
@@ -112,6 +162,8 @@ class FitsFile {
   absl::StatusOr<bool> HasKeyword(absl::string_view key);
   // Every card of the current header, in order, END excluded.
   absl::StatusOr<std::vector<Card>> ReadCards();
+  // The whole current header in one read (fits_hdr2str), for many look-ups.
+  absl::StatusOr<Header> ReadHeader();
 
   // --- Images (plain or tile-compressed, transparently) ---
   absl::StatusOr<ImageInfo> GetImageInfo();

@@ -1,5 +1,6 @@
 #include "common/fits.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -277,6 +278,84 @@ TEST_F(FitsTest, BadFilesGiveClearErrors) {
   absl::Status read = moved.ok() ? f->ReadRows(0, 256, px.data()) : moved;
   EXPECT_EQ(read.code(), absl::StatusCode::kDataLoss) << read;
   EXPECT_THAT(std::string(read.message()), HasSubstr("cut.fit"));
+}
+
+TEST_F(FitsTest, HeaderReadOnceAnswersLikeTheFile) {
+  const std::string path = WriteKeywordsAndTable(Path("k.fits"));
+  auto f = FitsFile::Open(path);
+  ASSERT_TRUE(f.ok());
+  auto h = f->ReadHeader();
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->cards().size(), f->ReadCards()->size());
+  EXPECT_EQ(*h->GetString("TELESCOP"), "UKIRT");
+  EXPECT_EQ(*h->GetString("OBJECT"), "it''s a 'quote'");
+  EXPECT_EQ(*h->GetInt("OBSNUM"), 123);
+  EXPECT_EQ(*h->GetDouble("MJD-OBS"), 54394.25123456789);
+  EXPECT_EQ(*h->GetDouble("CD1_1"), -1.1111111111111112e-4);
+  EXPECT_TRUE(*h->GetBool("PHOTOM"));
+  EXPECT_EQ(*h->Type("MJD-OBS"), KeyType::kFloat);
+  EXPECT_FALSE(h->Has("MAGZPT"));
+  auto missing = h->GetDouble("MAGZPT");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.status().message()),
+              HasSubstr(path + " HDU 1: keyword 'MAGZPT'"));
+  auto wrong = h->GetDouble("TELESCOP");
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(wrong.status().message()),
+              HasSubstr("keyword 'TELESCOP' is 'UKIRT', expected a number"));
+  EXPECT_EQ(h->GetInt("MJD-OBS").status().code(), absl::StatusCode::kInvalidArgument);
+  // The primary is an image without axes; the table is not an image.
+  auto info = ImageInfoFromHeader(*h);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_TRUE(info->axes.empty());
+  ASSERT_TRUE(f->MoveToHdu(2).ok());
+  EXPECT_EQ(ImageInfoFromHeader(*f->ReadHeader()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(FitsTest, ImageInfoFromHeaderMatchesCfitsioForPlainAndCompressed) {
+  const std::string path = Path("img.fits");
+  {
+    auto f = FitsFile::Create(path);
+    ASSERT_TRUE(f->CreateImage(8, {}).ok());
+    std::vector<int32_t> px(64 * 32, 7);
+    ASSERT_TRUE(f->CreateImage(32, {64, 32}).ok());
+    ASSERT_TRUE(f->WritePixels(px.data(), px.size()).ok());
+    ASSERT_TRUE(f->CreateImage(32, {64, 32}, Compression::kRice).ok());
+    ASSERT_TRUE(f->WritePixels(px.data(), px.size()).ok());
+    ASSERT_TRUE(f->Close().ok());
+  }
+  auto f = FitsFile::Open(path);
+  int hdus = 1;
+  while (true) {
+    auto more = f->MoveToNextHdu();
+    ASSERT_TRUE(more.ok()) << more.status();
+    if (!*more) break;
+    ++hdus;
+    auto from_header = ImageInfoFromHeader(*f->ReadHeader());
+    auto from_cfitsio = f->GetImageInfo();
+    ASSERT_TRUE(from_header.ok()) << from_header.status();
+    EXPECT_EQ(from_header->bitpix, from_cfitsio->bitpix);
+    EXPECT_EQ(from_header->axes, from_cfitsio->axes);
+    EXPECT_EQ(from_header->tile_compressed, from_cfitsio->tile_compressed);
+  }
+  EXPECT_EQ(hdus, 3);
+}
+
+TEST_F(FitsTest, MoveToNextHduTellsACleanEndFromACutHeader) {
+  const std::string path = WriteKeywordsAndTable(Path("k.fits"));
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  // Append half a header block, as a transfer cut inside a third HDU.
+  {
+    std::ofstream out(path, std::ios::app | std::ios::binary);
+    out << std::string(1440, ' ');
+  }
+  auto f = FitsFile::Open(path);
+  ASSERT_TRUE(*f->MoveToNextHdu());
+  auto end = f->MoveToNextHdu();
+  EXPECT_EQ(end.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(end.status().message()), HasSubstr("1440 bytes after HDU 2"));
 }
 
 }  // namespace

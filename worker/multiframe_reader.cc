@@ -32,11 +32,12 @@ std::optional<absl::Time> ParseTimestamp(absl::string_view s) {
 }
 
 // The value of one mapped keyword, or NULL/default with a warning.
-Value ReadColumnValue(FitsFile& f, const KeywordColumn& col, int hdu,
+Value ReadColumnValue(const fits::Header& h, const std::string& path,
+                      const KeywordColumn& col, int hdu,
                       std::vector<v1::FileProblem>& warnings) {
   auto warn = [&](const std::string& message) -> Value {
     v1::FileProblem p;
-    p.set_path(f.path());
+    p.set_path(path);
     p.set_hdu(hdu);
     p.set_item(col.keyword);
     p.set_message(message);
@@ -44,21 +45,19 @@ Value ReadColumnValue(FitsFile& f, const KeywordColumn& col, int hdu,
     if (col.default_value) return *col.default_value;
     return std::monostate();
   };
-  absl::StatusOr<bool> present = f.HasKeyword(col.keyword);
-  if (!present.ok()) return warn(std::string(present.status().message()));
-  if (!*present) {
+  if (!h.Has(col.keyword)) {
     if (col.default_value) return *col.default_value;  // FITS default, no warning
     return warn(absl::StrCat("keyword ", col.keyword, " is missing; ", col.column,
                              " is NULL"));
   }
   switch (col.type) {
     case ColumnType::kText: {
-      auto v = f.ReadString(col.keyword);
+      auto v = h.GetString(col.keyword);
       if (!v.ok()) return warn(std::string(v.status().message()));
       return *v;
     }
     case ColumnType::kInt32: {
-      auto v = f.ReadInt(col.keyword);
+      auto v = h.GetInt(col.keyword);
       if (!v.ok()) return warn(absl::StrCat(v.status().message(), "; ", col.column, " is NULL"));
       if (*v < INT32_MIN || *v > INT32_MAX) {
         return warn(absl::StrCat(col.keyword, " = ", *v, " does not fit ", col.column));
@@ -66,7 +65,7 @@ Value ReadColumnValue(FitsFile& f, const KeywordColumn& col, int hdu,
       return *v;
     }
     case ColumnType::kFloat64: {
-      auto v = f.ReadDouble(col.keyword);
+      auto v = h.GetDouble(col.keyword);
       if (!v.ok()) {
         return warn(absl::StrCat(v.status().message(), "; ", col.column,
                                  col.default_value ? " takes its default" : " is NULL"));
@@ -81,7 +80,7 @@ Value ReadColumnValue(FitsFile& f, const KeywordColumn& col, int hdu,
     }
     case ColumnType::kDate:
     case ColumnType::kTimestamp: {
-      auto v = f.ReadString(col.keyword);
+      auto v = h.GetString(col.keyword);
       if (!v.ok()) return warn(absl::StrCat(v.status().message(), "; ", col.column, " is NULL"));
       if (col.type == ColumnType::kDate) {
         if (auto d = ParseDate(*v)) return *d;
@@ -96,11 +95,9 @@ Value ReadColumnValue(FitsFile& f, const KeywordColumn& col, int hdu,
   return std::monostate();
 }
 
-absl::Status ReadCards(FitsFile& f, int hdu, MultiframeRecord& record) {
-  CURATOR_ASSIGN_OR_RETURN(std::vector<fits::Card> cards, f.ReadCards());
+void KeepCards(fits::Header&& h, int hdu, MultiframeRecord& record) {
   int n = 0;
-  for (fits::Card& c : cards) record.cards.push_back({hdu, ++n, std::move(c)});
-  return absl::OkStatus();
+  for (fits::Card& c : std::move(h).TakeCards()) record.cards.push_back({hdu, ++n, std::move(c)});
 }
 
 }  // namespace
@@ -110,22 +107,26 @@ absl::StatusOr<MultiframeRecord> ReadMultiframe(const std::string& path) {
   if (stat(path.c_str(), &st) != 0) return ErrnoToStatus(errno, path);
   CURATOR_ASSIGN_OR_RETURN(FitsFile f, FitsFile::Open(path));
   MultiframeRecord record;
+  record.cards.reserve(256);
+  CURATOR_ASSIGN_OR_RETURN(fits::Header primary, f.ReadHeader());
   for (const KeywordColumn& col : MultiframeKeywords()) {
-    record.values.push_back(ReadColumnValue(f, col, 1, record.warnings));
+    record.values.push_back(ReadColumnValue(primary, path, col, 1, record.warnings));
   }
-  CURATOR_RETURN_IF_ERROR(ReadCards(f, 1, record));
-  CURATOR_ASSIGN_OR_RETURN(int hdus, f.NumHdus());
+  KeepCards(std::move(primary), 1, record);
   int64_t data_end = 0;
   CURATOR_ASSIGN_OR_RETURN(data_end, f.CurrentHduDataEnd());
-  for (int hdu = 2; hdu <= hdus; ++hdu) {
-    CURATOR_RETURN_IF_ERROR(f.MoveToHdu(hdu));
+  int hdus = 1;
+  while (true) {
+    CURATOR_ASSIGN_OR_RETURN(bool more, f.MoveToNextHdu());
+    if (!more) break;
+    const int hdu = ++hdus;
     CURATOR_ASSIGN_OR_RETURN(data_end, f.CurrentHduDataEnd());
-    CURATOR_ASSIGN_OR_RETURN(fits::HduType type, f.CurrentHduType());
-    CURATOR_ASSIGN_OR_RETURN(fits::ImageInfo info,
-                             type == fits::HduType::kImage
-                                 ? f.GetImageInfo()
-                                 : absl::StatusOr<fits::ImageInfo>(fits::ImageInfo{}));
-    if (type != fits::HduType::kImage || info.axes.size() != 2) {
+    CURATOR_ASSIGN_OR_RETURN(fits::Header header, f.ReadHeader());
+    absl::StatusOr<fits::ImageInfo> info = fits::ImageInfoFromHeader(header);
+    if (!info.ok() && info.status().code() != absl::StatusCode::kFailedPrecondition) {
+      return info.status();
+    }
+    if (!info.ok() || info->axes.size() != 2) {
       v1::FileProblem p;
       p.set_path(path);
       p.set_hdu(hdu);
@@ -135,14 +136,14 @@ absl::StatusOr<MultiframeRecord> ReadMultiframe(const std::string& path) {
     }
     DetectorRecord det;
     det.ext_num = hdu;
-    det.bits_per_pix = info.bitpix;
-    det.tile_compressed = info.tile_compressed;
-    det.axis1 = info.axes[0];
-    det.axis2 = info.axes[1];
+    det.bits_per_pix = info->bitpix;
+    det.tile_compressed = info->tile_compressed;
+    det.axis1 = info->axes[0];
+    det.axis2 = info->axes[1];
     for (const KeywordColumn& col : DetectorKeywords()) {
-      det.values.push_back(ReadColumnValue(f, col, hdu, record.warnings));
+      det.values.push_back(ReadColumnValue(header, path, col, hdu, record.warnings));
     }
-    CURATOR_RETURN_IF_ERROR(ReadCards(f, hdu, record));
+    KeepCards(std::move(header), hdu, record);
     record.detectors.push_back(std::move(det));
   }
   // The headers say where the data must end; a shorter file was cut off
