@@ -1,25 +1,53 @@
 #!/usr/bin/env bash
-# Curator's main job on this machine. For now: builds curator-synth and
-# generates a small synthetic survey night (8 WFCAM-like multiframes with
-# their CASU catalogues) under ./demo, then lists what was made. It grows
-# into the whole pipeline (daemon, workers, ingester on a private local
-# PostgreSQL) as those parts land.
-#   deploy/demo.sh [curator-synth options, e.g. --nights 3 --size 2048]
+# Curator's main job on this machine, on a private local PostgreSQL:
+# generates synthetic survey nights (WFCAM-like multiframes with their CASU
+# catalogues, a few bad files among them), registers them, runs CU3 on each
+# night and ingests the batches, then prints what landed in the archive.
+# It grows into the whole pipeline (daemon, workers, CU2 and CU4) as those
+# parts land. Nothing is left running unless --keep is given.
+#   deploy/demo.sh [--keep] [curator-synth options, e.g. --nights 3 --size 2048]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+keep=0
+if [ "${1:-}" = "--keep" ]; then keep=1; shift; fi
 
 bash deploy/install-deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release --target curator-synth >/dev/null
+cmake --build --preset release --target curator-synth curatorctl curator-worker curator-ingester >/dev/null
+bin=build/release
 out="${CURATOR_DEMO_DIR:-$PWD/demo}"
-echo "demo: writing a synthetic survey under $out"
-build/release/synth/curator-synth --out "$out" --frames 8 --size 512 \
-  --sources 400 --compress rice --bitpix 32 "$@"
-echo
-echo "demo: files of the first night:"
-night_dir=$(ls -d "$out"/incoming/*/ | head -n 1)
-ls -l "$night_dir"
-echo
-echo "demo: fitsverify (NASA HEASARC) on the first image:"
-first=$(ls "$night_dir"/*.fit | head -n 1)
-fitsverify -q -e "$first"
+rm -rf "$out/archive"
+mkdir -p "$out"
+start=$(date +%s.%N)
+
+echo "== a private PostgreSQL in $out/pg"
+db=$(bash deploy/local-postgres.sh start "$out/pg")
+trap '[ $keep = 1 ] || bash deploy/local-postgres.sh stop "$out/pg"' EXIT
+psql -q "$db" -c "DROP DATABASE IF EXISTS curator_demo" -c "CREATE DATABASE curator_demo"
+db="${db%dbname=postgres}dbname=curator_demo"
+site=(--archive "$out/archive" --db "$db")
+
+echo "== curator-synth: synthetic nights under $out/archive/incoming"
+$bin/synth/curator-synth --out "$out/archive" --nights 2 --frames 12 --size 512 \
+  --sources 400 --compress rice --bitpix 32 \
+  --defects truncated-image,missing-keyword,wrong-keyword-type,orphan-catalogue,duplicated-file "$@"
+
+echo "== curatorctl migrate"
+$bin/daemon/curatorctl migrate "${site[@]}"
+echo "== curatorctl register --all"
+$bin/daemon/curatorctl register --all "${site[@]}" || true   # 2: problems reported
+for night in $(ls "$out/archive/incoming"); do
+  echo "== curator-worker run --cu 3 --night $night"
+  $bin/worker/curator-worker run --cu 3 --night "$night" "${site[@]}"
+done
+echo "== curator-ingester --once"
+$bin/ingester/curator-ingester --once "${site[@]}"
+
+echo "== the archive"
+psql -q "$db" -c "SELECT night, count(*) AS multiframes, min(filter_name) || '..' || max(filter_name) AS filters, round(sum(exp_time)::numeric, 1) AS exp_time_s FROM multiframe GROUP BY night ORDER BY night" \
+  -c "SELECT count(*) AS detectors, count(*) FILTER (WHERE tile_compressed) AS compressed, round(avg(seeing)::numeric, 2) AS mean_seeing_px FROM multiframe_detector" \
+  -c "SELECT batch_id, state, rows_per_table, round(copy_ms + validate_ms + publish_ms) AS ingest_ms FROM curation.batch ORDER BY batch_id" \
+  -c "SELECT level, regexp_replace(path, '.*/', '') AS file, hdu, item, left(regexp_replace(message, '^/[^ ]*/', ''), 80) AS message FROM curation.log_message ORDER BY message_id"
+printf "== done in %.1f s; archive in %s, database: psql '%s'%s\n" \
+  "$(echo "$(date +%s.%N) - $start" | bc)" "$out/archive" "$db" \
+  "$([ $keep = 1 ] && echo " (still running: deploy/local-postgres.sh stop $out/pg)" || echo " (stopped)")"
