@@ -167,8 +167,9 @@ absl::StatusOr<int64_t> Connection::CopyIn(absl::string_view copy_sql,
   return FinishCopy(copy_sql);
 }
 
-absl::StatusOr<int64_t> Connection::CopyInFromFile(absl::string_view copy_sql,
-                                                   const std::string& path) {
+absl::StatusOr<int64_t> Connection::CopyInFromFile(
+    absl::string_view copy_sql, const std::string& path,
+    const std::function<absl::StatusOr<absl::string_view>(absl::string_view)>& transform) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoToStatus(errno, path);
   std::string query(copy_sql);
@@ -189,14 +190,24 @@ absl::StatusOr<int64_t> Connection::CopyInFromFile(absl::string_view copy_sql,
       break;
     }
     if (n == 0) break;
-    if (PQputCopyData(conn_, buffer.data(), static_cast<int>(n)) != 1) {
+    absl::string_view out(buffer.data(), n);
+    if (transform) {
+      absl::StatusOr<absl::string_view> t = transform(out);
+      if (!t.ok()) {
+        io = Annotate(t.status(), path);
+        break;
+      }
+      out = *t;
+      if (out.empty()) continue;
+    }
+    if (PQputCopyData(conn_, out.data(), static_cast<int>(out.size())) != 1) {
       io = absl::UnavailableError(absl::StrCat("COPY: ", PQerrorMessage(conn_)));
       break;
     }
   }
   close(fd);
-  // On a read error, abort the COPY so the server discards what it got.
-  PQputCopyEnd(conn_, io.ok() ? nullptr : "input file unreadable");
+  // On an error, abort the COPY so the server discards what it got.
+  PQputCopyEnd(conn_, io.ok() ? nullptr : "input rejected by the loader");
   absl::StatusOr<int64_t> rows = FinishCopy(copy_sql);
   if (!io.ok()) return io;
   return rows;

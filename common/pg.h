@@ -17,6 +17,7 @@
 #define CURATOR_COMMON_PG_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,8 +69,11 @@ class Connection {
   absl::Status ExecScript(absl::string_view sql);
   // Runs `copy_sql` (a COPY ... FROM STDIN) and streams the file at
   // `path` to it; returns the rows PostgreSQL reports it copied.
-  absl::StatusOr<int64_t> CopyInFromFile(absl::string_view copy_sql,
-                                         const std::string& path);
+  // `transform`, if given, sees every chunk read and returns what to send.
+  absl::StatusOr<int64_t> CopyInFromFile(
+      absl::string_view copy_sql, const std::string& path,
+      const std::function<absl::StatusOr<absl::string_view>(absl::string_view)>& transform =
+          nullptr);
   // Same, from memory.
   absl::StatusOr<int64_t> CopyIn(absl::string_view copy_sql,
                                  absl::string_view data);

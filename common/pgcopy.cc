@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "common/status.h"
 
 namespace curator::pgcopy {
@@ -122,6 +123,89 @@ absl::StatusOr<FileSummary> Writer::Finish() {
   }
   fd_ = -1;
   return summary_;
+}
+
+namespace {
+
+uint64_t ReadBigEndian(const char* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+void WriteBigEndian(char* p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) p[i] = static_cast<char>(v >> (8 * (bytes - 1 - i)));
+}
+
+}  // namespace
+
+absl::StatusOr<absl::string_view> IdRewriter::Feed(absl::string_view chunk) {
+  pending_.append(chunk.data(), chunk.size());
+  ready_.clear();
+  size_t pos = 0;
+  if (!header_done_) {
+    if (pending_.size() < 19) return absl::string_view();
+    if (std::memcmp(pending_.data(), kSignature, 11) != 0) {
+      return absl::InvalidArgumentError("not a PostgreSQL binary COPY file (bad signature)");
+    }
+    const uint32_t ext = static_cast<uint32_t>(ReadBigEndian(pending_.data() + 15, 4));
+    if (pending_.size() < 19 + ext) return absl::string_view();
+    pos = 19 + ext;
+    header_done_ = true;
+  }
+  while (!trailer_seen_) {
+    if (pending_.size() - pos < 2) break;
+    const int16_t fields = static_cast<int16_t>(ReadBigEndian(pending_.data() + pos, 2));
+    if (fields == -1) {
+      trailer_seen_ = true;
+      pos += 2;
+      break;
+    }
+    if (fields < 2) {
+      return absl::InvalidArgumentError(absl::StrCat("row ", rows_ + 1, " has ", fields, " fields"));
+    }
+    // Walk the row; stop if it is not all here yet.
+    size_t p = pos + 2;
+    size_t first = 0, last = 0;
+    bool complete = true;
+    for (int f = 0; f < fields; ++f) {
+      if (pending_.size() - p < 4) { complete = false; break; }
+      const int32_t len = static_cast<int32_t>(ReadBigEndian(pending_.data() + p, 4));
+      if (f == 0) first = p;
+      if (f == fields - 1) last = p;
+      p += 4 + (len > 0 ? len : 0);
+      if (p > pending_.size()) { complete = false; break; }
+    }
+    if (!complete) break;
+    const int32_t first_len = static_cast<int32_t>(ReadBigEndian(pending_.data() + first, 4));
+    const int32_t last_len = static_cast<int32_t>(ReadBigEndian(pending_.data() + last, 4));
+    if (first_len != 8 || last_len != 8) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "row ", rows_ + 1, ": the first and last fields must be 8-byte ids"));
+    }
+    const int64_t temp = static_cast<int64_t>(ReadBigEndian(pending_.data() + first + 4, 8));
+    if (temp >= 0 || temp < -count_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "row ", rows_ + 1, ": temporary id ", temp, " is outside [-", count_, ", -1]"));
+    }
+    WriteBigEndian(pending_.data() + first + 4, static_cast<uint64_t>(base_ - temp - 1), 8);
+    WriteBigEndian(pending_.data() + last + 4, static_cast<uint64_t>(event_id_), 8);
+    ++rows_;
+    pos = p;
+  }
+  // Everything before `pos` (header included the first time) goes out.
+  ready_.assign(pending_.data(), pos);
+  pending_.erase(0, pos);
+  return absl::string_view(ready_);
+}
+
+absl::Status IdRewriter::Finish() const {
+  if (!header_done_) return absl::InvalidArgumentError("binary COPY file without a header");
+  if (!trailer_seen_ || !pending_.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "binary COPY file ends inside row ", rows_ + 1, " or without its trailer"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint32_t> FileCrc32(const std::string& path, int64_t* bytes) {

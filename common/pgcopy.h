@@ -61,6 +61,31 @@ class Writer {
   absl::Status error_;
 };
 
+// Rewrites a binary COPY stream on its way to the server (CU4 ingest):
+// in every row the first field, a temporary id t (int8, -1, -2, ...),
+// becomes base - t - 1, and the last field (int8) becomes `event_id`. So
+// rows are written once, with their final ids. Temporary ids must lie in
+// [-count, -1]; anything else is an error naming the row.
+class IdRewriter {
+ public:
+  IdRewriter(int64_t base, int64_t count, int64_t event_id)
+      : base_(base), count_(count), event_id_(event_id) {}
+  // Takes the next bytes of the file; returns the bytes ready to send
+  // (whole rows; a row cut by the chunk boundary waits for the next call).
+  absl::StatusOr<absl::string_view> Feed(absl::string_view chunk);
+  // InvalidArgument if the stream did not end with its trailer.
+  absl::Status Finish() const;
+  int64_t rows() const { return rows_; }
+
+ private:
+  const int64_t base_, count_, event_id_;
+  std::string pending_;
+  std::string ready_;
+  bool header_done_ = false;
+  bool trailer_seen_ = false;
+  int64_t rows_ = 0;
+};
+
 // CRC-32 (zlib's polynomial) of a whole file; sets *bytes to its size.
 absl::StatusOr<uint32_t> FileCrc32(const std::string& path, int64_t* bytes);
 

@@ -229,4 +229,18 @@ absl::StatusOr<std::vector<ImageFile>> RegisteredImages(pg::Connection& conn,
   return images;
 }
 
+absl::StatusOr<std::vector<CatalogueFile>> RegisteredCatalogues(pg::Connection& conn,
+                                                                const std::string& night) {
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn.Exec("SELECT coalesce(c.multiframe_id, 0), c.path, coalesce(i.path, '') FROM "
+                "curation.registered_file c LEFT JOIN curation.registered_file i ON "
+                "i.multiframe_id = c.multiframe_id AND i.kind = 'image' WHERE c.night = $1 "
+                "AND c.kind = 'catalogue' ORDER BY c.file_name",
+                {night}));
+  std::vector<CatalogueFile> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back({r.GetInt(i, 0), r.Get(i, 1), r.Get(i, 2)});
+  return out;
+}
+
 }  // namespace curator::daemon

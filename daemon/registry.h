@@ -54,6 +54,16 @@ struct ImageFile {
 absl::StatusOr<std::vector<ImageFile>> RegisteredImages(pg::Connection& conn,
                                                         const std::string& night);
 
+// The registered catalogues of a night, by file name, with their image's
+// multiframe_id and path (0 and "" when the image was never registered).
+struct CatalogueFile {
+  int64_t multiframe_id = 0;
+  std::string path;
+  std::string image_path;
+};
+absl::StatusOr<std::vector<CatalogueFile>> RegisteredCatalogues(pg::Connection& conn,
+                                                                const std::string& night);
+
 // True if `night` is YYYYMMDD naming a real calendar day.
 bool IsNightName(absl::string_view night);
 

@@ -19,6 +19,8 @@
 #include "common/status.h"
 #include "common/task_log.h"
 #include "ingester/batch_state.h"
+#include "ingester/detection_loader.h"
+#include "ingester/table_loader.h"
 #include "ingester/table_rules.h"
 
 namespace curator::ingester {
@@ -33,27 +35,7 @@ struct Problems {
   bool empty() const { return lines.empty(); }
 };
 
-constexpr int kMaxLinesPerCheck = 10;
-
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
-
-std::string NightLiteral(const std::string& night) {
-  return absl::StrCat("DATE '", night, "'");
-}
-
-std::string Expand(const std::string& sql, const std::string& table,
-                   const std::string& night) {
-  std::string out = absl::StrReplaceAll(sql, {{"{load}", LoadTableName(table)},
-                                              {"{night}", NightLiteral(night)}});
-  // {load:T}
-  size_t pos;
-  while ((pos = out.find("{load:")) != std::string::npos) {
-    size_t end = out.find('}', pos);
-    std::string t = out.substr(pos + 6, end - pos - 6);
-    out.replace(pos, end - pos + 1, LoadTableName(t));
-  }
-  return out;
-}
 
 std::string JsonEscape(absl::string_view s) {
   std::string out;
@@ -223,7 +205,7 @@ absl::StatusOr<IngestOutcome> Loader::IngestBatch(const std::string& dir) {
     }
     rules = RulesForCu(m.cu());
     for (const v1::BatchFile& f : m.files()) file_of_table[f.table()] = &f;
-    {
+    if (m.cu() != 4) {
       std::vector<std::string> wrong;
       if (!rules) wrong.push_back(absl::StrCat("no tables are loaded for CU ", m.cu()));
       std::set<std::string> expected;
@@ -246,142 +228,35 @@ absl::StatusOr<IngestOutcome> Loader::IngestBatch(const std::string& dir) {
 
     CURATOR_ASSIGN_OR_RETURN(int64_t event, tasklog::StartEvent(*conn_, m.cu(), "ingest", night,
                                                                 batch::ProducerName()));
-    // copy
-    tasklog::Step copy_step{"copy", absl::Now()};
-    std::map<std::string, std::vector<std::string>> not_null_columns;
-    for (const TableRule& rule : *rules) {
-      const v1::BatchFile& f = *file_of_table[rule.table];
-      // Only columns the archive table has, each named once.
-      CURATOR_ASSIGN_OR_RETURN(
-          pg::Result cols,
-          conn_->Exec("SELECT column_name, is_nullable = 'NO' AND column_default IS NULL, "
-                      "is_nullable = 'NO' FROM information_schema.columns WHERE "
-                      "table_schema = 'public' AND table_name = $1",
-                      {rule.table}));
-      std::map<std::string, bool> required;
-      std::set<std::string> not_null;
-      for (int r = 0; r < cols.rows(); ++r) {
-        required[cols.Get(r, 0)] = cols.Get(r, 1) == "t";
-        if (cols.Get(r, 2) == "t") not_null.insert(cols.Get(r, 0));
-      }
-      std::set<std::string> seen;
-      std::vector<std::string> quoted;
-      for (const std::string& c : f.columns()) {
-        if (not_null.count(c)) not_null_columns[rule.table].push_back(c);
-        if (!required.count(c) || !seen.insert(c).second) {
-          problems.Add(absl::StrCat(rule.table, ": column '", c,
-                                    "' is not in the table or is given twice"));
-        }
-        quoted.push_back(conn_->QuoteIdentifier(c));
-      }
-      for (const auto& [c, needed] : required) {
-        if (needed && !seen.count(c)) {
-          problems.Add(absl::StrCat(rule.table, ": required column '", c, "' is missing"));
-        }
-      }
-      if (!problems.empty()) return absl::OkStatus();
-      const std::string column_list = absl::StrJoin(quoted, ", ");
-      const std::string load = LoadTableName(rule.table);
-      CURATOR_RETURN_IF_ERROR(
-          conn_->Exec(absl::StrCat("CREATE TEMP TABLE ", load, " ON COMMIT DROP AS SELECT ",
-                                   column_list, " FROM ", rule.table, " WITH NO DATA"))
-              .status());
-      absl::StatusOr<int64_t> copied = conn_->CopyInFromFile(
-          absl::StrCat("COPY ", load, " (", column_list, ") FROM STDIN (FORMAT binary)"),
-          absl::StrCat(dir, "/", f.name()));
-      if (!copied.ok()) {
-        if (copied.status().code() == absl::StatusCode::kUnavailable) return copied.status();
-        problems.Add(absl::StrCat(f.name(), ": ", copied.status().message()));
-        return absl::OkStatus();
-      }
-      if (*copied != f.rows()) {
-        problems.Add(absl::StrCat(f.name(), ": ", *copied, " rows, the manifest says ", f.rows()));
-      }
-      copy_step.rows += *copied;
-      copy_step.files.push_back({absl::StrCat(dir, "/", f.name()), 0, copy_step.started,
-                                 absl::Now(), *copied});
+    TablesLoad load;
+    std::vector<std::string> left_out;
+    if (m.cu() == 4) {
+      CURATOR_ASSIGN_OR_RETURN(DetectionLoad d, LoadDetections(*conn_, dir, m, &problems.lines));
+      load.rows = d.rows;
+      load.rows_per_table = {absl::StrCat("\"detection\": ", d.rows)};
+      load.steps = std::move(d.steps);
+      left_out = std::move(d.left_out);
+    } else {
+      CURATOR_ASSIGN_OR_RETURN(load, LoadTables(*conn_, dir, night, *rules, file_of_table,
+                                                &problems.lines));
     }
-    copy_step.finished = absl::Now();
     if (!problems.empty()) return absl::OkStatus();
-
-    // validate
-    tasklog::Step validate_step{"validate", absl::Now()};
-    auto collect = [&](const std::string& sql) -> absl::Status {
-      CURATOR_ASSIGN_OR_RETURN(pg::Result r,
-                               conn_->Exec(absl::StrCat(sql, " LIMIT ", kMaxLinesPerCheck + 1)));
-      for (int i = 0; i < r.rows() && i < kMaxLinesPerCheck; ++i) problems.Add(r.Get(i, 0));
-      if (r.rows() > kMaxLinesPerCheck) problems.Add("  ... and more like this");
-      return absl::OkStatus();
+    outcome.rows = load.rows;
+    std::vector<std::string> rows_json = load.rows_per_table;
+    auto step_ms = [&](size_t i) {
+      return i < load.steps.size()
+                 ? std::to_string(Ms(load.steps[i].finished - load.steps[i].started))
+                 : std::string("0");
     };
-    for (const TableRule& rule : *rules) {
-      const std::string load = LoadTableName(rule.table);
-      std::vector<std::string> key_text, key_cols;
-      for (const std::string& k : rule.key) {
-        key_cols.push_back(conn_->QuoteIdentifier(k));
-        key_text.push_back(absl::StrCat("l.", conn_->QuoteIdentifier(k), "::text"));
-      }
-      const std::string key = absl::StrJoin(key_cols, ", ");
-      const std::string key_shown = absl::StrJoin(key_text, " || '/' || ");
-      CURATOR_RETURN_IF_ERROR(collect(absl::StrCat(
-          "SELECT '", rule.table, ": key ' || ", key_shown, " || ' appears ' || count(*) || "
-          "' times in the batch' FROM ", load, " l GROUP BY ", key,
-          " HAVING count(*) > 1")));
-      CURATOR_RETURN_IF_ERROR(collect(absl::StrCat(
-          "SELECT '", rule.table, ": key ' || ", key_shown, " || ' is already in the archive' "
-          "FROM ", load, " l JOIN ", rule.table, " a USING (", key, ")")));
-      // NOT NULL, all columns of the table in one pass.
-      std::vector<std::string> null_counts;
-      for (const std::string& c : not_null_columns[rule.table]) {
-        null_counts.push_back(absl::StrCat("CASE WHEN count(*) FILTER (WHERE l.",
-                                           conn_->QuoteIdentifier(c), " IS NULL) > 0 THEN '",
-                                           rule.table, ": ' || count(*) FILTER (WHERE l.",
-                                           conn_->QuoteIdentifier(c), " IS NULL) || ' rows have no ",
-                                           c, " (NOT NULL)' END"));
-      }
-      if (!null_counts.empty()) {
-        CURATOR_RETURN_IF_ERROR(collect(absl::StrCat(
-            "SELECT p FROM (SELECT unnest(ARRAY[", absl::StrJoin(null_counts, ", "),
-            "]) AS p FROM ", load, " l) q WHERE p IS NOT NULL")));
-      }
-      for (const RangeCheck& range : rule.ranges) {
-        const std::string q = conn_->QuoteIdentifier(range.column);
-        CURATOR_RETURN_IF_ERROR(collect(absl::StrCat(
-            "SELECT '", rule.table, ": key ' || ", key_shown, " || ' has ", range.column,
-            " = ' || l.", q, " || ', outside [", range.min, ", ", range.max,
-            range.max_exclusive ? ")" : "]", "' FROM ", load, " l WHERE l.", q, " < ",
-            range.min, " OR l.", q, range.max_exclusive ? " >= " : " > ", range.max,
-            " OR l.", q, " = 'NaN'")));
-      }
-      for (const std::string& check : rule.checks) {
-        CURATOR_RETURN_IF_ERROR(collect(Expand(check, rule.table, night)));
-      }
-    }
-    validate_step.finished = absl::Now();
-    validate_step.errors = static_cast<int>(problems.lines.size());
-    if (!problems.empty()) return absl::OkStatus();
-
-    // publish
-    tasklog::Step publish_step{"publish", absl::Now()};
-    std::vector<std::string> rows_json;
-    for (const TableRule& rule : *rules) {
-      const v1::BatchFile& f = *file_of_table[rule.table];
-      std::vector<std::string> quoted;
-      for (const std::string& c : f.columns()) quoted.push_back(conn_->QuoteIdentifier(c));
-      const std::string column_list = absl::StrJoin(quoted, ", ");
-      CURATOR_ASSIGN_OR_RETURN(
-          pg::Result r, conn_->Exec(absl::StrCat("INSERT INTO ", rule.table, " (", column_list,
-                                                 ") SELECT ", column_list, " FROM ",
-                                                 LoadTableName(rule.table))));
-      publish_step.rows += r.AffectedRows();
-      rows_json.push_back(absl::StrCat("\"", rule.table, "\": ", r.AffectedRows()));
-    }
-    publish_step.finished = absl::Now();
-    outcome.rows = publish_step.rows;
 
     std::vector<std::string> failures_json;
     for (const v1::FileProblem& p : m.failures()) {
       failures_json.push_back(absl::StrCat("{\"path\": \"", JsonEscape(p.path()),
                                            "\", \"message\": \"", JsonEscape(p.message()), "\"}"));
+    }
+    for (const std::string& l : left_out) {
+      failures_json.push_back(absl::StrCat("{\"path\": \"", JsonEscape(dir), "\", \"message\": \"",
+                                           JsonEscape(l), "\"}"));
     }
     CURATOR_ASSIGN_OR_RETURN(
         pg::Result recorded,
@@ -402,19 +277,18 @@ absl::StatusOr<IngestOutcome> Loader::IngestBatch(const std::string& dir) {
              std::to_string(event), m.producer(), m.created(),
              absl::FormatTime(absl::RFC3339_full, start, absl::UTCTimeZone()),
              std::to_string(Ms(verified - start)),
-             std::to_string(Ms(copy_step.finished - copy_step.started)),
-             std::to_string(Ms(validate_step.finished - validate_step.started)),
-             std::to_string(Ms(publish_step.finished - publish_step.started)),
+             step_ms(0), step_ms(1), step_ms(2),
              absl::StrCat("{", absl::StrJoin(rows_json, ", "), "}"),
              absl::StrCat("[", absl::StrJoin(failures_json, ", "), "]")}));
     if (recorded.AffectedRows() != 1) {
       return absl::InternalError(absl::StrCat("batch ", batch_id,
                                               " changed state while locked: not recorded"));
     }
-    tasklog::Step verify_step{"verify", start, verified, 0, 0, 0, {}, {}};
+    std::vector<tasklog::Step> steps = {tasklog::Step{"verify", start, verified}};
+    for (tasklog::Step& st : load.steps) steps.push_back(std::move(st));
     CURATOR_RETURN_IF_ERROR(tasklog::Finish(
-        *conn_, event, {verify_step, copy_step, validate_step, publish_step}, false,
-        absl::StrCat("ingested batch ", batch_id, ": ", publish_step.rows, " rows")));
+        *conn_, event, steps, false,
+        absl::StrCat("ingested batch ", batch_id, ": ", load.rows, " rows")));
     outcome.kind = IngestOutcome::Kind::kIngested;
     if (!options_.pause_before_commit_file.empty()) {
       (void)files::WriteAtomically(options_.pause_before_commit_file, batch_id);
@@ -424,6 +298,12 @@ absl::StatusOr<IngestOutcome> Loader::IngestBatch(const std::string& dir) {
     return absl::OkStatus();
   };
 
+  // A CU4 batch's ids are reserved first, in a transaction of their own,
+  // so the block outlives a failed load and is reused by the next one.
+  if (absl::StatusOr<v1::Manifest> early = batch::ReadManifest(dir);
+      early.ok() && early->cu() == 4 && early->batch_id() == batch_id) {
+    CURATOR_RETURN_IF_ERROR(ReserveIdBlock(*conn_, *early).status());
+  }
   CURATOR_RETURN_IF_ERROR(conn_->Begin());
   absl::Status status = body();
   if (!status.ok()) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -49,25 +50,70 @@ absl::StatusOr<std::unique_ptr<BatchWriter>> BatchWriter::Create(
 
 absl::StatusOr<pgcopy::Writer*> BatchWriter::AddFile(
     const std::string& name, const std::string& table,
-    const std::vector<std::string>& columns) {
+    const std::vector<std::string>& columns, int64_t multiframe_id) {
   CURATOR_ASSIGN_OR_RETURN(std::unique_ptr<pgcopy::Writer> writer,
                            pgcopy::Writer::Create(absl::StrCat(partial_dir_, "/", name)));
-  v1::BatchFile* f = manifest_.add_files();
-  f->set_name(name);
-  f->set_table(table);
-  for (const std::string& c : columns) f->add_columns(c);
-  writers_.push_back(std::move(writer));
-  return writers_.back().get();
+  Open file;
+  file.entry.set_name(name);
+  file.entry.set_table(table);
+  if (multiframe_id != 0) file.entry.set_multiframe_id(multiframe_id);
+  for (const std::string& c : columns) file.entry.add_columns(c);
+  file.writer = std::move(writer);
+  pgcopy::Writer* raw = file.writer.get();
+  std::lock_guard<std::mutex> lock(mu_);
+  // Written again (renumbered): the earlier version is gone.
+  std::erase_if(closed_, [&](const v1::BatchFile& f) { return f.name() == name; });
+  open_.push_back(std::move(file));
+  return raw;
+}
+
+absl::Status BatchWriter::CloseFile(pgcopy::Writer* w) {
+  Open file;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = std::find_if(open_.begin(), open_.end(),
+                           [w](const Open& o) { return o.writer.get() == w; });
+    if (it == open_.end()) return absl::InternalError("CloseFile: not an open batch file");
+    file = std::move(*it);
+    open_.erase(it);
+  }
+  CURATOR_ASSIGN_OR_RETURN(pgcopy::FileSummary s, file.writer->Finish());
+  file.entry.set_rows(s.rows);
+  file.entry.set_bytes(s.bytes);
+  file.entry.set_crc32(s.crc32);
+  std::lock_guard<std::mutex> lock(mu_);
+  closed_.push_back(std::move(file.entry));
+  return absl::OkStatus();
+}
+
+void BatchWriter::DiscardFile(pgcopy::Writer* w) {
+  std::string name;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = std::find_if(open_.begin(), open_.end(),
+                           [w](const Open& o) { return o.writer.get() == w; });
+    if (it == open_.end()) return;
+    name = it->entry.name();
+    open_.erase(it);
+  }
+  std::error_code ec;
+  fs::remove(absl::StrCat(partial_dir_, "/", name), ec);
 }
 
 absl::StatusOr<std::string> BatchWriter::Commit() {
-  for (size_t i = 0; i < writers_.size(); ++i) {
-    CURATOR_ASSIGN_OR_RETURN(pgcopy::FileSummary s, writers_[i]->Finish());
-    v1::BatchFile* f = manifest_.mutable_files(static_cast<int>(i));
-    f->set_rows(s.rows);
-    f->set_bytes(s.bytes);
-    f->set_crc32(s.crc32);
+  while (true) {
+    pgcopy::Writer* w = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (open_.empty()) break;
+      w = open_.front().writer.get();
+    }
+    CURATOR_RETURN_IF_ERROR(CloseFile(w));
   }
+  std::sort(closed_.begin(), closed_.end(),
+            [](const v1::BatchFile& a, const v1::BatchFile& b) { return a.name() < b.name(); });
+  manifest_.clear_files();
+  for (const v1::BatchFile& f : closed_) *manifest_.add_files() = f;
   manifest_.set_created(absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone()));
   CURATOR_RETURN_IF_ERROR(batch::WriteManifest(partial_dir_, manifest_));
   std::error_code ec;
@@ -87,7 +133,7 @@ absl::StatusOr<std::string> BatchWriter::Commit() {
 
 BatchWriter::~BatchWriter() {
   if (!committed_) {
-    writers_.clear();
+    open_.clear();
     std::error_code ec;
     fs::remove_all(partial_dir_, ec);
   }

@@ -8,6 +8,7 @@
 #define CURATOR_WORKER_BATCH_WRITER_H_
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -23,13 +24,23 @@ class BatchWriter {
       const std::string& archive_root, const std::string& night, int cu,
       const std::string& batch_id, int64_t cu_event_id);
 
-  // A new data file for `table`, whose rows have `columns` in this order.
-  // Owned by the writer; valid until Commit.
+  // A new data file for `table`, whose rows have `columns` in this order;
+  // it replaces a file of the same name written before.
+  // Owned by the writer; valid until CloseFile, DiscardFile or Commit.
+  // AddFile, CloseFile and DiscardFile are thread-safe; one file is written
+  // by one thread at a time.
   absl::StatusOr<pgcopy::Writer*> AddFile(const std::string& name,
                                           const std::string& table,
-                                          const std::vector<std::string>& columns);
+                                          const std::vector<std::string>& columns,
+                                          int64_t multiframe_id = 0);
+  // Finishes the file now (its descriptor is closed) and records its rows,
+  // bytes and CRC-32 for the manifest.
+  absl::Status CloseFile(pgcopy::Writer* file);
+  // Drops the file: deleted and left out of the manifest.
+  void DiscardFile(pgcopy::Writer* file);
 
-  // Failures, warnings and per-input outcomes go here.
+  // Failures, warnings and per-input outcomes go here (not thread-safe:
+  // fill it from one thread). Data files are listed at Commit, by name.
   v1::Manifest& manifest() { return manifest_; }
 
   // Finishes every file, writes the manifest and publishes the batch.
@@ -44,7 +55,13 @@ class BatchWriter {
   std::string final_dir_;
   std::string partial_dir_;
   v1::Manifest manifest_;
-  std::vector<std::unique_ptr<pgcopy::Writer>> writers_;
+  std::mutex mu_;
+  struct Open {
+    std::unique_ptr<pgcopy::Writer> writer;
+    v1::BatchFile entry;
+  };
+  std::vector<Open> open_;                 // guarded by mu_
+  std::vector<v1::BatchFile> closed_;      // guarded by mu_
   bool committed_ = false;
 };
 

@@ -1,13 +1,14 @@
 // curator-worker. Today: the one-shot command that runs a task by hand,
 // without the daemon:
 //
-//   curator-worker run --cu 3 --night YYYYMMDD [--config F | --archive DIR --db CONNINFO]
+//   curator-worker run --cu 3|4 --night YYYYMMDD [--config F | --archive DIR --db CONNINFO]
 //
 // It reads the night's registered files from the database, records a
 // processing event and its log, and writes a batch under staging/.
 // Exit codes: 0 batch written (input files that failed are listed);
 // 1 bad usage; 3 the task failed (nothing registered, database gone, ...).
 #include <cstdio>
+#include <map>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -20,8 +21,9 @@
 #include "common/task_log.h"
 #include "daemon/registry.h"
 #include "worker/cu3_task.h"
+#include "worker/cu4_task.h"
 
-ABSL_FLAG(int, cu, 0, "Curation use case to run (3)");
+ABSL_FLAG(int, cu, 0, "Curation use case to run (3 or 4)");
 ABSL_FLAG(std::string, night, "", "Night, YYYYMMDD");
 ABSL_FLAG(int, threads, 0, "Threads for the task (0: one per core)");
 
@@ -43,48 +45,76 @@ int main(int argc, char** argv) {
   }
   const int cu = absl::GetFlag(FLAGS_cu);
   const std::string night = absl::GetFlag(FLAGS_night);
-  if (cu != 3) return Fail(1, "--cu: only CU3 is implemented so far");
+  if (cu != 3 && cu != 4) return Fail(1, "--cu: CU3 and CU4 are implemented so far");
   if (!curator::daemon::IsNightName(night)) return Fail(1, "--night must be YYYYMMDD");
   auto site = curator::SiteFromFlags();
   if (!site.ok()) return Fail(1, std::string(site.status().message()));
   auto conn = curator::pg::Connection::Connect(site->config.database().conninfo());
   if (!conn.ok()) return Fail(3, std::string(conn.status().message()));
 
-  auto images = curator::daemon::RegisteredImages(**conn, night);
-  if (!images.ok()) return Fail(3, images.status().ToString());
-  if (images->empty()) {
-    return Fail(3, absl::StrCat("night ", night, " has no registered images (curatorctl register ",
-                                night, ")"));
+  absl::StatusOr<curator::worker::TaskOutput> out;
+  int64_t event_id = 0;
+  auto start_event = [&]() -> absl::Status {
+    auto event = curator::tasklog::StartEvent(**conn, cu, "process", night,
+                                              curator::batch::ProducerName());
+    if (!event.ok()) return event.status();
+    event_id = *event;
+    return absl::OkStatus();
+  };
+  if (cu == 3) {
+    auto images = curator::daemon::RegisteredImages(**conn, night);
+    if (!images.ok()) return Fail(3, images.status().ToString());
+    if (images->empty()) {
+      return Fail(3, absl::StrCat("night ", night, " has no registered images (curatorctl register ",
+                                  night, ")"));
+    }
+    if (absl::Status s = start_event(); !s.ok()) return Fail(3, s.ToString());
+    curator::worker::TaskInput input;
+    input.archive_root = site->config.archive_root();
+    input.night = night;
+    input.cu_event_id = event_id;
+    input.threads = absl::GetFlag(FLAGS_threads);
+    for (const auto& img : *images) {
+      input.images.push_back(
+          {img.multiframe_id, img.path, img.file_name, img.file_time_stamp, img.cat_name});
+    }
+    out = curator::worker::RunCu3(input);
+  } else {
+    auto cats = curator::daemon::RegisteredCatalogues(**conn, night);
+    if (!cats.ok()) return Fail(3, cats.status().ToString());
+    if (cats->empty()) {
+      return Fail(3, absl::StrCat("night ", night, " has no registered catalogues (curatorctl "
+                                  "register ", night, ")"));
+    }
+    if (absl::Status s = start_event(); !s.ok()) return Fail(3, s.ToString());
+    curator::worker::Cu4Input input;
+    input.archive_root = site->config.archive_root();
+    input.night = night;
+    input.cu_event_id = event_id;
+    input.threads = absl::GetFlag(FLAGS_threads);
+    for (const auto& c : *cats) input.catalogues.push_back({c.multiframe_id, c.path, c.image_path});
+    out = curator::worker::RunCu4(input);
   }
-  auto event = curator::tasklog::StartEvent(**conn, cu, "process", night,
-                                            curator::batch::ProducerName());
-  if (!event.ok()) return Fail(3, event.status().ToString());
-
-  curator::worker::TaskInput input;
-  input.archive_root = site->config.archive_root();
-  input.night = night;
-  input.cu_event_id = *event;
-  input.threads = absl::GetFlag(FLAGS_threads);
-  for (const auto& img : *images) {
-    input.images.push_back(
-        {img.multiframe_id, img.path, img.file_name, img.file_time_stamp, img.cat_name});
-  }
-  auto out = curator::worker::RunCu3(input);
   if (!out.ok()) {
-    (void)curator::tasklog::Finish(**conn, *event, {}, true, out.status().ToString());
+    (void)curator::tasklog::Finish(**conn, event_id, {}, true, out.status().ToString());
     return Fail(3, out.status().ToString());
   }
   const auto& m = out->manifest;
   absl::Status logged = curator::tasklog::Finish(
-      **conn, *event, out->steps, false,
+      **conn, event_id, out->steps, false,
       absl::StrCat("batch ", m.batch_id(), ": ", m.inputs_size() - m.failures_size(), " of ",
                    m.inputs_size(), " files"));
   if (!logged.ok()) return Fail(3, logged.ToString());
-  std::printf("CU3 %s: batch %s\n  %d files read, %d failed, %d warnings\n", night.c_str(),
+  std::printf("CU%d %s: batch %s\n  %d files read, %d failed, %d warnings\n", cu, night.c_str(),
               out->batch_dir.c_str(), m.inputs_size(), m.failures_size(), m.warnings_size());
+  std::map<std::string, std::pair<int64_t, int64_t>> per_table;
   for (const auto& f : m.files()) {
-    std::printf("  %-30s %8lld rows %10lld bytes\n", f.table().c_str(),
-                static_cast<long long>(f.rows()), static_cast<long long>(f.bytes()));
+    per_table[f.table()].first += f.rows();
+    per_table[f.table()].second += f.bytes();
+  }
+  for (const auto& [table, rb] : per_table) {
+    std::printf("  %-30s %8lld rows %10lld bytes\n", table.c_str(),
+                static_cast<long long>(rb.first), static_cast<long long>(rb.second));
   }
   for (const auto& f : m.failures()) std::printf("  failed: %s\n", f.message().c_str());
   return 0;

@@ -1,0 +1,191 @@
+#include "ingester/detection_loader.h"
+
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/pgcopy.h"
+#include "common/status.h"
+
+namespace curator::ingester {
+
+absl::StatusOr<IdBlock> ReserveIdBlock(pg::Connection& conn, const v1::Manifest& m) {
+  int64_t count = 0;
+  for (const v1::BatchFile& f : m.files()) count += f.rows();
+  CURATOR_RETURN_IF_ERROR(conn.Begin());
+  auto body = [&]() -> absl::StatusOr<IdBlock> {
+    // One allocator at a time, for every ingester.
+    CURATOR_RETURN_IF_ERROR(
+        conn.Exec("SELECT pg_advisory_xact_lock(hashtext('curator obj_id blocks'))").status());
+    CURATOR_ASSIGN_OR_RETURN(
+        pg::Result found,
+        conn.Exec("SELECT base, count FROM curation.id_block WHERE batch_id = $1", {m.batch_id()}));
+    if (found.rows() == 1) return IdBlock{found.GetInt(0, 0), found.GetInt(0, 1)};
+    CURATOR_RETURN_IF_ERROR(
+        conn.Exec("INSERT INTO curation.batch (batch_id, cu, night, state, producer) VALUES "
+                  "($1, $2, $3, 'waiting', $4) ON CONFLICT (batch_id) DO NOTHING",
+                  {m.batch_id(), std::to_string(m.cu()), m.night(), m.producer()})
+            .status());
+    CURATOR_ASSIGN_OR_RETURN(
+        pg::Result next,
+        conn.Exec("SELECT coalesce(max(base + count), 1) FROM curation.id_block WHERE id_kind = "
+                  "'obj_id'"));
+    IdBlock block{next.GetInt(0, 0), count};
+    CURATOR_RETURN_IF_ERROR(
+        conn.Exec("INSERT INTO curation.id_block (batch_id, id_kind, base, count) VALUES ($1, "
+                  "'obj_id', $2, $3)",
+                  {m.batch_id(), std::to_string(block.base), std::to_string(block.count)})
+            .status());
+    return block;
+  };
+  absl::StatusOr<IdBlock> block = body();
+  if (!block.ok()) {
+    (void)conn.Rollback();
+    return block.status();
+  }
+  CURATOR_RETURN_IF_ERROR(conn.Commit());
+  return block;
+}
+
+absl::StatusOr<DetectionLoad> LoadDetections(pg::Connection& conn, const std::string& dir,
+                                             const v1::Manifest& m,
+                                             std::vector<std::string>* problems) {
+  DetectionLoad load;
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result b,
+      conn.Exec("SELECT base, count FROM curation.id_block WHERE batch_id = $1", {m.batch_id()}));
+  if (b.rows() != 1) {
+    return absl::InternalError(absl::StrCat("batch ", m.batch_id(), " has no id block"));
+  }
+  const IdBlock block{b.GetInt(0, 0), b.GetInt(0, 1)};
+  int64_t manifest_rows = 0;
+  for (const v1::BatchFile& f : m.files()) manifest_rows += f.rows();
+  if (manifest_rows != block.count) {
+    problems->push_back(absl::StrCat("the manifest lists ", manifest_rows,
+                                     " detections but the batch's id block holds ", block.count));
+    return load;
+  }
+  // Columns: all in `detection`, obj_id first and cu_event_id last (the
+  // fields the rewriter sets).
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result cols, conn.Exec("SELECT column_name FROM information_schema.columns WHERE "
+                                 "table_schema = 'public' AND table_name = 'detection'"));
+  std::set<std::string> known;
+  for (int i = 0; i < cols.rows(); ++i) known.insert(cols.Get(i, 0));
+  std::vector<int64_t> frame_ids;
+  for (const v1::BatchFile& f : m.files()) {
+    if (f.table() != "detection") {
+      problems->push_back(absl::StrCat(f.name(), ": table '", f.table(), "' is not loaded by CU4"));
+    }
+    if (f.columns_size() < 2 || f.columns(0) != "obj_id" ||
+        f.columns(f.columns_size() - 1) != "cu_event_id") {
+      problems->push_back(absl::StrCat(f.name(), ": columns must start with obj_id and end with "
+                                       "cu_event_id"));
+    }
+    for (const std::string& c : f.columns()) {
+      if (!known.count(c)) problems->push_back(absl::StrCat(f.name(), ": unknown column '", c, "'"));
+    }
+    frame_ids.push_back(f.multiframe_id());
+  }
+  if (!problems->empty()) return load;
+
+  // Catalogues whose image has no CU3 rows stay out.
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result present,
+      conn.Exec("SELECT DISTINCT multiframe_id FROM multiframe_detector WHERE multiframe_id = "
+                "ANY($1::bigint[])",
+                {absl::StrCat("{", absl::StrJoin(frame_ids, ","), "}")}));
+  std::set<int64_t> with_detectors;
+  for (int i = 0; i < present.rows(); ++i) with_detectors.insert(present.GetInt(i, 0));
+
+  tasklog::Step copy{"copy", absl::Now()};
+  load.partition = absl::StrCat("detection_", m.night(), "_b", block.base);
+  const std::string part = conn.QuoteIdentifier(load.partition);
+  CURATOR_RETURN_IF_ERROR(
+      conn.Exec(absl::StrCat("CREATE TABLE ", part, " (LIKE detection INCLUDING DEFAULTS, CHECK "
+                             "(obj_id >= ", block.base, " AND obj_id < ", block.base + block.count,
+                             "))"))
+          .status());
+  for (const v1::BatchFile& f : m.files()) {
+    if (!with_detectors.count(f.multiframe_id())) {
+      load.left_out.push_back(absl::StrCat(
+          f.name(), ": multiframe ", f.multiframe_id(),
+          " has no CU3 rows (its image failed CU3); its ", f.rows(), " detections are left out"));
+      continue;
+    }
+    std::vector<std::string> quoted;
+    for (const std::string& c : f.columns()) quoted.push_back(conn.QuoteIdentifier(c));
+    pgcopy::IdRewriter rewriter(block.base, block.count, m.cu_event_id());
+    absl::StatusOr<int64_t> copied = conn.CopyInFromFile(
+        absl::StrCat("COPY ", part, " (", absl::StrJoin(quoted, ", "), ") FROM STDIN (FORMAT binary)"),
+        absl::StrCat(dir, "/", f.name()),
+        [&](absl::string_view chunk) { return rewriter.Feed(chunk); });
+    absl::Status finished = copied.ok() ? rewriter.Finish() : absl::OkStatus();
+    if (!copied.ok() || !finished.ok()) {
+      const absl::Status& s = copied.ok() ? finished : copied.status();
+      if (s.code() == absl::StatusCode::kUnavailable) return s;
+      problems->push_back(absl::StrCat(f.name(), ": ", s.message()));
+      return load;
+    }
+    if (*copied != f.rows()) {
+      problems->push_back(absl::StrCat(f.name(), ": ", *copied, " rows, the manifest says ", f.rows()));
+      return load;
+    }
+    copy.rows += *copied;
+    copy.files.push_back({absl::StrCat(dir, "/", f.name()), f.multiframe_id(), {}, absl::Now(), *copied});
+  }
+  copy.finished = absl::Now();
+  for (const std::string& l : load.left_out) copy.messages.push_back({"warning", dir, 0, "", l});
+  copy.warnings = static_cast<int>(load.left_out.size());
+  load.rows = copy.rows;
+
+  // One scan: per detector, rows and rows out of range.
+  tasklog::Step validate{"validate", absl::Now()};
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result per_detector,
+      conn.Exec(absl::StrCat(
+          "SELECT multiframe_id, ext_num, count(*), count(*) FILTER (WHERE NOT (ra >= 0 AND ra < "
+          "360)), count(*) FILTER (WHERE NOT (dec >= -90 AND dec <= 90)), EXISTS (SELECT 1 FROM "
+          "multiframe_detector d WHERE d.multiframe_id = p.multiframe_id AND d.ext_num = "
+          "p.ext_num) FROM ",
+          part, " p GROUP BY multiframe_id, ext_num ORDER BY 1, 2")));
+  for (int i = 0; i < per_detector.rows(); ++i) {
+    const std::string which = absl::StrCat("detector ", per_detector.Get(i, 0), "/",
+                                           per_detector.Get(i, 1));
+    if (per_detector.Get(i, 5) != "t") {
+      problems->push_back(absl::StrCat(which, ": no such multiframe_detector row (",
+                                       per_detector.Get(i, 2), " detections)"));
+    }
+    if (per_detector.GetInt(i, 3) > 0) {
+      problems->push_back(absl::StrCat(which, ": ", per_detector.Get(i, 3),
+                                       " detections with RA outside [0, 360)"));
+    }
+    if (per_detector.GetInt(i, 4) > 0) {
+      problems->push_back(absl::StrCat(which, ": ", per_detector.Get(i, 4),
+                                       " detections with Dec outside [-90, 90]"));
+    }
+  }
+  validate.finished = absl::Now();
+  validate.errors = static_cast<int>(problems->size());
+  if (!problems->empty()) return load;
+
+  // Indexes on the new table, then it becomes a partition: the parent's
+  // primary key and Q3C index adopt them.
+  tasklog::Step attach{"index and attach", absl::Now()};
+  CURATOR_RETURN_IF_ERROR(conn.Exec(absl::StrCat("ALTER TABLE ", part, " ADD PRIMARY KEY (obj_id)")).status());
+  CURATOR_RETURN_IF_ERROR(
+      conn.Exec(absl::StrCat("CREATE INDEX ON ", part, " (q3c_ang2ipix(ra, dec))")).status());
+  CURATOR_RETURN_IF_ERROR(conn.Exec(absl::StrCat("ANALYZE ", part)).status());
+  CURATOR_RETURN_IF_ERROR(
+      conn.Exec(absl::StrCat("ALTER TABLE detection ATTACH PARTITION ", part, " FOR VALUES FROM (",
+                             block.base, ") TO (", block.base + block.count, ")"))
+          .status());
+  attach.finished = absl::Now();
+  attach.rows = load.rows;
+  load.steps = {std::move(copy), std::move(validate), std::move(attach)};
+  return load;
+}
+
+}  // namespace curator::ingester
