@@ -266,9 +266,9 @@ absl::StatusOr<bool> FitsFile::MoveToNextHdu() {
                                             " bytes but HDU ", from, "'s data ends at byte ",
                                             end));
   }
-  return absl::DataLossError(absl::StrCat(path_, ": ", st.st_size - end,
-                                          " bytes after HDU ", from,
-                                          " are not a whole HDU (file cut inside a header?)"));
+  return absl::DataLossError(absl::StrCat(path_, ": truncated or damaged: the ",
+                                          st.st_size - end, " bytes after HDU ", from,
+                                          " are not a whole HDU (a file cut inside a header)"));
 }
 
 absl::Status FitsFile::MoveToExtName(absl::string_view extname) {

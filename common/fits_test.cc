@@ -355,7 +355,7 @@ TEST_F(FitsTest, MoveToNextHduTellsACleanEndFromACutHeader) {
   ASSERT_TRUE(*f->MoveToNextHdu());
   auto end = f->MoveToNextHdu();
   EXPECT_EQ(end.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(end.status().message()), HasSubstr("1440 bytes after HDU 2"));
+  EXPECT_THAT(std::string(end.status().message()), HasSubstr("truncated or damaged: the 1440 bytes after HDU 2"));
 }
 
 }  // namespace
