@@ -75,9 +75,9 @@ absl::Status Verify(const std::string& dir, const v1::Manifest& m) {
       return absl::DataLossError(absl::StrCat(file, ": ", bytes,
                                               " bytes, the manifest says ", f.bytes()));
     }
-    if (*crc != f.crc32()) {
-      return absl::DataLossError(absl::StrCat(file, ": CRC-32 ", *crc,
-                                              ", the manifest says ", f.crc32()));
+    if (*crc != f.crc32c()) {
+      return absl::DataLossError(absl::StrCat(file, ": CRC-32C ", *crc,
+                                              ", the manifest says ", f.crc32c()));
     }
   }
   return absl::OkStatus();

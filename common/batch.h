@@ -25,7 +25,7 @@ absl::StatusOr<v1::Manifest> ReadManifest(const std::string& dir);
 // Checks the manifest against the directory it was read from: known
 // format, batch id, night and CU consistent with the path, file names
 // plain (no '/' or '..'), and every file present with the size and CRC-32
-// the manifest gives. DataLoss naming the file on a mismatch;
+// the manifest gives (size and CRC-32C). DataLoss naming the file on a mismatch;
 // InvalidArgument for a malformed manifest.
 absl::Status Verify(const std::string& dir, const v1::Manifest& manifest);
 

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <algorithm>
+#include <cctype>
 #include <limits>
 #include <utility>
 
@@ -668,31 +669,77 @@ absl::StatusOr<std::vector<ColumnInfo>> FitsFile::Columns() {
   int ncols = 0, status = 0;
   fits_get_num_cols(F(handle_), &ncols, &status);
   if (status != 0) return Error(status, "reading column count");
+  // One pass over the header for TTYPE, TFORM, TUNIT, TSCAL and TZERO.
+  CURATOR_ASSIGN_OR_RETURN(Header header, ReadHeader());
   std::vector<ColumnInfo> columns;
   columns.reserve(ncols);
   for (int c = 1; c <= ncols; ++c) {
     ColumnInfo col;
     col.number = c;
     LONGLONG repeat = 0, width = 0;
-    fits_get_coltypell(F(handle_), c, &col.type_code, &repeat, &width,
-                       &status);
-    col.repeat = repeat;
-    char text[FLEN_VALUE] = {0};
-    std::string key = absl::StrCat("TTYPE", c);
-    fits_read_key(F(handle_), TSTRING, key.c_str(), text, nullptr, &status);
-    col.name = text;
-    key = absl::StrCat("TFORM", c);
-    fits_read_key(F(handle_), TSTRING, key.c_str(), text, nullptr, &status);
-    col.tform = text;
+    fits_get_coltypell(F(handle_), c, &col.type_code, &repeat, &width, &status);
     if (status != 0) return Error(status, absl::StrCat("column ", c));
-    int s = 0;
-    key = absl::StrCat("TUNIT", c);
-    text[0] = '\0';
-    fits_read_key(F(handle_), TSTRING, key.c_str(), text, nullptr, &s);
-    if (s == 0) col.unit = text;
+    col.repeat = repeat;
+    CURATOR_ASSIGN_OR_RETURN(col.name, header.GetString(absl::StrCat("TTYPE", c)));
+    CURATOR_ASSIGN_OR_RETURN(col.tform, header.GetString(absl::StrCat("TFORM", c)));
+    col.unit = header.GetString(absl::StrCat("TUNIT", c)).value_or("");
+    col.scale = header.GetDouble(absl::StrCat("TSCAL", c)).value_or(1.0);
+    col.zero = header.GetDouble(absl::StrCat("TZERO", c)).value_or(0.0);
     columns.push_back(std::move(col));
   }
+  // Byte layout from the TFORMs (rT: r elements of type T), checked
+  // against NAXIS1; left unknown if anything does not add up.
+  int64_t offset = 0;
+  bool known = true;
+  for (ColumnInfo& col : columns) {
+    const std::string& tf = col.tform;
+    size_t i = 0;
+    int64_t r = 0;
+    while (i < tf.size() && std::isdigit(static_cast<unsigned char>(tf[i]))) r = r * 10 + (tf[i++] - '0');
+    if (i == 0) r = 1;
+    const char t = i < tf.size() ? tf[i] : '?';
+    int64_t size = 0;
+    switch (t) {
+      case 'L': case 'B': case 'A': size = r; break;
+      case 'X': size = (r + 7) / 8; break;
+      case 'I': size = 2 * r; break;
+      case 'J': case 'E': size = 4 * r; break;
+      case 'K': case 'D': case 'C': size = 8 * r; break;
+      case 'M': size = 16 * r; break;
+      case 'P': size = 8; break;
+      case 'Q': size = 16; break;
+      default: known = false;
+    }
+    col.byte_offset = offset;
+    col.bytes = size;
+    offset += size;
+  }
+  absl::StatusOr<int64_t> width = header.GetInt("NAXIS1");
+  if (!known || !width.ok() || *width != offset) {
+    for (ColumnInfo& col : columns) col.byte_offset = -1;
+  }
   return columns;
+}
+
+absl::StatusOr<int64_t> FitsFile::RowBytes() {
+  CURATOR_RETURN_IF_ERROR(CheckOpen());
+  LONGLONG width = 0;
+  int status = 0;
+  fits_read_key(F(handle_), TLONGLONG, "NAXIS1", &width, nullptr, &status);
+  if (status != 0) return Error(status, "keyword 'NAXIS1'");
+  return static_cast<int64_t>(width);
+}
+
+absl::Status FitsFile::ReadRawRows(int64_t first_row, int64_t num_rows, int64_t row_bytes,
+                                   uint8_t* out) {
+  CURATOR_RETURN_IF_ERROR(CheckOpen());
+  if (num_rows == 0) return absl::OkStatus();
+  int status = 0;
+  fits_read_tblbytes(F(handle_), first_row + 1, 1, num_rows * row_bytes, out, &status);
+  if (status != 0) {
+    return Error(status, absl::StrCat("reading rows ", first_row + 1, "..", first_row + num_rows));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ColumnInfo> FitsFile::FindColumn(absl::string_view name) {

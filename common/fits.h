@@ -95,6 +95,9 @@ struct ColumnInfo {
   std::string tform;
   int type_code = 0;   // CFITSIO type code (TFLOAT=42, TDOUBLE=82, ...)
   int64_t repeat = 0;  // elements per row
+  int64_t byte_offset = -1;  // within a row, from the TFORMs; -1 if unknown
+  int64_t bytes = 0;         // per row
+  double scale = 1.0, zero = 0.0;  // TSCALn, TZEROn
 };
 
 // The image parameters a header states: BITPIX and NAXISn, or ZBITPIX and
@@ -183,6 +186,14 @@ class FitsFile {
   // The number of rows CFITSIO reads most efficiently at once
   // (fits_get_rowsize): read tables in chunks of this many rows.
   absl::StatusOr<int64_t> OptimalRowChunk();
+  // Bytes per row (NAXIS1) of the current binary table.
+  absl::StatusOr<int64_t> RowBytes();
+  // The raw bytes (big-endian, as stored) of `num_rows` rows from 0-based
+  // `first_row`, into `out` (num_rows * row_bytes bytes; row_bytes from
+  // RowBytes()). With ColumnInfo::byte_offset, the fastest way through a
+  // wide table.
+  absl::Status ReadRawRows(int64_t first_row, int64_t num_rows, int64_t row_bytes,
+                           uint8_t* out);
   // Reads `num_rows` values of a scalar column starting at 0-based row
   // `first_row`, converting to the output type. Undefined float values come
   // back as NaN; InvalidArgument if the column cannot be converted.

@@ -2,13 +2,13 @@
 
 #include <fcntl.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <bit>
 #include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/crc32c.h"
 #include "common/status.h"
 
 namespace curator::pgcopy {
@@ -38,14 +38,14 @@ Writer::~Writer() {
   if (fd_ >= 0) close(fd_);
 }
 
+void Writer::MakeRoom(size_t n) {
+  absl::Status s = Flush();
+  if (!s.ok() && error_.ok()) error_ = s;
+  if (n > buffer_.size()) buffer_.resize(n);
+}
+
 void Writer::Put(const void* data, size_t n) {
-  if (used_ + n > buffer_.size()) {
-    absl::Status s = Flush();
-    if (!s.ok() && error_.ok()) error_ = s;
-    if (n > buffer_.size()) buffer_.resize(n);
-  }
-  std::memcpy(buffer_.data() + used_, data, n);
-  used_ += n;
+  std::memcpy(Reserve(n), data, n);
 }
 
 void Writer::PutBigEndian(uint64_t v, int bytes) {
@@ -55,7 +55,7 @@ void Writer::PutBigEndian(uint64_t v, int bytes) {
 }
 
 absl::Status Writer::Flush() {
-  summary_.crc32 = crc32_z(summary_.crc32, reinterpret_cast<const Bytef*>(buffer_.data()), used_);
+  summary_.crc32c = Crc32c(summary_.crc32c, buffer_.data(), used_);
   size_t done = 0;
   while (done < used_) {
     ssize_t n = write(fd_, buffer_.data() + done, used_ - done);
@@ -71,31 +71,6 @@ absl::Status Writer::Flush() {
   return absl::OkStatus();
 }
 
-void Writer::StartRow(int16_t fields) {
-  PutBigEndian(static_cast<uint16_t>(fields), 2);
-  ++summary_.rows;
-}
-void Writer::AddNull() { PutBigEndian(0xFFFFFFFFu, 4); }
-void Writer::AddInt16(int16_t v) {
-  PutBigEndian(2, 4);
-  PutBigEndian(static_cast<uint16_t>(v), 2);
-}
-void Writer::AddInt32(int32_t v) {
-  PutBigEndian(4, 4);
-  PutBigEndian(static_cast<uint32_t>(v), 4);
-}
-void Writer::AddInt64(int64_t v) {
-  PutBigEndian(8, 4);
-  PutBigEndian(static_cast<uint64_t>(v), 8);
-}
-void Writer::AddFloat32(float v) {
-  PutBigEndian(4, 4);
-  PutBigEndian(std::bit_cast<uint32_t>(v), 4);
-}
-void Writer::AddFloat64(double v) {
-  PutBigEndian(8, 4);
-  PutBigEndian(std::bit_cast<uint64_t>(v), 8);
-}
 void Writer::AddBool(bool v) {
   PutBigEndian(1, 4);
   char b = v ? 1 : 0;
@@ -212,7 +187,7 @@ absl::StatusOr<uint32_t> FileCrc32(const std::string& path, int64_t* bytes) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoToStatus(errno, path);
   std::vector<char> buffer(kBufferSize);
-  uLong crc = 0;
+  uint32_t crc = 0;
   int64_t total = 0;
   while (true) {
     ssize_t n = read(fd, buffer.data(), buffer.size());
@@ -222,12 +197,12 @@ absl::StatusOr<uint32_t> FileCrc32(const std::string& path, int64_t* bytes) {
       return ErrnoToStatus(e, path);
     }
     if (n == 0) break;
-    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(buffer.data()), n);
+    crc = Crc32c(crc, buffer.data(), n);
     total += n;
   }
   close(fd);
   if (bytes != nullptr) *bytes = total;
-  return static_cast<uint32_t>(crc);
+  return crc;
 }
 
 }  // namespace curator::pgcopy

@@ -1,6 +1,7 @@
 // Writes PostgreSQL binary COPY files ("PGCOPY\n\377\r\n\0" format, see
 // the COPY documentation, "Binary Format"), buffered, with a running
-// CRC-32 (zlib) and byte count for the batch manifest.
+// CRC-32C and byte count for the batch manifest. The Add* calls are inline
+// stores into the buffer: CU4 makes tens of millions of them per night.
 //
 // Usage: StartRow(n) then exactly n Add*/AddNull calls, per row; Finish().
 // Not thread-safe.
@@ -8,6 +9,8 @@
 #define CURATOR_COMMON_PGCOPY_H_
 
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,7 +23,7 @@ namespace curator::pgcopy {
 struct FileSummary {
   int64_t rows = 0;
   int64_t bytes = 0;
-  uint32_t crc32 = 0;
+  uint32_t crc32c = 0;
 };
 
 class Writer {
@@ -29,13 +32,40 @@ class Writer {
   static absl::StatusOr<std::unique_ptr<Writer>> Create(const std::string& path);
   ~Writer();
 
-  void StartRow(int16_t fields);
-  void AddNull();
-  void AddInt16(int16_t v);
-  void AddInt32(int32_t v);
-  void AddInt64(int64_t v);
-  void AddFloat32(float v);
-  void AddFloat64(double v);
+  void StartRow(int16_t fields) {
+    Store16(Reserve(2), static_cast<uint16_t>(fields));
+    ++summary_.rows;
+  }
+  void AddNull() { Store32(Reserve(4), 0xFFFFFFFFu); }
+  void AddInt16(int16_t v) {
+    char* p = Reserve(6);
+    Store32(p, 2);
+    Store16(p + 4, static_cast<uint16_t>(v));
+  }
+  void AddInt32(int32_t v) {
+    char* p = Reserve(8);
+    Store32(p, 4);
+    Store32(p + 4, static_cast<uint32_t>(v));
+  }
+  void AddInt64(int64_t v) {
+    char* p = Reserve(12);
+    Store32(p, 8);
+    Store64(p + 4, static_cast<uint64_t>(v));
+  }
+  void AddFloat32(float v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    char* p = Reserve(8);
+    Store32(p, 4);
+    Store32(p + 4, bits);
+  }
+  void AddFloat64(double v) {
+    uint64_t bits;
+    std::memcpy(&bits, &v, 8);
+    char* p = Reserve(12);
+    Store32(p, 8);
+    Store64(p + 4, bits);
+  }
   void AddBool(bool v);
   void AddText(absl::string_view v);
   // date: days since 2000-01-01.
@@ -49,6 +79,26 @@ class Writer {
 
  private:
   Writer(int fd, std::string path);
+  // Room for n more bytes in the buffer (flushing first if needed).
+  char* Reserve(size_t n) {
+    if (used_ + n > buffer_.size()) MakeRoom(n);
+    char* p = buffer_.data() + used_;
+    used_ += n;
+    return p;
+  }
+  void MakeRoom(size_t n);
+  static void Store16(char* p, uint16_t v) {
+    v = __builtin_bswap16(v);
+    std::memcpy(p, &v, 2);
+  }
+  static void Store32(char* p, uint32_t v) {
+    v = __builtin_bswap32(v);
+    std::memcpy(p, &v, 4);
+  }
+  static void Store64(char* p, uint64_t v) {
+    v = __builtin_bswap64(v);
+    std::memcpy(p, &v, 8);
+  }
   void Put(const void* data, size_t n);
   void PutBigEndian(uint64_t v, int bytes);
   absl::Status Flush();
@@ -86,7 +136,7 @@ class IdRewriter {
   int64_t rows_ = 0;
 };
 
-// CRC-32 (zlib's polynomial) of a whole file; sets *bytes to its size.
+// CRC-32C of a whole file; sets *bytes to its size.
 absl::StatusOr<uint32_t> FileCrc32(const std::string& path, int64_t* bytes);
 
 }  // namespace curator::pgcopy

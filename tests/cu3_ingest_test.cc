@@ -365,7 +365,7 @@ TEST_F(Cu3IngestTest, CorruptOrInconsistentBatchesAreQuarantinedWithAReport) {
   auto outcomes = IngestAll();
   ASSERT_EQ(outcomes.size(), 2u);
   EXPECT_EQ(outcomes[0].kind, IK::kQuarantined);
-  EXPECT_THAT(outcomes[0].report, HasSubstr("multiframe_detector.pgcopy: CRC-32"));
+  EXPECT_THAT(outcomes[0].report, HasSubstr("multiframe_detector.pgcopy: CRC-32C"));
   EXPECT_EQ(outcomes[1].kind, IK::kQuarantined);
   EXPECT_THAT(outcomes[1].report, HasSubstr("multiframe.pgcopy: 2 rows, the manifest says 3"));
   EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 0);

@@ -80,7 +80,7 @@ absl::Status BatchWriter::CloseFile(pgcopy::Writer* w) {
   CURATOR_ASSIGN_OR_RETURN(pgcopy::FileSummary s, file.writer->Finish());
   file.entry.set_rows(s.rows);
   file.entry.set_bytes(s.bytes);
-  file.entry.set_crc32(s.crc32);
+  file.entry.set_crc32c(s.crc32c);
   std::lock_guard<std::mutex> lock(mu_);
   closed_.push_back(std::move(file.entry));
   return absl::OkStatus();

@@ -1,5 +1,6 @@
 #include "worker/cu4_columns.h"
 
+#include <cctype>
 #include <cmath>
 #include <map>
 #include <set>
@@ -175,7 +176,16 @@ absl::StatusOr<TablePlan> PlanTable(const std::vector<fits::ColumnInfo>& columns
                                                      "), expected numbers"));
     }
     auto [it, inserted] = input_of.emplace(c->name, static_cast<int>(plan.inputs.size()));
-    if (inserted) plan.inputs.push_back({c->number, c->repeat, c->name});
+    if (inserted) {
+      TablePlan::Input in{c->number, c->repeat, c->name};
+      in.byte_offset = c->byte_offset;
+      size_t k = 0;
+      while (k < c->tform.size() && std::isdigit(static_cast<unsigned char>(c->tform[k]))) ++k;
+      in.type = k < c->tform.size() ? c->tform[k] : 0;
+      in.raw = c->byte_offset >= 0 && c->scale == 1.0 && c->zero == 0.0 &&
+               std::string("EDJIKB").find(in.type) != std::string::npos;
+      plan.inputs.push_back(std::move(in));
+    }
     return it->second;
   };
   const std::vector<DetectionColumn>& outs = DetectionColumns();

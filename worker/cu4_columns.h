@@ -67,6 +67,12 @@ struct TablePlan {
     int fits_column = 0;  // 1-based
     int64_t repeat = 1;
     std::string name;
+    // For decoding raw rows: where it is, and its stored type ('E', 'D',
+    // 'J', 'I', 'K', 'B'); raw = false when it needs CFITSIO (scaled
+    // values, other types, unknown layout).
+    int64_t byte_offset = -1;
+    char type = 0;
+    bool raw = false;
   };
   std::vector<Input> inputs;  // each read into its own buffer
   struct Field {
