@@ -151,7 +151,7 @@ absl::StatusOr<CatalogueScan> ScanCatalogue(const CatalogueInput& input) {
       scan.notes.push_back(Note(path, t.hdu, "", "table has no rows (no detections)"));
     }
     if (!t.plan.ignored.empty() && tables == 1) {
-      scan.notes.push_back(Note(path, t.hdu, "",
+      scan.info.push_back(Note(path, t.hdu, "",
                                 absl::StrCat("columns not loaded: ",
                                              absl::StrJoin(t.plan.ignored, ", "))));
     }

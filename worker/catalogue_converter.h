@@ -41,7 +41,8 @@ struct CatalogueScan {
   CatalogueKind kind = CatalogueKind::kCasu;
   std::vector<TableScan> tables;
   int64_t rows = 0;
-  std::vector<v1::FileProblem> notes;  // empty tables, ignored columns, no zero point
+  std::vector<v1::FileProblem> notes;  // warnings: empty tables, no zero point
+  std::vector<v1::FileProblem> info;   // catalogue columns not loaded
 };
 
 absl::StatusOr<CatalogueScan> ScanCatalogue(const CatalogueInput& input);

@@ -138,6 +138,9 @@ absl::StatusOr<TaskOutput> RunCu4(const Cu4Input& in) {
       outcome->set_errors(1);
       ++convert_step.errors;
     } else {
+      for (const v1::FileProblem& note : scans[i]->info) {
+        convert_step.messages.push_back({"info", note.path(), note.hdu(), note.item(), note.message()});
+      }
       for (const v1::FileProblem& note : scans[i]->notes) {
         *manifest.add_warnings() = note;
         convert_step.messages.push_back({"warning", note.path(), note.hdu(), note.item(), note.message()});
