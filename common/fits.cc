@@ -250,6 +250,17 @@ absl::Status FitsFile::MoveToHdu(int hdu_number) {
   return Error(status, what);
 }
 
+absl::Status FitsFile::CheckCurrentHduComplete() {
+  CURATOR_ASSIGN_OR_RETURN(int64_t end, CurrentHduDataEnd());
+  struct stat st;
+  if (stat(path_.c_str(), &st) != 0) return ErrnoToStatus(errno, path_);
+  if (st.st_size < end) {
+    return absl::DataLossError(absl::StrCat(Where(), ": truncated: the file has ", st.st_size,
+                                            " bytes but this HDU's data ends at byte ", end));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bool> FitsFile::MoveToNextHdu() {
   CURATOR_ASSIGN_OR_RETURN(int64_t end, CurrentHduDataEnd());
   const int from = CurrentHdu();

@@ -151,6 +151,9 @@ class FitsFile {
   // which walks the whole file.
   absl::StatusOr<bool> MoveToNextHdu();
   absl::StatusOr<HduType> CurrentHduType();
+  // DataLoss ("truncated: ...") if the file ends before the current HDU's
+  // data does; call before reading pixels.
+  absl::Status CheckCurrentHduComplete();
   // Byte offset just past the current HDU's data, from its header alone
   // (no data is read): compare with the file size to find truncation.
   absl::StatusOr<int64_t> CurrentHduDataEnd();

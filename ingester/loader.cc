@@ -19,6 +19,7 @@
 #include "common/status.h"
 #include "common/task_log.h"
 #include "ingester/batch_state.h"
+#include "ingester/comp_file_loader.h"
 #include "ingester/detection_loader.h"
 #include "ingester/table_loader.h"
 #include "ingester/table_rules.h"
@@ -205,7 +206,7 @@ absl::StatusOr<IngestOutcome> Loader::IngestBatch(const std::string& dir) {
     }
     rules = RulesForCu(m.cu());
     for (const v1::BatchFile& f : m.files()) file_of_table[f.table()] = &f;
-    if (m.cu() != 4) {
+    if (m.cu() == 3) {
       std::vector<std::string> wrong;
       if (!rules) wrong.push_back(absl::StrCat("no tables are loaded for CU ", m.cu()));
       std::set<std::string> expected;
@@ -236,6 +237,13 @@ absl::StatusOr<IngestOutcome> Loader::IngestBatch(const std::string& dir) {
       load.rows_per_table = {absl::StrCat("\"detection\": ", d.rows)};
       load.steps = std::move(d.steps);
       left_out = std::move(d.left_out);
+    } else if (m.cu() == 2) {
+      CURATOR_ASSIGN_OR_RETURN(CompFileLoad c, LoadCompFiles(*conn_, options_.archive_root, dir, m,
+                                                             &problems.lines));
+      load.rows = c.rows;
+      load.rows_per_table = {absl::StrCat("\"multiframe_detector.comp_file\": ", c.rows)};
+      load.steps = std::move(c.steps);
+      left_out = std::move(c.left_out);
     } else {
       CURATOR_ASSIGN_OR_RETURN(load, LoadTables(*conn_, dir, night, *rules, file_of_table,
                                                 &problems.lines));

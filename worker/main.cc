@@ -1,7 +1,7 @@
 // curator-worker. Today: the one-shot command that runs a task by hand,
 // without the daemon:
 //
-//   curator-worker run --cu 3|4 --night YYYYMMDD [--config F | --archive DIR --db CONNINFO]
+//   curator-worker run --cu 2|3|4 --night YYYYMMDD [--config F | --archive DIR --db CONNINFO]
 //
 // It reads the night's registered files from the database, records a
 // processing event and its log, and writes a batch under staging/.
@@ -20,12 +20,16 @@
 #include "common/site.h"
 #include "common/task_log.h"
 #include "daemon/registry.h"
+#include "worker/cu2_task.h"
 #include "worker/cu3_task.h"
 #include "worker/cu4_task.h"
 
-ABSL_FLAG(int, cu, 0, "Curation use case to run (3 or 4)");
+ABSL_FLAG(int, cu, 0, "Curation use case to run: 2, 3 or 4");
 ABSL_FLAG(std::string, night, "", "Night, YYYYMMDD");
 ABSL_FLAG(int, threads, 0, "Threads for the task (0: one per core)");
+ABSL_FLAG(std::string, jpeg_scale, "zscale", "CU2 display limits: zscale, minmax or percentile");
+ABSL_FLAG(int, jpeg_max_size, 0, "CU2: bin down so no side exceeds this (0: full size)");
+ABSL_FLAG(int, jpeg_quality, 85, "CU2: JPEG quality, 1..100");
 
 namespace {
 
@@ -45,7 +49,19 @@ int main(int argc, char** argv) {
   }
   const int cu = absl::GetFlag(FLAGS_cu);
   const std::string night = absl::GetFlag(FLAGS_night);
-  if (cu != 3 && cu != 4) return Fail(1, "--cu: CU3 and CU4 are implemented so far");
+  if (cu < 2 || cu > 4) return Fail(1, "--cu must be 2, 3 or 4");
+  curator::worker::JpegOptions jpeg;
+  jpeg.max_size = absl::GetFlag(FLAGS_jpeg_max_size);
+  jpeg.quality = absl::GetFlag(FLAGS_jpeg_quality);
+  const std::string scaling = absl::GetFlag(FLAGS_jpeg_scale);
+  if (scaling == "minmax") {
+    jpeg.scaling = curator::worker::JpegOptions::Scaling::kMinMax;
+  } else if (scaling == "percentile") {
+    jpeg.scaling = curator::worker::JpegOptions::Scaling::kPercentile;
+  } else if (scaling != "zscale") {
+    return Fail(1, "--jpeg_scale must be zscale, minmax or percentile");
+  }
+  if (jpeg.quality < 1 || jpeg.quality > 100) return Fail(1, "--jpeg_quality must be in 1..100");
   if (!curator::daemon::IsNightName(night)) return Fail(1, "--night must be YYYYMMDD");
   auto site = curator::SiteFromFlags();
   if (!site.ok()) return Fail(1, std::string(site.status().message()));
@@ -61,7 +77,7 @@ int main(int argc, char** argv) {
     event_id = *event;
     return absl::OkStatus();
   };
-  if (cu == 3) {
+  if (cu == 2 || cu == 3) {
     auto images = curator::daemon::RegisteredImages(**conn, night);
     if (!images.ok()) return Fail(3, images.status().ToString());
     if (images->empty()) {
@@ -78,7 +94,12 @@ int main(int argc, char** argv) {
       input.images.push_back(
           {img.multiframe_id, img.path, img.file_name, img.file_time_stamp, img.cat_name});
     }
-    out = curator::worker::RunCu3(input);
+    if (cu == 3) {
+      out = curator::worker::RunCu3(input);
+    } else {
+      out = curator::worker::RunCu2({input.archive_root, night, event_id, input.images,
+                                     input.threads, jpeg});
+    }
   } else {
     auto cats = curator::daemon::RegisteredCatalogues(**conn, night);
     if (!cats.ok()) return Fail(3, cats.status().ToString());

@@ -1,0 +1,242 @@
+#include "worker/cu2_task.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/archive_layout.h"
+#include "common/files.h"
+#include "common/fits.h"
+#include "common/jpeg.h"
+#include "common/status.h"
+#include "worker/batch_writer.h"
+
+namespace curator::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Writes through a temporary name with fdatasync, then renames: a
+// preview is there whole or not at all. The directory is synced once per
+// task, before the batch is published.
+absl::Status WriteFileDurably(const std::string& path, const std::string& data) {
+  const std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoToStatus(errno, tmp);
+  bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+            fdatasync(fd) == 0;
+  const int e = errno;
+  close(fd);
+  if (!ok) return ErrnoToStatus(e, tmp);
+  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoToStatus(errno, path);
+  return absl::OkStatus();
+}
+
+std::string Stem(const std::string& file_name) {
+  for (const char* suffix : {".fits", ".fit"}) {
+    const std::string s(suffix);
+    if (file_name.size() > s.size() && file_name.compare(file_name.size() - s.size(), s.size(), s) == 0) {
+      return file_name.substr(0, file_name.size() - s.size());
+    }
+  }
+  return file_name;
+}
+
+struct DetectorJpeg {
+  int ext_num;
+  std::string relative_path;
+};
+
+struct FileResult {
+  absl::Status status;
+  std::vector<DetectorJpeg> jpegs;
+  std::vector<v1::FileProblem> warnings;
+  absl::Time started, finished;
+};
+
+}  // namespace
+
+absl::StatusOr<Preview> MakePreview(const float* pixels, int64_t nx, int64_t ny,
+                                    const JpegOptions& o, std::vector<uint8_t>& out) {
+  const size_t n = static_cast<size_t>(nx * ny);
+  std::optional<Limits> limits;
+  switch (o.scaling) {
+    case JpegOptions::Scaling::kZScale: limits = ZScale(pixels, n, o.zscale); break;
+    case JpegOptions::Scaling::kMinMax: limits = MinMax(pixels, n); break;
+    case JpegOptions::Scaling::kPercentile:
+      limits = Percentile(pixels, n, o.percentile_lo, o.percentile_hi);
+      break;
+  }
+  Preview p;
+  p.all_blank = !limits.has_value();
+  p.limits = limits.value_or(Limits{0, 0});
+  const int64_t bin =
+      o.max_size > 0 ? std::max<int64_t>(1, (std::max(nx, ny) + o.max_size - 1) / o.max_size) : 1;
+  p.width = static_cast<int>(nx / bin);
+  p.height = static_cast<int>(ny / bin);
+  out.resize(static_cast<size_t>(p.width) * p.height);
+  const double range = p.limits.hi - p.limits.lo;
+  // Constant data: mid-grey; otherwise a linear stretch clipped to 0..255.
+  const float scale = range > 0 ? static_cast<float>(255.0 / range) : 0.0f;
+  const float offset = static_cast<float>(p.limits.lo);
+  const uint8_t flat = range > 0 ? 0 : 128;
+  auto to8 = [&](float v) -> uint8_t {
+    if (!std::isfinite(v)) return 0;
+    if (scale == 0) return flat;
+    const float s = (v - offset) * scale;
+    return static_cast<uint8_t>(s <= 0 ? 0 : s >= 255 ? 255 : s + 0.5f);
+  };
+  for (int y = 0; y < p.height; ++y) {
+    // FITS row 1 is the bottom of the picture: the JPEG's last row.
+    uint8_t* row = out.data() + static_cast<size_t>(p.height - 1 - y) * p.width;
+    if (bin == 1) {
+      const float* in = pixels + static_cast<size_t>(y) * nx;
+      for (int x = 0; x < p.width; ++x) row[x] = to8(in[x]);
+      continue;
+    }
+    for (int x = 0; x < p.width; ++x) {
+      double sum = 0;
+      int count = 0;
+      for (int64_t by = 0; by < bin; ++by) {
+        const float* in = pixels + static_cast<size_t>(y * bin + by) * nx + x * bin;
+        for (int64_t bx = 0; bx < bin; ++bx) {
+          if (std::isfinite(in[bx])) sum += in[bx], ++count;
+        }
+      }
+      row[x] = count ? to8(static_cast<float>(sum / count)) : 0;
+    }
+  }
+  absl::StatusOr<std::string> jpeg = jpeg::EncodeGray(out.data(), p.width, p.height, o.quality);
+  if (!jpeg.ok()) return jpeg.status();
+  p.jpeg = *std::move(jpeg);
+  return p;
+}
+
+absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
+  const std::string jpeg_dir = layout::NightDir(in.archive_root, layout::kJpeg, in.night);
+  CURATOR_RETURN_IF_ERROR(files::MakeDirs(jpeg_dir));
+  const size_t n = in.images.size();
+  std::vector<FileResult> results(n);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    std::vector<float> pixels;  // one detector
+    std::vector<uint8_t> scratch;
+    for (size_t i = next++; i < n; i = next++) {
+      const ImageInput& img = in.images[i];
+      FileResult& r = results[i];
+      r.started = absl::Now();
+      r.status = [&]() -> absl::Status {
+        CURATOR_ASSIGN_OR_RETURN(fits::FitsFile f, fits::FitsFile::Open(img.path));
+        while (true) {
+          CURATOR_ASSIGN_OR_RETURN(bool more, f.MoveToNextHdu());
+          if (!more) break;
+          const int hdu = f.CurrentHdu();
+          CURATOR_ASSIGN_OR_RETURN(fits::HduType type, f.CurrentHduType());
+          absl::StatusOr<fits::ImageInfo> info =
+              type == fits::HduType::kImage ? f.GetImageInfo()
+                                            : absl::StatusOr<fits::ImageInfo>(fits::ImageInfo{});
+          if (!info.ok()) return info.status();
+          if (info->axes.size() != 2 || info->axes[0] == 0 || info->axes[1] == 0) {
+            v1::FileProblem w;
+            w.set_path(img.path);
+            w.set_hdu(hdu);
+            w.set_message("extension without a 2-D image; no JPEG");
+            r.warnings.push_back(std::move(w));
+            continue;
+          }
+          const int64_t nx = info->axes[0], ny = info->axes[1];
+          CURATOR_RETURN_IF_ERROR(f.CheckCurrentHduComplete());
+          pixels.resize(static_cast<size_t>(nx * ny));
+          CURATOR_RETURN_IF_ERROR(f.ReadRows(0, ny, pixels.data()));
+          CURATOR_ASSIGN_OR_RETURN(Preview p, MakePreview(pixels.data(), nx, ny, in.jpeg, scratch));
+          if (p.all_blank) {
+            v1::FileProblem w;
+            w.set_path(img.path);
+            w.set_hdu(hdu);
+            w.set_message("no finite pixels (all blank or NaN): the JPEG is black");
+            r.warnings.push_back(std::move(w));
+          }
+          const std::string name = absl::StrCat(Stem(img.file_name), "_", hdu, ".jpg");
+          CURATOR_RETURN_IF_ERROR(WriteFileDurably(absl::StrCat(jpeg_dir, "/", name), p.jpeg));
+          r.jpegs.push_back({hdu, absl::StrCat(layout::kJpeg, "/", in.night, "/", name)});
+        }
+        return absl::OkStatus();
+      }();
+      r.finished = absl::Now();
+    }
+  };
+  int threads = in.threads > 0 ? in.threads
+                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  tasklog::Step step{"make JPEGs", absl::Now()};
+  {
+    std::vector<std::jthread> pool;
+    for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+  }
+  CURATOR_RETURN_IF_ERROR(files::FsyncDir(jpeg_dir));
+  step.finished = absl::Now();
+
+  std::vector<std::string> keys;
+  for (const ImageInput& img : in.images) {
+    keys.push_back(absl::StrCat(img.path, "|", absl::ToUnixMicros(img.file_time_stamp)));
+  }
+  CURATOR_ASSIGN_OR_RETURN(std::unique_ptr<BatchWriter> batch,
+                           BatchWriter::Create(in.archive_root, in.night, 2,
+                                               MakeBatchId(in.night, 2, keys), in.cu_event_id));
+  CURATOR_ASSIGN_OR_RETURN(
+      pgcopy::Writer * rows,
+      batch->AddFile("comp_file.pgcopy", "multiframe_detector",
+                     {"multiframe_id", "ext_num", "comp_file"}));
+  v1::Manifest& m = batch->manifest();
+  for (size_t i = 0; i < n; ++i) {
+    const ImageInput& img = in.images[i];
+    const FileResult& r = results[i];
+    tasklog::FileEntry entry{img.path, img.multiframe_id, r.started, r.finished};
+    v1::InputOutcome* outcome = m.add_inputs();
+    outcome->set_path(img.path);
+    outcome->set_multiframe_id(img.multiframe_id);
+    if (!r.status.ok()) {
+      v1::FileProblem* p = m.add_failures();
+      p->set_path(img.path);
+      p->set_message(std::string(r.status.message()));
+      step.messages.push_back({"error", img.path, 0, "", std::string(r.status.message())});
+      entry.errors = 1;
+      outcome->set_errors(1);
+      ++step.errors;
+    } else {
+      for (const DetectorJpeg& j : r.jpegs) {
+        rows->StartRow(3);
+        rows->AddInt64(img.multiframe_id);
+        rows->AddInt16(static_cast<int16_t>(j.ext_num));
+        rows->AddText(j.relative_path);
+      }
+      for (const v1::FileProblem& w : r.warnings) {
+        *m.add_warnings() = w;
+        step.messages.push_back({"warning", w.path(), w.hdu(), w.item(), w.message()});
+      }
+      entry.rows = static_cast<int64_t>(r.jpegs.size());
+      entry.warnings = static_cast<int>(r.warnings.size());
+      outcome->set_rows(entry.rows);
+      outcome->set_warnings(entry.warnings);
+      step.rows += entry.rows;
+      step.warnings += entry.warnings;
+    }
+    step.files.push_back(std::move(entry));
+  }
+  CURATOR_ASSIGN_OR_RETURN(std::string dir, batch->Commit());
+  TaskOutput out;
+  out.batch_dir = dir;
+  out.manifest = batch->manifest();
+  out.steps = {std::move(step)};
+  return out;
+}
+
+}  // namespace curator::worker

@@ -1,0 +1,60 @@
+// CU2: a JPEG preview of every detector image of a night, written to
+// <archive>/jpeg/<night>/<file stem>_<ext>.jpg, and a batch of
+// (multiframe_id, ext_num, comp_file) rows for multiframe_detector.
+//
+// Per detector: pixels read with CFITSIO (plain or tile-compressed,
+// BSCALE/BZERO applied, blank and NaN pixels ignored), display limits by
+// zscale (default), min/max or percentiles, an optional block average
+// down to a maximum size, FITS orientation kept (row 1 at the bottom),
+// grayscale JPEG by TurboJPEG, written atomically. One detector per thread
+// in memory; files in parallel. A file that cannot be read is named in the
+// batch's failures; all-NaN data gives a black picture and a warning,
+// constant data a uniform grey one.
+#ifndef CURATOR_WORKER_CU2_TASK_H_
+#define CURATOR_WORKER_CU2_TASK_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "worker/cu3_task.h"
+#include "worker/scaling.h"
+
+namespace curator::worker {
+
+struct JpegOptions {
+  enum class Scaling { kZScale, kMinMax, kPercentile };
+  Scaling scaling = Scaling::kZScale;
+  ZScaleParams zscale;
+  double percentile_lo = 0.5, percentile_hi = 99.5;
+  int max_size = 0;  // bin down so neither side exceeds this; 0: full size
+  int quality = 85;
+};
+
+struct Cu2Input {
+  std::string archive_root;
+  std::string night;
+  int64_t cu_event_id = 0;
+  std::vector<ImageInput> images;
+  int threads = 0;
+  JpegOptions jpeg;
+};
+
+// One detector's preview.
+struct Preview {
+  int width = 0, height = 0;
+  Limits limits;
+  bool all_blank = false;
+  std::string jpeg;
+};
+
+// Scales `pixels` (nx * ny, FITS row 1 first) into a JPEG. `scratch`
+// is reused between calls.
+absl::StatusOr<Preview> MakePreview(const float* pixels, int64_t nx, int64_t ny,
+                                    const JpegOptions& options, std::vector<uint8_t>& scratch);
+
+absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& input);
+
+}  // namespace curator::worker
+
+#endif  // CURATOR_WORKER_CU2_TASK_H_
