@@ -653,7 +653,11 @@ absl::Status FitsFile::ReadRowsImpl(int64_t first_row, int64_t num_rows,
 
 absl::Status FitsFile::ReadRows(int64_t first_row, int64_t num_rows,
                                 float* out) {
-  return ReadRowsImpl(first_row, num_rows, out, TFLOAT, true);
+  // Floating-point pixels carry NaN themselves; substituting blanks costs a
+  // check per pixel and is needed only for integer images (BLANK).
+  int bitpix = 0, status = 0;
+  if (handle_ != nullptr) fits_get_img_type(F(handle_), &bitpix, &status);
+  return ReadRowsImpl(first_row, num_rows, out, TFLOAT, status != 0 || bitpix > 0);
 }
 absl::Status FitsFile::ReadRows(int64_t first_row, int64_t num_rows,
                                 double* out) {

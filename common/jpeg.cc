@@ -34,10 +34,12 @@ absl::StatusOr<std::string> EncodeGray(const uint8_t* pixels, int width, int hei
   if (width <= 0 || height <= 0) {
     return absl::InvalidArgumentError(absl::StrCat("JPEG of ", width, " x ", height, " pixels"));
   }
-  unsigned char* out = nullptr;
-  unsigned long size = 0;
+  // A buffer of the worst-case size up front: TurboJPEG never reallocates.
+  unsigned long size = tjBufSize(width, height, TJSAMP_GRAY);
+  unsigned char* out = tjAlloc(static_cast<int>(size));
+  if (out == nullptr) return absl::ResourceExhaustedError("TurboJPEG: out of memory");
   if (tjCompress2(tj, pixels, width, 0, height, TJPF_GRAY, &out, &size, TJSAMP_GRAY, quality,
-                  TJFLAG_FASTDCT) != 0) {
+                  TJFLAG_FASTDCT | TJFLAG_NOREALLOC) != 0) {
     std::string message = tjGetErrorStr2(tj);
     if (out != nullptr) tjFree(out);
     return absl::InternalError(absl::StrCat("TurboJPEG: ", message));

@@ -88,18 +88,30 @@ absl::StatusOr<Preview> MakePreview(const float* pixels, int64_t nx, int64_t ny,
   const float scale = range > 0 ? static_cast<float>(255.0 / range) : 0.0f;
   const float offset = static_cast<float>(p.limits.lo);
   const uint8_t flat = range > 0 ? 0 : 128;
+  // Branch-free so the compiler vectorises it: NaN fails "s > 0" and
+  // becomes 0 (black).
   auto to8 = [&](float v) -> uint8_t {
-    if (!std::isfinite(v)) return 0;
-    if (scale == 0) return flat;
-    const float s = (v - offset) * scale;
-    return static_cast<uint8_t>(s <= 0 ? 0 : s >= 255 ? 255 : s + 0.5f);
+    float s = scale == 0 ? (std::isfinite(v) ? flat : 0.0f) : (v - offset) * scale;
+    s = s > 0.0f ? s : 0.0f;
+    s = s < 255.0f ? s : 255.0f;
+    return static_cast<uint8_t>(s + 0.5f);
   };
   for (int y = 0; y < p.height; ++y) {
     // FITS row 1 is the bottom of the picture: the JPEG's last row.
     uint8_t* row = out.data() + static_cast<size_t>(p.height - 1 - y) * p.width;
     if (bin == 1) {
       const float* in = pixels + static_cast<size_t>(y) * nx;
-      for (int x = 0; x < p.width; ++x) row[x] = to8(in[x]);
+      if (scale != 0) {
+        const float bias = 0.5f - offset * scale;  // rounding folded in
+        for (int x = 0; x < p.width; ++x) {
+          float s = in[x] * scale + bias;
+          s = s > 0.0f ? s : 0.0f;
+          s = s < 255.0f ? s : 255.0f;
+          row[x] = static_cast<uint8_t>(static_cast<int32_t>(s));
+        }
+      } else {
+        for (int x = 0; x < p.width; ++x) row[x] = to8(in[x]);
+      }
       continue;
     }
     for (int x = 0; x < p.width; ++x) {

@@ -11,16 +11,26 @@ namespace {
 // values[isfinite][::stride][:n_samples] with stride = max(1, finite / n).
 std::vector<float> Sample(const float* data, size_t n, int n_samples) {
   size_t finite = 0;
-  for (size_t i = 0; i < n; ++i) finite += std::isfinite(data[i]);
+  for (size_t i = 0; i < n; ++i) finite += std::isfinite(data[i]) ? 1 : 0;
   std::vector<float> s;
   if (finite == 0) return s;
   const size_t stride = std::max<size_t>(1, static_cast<size_t>(
                                                 static_cast<double>(finite) / n_samples));
-  s.reserve(n_samples);
-  size_t k = 0;
-  for (size_t i = 0; i < n && s.size() < static_cast<size_t>(n_samples); ++i) {
-    if (!std::isfinite(data[i])) continue;
-    if (k++ % stride == 0) s.push_back(data[i]);
+  const size_t want = std::min<size_t>(n_samples, (finite + stride - 1) / stride);
+  s.reserve(want);
+  if (finite == n) {
+    // No blanks: every stride-th pixel, directly.
+    for (size_t i = 0; i < n && s.size() < want; i += stride) s.push_back(data[i]);
+  } else {
+    size_t skip = 0;  // finite pixels still to pass before the next sample
+    for (size_t i = 0; i < n && s.size() < want; ++i) {
+      if (!std::isfinite(data[i])) continue;
+      if (skip == 0) {
+        s.push_back(data[i]);
+        skip = stride;
+      }
+      --skip;
+    }
   }
   std::sort(s.begin(), s.end());
   return s;

@@ -1,0 +1,84 @@
+// CU2 speed on one core for full-size WFCAM multiframes (4 x 2048 x 2048),
+// plain float32 and Rice-compressed int32, from page cache; with astropy's
+// ZScaleInterval + Pillow on the same files as the reference. Prints
+// megapixels/s and the ratios; asserts nothing.
+//
+//   cu2_bench [--frames 4] [--size 2048]
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "synth/survey_generator.h"
+#include "tests/support/command.h"
+#include "tests/support/temp_dir.h"
+#include "worker/cu2_task.h"
+
+ABSL_FLAG(int, frames, 4, "Multiframes of each kind");
+ABSL_FLAG(int, size, 2048, "Pixels per detector side");
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  using namespace curator;
+  struct Kind {
+    const char* name;
+    int bitpix;
+    fits::Compression compression;
+  } kinds[] = {{"plain float32", -32, fits::Compression::kNone},
+               {"Rice int32", 32, fits::Compression::kRice}};
+  for (const Kind& k : kinds) {
+    testing::TempDir dir("curator-cu2-bench-");
+    synth::Options o;
+    o.out_dir = dir.path();
+    o.frames_per_night = absl::GetFlag(FLAGS_frames);
+    o.image_size = absl::GetFlag(FLAGS_size);
+    o.sources_per_detector = 1000;
+    o.bitpix = k.bitpix;
+    o.compression = k.compression;
+    auto survey = synth::GenerateSurvey(o);
+    if (!survey.ok()) {
+      std::fprintf(stderr, "%s\n", survey.status().ToString().c_str());
+      return 1;
+    }
+    worker::Cu2Input in;
+    in.archive_root = dir.path();
+    in.night = survey->nights[0].night;
+    in.threads = 1;
+    std::vector<std::string> paths;
+    for (const auto& f : survey->nights[0].files) {
+      if (f.is_catalogue) continue;
+      const std::string path = survey->nights[0].dir + "/" + f.name;
+      in.images.push_back({static_cast<int64_t>(in.images.size() + 1), path, f.name, absl::Now(), ""});
+      paths.push_back(path);
+    }
+    const double mpix = static_cast<double>(in.images.size()) * 4 * o.image_size * o.image_size / 1e6;
+    // Three runs after a warm-up; the median.
+    std::vector<double> secs;
+    for (int run = 0; run < 4; ++run) {
+      std::filesystem::remove_all(dir.path() + "/staging");
+      const absl::Time t0 = absl::Now();
+      auto out = worker::RunCu2(in);
+      const double s = absl::ToDoubleSeconds(absl::Now() - t0);
+      if (!out.ok() || out->manifest.failures_size() > 0) {
+        std::fprintf(stderr, "CU2 failed\n");
+        return 1;
+      }
+      if (run > 0) secs.push_back(s);
+    }
+    std::sort(secs.begin(), secs.end());
+    const double ours = mpix / secs[secs.size() / 2];
+    const std::string script = std::string(CURATOR_SOURCE_DIR) + "/bench/astropy_jpeg.py";
+    testing::CommandResult ref = testing::RunCommand("/usr/bin/python3 " + script + " " + absl::StrJoin(paths, " "));
+    double theirs = 0;
+    std::sscanf(ref.output.c_str(), "%lf", &theirs);
+    std::printf("CU2, %s, %zu multiframes of 4 x %d^2, 1 thread: %.0f Mpx/s; astropy ZScaleInterval "
+                "+ Pillow: %.0f Mpx/s; ratio %.1fx\n",
+                k.name, in.images.size(), o.image_size, ours, theirs,
+                theirs > 0 ? ours / theirs : 0.0);
+  }
+  return 0;
+}
