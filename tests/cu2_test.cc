@@ -16,7 +16,7 @@
 #include "ingester/loader.h"
 #include "synth/survey_generator.h"
 #include "tests/support/command.h"
-#include "tests/support/pg_test.h"
+#include "tests/support/pipeline_test.h"
 #include "tests/support/temp_dir.h"
 #include "worker/cu2_task.h"
 #include "worker/cu3_task.h"
@@ -127,48 +127,27 @@ TEST(PreviewTest, KeepsFitsOrientationAndSize) {
   EXPECT_NEAR((*jpeg::DecodeGray(p->jpeg, nullptr))[100], 128, 3);
 }
 
-class Cu2NightTest : public testing::PgTest {
- protected:
-  void SetUp() override {
-    PgTest::SetUp();
-    conn_ = *pg::Connection::Connect(conninfo());
-    ASSERT_TRUE(migrations::Migrate(*conn_).ok());
-  }
-  std::unique_ptr<pg::Connection> conn_;
-  testing::TempDir dir_;
-};
+class Cu2NightTest : public testing::PipelineTest {};
 
 TEST_F(Cu2NightTest, EveryDetectorGetsAJpegNamedInTheArchive) {
-  synth::Options o;
-  o.out_dir = dir_.path();
-  o.frames_per_night = 10;
-  o.image_size = 200;
-  o.sources_per_detector = 30;
+  synth::Options o = Survey(1, 10, 30, 200);
   o.compression = fits::Compression::kRice;
   o.bitpix = 32;
   o.defects = synth::AllDefects();
-  ASSERT_TRUE(synth::GenerateSurvey(o).ok());
+  Generate(o);
   const std::string night = "20071021";
-  ASSERT_TRUE(daemon::RegisterNight(*conn_, dir_.path(), night).ok());
-  auto images = daemon::RegisteredImages(*conn_, night);
-  worker::TaskInput in{dir_.path(), night, 0, {}, 2};
-  for (const auto& i : *images) in.images.push_back({i.multiframe_id, i.path, i.file_name, i.file_time_stamp, i.cat_name});
-
-  in.cu_event_id = *tasklog::StartEvent(*conn_, 2, "process", night, "test");
-  auto cu2 = worker::RunCu2({dir_.path(), night, in.cu_event_id, in.images, 2, {}});
-  ASSERT_TRUE(cu2.ok()) << cu2.status();
-  ASSERT_EQ(cu2->manifest.failures_size(), 1);
-  EXPECT_THAT(cu2->manifest.failures(0).message(),
+  Register(night);
+  worker::TaskOutput cu2 = Cu2(night);
+  ASSERT_EQ(cu2.manifest.failures_size(), 1);
+  EXPECT_THAT(cu2.manifest.failures(0).message(),
               HasSubstr("w20071021_00010.fit HDU 4 (DET3): truncated: the file has"));
   // CU2 waits for the night's CU3 ingest.
-  ingester::Loader loader(conn_.get(), {dir_.path(), ""});
-  EXPECT_EQ(loader.IngestBatch(cu2->batch_dir)->kind, IK::kWaiting);
-  in.cu_event_id = *tasklog::StartEvent(*conn_, 3, "process", night, "test");
-  ASSERT_TRUE(worker::RunCu3(in).ok());
-  auto outcomes = loader.IngestReady();
-  ASSERT_TRUE(outcomes.ok());
-  ASSERT_EQ(outcomes->size(), 2u);
-  for (const auto& oc : *outcomes) EXPECT_EQ(oc.kind, IK::kIngested) << oc.report;
+  ingester::Loader loader(conn_.get(), {archive_, ""});
+  EXPECT_EQ(loader.IngestBatch(cu2.batch_dir)->kind, IK::kWaiting);
+  Cu3(night);
+  auto outcomes = IngestAll();
+  ASSERT_EQ(outcomes.size(), 2u);
+  for (const auto& oc : outcomes) EXPECT_EQ(oc.kind, IK::kIngested) << oc.report;
 
   pqxx::connection c(conninfo());
   pqxx::work tx(c);
@@ -179,7 +158,7 @@ TEST_F(Cu2NightTest, EveryDetectorGetsAJpegNamedInTheArchive) {
   ASSERT_EQ(rows.size(), 36u);
   for (const auto& r : rows) {
     ASSERT_FALSE(r[0].is_null());
-    const std::string path = dir_.path() + "/" + r[0].as<std::string>();
+    const std::string path = archive_ + "/" + r[0].as<std::string>();
     ASSERT_TRUE(fs::exists(path)) << path;
     auto info = jpeg::ReadInfo(testing::ReadFileToString(path));
     ASSERT_TRUE(info.ok()) << path;

@@ -24,7 +24,7 @@
 #include "ingester/loader.h"
 #include "synth/survey_generator.h"
 #include "tests/support/command.h"
-#include "tests/support/pg_test.h"
+#include "tests/support/pipeline_test.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 #include "worker/cu3_task.h"
@@ -37,70 +37,16 @@ using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 using IK = ingester::IngestOutcome::Kind;
 
-class Cu3IngestTest : public testing::PgTest {
+class Cu3IngestTest : public testing::PipelineTest {
  protected:
-  void SetUp() override {
-    PgTest::SetUp();
-    auto c = pg::Connection::Connect(conninfo());
-    ASSERT_TRUE(c.ok()) << c.status();
-    conn_ = *std::move(c);
-    auto applied = migrations::Migrate(*conn_);
-    ASSERT_TRUE(applied.ok()) << applied.status();
-    archive_ = archive_dir_.path();
-  }
-
   synth::Options Survey(int nights, int frames) {
-    synth::Options o;
-    o.out_dir = archive_;
-    o.nights = nights;
-    o.frames_per_night = frames;
-    o.image_size = 96;
-    o.sources_per_detector = 5;
-    return o;
+    return PipelineTest::Survey(nights, frames, /*sources=*/5, /*size=*/96);
   }
-
-  void Generate(const synth::Options& o) {
-    auto s = synth::GenerateSurvey(o);
-    ASSERT_TRUE(s.ok()) << s.status();
-  }
-
-  // Registration, then CU3 as curator-worker runs it: an event, the task,
-  // the log. Returns the task's output.
+  // Registration, then CU3 as curator-worker runs it.
   worker::TaskOutput Process(const std::string& night) {
-    auto reg = daemon::RegisterNight(*conn_, archive_, night);
-    EXPECT_TRUE(reg.ok()) << reg.status();
-    auto images = daemon::RegisteredImages(*conn_, night);
-    EXPECT_TRUE(images.ok()) << images.status();
-    auto event = tasklog::StartEvent(*conn_, 3, "process", night, "test");
-    EXPECT_TRUE(event.ok());
-    worker::TaskInput input{archive_, night, *event, {}, 2};
-    for (const auto& i : *images) {
-      input.images.push_back({i.multiframe_id, i.path, i.file_name, i.file_time_stamp, i.cat_name});
-    }
-    auto out = worker::RunCu3(input);
-    EXPECT_TRUE(out.ok()) << out.status();
-    EXPECT_TRUE(tasklog::Finish(*conn_, *event, out->steps, false, "test").ok());
-    return *out;
+    Register(night);
+    return Cu3(night);
   }
-
-  std::vector<ingester::IngestOutcome> IngestAll() {
-    ingester::Loader loader(conn_.get(), {archive_, ""});
-    auto outcomes = loader.IngestReady();
-    EXPECT_TRUE(outcomes.ok()) << outcomes.status();
-    return outcomes.ok() ? *outcomes : std::vector<ingester::IngestOutcome>{};
-  }
-
-  int64_t Count(const std::string& sql) {
-    pqxx::connection c(conninfo());
-    pqxx::work tx(c);
-    return tx.exec1(sql)[0].as<int64_t>();
-  }
-
-  std::string Bin(const std::string& name) { return absl::StrCat(CURATOR_BIN_DIR, "/", name); }
-
-  testing::TempDir archive_dir_;
-  std::string archive_;
-  std::unique_ptr<pg::Connection> conn_;
 };
 
 TEST_F(Cu3IngestTest, MigrationsApplyOnceAndRecordTheirVersion) {

@@ -19,7 +19,7 @@
 #include "ingester/loader.h"
 #include "synth/survey_generator.h"
 #include "tests/support/command.h"
-#include "tests/support/pg_test.h"
+#include "tests/support/pipeline_test.h"
 #include "tests/support/temp_dir.h"
 #include "worker/cu3_task.h"
 #include "worker/cu4_task.h"
@@ -31,69 +31,8 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using IK = ingester::IngestOutcome::Kind;
 
-class Cu4IngestTest : public testing::PgTest {
+class Cu4IngestTest : public testing::PipelineTest {
  protected:
-  void SetUp() override {
-    PgTest::SetUp();
-    auto c = pg::Connection::Connect(conninfo());
-    ASSERT_TRUE(c.ok()) << c.status();
-    conn_ = *std::move(c);
-    ASSERT_TRUE(migrations::Migrate(*conn_).ok());
-    archive_ = dir_.path();
-  }
-
-  synth::Options Survey(int nights, int frames, int sources = 40) {
-    synth::Options o;
-    o.out_dir = archive_;
-    o.nights = nights;
-    o.frames_per_night = frames;
-    o.image_size = 128;
-    o.sources_per_detector = sources;
-    return o;
-  }
-
-  void Register(const std::string& night) {
-    auto reg = daemon::RegisterNight(*conn_, archive_, night);
-    ASSERT_TRUE(reg.ok()) << reg.status();
-  }
-
-  worker::TaskOutput Cu3(const std::string& night) {
-    auto images = daemon::RegisteredImages(*conn_, night);
-    auto event = tasklog::StartEvent(*conn_, 3, "process", night, "test");
-    worker::TaskInput in{archive_, night, *event, {}, 2};
-    for (const auto& i : *images) {
-      in.images.push_back({i.multiframe_id, i.path, i.file_name, i.file_time_stamp, i.cat_name});
-    }
-    auto out = worker::RunCu3(in);
-    EXPECT_TRUE(out.ok()) << out.status();
-    return *out;
-  }
-
-  worker::TaskOutput Cu4(const std::string& night) {
-    auto cats = daemon::RegisteredCatalogues(*conn_, night);
-    EXPECT_TRUE(cats.ok()) << cats.status();
-    auto event = tasklog::StartEvent(*conn_, 4, "process", night, "test");
-    worker::Cu4Input in{archive_, night, *event, {}, 2};
-    for (const auto& c : *cats) in.catalogues.push_back({c.multiframe_id, c.path, c.image_path});
-    auto out = worker::RunCu4(in);
-    EXPECT_TRUE(out.ok()) << out.status();
-    EXPECT_TRUE(tasklog::Finish(*conn_, *event, out->steps, false, "test").ok());
-    return *out;
-  }
-
-  std::vector<ingester::IngestOutcome> IngestAll() {
-    ingester::Loader loader(conn_.get(), {archive_, ""});
-    auto o = loader.IngestReady();
-    EXPECT_TRUE(o.ok()) << o.status();
-    return o.ok() ? *o : std::vector<ingester::IngestOutcome>{};
-  }
-
-  int64_t Count(const std::string& sql) {
-    pqxx::connection c(conninfo());
-    pqxx::work tx(c);
-    return tx.exec1(sql)[0].as<int64_t>();
-  }
-
   // Register, CU3, CU4, ingest one night.
   void Night(const std::string& night) {
     Register(night);
@@ -101,10 +40,6 @@ class Cu4IngestTest : public testing::PgTest {
     Cu4(night);
     for (const auto& o : IngestAll()) EXPECT_EQ(o.kind, IK::kIngested) << o.report;
   }
-
-  testing::TempDir dir_;
-  std::string archive_;
-  std::unique_ptr<pg::Connection> conn_;
 };
 
 TEST_F(Cu4IngestTest, DetectionsEqualTheCataloguesWithDenseIds) {
@@ -266,14 +201,14 @@ TEST_F(Cu4IngestTest, SourceExtractorCatalogueIngests) {
   const std::string night_dir = archive_ + "/incoming/20071021";
   // Replace the CASU catalogue with one source-extractor makes from the
   // multi-extension image (FITS_LDAC: one table pair per detector).
-  ASSERT_EQ(testing::RunCommand("cd " + dir_.path() + " && source-extractor -d > default.sex").exit_code, 0);
-  std::ofstream(dir_.Join("default.param"))
+  ASSERT_EQ(testing::RunCommand("cd " + archive_ + " && source-extractor -d > default.sex").exit_code, 0);
+  std::ofstream(archive_dir_.Join("default.param"))
       << "NUMBER\nX_IMAGE\nY_IMAGE\nERRX2_IMAGE\nERRY2_IMAGE\nALPHA_J2000\nDELTA_J2000\n"
          "FLUX_AUTO\nFLUX_APER(3)\nFLUXERR_APER(3)\nFLUX_MAX\nFWHM_IMAGE\nELLIPTICITY\n"
          "THETA_IMAGE\nFLAGS\nBACKGROUND\n";
   fs::remove(night_dir + "/w20071021_00001_cat.fits");
   testing::CommandResult se = testing::RunCommand(absl::StrCat(
-      "cd ", dir_.path(), " && source-extractor ", night_dir, "/w20071021_00001.fit -c default.sex",
+      "cd ", archive_, " && source-extractor ", night_dir, "/w20071021_00001.fit -c default.sex",
       " -CATALOG_NAME ", night_dir, "/w20071021_00001_cat.fits -CATALOG_TYPE FITS_LDAC",
       " -PARAMETERS_NAME default.param -FILTER N -PHOT_APERTURES 3,5,8 -VERBOSE_TYPE QUIET"));
   ASSERT_EQ(se.exit_code, 0) << se.output;

@@ -1,0 +1,97 @@
+#include "tests/support/pipeline_test.h"
+
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "common/migrations.h"
+#include "common/task_log.h"
+#include "daemon/registry.h"
+#include "synth/survey_generator.h"
+#include "worker/cu4_task.h"
+
+namespace curator::testing {
+
+void PipelineTest::SetUp() {
+  PgTest::SetUp();
+  auto c = pg::Connection::Connect(conninfo());
+  ASSERT_TRUE(c.ok()) << c.status();
+  conn_ = *std::move(c);
+  auto applied = migrations::Migrate(*conn_);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  archive_ = archive_dir_.path();
+}
+
+synth::Options PipelineTest::Survey(int nights, int frames, int sources, int size) {
+  synth::Options o;
+  o.out_dir = archive_;
+  o.nights = nights;
+  o.frames_per_night = frames;
+  o.image_size = size;
+  o.sources_per_detector = sources;
+  return o;
+}
+
+void PipelineTest::Generate(const synth::Options& o) {
+  auto s = synth::GenerateSurvey(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+}
+
+void PipelineTest::Register(const std::string& night) {
+  auto reg = daemon::RegisterNight(*conn_, archive_, night);
+  ASSERT_TRUE(reg.ok()) << reg.status();
+}
+
+std::vector<worker::ImageInput> PipelineTest::Images(const std::string& night) {
+  auto images = daemon::RegisteredImages(*conn_, night);
+  EXPECT_TRUE(images.ok()) << images.status();
+  std::vector<worker::ImageInput> out;
+  for (const auto& i : *images) {
+    out.push_back({i.multiframe_id, i.path, i.file_name, i.file_time_stamp, i.cat_name});
+  }
+  return out;
+}
+
+worker::TaskOutput PipelineTest::Finish(int64_t event, absl::StatusOr<worker::TaskOutput> out) {
+  EXPECT_TRUE(out.ok()) << out.status();
+  if (!out.ok()) return {};
+  EXPECT_TRUE(tasklog::Finish(*conn_, event, out->steps, false, "test").ok());
+  return *std::move(out);
+}
+
+worker::TaskOutput PipelineTest::Cu2(const std::string& night) {
+  const int64_t event = *tasklog::StartEvent(*conn_, 2, "process", night, "test");
+  return Finish(event, worker::RunCu2({archive_, night, event, Images(night), 2, {}}));
+}
+
+worker::TaskOutput PipelineTest::Cu3(const std::string& night) {
+  const int64_t event = *tasklog::StartEvent(*conn_, 3, "process", night, "test");
+  return Finish(event, worker::RunCu3({archive_, night, event, Images(night), 2}));
+}
+
+worker::TaskOutput PipelineTest::Cu4(const std::string& night) {
+  auto cats = daemon::RegisteredCatalogues(*conn_, night);
+  EXPECT_TRUE(cats.ok()) << cats.status();
+  const int64_t event = *tasklog::StartEvent(*conn_, 4, "process", night, "test");
+  worker::Cu4Input in{archive_, night, event, {}, 2};
+  for (const auto& c : *cats) in.catalogues.push_back({c.multiframe_id, c.path, c.image_path});
+  return Finish(event, worker::RunCu4(in));
+}
+
+std::vector<ingester::IngestOutcome> PipelineTest::IngestAll() {
+  ingester::Loader loader(conn_.get(), {archive_, ""});
+  auto outcomes = loader.IngestReady();
+  EXPECT_TRUE(outcomes.ok()) << outcomes.status();
+  return outcomes.ok() ? *outcomes : std::vector<ingester::IngestOutcome>{};
+}
+
+int64_t PipelineTest::Count(const std::string& sql) {
+  pqxx::connection c(conninfo());
+  pqxx::work tx(c);
+  return tx.exec1(sql)[0].as<int64_t>();
+}
+
+std::string PipelineTest::Bin(const std::string& name) const {
+  return absl::StrCat(CURATOR_BIN_DIR, "/", name);
+}
+
+}  // namespace curator::testing
