@@ -114,6 +114,14 @@ void WriteBigEndian(char* p, uint64_t v, int bytes) {
 
 }  // namespace
 
+void IdRewriter::WatchDetections(int multiframe_field, int ext_field, int ra_field,
+                                 int dec_field) {
+  watch_[0] = multiframe_field;
+  watch_[1] = ext_field;
+  watch_[2] = ra_field;
+  watch_[3] = dec_field;
+}
+
 absl::StatusOr<absl::string_view> IdRewriter::Feed(absl::string_view chunk) {
   pending_.append(chunk.data(), chunk.size());
   ready_.clear();
@@ -142,16 +150,43 @@ absl::StatusOr<absl::string_view> IdRewriter::Feed(absl::string_view chunk) {
     // Walk the row; stop if it is not all here yet.
     size_t p = pos + 2;
     size_t first = 0, last = 0;
+    size_t watched[4] = {0, 0, 0, 0};  // offsets of the watched fields' lengths
     bool complete = true;
     for (int f = 0; f < fields; ++f) {
       if (pending_.size() - p < 4) { complete = false; break; }
       const int32_t len = static_cast<int32_t>(ReadBigEndian(pending_.data() + p, 4));
       if (f == 0) first = p;
       if (f == fields - 1) last = p;
+      for (int w = 0; w < 4; ++w) {
+        if (watch_[w] == f) watched[w] = p;
+      }
       p += 4 + (len > 0 ? len : 0);
       if (p > pending_.size()) { complete = false; break; }
     }
     if (!complete) break;
+    if (watch_[0] >= 0) {
+      const char* d = pending_.data();
+      auto len_at = [&](size_t off) { return static_cast<int32_t>(ReadBigEndian(d + off, 4)); };
+      if (len_at(watched[0]) != 8 || len_at(watched[1]) != 2) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "row ", rows_ + 1, ": multiframe_id and ext_num must be 8- and 2-byte integers"));
+      }
+      const int64_t mf = static_cast<int64_t>(ReadBigEndian(d + watched[0] + 4, 8));
+      const int ext = static_cast<int16_t>(ReadBigEndian(d + watched[1] + 4, 2));
+      auto angle = [&](size_t off, double* v) {
+        if (len_at(off) != 8) return false;
+        uint64_t bits = ReadBigEndian(d + off + 4, 8);
+        std::memcpy(v, &bits, 8);
+        return true;
+      };
+      double ra = 0, dec = 0;
+      const bool ra_ok = angle(watched[2], &ra) && ra >= 0 && ra < 360;
+      const bool dec_ok = angle(watched[3], &dec) && dec >= -90 && dec <= 90;
+      DetectorTally& t = tallies_[{mf, ext}];
+      ++t.rows;
+      t.bad_ra += !ra_ok;
+      t.bad_dec += !dec_ok;
+    }
     const int32_t first_len = static_cast<int32_t>(ReadBigEndian(pending_.data() + first, 4));
     const int32_t last_len = static_cast<int32_t>(ReadBigEndian(pending_.data() + last, 4));
     if (first_len != 8 || last_len != 8) {

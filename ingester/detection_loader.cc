@@ -101,6 +101,7 @@ absl::StatusOr<DetectionLoad> LoadDetections(pg::Connection& conn, const std::st
   for (int i = 0; i < present.rows(); ++i) with_detectors.insert(present.GetInt(i, 0));
 
   tasklog::Step copy{"copy", absl::Now()};
+  std::map<std::pair<int64_t, int>, pgcopy::IdRewriter::DetectorTally> tallies;
   load.partition = absl::StrCat("detection_", m.night(), "_b", block.base);
   const std::string part = conn.QuoteIdentifier(load.partition);
   CURATOR_RETURN_IF_ERROR(
@@ -118,6 +119,20 @@ absl::StatusOr<DetectionLoad> LoadDetections(pg::Connection& conn, const std::st
     std::vector<std::string> quoted;
     for (const std::string& c : f.columns()) quoted.push_back(conn.QuoteIdentifier(c));
     pgcopy::IdRewriter rewriter(block.base, block.count, m.cu_event_id());
+    auto field = [&](const char* name) {
+      for (int i = 0; i < f.columns_size(); ++i) {
+        if (f.columns(i) == name) return i;
+      }
+      return -1;
+    };
+    const int mf_field = field("multiframe_id"), ext_field = field("ext_num"),
+              ra_field = field("ra"), dec_field = field("dec");
+    if (mf_field < 0 || ext_field < 0 || ra_field < 0 || dec_field < 0) {
+      problems->push_back(absl::StrCat(f.name(), ": multiframe_id, ext_num, ra and dec are required"));
+      return load;
+    }
+    // The rows are checked as they stream past: no second scan.
+    rewriter.WatchDetections(mf_field, ext_field, ra_field, dec_field);
     absl::StatusOr<int64_t> copied = conn.CopyInFromFile(
         // FREEZE: the table is new in this transaction, so rows go in
         // frozen and all-visible; the validation scan and later readers
@@ -138,6 +153,12 @@ absl::StatusOr<DetectionLoad> LoadDetections(pg::Connection& conn, const std::st
       return load;
     }
     copy.rows += *copied;
+    for (const auto& [key, t] : rewriter.tallies()) {
+      auto& sum = tallies[key];
+      sum.rows += t.rows;
+      sum.bad_ra += t.bad_ra;
+      sum.bad_dec += t.bad_dec;
+    }
     copy.files.push_back({absl::StrCat(dir, "/", f.name()), f.multiframe_id(), {}, absl::Now(), *copied});
   }
   copy.finished = absl::Now();
@@ -145,29 +166,33 @@ absl::StatusOr<DetectionLoad> LoadDetections(pg::Connection& conn, const std::st
   copy.warnings = static_cast<int>(load.left_out.size());
   load.rows = copy.rows;
 
-  // One scan: per detector, rows and rows out of range.
+  // Per detector, from the tallies made while streaming: it exists in
+  // multiframe_detector, and its positions are in range.
   tasklog::Step validate{"validate", absl::Now()};
+  std::vector<std::string> mf_ids, ext_nums;
+  for (const auto& [key, t] : tallies) {
+    mf_ids.push_back(std::to_string(key.first));
+    ext_nums.push_back(std::to_string(key.second));
+  }
   CURATOR_ASSIGN_OR_RETURN(
-      pg::Result per_detector,
-      conn.Exec(absl::StrCat(
-          "SELECT multiframe_id, ext_num, count(*), count(*) FILTER (WHERE NOT (ra >= 0 AND ra < "
-          "360)), count(*) FILTER (WHERE NOT (dec >= -90 AND dec <= 90)), EXISTS (SELECT 1 FROM "
-          "multiframe_detector d WHERE d.multiframe_id = p.multiframe_id AND d.ext_num = "
-          "p.ext_num) FROM ",
-          part, " p GROUP BY multiframe_id, ext_num ORDER BY 1, 2")));
-  for (int i = 0; i < per_detector.rows(); ++i) {
-    const std::string which = absl::StrCat("detector ", per_detector.Get(i, 0), "/",
-                                           per_detector.Get(i, 1));
-    if (per_detector.Get(i, 5) != "t") {
-      problems->push_back(absl::StrCat(which, ": no such multiframe_detector row (",
-                                       per_detector.Get(i, 2), " detections)"));
+      pg::Result missing,
+      conn.Exec("SELECT t.mf, t.ext FROM unnest($1::bigint[], $2::smallint[]) AS t(mf, ext) "
+                "WHERE NOT EXISTS (SELECT 1 FROM multiframe_detector d WHERE d.multiframe_id = "
+                "t.mf AND d.ext_num = t.ext) ORDER BY 1, 2",
+                {absl::StrCat("{", absl::StrJoin(mf_ids, ","), "}"),
+                 absl::StrCat("{", absl::StrJoin(ext_nums, ","), "}")}));
+  for (int i = 0; i < missing.rows(); ++i) {
+    const auto& t = tallies[{missing.GetInt(i, 0), static_cast<int>(missing.GetInt(i, 1))}];
+    problems->push_back(absl::StrCat("detector ", missing.Get(i, 0), "/", missing.Get(i, 1),
+                                     ": no such multiframe_detector row (", t.rows, " detections)"));
+  }
+  for (const auto& [key, t] : tallies) {
+    const std::string which = absl::StrCat("detector ", key.first, "/", key.second);
+    if (t.bad_ra > 0) {
+      problems->push_back(absl::StrCat(which, ": ", t.bad_ra, " detections with RA outside [0, 360)"));
     }
-    if (per_detector.GetInt(i, 3) > 0) {
-      problems->push_back(absl::StrCat(which, ": ", per_detector.Get(i, 3),
-                                       " detections with RA outside [0, 360)"));
-    }
-    if (per_detector.GetInt(i, 4) > 0) {
-      problems->push_back(absl::StrCat(which, ": ", per_detector.Get(i, 4),
+    if (t.bad_dec > 0) {
+      problems->push_back(absl::StrCat(which, ": ", t.bad_dec,
                                        " detections with Dec outside [-90, 90]"));
     }
   }

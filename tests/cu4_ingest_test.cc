@@ -191,6 +191,32 @@ TEST_F(Cu4IngestTest, BadCataloguesAreNamedAndTheRestLoads) {
             4);
 }
 
+TEST_F(Cu4IngestTest, OutOfRangePositionsQuarantineTheBatch) {
+  ASSERT_TRUE(synth::GenerateSurvey(Survey(1, 2)).ok());
+  {  // 7 radians is 401 degrees: finite, so the worker passes it on.
+    auto cat = fits::FitsFile::Open(archive_ + "/incoming/20071021/w20071021_00002_cat.fits",
+                                    /*read_write=*/true);
+    ASSERT_TRUE(cat.ok());
+    ASSERT_TRUE(cat->MoveToExtName("DET2").ok());
+    const float ra = 7.0f;
+    ASSERT_TRUE(cat->WriteColumn(cat->FindColumn("RA")->number, 4, 1, &ra).ok());
+    ASSERT_TRUE(cat->Close().ok());
+  }
+  Register("20071021");
+  Cu3("20071021");
+  worker::TaskOutput out = Cu4("20071021");
+  EXPECT_EQ(out.manifest.failures_size(), 0);
+  auto outcomes = IngestAll();
+  ASSERT_EQ(outcomes.size(), 2u);
+  EXPECT_EQ(outcomes[1].kind, IK::kQuarantined);
+  EXPECT_THAT(outcomes[1].report, HasSubstr("/3: 1 detections with RA outside [0, 360)"));
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 0);
+  // Nothing of the failed load is left: no partition, no stray table.
+  EXPECT_EQ(Count("SELECT count(*) FROM pg_class WHERE relname LIKE 'detection\\_%' AND "
+                  "relkind = 'r'"),
+            0);
+}
+
 TEST_F(Cu4IngestTest, SourceExtractorCatalogueIngests) {
   if (testing::RunCommand("source-extractor -v").exit_code != 0) {
     GTEST_SKIP() << "source-extractor is not installed (deploy/install-deps.sh)";
