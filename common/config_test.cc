@@ -33,6 +33,15 @@ TEST(ConfigTest, ParsesAFullSiteConfig) {
   EXPECT_TRUE(RequireSection(*config, "daemon").ok());
 }
 
+TEST(ConfigTest, TheExampleSiteConfigIsValid) {
+  auto config = LoadConfig(std::string(CURATOR_SOURCE_DIR) + "/deploy/curator.conf.example");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->archive_root(), "/srv/curator/archive");
+  for (const char* section : {"daemon", "worker", "ingester"}) {
+    EXPECT_TRUE(RequireSection(*config, section).ok()) << section;
+  }
+}
+
 TEST(ConfigTest, UnknownFieldIsAnErrorWithItsPosition) {
   auto config = ParseConfig("archive_root: \"/a\"\narchive_rot: \"/b\"\n",
                             "curator.conf");
