@@ -91,6 +91,8 @@ absl::StatusOr<DetectionLoad> LoadDetections(pg::Connection& conn, const std::st
   }
   if (!problems->empty()) return load;
 
+  if (block.count == 0) return load;  // every catalogue failed: nothing to attach
+
   // Catalogues whose image has no CU3 rows stay out.
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result present,

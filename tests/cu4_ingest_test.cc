@@ -217,6 +217,24 @@ TEST_F(Cu4IngestTest, OutOfRangePositionsQuarantineTheBatch) {
             0);
 }
 
+TEST_F(Cu4IngestTest, ANightWhoseEveryCatalogueFailedRecordsAnEmptyLoad) {
+  synth::Options o = Survey(1, 1);
+  o.defects = {synth::Defect::kOrphanCatalogue};
+  ASSERT_TRUE(synth::GenerateSurvey(o).ok());
+  fs::remove(archive_ + "/incoming/20071021/w20071021_00001_cat.fits");  // only the orphan left
+  Register("20071021");
+  Cu3("20071021");
+  worker::TaskOutput out = Cu4("20071021");
+  EXPECT_EQ(out.manifest.failures_size(), 1);
+  EXPECT_EQ(out.manifest.files_size(), 0);
+  auto outcomes = IngestAll();
+  ASSERT_EQ(outcomes.size(), 2u);
+  EXPECT_EQ(outcomes[1].kind, IK::kIngested) << outcomes[1].report;
+  EXPECT_EQ(outcomes[1].rows, 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM pg_inherits WHERE inhparent = 'detection'::regclass"), 0);
+  EXPECT_EQ(Count("SELECT jsonb_array_length(failures) FROM curation.batch WHERE cu = 4"), 1);
+}
+
 TEST_F(Cu4IngestTest, SourceExtractorCatalogueIngests) {
   if (testing::RunCommand("source-extractor -v").exit_code != 0) {
     GTEST_SKIP() << "source-extractor is not installed (deploy/install-deps.sh)";
