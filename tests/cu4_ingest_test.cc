@@ -2,6 +2,8 @@
 // unique, positive and dense, re-runs and re-ingests change nothing, cone
 // searches through Q3C, bad catalogues named, and a Source Extractor
 // catalogue made from a synthetic image.
+#include <signal.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +21,7 @@
 #include "ingester/loader.h"
 #include "synth/survey_generator.h"
 #include "tests/support/command.h"
+#include "tests/support/process.h"
 #include "tests/support/pipeline_test.h"
 #include "tests/support/temp_dir.h"
 #include "worker/cu3_task.h"
@@ -233,6 +236,40 @@ TEST_F(Cu4IngestTest, ANightWhoseEveryCatalogueFailedRecordsAnEmptyLoad) {
   EXPECT_EQ(outcomes[1].rows, 0);
   EXPECT_EQ(Count("SELECT count(*) FROM pg_inherits WHERE inhparent = 'detection'::regclass"), 0);
   EXPECT_EQ(Count("SELECT jsonb_array_length(failures) FROM curation.batch WHERE cu = 4"), 1);
+}
+
+TEST_F(Cu4IngestTest, KilledBeforeCommitThenRestartedLoadsOnceWithTheSameIds) {
+  ASSERT_TRUE(synth::GenerateSurvey(Survey(1, 2)).ok());
+  Register("20071021");
+  Cu3("20071021");
+  ASSERT_EQ(IngestAll().size(), 1u);  // CU3 in
+  Cu4("20071021");
+  const std::string paused = archive_dir_.Join("paused");
+  auto victim = testing::Process::Start({Bin("ingester/curator-ingester"), "--once", "--archive",
+                                         archive_, "--db", conninfo(), "--pause_before_commit",
+                                         paused},
+                                        archive_dir_.Join("victim.log"));
+  ASSERT_TRUE(victim.ok());
+  ASSERT_TRUE(testing::WaitForFile(paused, absl::Seconds(60))) << victim->Log();
+  victim->Signal(SIGKILL);
+  EXPECT_EQ(victim->Wait(absl::Seconds(30)), 128 + SIGKILL);
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return Count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0; },
+      absl::Seconds(30)));
+  // The id block was reserved (and committed) before the load; the load
+  // itself left nothing.
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.id_block"), 1);
+  const int64_t base = Count("SELECT base FROM curation.id_block");
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM pg_class WHERE relname LIKE 'detection\\_%' AND relkind = 'r'"), 0);
+
+  auto outcomes = IngestAll();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].kind, IK::kIngested) << outcomes[0].report;
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.id_block"), 1);
+  EXPECT_EQ(Count("SELECT min(obj_id) FROM detection"), base);
+  EXPECT_EQ(Count("SELECT count(DISTINCT obj_id) FROM detection"), 2 * 4 * 40);
+  EXPECT_EQ(Count("SELECT count(*) FROM pg_inherits WHERE inhparent = 'detection'::regclass"), 1);
 }
 
 TEST_F(Cu4IngestTest, SourceExtractorCatalogueIngests) {
