@@ -148,6 +148,7 @@ absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
     std::vector<float> pixels;  // one detector
     std::vector<uint8_t> scratch;
     for (size_t i = next++; i < n; i = next++) {
+      if (in.control != nullptr && in.control->Cancelled()) return;
       const ImageInput& img = in.images[i];
       FileResult& r = results[i];
       r.started = absl::Now();
@@ -189,6 +190,7 @@ absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
         return absl::OkStatus();
       }();
       r.finished = absl::Now();
+      if (in.control != nullptr) in.control->FileDone(r.status.ok());
     }
   };
   int threads = in.threads > 0 ? in.threads
@@ -198,6 +200,16 @@ absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
     std::vector<std::jthread> pool;
     for (int t = 1; t < threads; ++t) pool.emplace_back(work);
     work();
+  }
+  if (in.control != nullptr && in.control->Cancelled()) {
+    // Nothing of a cancelled task stays behind.
+    for (const FileResult& r : results) {
+      for (const DetectorJpeg& j : r.jpegs) {
+        std::error_code ec;
+        fs::remove(absl::StrCat(in.archive_root, "/", j.relative_path), ec);
+      }
+    }
+    return absl::CancelledError(absl::StrCat("CU2 of ", in.night, " was cancelled"));
   }
   CURATOR_RETURN_IF_ERROR(files::FsyncDir(jpeg_dir));
   step.finished = absl::Now();

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "worker/cu3_task.h"
 #include "worker/scaling.h"
+#include "worker/task_control.h"
 
 namespace curator::worker {
 
@@ -38,6 +39,7 @@ struct Cu2Input {
   std::vector<ImageInput> images;
   int threads = 0;
   JpegOptions jpeg;
+  TaskControl* control = nullptr;  // progress and cancellation, optional
 };
 
 // One detector's preview.

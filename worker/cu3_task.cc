@@ -68,9 +68,11 @@ absl::StatusOr<TaskOutput> RunCu3(const TaskInput& input) {
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i = next++; i < n; i = next++) {
+      if (input.control != nullptr && input.control->Cancelled()) return;
       started[i] = absl::Now();
       records[i] = ReadMultiframe(input.images[i].path);
       finished[i] = absl::Now();
+      if (input.control != nullptr) input.control->FileDone(records[i].ok());
     }
   };
   int threads = input.threads > 0 ? input.threads
@@ -82,6 +84,9 @@ absl::StatusOr<TaskOutput> RunCu3(const TaskInput& input) {
     work();
   }
   read_step.finished = absl::Now();
+  if (input.control != nullptr && input.control->Cancelled()) {
+    return absl::CancelledError(absl::StrCat("CU3 of ", input.night, " was cancelled"));
+  }
 
   std::vector<std::string> keys;
   for (const ImageInput& img : input.images) {

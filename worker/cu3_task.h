@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/task_log.h"
 #include "curator/v1/batch.pb.h"
+#include "worker/task_control.h"
 
 namespace curator::worker {
 
@@ -30,6 +31,7 @@ struct TaskInput {
   int64_t cu_event_id = 0;
   std::vector<ImageInput> images;
   int threads = 0;  // 0: one per core
+  TaskControl* control = nullptr;  // progress and cancellation, optional
 };
 
 struct TaskOutput {

@@ -79,6 +79,7 @@ absl::StatusOr<TaskOutput> RunCu4(const Cu4Input& in) {
       if (failed[i].ok()) next += scans[i]->rows;
     }
     ParallelFor(pending, threads, [&](size_t i) {
+      if (in.control != nullptr && in.control->Cancelled()) return;
       started[i] = absl::Now();
       if (files[i] != nullptr) batch->DiscardFile(files[i]);
       absl::StatusOr<pgcopy::Writer*> w = batch->AddFile(
@@ -105,6 +106,9 @@ absl::StatusOr<TaskOutput> RunCu4(const Cu4Input& in) {
       }
     });
     CURATOR_RETURN_IF_ERROR(systematic);
+    if (in.control != nullptr && in.control->Cancelled()) {
+      return absl::CancelledError(absl::StrCat("CU4 of ", in.night, " was cancelled"));
+    }
     // Anything after the first catalogue that failed in this round has
     // the wrong ids now.
     size_t first_new_failure = n;
@@ -119,6 +123,9 @@ absl::StatusOr<TaskOutput> RunCu4(const Cu4Input& in) {
     pending = std::move(again);
   }
   convert_step.finished = absl::Now();
+  if (in.control != nullptr) {
+    for (size_t i = 0; i < n; ++i) in.control->FileDone(failed[i].ok());
+  }
 
   v1::Manifest& manifest = batch->manifest();
   for (size_t i = 0; i < n; ++i) {

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "worker/catalogue_converter.h"
 #include "worker/cu3_task.h"
+#include "worker/task_control.h"
 
 namespace curator::worker {
 
@@ -25,6 +26,7 @@ struct Cu4Input {
   int64_t cu_event_id = 0;
   std::vector<CatalogueInput> catalogues;  // any order; sorted by multiframe_id here
   int threads = 0;                         // 0: one per core
+  TaskControl* control = nullptr;          // progress and cancellation, optional
 };
 
 absl::StatusOr<TaskOutput> RunCu4(const Cu4Input& input);

@@ -1,5 +1,9 @@
-// curator-worker. Today: the one-shot command that runs a task by hand,
-// without the daemon:
+// curator-worker: the gRPC server of a pixel server,
+//
+//   curator-worker serve --config F
+//
+// (Worker service, health, reflection; until SIGTERM), and the one-shot
+// command that runs a task by hand, without the daemon:
 //
 //   curator-worker run --cu 2|3|4 --night YYYYMMDD [--config F | --archive DIR --db CONNINFO]
 //
@@ -9,6 +13,7 @@
 // 1 bad usage; 3 the task failed (nothing registered, database gone, ...).
 #include <cstdio>
 #include <map>
+#include <thread>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -20,9 +25,12 @@
 #include "common/site.h"
 #include "common/task_log.h"
 #include "daemon/registry.h"
+#include "common/log.h"
+#include "common/signals.h"
 #include "worker/cu2_task.h"
 #include "worker/cu3_task.h"
 #include "worker/cu4_task.h"
+#include "worker/server.h"
 
 ABSL_FLAG(int, cu, 0, "Curation use case to run: 2, 3 or 4");
 ABSL_FLAG(std::string, night, "", "Night, YYYYMMDD");
@@ -38,14 +46,33 @@ int Fail(int code, const std::string& message) {
   return code;
 }
 
+// The gRPC server until SIGTERM or SIGINT.
+int Serve() {
+  auto site = curator::SiteFromFlags();
+  if (!site.ok()) return Fail(1, std::string(site.status().message()));
+  curator::BlockTerminationSignals();
+  auto server = curator::worker::WorkerServer::Create(site->config);
+  if (!server.ok()) return Fail(1, std::string(server.status().message()));
+  if (absl::Status s = (*server)->Start(); !s.ok()) return Fail(3, s.ToString());
+  std::thread signals([&] {
+    const int sig = curator::WaitForTerminationSignal();
+    CURATOR_LOG(INFO) << "signal " << sig << ": cancelling running tasks and stopping";
+    (*server)->Shutdown(absl::Seconds(30));
+  });
+  (*server)->Wait();
+  signals.join();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "curator-worker run --cu 3 --night YYYYMMDD [--config F | --archive DIR --db CONNINFO]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() == 2 && std::string(args[1]) == "serve") return Serve();
   if (args.size() != 2 || std::string(args[1]) != "run") {
-    return Fail(1, "usage: curator-worker run --cu 3 --night YYYYMMDD ...");
+    return Fail(1, "usage: curator-worker serve --config F | run --cu 2|3|4 --night YYYYMMDD ...");
   }
   const int cu = absl::GetFlag(FLAGS_cu);
   const std::string night = absl::GetFlag(FLAGS_night);

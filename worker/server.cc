@@ -1,0 +1,88 @@
+#include "worker/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/log.h"
+
+namespace curator::worker {
+
+grpc::Status WorkerService::RunTask(grpc::ServerContext*, const v1::RunTaskRequest* request,
+                                    v1::RunTaskResponse* response) {
+  absl::StatusOr<bool> accepted = runner_->Submit(*request);
+  if (!accepted.ok()) return ToGrpcStatus(accepted.status());
+  response->set_accepted(*accepted);
+  response->set_message(*accepted ? "queued" : "a task with this id is known already");
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerService::CancelTask(grpc::ServerContext*, const v1::CancelTaskRequest* request,
+                                       v1::CancelTaskResponse* response) {
+  response->set_cancelled(runner_->Cancel(request->task_id()));
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerService::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
+                                      v1::GetStatusResponse* response) {
+  *response->mutable_load() = runner_->Load();
+  for (v1::TaskStatus& t : runner_->Tasks()) *response->add_tasks() = std::move(t);
+  return grpc::Status::OK;
+}
+
+WorkerServer::WorkerServer(const v1::Config& config) : config_(config) {}
+
+absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Create(const v1::Config& config) {
+  if (config.archive_root().empty() || config.archive_root()[0] != '/') {
+    return absl::InvalidArgumentError("archive_root must be an absolute path");
+  }
+  if (!config.has_worker() || config.worker().listen_address().empty()) {
+    return absl::InvalidArgumentError("the config has no worker.listen_address");
+  }
+  std::unique_ptr<WorkerServer> s(new WorkerServer(config));
+  TaskRunnerOptions options;
+  options.archive_root = config.archive_root();
+  options.slots = static_cast<int>(std::max(1u, config.worker().slots()));
+  options.threads_per_task = static_cast<int>(config.worker().threads_per_task());
+  options.conninfo = config.database().conninfo();
+  s->runner_ = std::make_unique<TaskRunner>(options);
+  s->service_ = std::make_unique<WorkerService>(s->runner_.get());
+  return s;
+}
+
+WorkerServer::~WorkerServer() {
+  Shutdown(absl::Seconds(10));
+  Wait();
+}
+
+absl::Status WorkerServer::Start() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  // Plaintext for now; TLS with client certificates comes with the
+  // deployment work.
+  builder.AddListeningPort(config_.worker().listen_address(), grpc::InsecureServerCredentials(),
+                           &port_);
+  builder.RegisterService(service_.get());
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config_.worker().listen_address()));
+  }
+  CURATOR_LOG(INFO) << "curator-worker serving on port " << port_ << " with "
+                    << runner_->Load().slots() << " slots";
+  return absl::OkStatus();
+}
+
+void WorkerServer::Shutdown(absl::Duration deadline) {
+  if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now() + deadline));
+  if (runner_ != nullptr) runner_->Shutdown();
+}
+
+void WorkerServer::Wait() {
+  if (server_ != nullptr) server_->Wait();
+}
+
+}  // namespace curator::worker

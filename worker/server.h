@@ -1,0 +1,61 @@
+// curator-worker's gRPC server: the Worker service (a thin layer over
+// TaskRunner), the standard grpc.health.v1 service and server reflection
+// (so grpcurl works).
+//
+// Lifecycle: Create, Start, Shutdown(deadline), Wait.
+#ifndef CURATOR_WORKER_SERVER_H_
+#define CURATOR_WORKER_SERVER_H_
+
+#include <grpcpp/server.h>
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "curator/v1/config.pb.h"
+#include "curator/v1/services.grpc.pb.h"
+#include "worker/task_runner.h"
+
+namespace curator::worker {
+
+class WorkerService final : public v1::Worker::Service {
+ public:
+  explicit WorkerService(TaskRunner* runner) : runner_(runner) {}
+  grpc::Status RunTask(grpc::ServerContext*, const v1::RunTaskRequest* request,
+                       v1::RunTaskResponse* response) override;
+  grpc::Status CancelTask(grpc::ServerContext*, const v1::CancelTaskRequest* request,
+                          v1::CancelTaskResponse* response) override;
+  grpc::Status GetStatus(grpc::ServerContext*, const v1::GetStatusRequest* request,
+                         v1::GetStatusResponse* response) override;
+
+ private:
+  TaskRunner* runner_;
+};
+
+class WorkerServer {
+ public:
+  // Needs config.archive_root and the worker section; database.conninfo,
+  // if set, receives the tasks' logs. Port 0 in listen_address picks a
+  // free port (see port()).
+  static absl::StatusOr<std::unique_ptr<WorkerServer>> Create(const v1::Config& config);
+  ~WorkerServer();
+
+  absl::Status Start();
+  // Stops taking calls, cancels running tasks (their partial output is
+  // removed) and waits for them, until `deadline` at most.
+  void Shutdown(absl::Duration deadline);
+  void Wait();
+  int port() const { return port_; }
+
+ private:
+  explicit WorkerServer(const v1::Config& config);
+  v1::Config config_;
+  std::unique_ptr<TaskRunner> runner_;
+  std::unique_ptr<WorkerService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace curator::worker
+
+#endif  // CURATOR_WORKER_SERVER_H_
