@@ -1,0 +1,113 @@
+#include "daemon/planner.h"
+
+#include <algorithm>
+#include <numeric>
+#include <queue>
+
+namespace curator::daemon {
+namespace {
+
+constexpr double kDefaultSecondsPerFile = 0.05;
+
+// Order of CUs: CU3 first, its ingest gates the others.
+int CuRank(int cu) { return cu == 3 ? 0 : cu == 4 ? 1 : 2; }
+
+}  // namespace
+
+void DurationModel::Record(int cu, int64_t files, absl::Duration took) {
+  if (files <= 0) return;
+  std::vector<double>& v = seconds_per_file_[cu];
+  v.push_back(absl::ToDoubleSeconds(took) / static_cast<double>(files));
+  if (v.size() > 1000) v.erase(v.begin(), v.begin() + static_cast<long>(v.size() - 1000));
+}
+
+absl::Duration DurationModel::Estimate(int cu, int64_t files) const {
+  double per_file = kDefaultSecondsPerFile;
+  auto it = seconds_per_file_.find(cu);
+  if (it != seconds_per_file_.end() && !it->second.empty()) {
+    std::vector<double> v = it->second;
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    per_file = v[v.size() / 2];
+  }
+  return absl::Seconds(per_file * static_cast<double>(std::max<int64_t>(files, 1)));
+}
+
+Plan MakePlan(const std::vector<PendingTask>& tasks, const std::vector<WorkerState>& workers,
+              const DurationModel& durations, const PlannerOptions& options, absl::Time now) {
+  Plan plan;
+  plan.finish = now;
+  // Every slot of every usable worker and the time it is free: now for a
+  // free slot; for a busy one (or any slot of an overloaded worker) a
+  // minute from now, as nothing better is known.
+  struct Slot {
+    absl::Time free_at;
+    double load;  // per core, for ties
+    int worker;
+    int index;    // into free_at
+  };
+  std::vector<absl::Time> free_at;
+  auto later = [](const Slot& a, const Slot& b) {
+    return a.free_at != b.free_at ? a.free_at > b.free_at : a.load > b.load;
+  };
+  // One heap per data root; a worker reading several roots has its slots
+  // in several heaps, so entries are checked against free_at when popped.
+  std::map<std::string, std::priority_queue<Slot, std::vector<Slot>, decltype(later)>> slots;
+  for (size_t w = 0; w < workers.size(); ++w) {
+    const WorkerState& ws = workers[w];
+    if (!ws.alive || ws.free_disk_bytes < options.min_free_disk_bytes || ws.slots <= 0) continue;
+    const double load = ws.load_average / std::max(1, ws.cores);
+    const bool overloaded = load > options.max_load_per_core;
+    const int first = static_cast<int>(free_at.size());
+    for (int s = 0; s < ws.slots; ++s) {
+      free_at.push_back(!overloaded && s >= ws.running ? now : now + absl::Minutes(1));
+    }
+    for (const std::string& root : ws.data_roots) {
+      auto& heap = slots.try_emplace(root, later).first->second;
+      for (int s = 0; s < ws.slots; ++s) {
+        heap.push({free_at[first + s], load, static_cast<int>(w), first + s});
+      }
+    }
+  }
+  // Planning order.
+  std::vector<size_t> order(tasks.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const PendingTask& x = tasks[a];
+    const PendingTask& y = tasks[b];
+    if (x.priority != y.priority) return x.priority > y.priority;
+    if (CuRank(x.cu) != CuRank(y.cu)) return CuRank(x.cu) < CuRank(y.cu);
+    if (x.ready_since != y.ready_since) return x.ready_since < y.ready_since;
+    return x.task_id < y.task_id;
+  });
+  plan.entries.reserve(tasks.size());
+  for (size_t i : order) {
+    const PendingTask& t = tasks[i];
+    auto it = slots.find(t.data_root);
+    if (it == slots.end() || it->second.empty()) {
+      plan.unplaceable.push_back(t.task_id);
+      continue;
+    }
+    auto& heap = it->second;
+    Slot slot = heap.top();
+    heap.pop();
+    while (slot.free_at != free_at[slot.index]) {  // booked through another root
+      slot.free_at = free_at[slot.index];
+      heap.push(slot);
+      slot = heap.top();
+      heap.pop();
+    }
+    PlanEntry e;
+    e.task_id = t.task_id;
+    e.worker_id = workers[slot.worker].id;
+    e.start = slot.free_at;
+    e.finish = slot.free_at + durations.Estimate(t.cu, t.files);
+    e.starts_now = slot.free_at <= now;
+    plan.finish = std::max(plan.finish, e.finish);
+    slot.free_at = free_at[slot.index] = e.finish;
+    heap.push(slot);
+    plan.entries.push_back(std::move(e));
+  }
+  return plan;
+}
+
+}  // namespace curator::daemon

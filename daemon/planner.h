@@ -1,0 +1,85 @@
+// The data daemon's planner: which worker runs which pending task, and
+// when each is estimated to start and finish. A pure function of the
+// workers' reported state, the pending tasks and the durations seen so
+// far; the daemon shows the plan to the operator (or an auto-approve
+// policy), and dispatches the entries that can start now.
+//
+// Rules:
+//  - a worker takes tasks only if it is alive, has free disk above the
+//    minimum, and can read the task's data root;
+//  - its free slots now are slots - running, none while its load average
+//    per core is above the threshold; later slots free up as the tasks
+//    the plan gives it finish;
+//  - tasks go in order of priority, then CU3 before CU2 and CU4 (their
+//    ingests wait for CU3's), then the oldest first;
+//  - each goes to the eligible slot that is free soonest (ties: the
+//    least loaded worker), so the plan also says when the night will be
+//    done.
+#ifndef CURATOR_DAEMON_PLANNER_H_
+#define CURATOR_DAEMON_PLANNER_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace curator::daemon {
+
+struct WorkerState {
+  std::string id;
+  int slots = 1;
+  int running = 0;
+  double load_average = 0;  // 1 minute
+  int cores = 1;
+  int64_t free_disk_bytes = 0;
+  std::vector<std::string> data_roots;  // archive roots it can read
+  bool alive = true;
+};
+
+struct PendingTask {
+  int64_t task_id = 0;
+  int cu = 0;
+  std::string night;
+  int64_t files = 0;
+  std::string data_root;
+  int priority = 0;  // higher first
+  absl::Time ready_since;
+};
+
+// Seconds per input file of each CU, from the durations of finished
+// tasks (their median); a default until there is history.
+class DurationModel {
+ public:
+  void Record(int cu, int64_t files, absl::Duration took);
+  absl::Duration Estimate(int cu, int64_t files) const;
+
+ private:
+  std::map<int, std::vector<double>> seconds_per_file_;
+};
+
+struct PlannerOptions {
+  double max_load_per_core = 1.5;
+  int64_t min_free_disk_bytes = int64_t{1} << 30;
+};
+
+struct PlanEntry {
+  int64_t task_id = 0;
+  std::string worker_id;
+  absl::Time start;   // estimated
+  absl::Time finish;  // estimated
+  bool starts_now = false;  // a slot is free now: dispatch it when approved
+};
+
+struct Plan {
+  std::vector<PlanEntry> entries;      // in planning order
+  std::vector<int64_t> unplaceable;    // no worker can take them (locality, disk, dead)
+  absl::Time finish;                   // of the last entry
+};
+
+Plan MakePlan(const std::vector<PendingTask>& tasks, const std::vector<WorkerState>& workers,
+              const DurationModel& durations, const PlannerOptions& options, absl::Time now);
+
+}  // namespace curator::daemon
+
+#endif  // CURATOR_DAEMON_PLANNER_H_
