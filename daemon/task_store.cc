@@ -1,0 +1,108 @@
+#include "daemon/task_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+
+namespace curator::daemon {
+namespace {
+
+constexpr char kColumns[] =
+    "task_id, to_char(night, 'YYYYMMDD'), cu, state, priority, files, attempts, max_attempts, "
+    "(extract(epoch from not_before) * 1000000)::bigint, coalesce(worker_id, ''), "
+    "coalesce(cu_event_id, 0), coalesce(batch_id, ''), coalesce(last_error, '')";
+
+TaskRow ReadRow(const pg::Result& r, int i) {
+  TaskRow t;
+  t.task_id = r.GetInt(i, 0);
+  t.night = r.Get(i, 1);
+  t.cu = static_cast<int>(r.GetInt(i, 2));
+  t.state = ParseTaskState(r.Get(i, 3)).value_or(TaskState::kPending);
+  t.priority = static_cast<int>(r.GetInt(i, 4));
+  t.files = static_cast<int>(r.GetInt(i, 5));
+  t.attempts = static_cast<int>(r.GetInt(i, 6));
+  t.max_attempts = static_cast<int>(r.GetInt(i, 7));
+  if (!r.IsNull(i, 8)) t.not_before = absl::FromUnixMicros(r.GetInt(i, 8));
+  t.worker_id = r.Get(i, 9);
+  t.cu_event_id = r.GetInt(i, 10);
+  t.batch_id = r.Get(i, 11);
+  t.last_error = r.Get(i, 12);
+  return t;
+}
+
+}  // namespace
+
+absl::StatusOr<int> CreateNightTasks(pg::Connection& conn, const std::string& night) {
+  // Files per task: images for CU2 and CU3, catalogues for CU4.
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn.Exec("INSERT INTO curation.task (night, cu, files) SELECT $1::date, c.cu, (SELECT "
+                "count(*) FROM curation.registered_file f WHERE f.night = $1::date AND f.kind = "
+                "CASE WHEN c.cu = 4 THEN 'catalogue' ELSE 'image' END) FROM (VALUES (3), (2), "
+                "(4)) AS c(cu) WHERE EXISTS (SELECT 1 FROM curation.night n WHERE n.night = "
+                "$1::date) ON CONFLICT (night, cu) DO NOTHING",
+                {night}));
+  return static_cast<int>(r.AffectedRows());
+}
+
+absl::Status Transition(pg::Connection& conn, int64_t task_id, TaskState to,
+                        const TransitionFields& f) {
+  std::string set = absl::StrCat("state = '", TaskStateName(to), "', updated_at = now()");
+  std::vector<pg::Param> params = {std::to_string(task_id)};
+  auto add = [&](const char* column, pg::Param value) {
+    params.push_back(std::move(value));
+    absl::StrAppend(&set, ", ", column, " = $", params.size());
+  };
+  if (f.worker_id) add("worker_id", *f.worker_id);
+  if (f.cu_event_id) add("cu_event_id", std::to_string(*f.cu_event_id));
+  if (f.batch_id) add("batch_id", *f.batch_id);
+  if (f.error) add("last_error", *f.error);
+  if (f.count_attempt) absl::StrAppend(&set, ", attempts = attempts + 1");
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r, conn.Exec(absl::StrCat("UPDATE curation.task SET ", set,
+                                           " WHERE task_id = $1 AND state = ANY('",
+                                           AllowedFromSql(to), "')"),
+                              params));
+  if (r.AffectedRows() == 1) return absl::OkStatus();
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result now, conn.Exec("SELECT state FROM curation.task WHERE task_id = $1",
+                                {std::to_string(task_id)}));
+  if (now.rows() == 0) return absl::NotFoundError(absl::StrCat("no task ", task_id));
+  return absl::FailedPreconditionError(absl::StrCat("task ", task_id, " is ", now.Get(0, 0),
+                                                    "; it cannot become ", TaskStateName(to)));
+}
+
+absl::StatusOr<TaskState> FailAttempt(pg::Connection& conn, int64_t task_id,
+                                      const std::string& error, absl::Duration base_backoff) {
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn.Exec(absl::StrCat(
+                    "UPDATE curation.task SET state = CASE WHEN attempts < max_attempts THEN "
+                    "'pending' ELSE 'failed' END, not_before = CASE WHEN attempts < max_attempts "
+                    "THEN now() + $3 * interval '1 microsecond' * power(2, greatest(attempts - 1, "
+                    "0)) END, last_error = $2, worker_id = NULL, updated_at = now() WHERE "
+                    "task_id = $1 AND state = ANY('",
+                    AllowedFromSql(TaskState::kFailed), "') RETURNING state"),
+                {std::to_string(task_id), error,
+                 std::to_string(absl::ToInt64Microseconds(base_backoff))}));
+  if (r.rows() == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("task ", task_id, " is not dispatched or running; nothing to fail"));
+  }
+  return ParseTaskState(r.Get(0, 0)).value_or(TaskState::kFailed);
+}
+
+absl::StatusOr<std::vector<TaskRow>> ListTasks(pg::Connection& conn,
+                                               std::optional<TaskState> state) {
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      state ? conn.Exec(absl::StrCat("SELECT ", kColumns, " FROM curation.task WHERE state = $1 "
+                                     "ORDER BY priority DESC, created_at, task_id"),
+                        {std::string(TaskStateName(*state))})
+            : conn.Exec(absl::StrCat("SELECT ", kColumns,
+                                     " FROM curation.task ORDER BY night, cu, task_id")));
+  std::vector<TaskRow> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(ReadRow(r, i));
+  return out;
+}
+
+}  // namespace curator::daemon
