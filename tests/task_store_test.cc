@@ -4,7 +4,9 @@
 
 #include <map>
 
+#include "daemon/planner.h"
 #include "daemon/registry.h"
+#include "daemon/worker_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/pipeline_test.h"
@@ -114,6 +116,71 @@ TEST_F(TaskStoreTest, FailedAttemptsRetryWithBackoffThenGiveUp) {
   EXPECT_EQ(failed.attempts, 3);
   // An operator's retry brings it back.
   EXPECT_TRUE(Transition(*conn_, id, TaskState::kPending).ok());
+}
+
+TEST_F(TaskStoreTest, WorkersReportTheirStateAndSilentOnesLoseTheirTasks) {
+  Generate(Survey(1, 1));
+  Register("20071021");
+  ASSERT_EQ(*CreateNightTasks(*conn_, "20071021"), 3);
+  WorkerReport w1{"w1", "pixel01:7401", 2, 8, 1.5, 1 << 30, int64_t{50} << 30, 0, {archive_}};
+  WorkerReport w2{"w2", "pixel02:7401", 4, 8, 0.5, 1 << 30, int64_t{50} << 30, 0, {archive_, "/b"}};
+  ASSERT_TRUE(RecordWorker(*conn_, w1).ok());
+  ASSERT_TRUE(RecordWorker(*conn_, w2).ok());
+  w2.load_average = 3.0;  // a heartbeat updates the record
+  ASSERT_TRUE(RecordWorker(*conn_, w2).ok());
+  EXPECT_EQ(RecordWorker(*conn_, WorkerReport{}).code(), absl::StatusCode::kInvalidArgument);
+  auto workers = Workers(*conn_, absl::Seconds(30));
+  ASSERT_TRUE(workers.ok()) << workers.status();
+  ASSERT_EQ(workers->size(), 2u);
+  EXPECT_TRUE((*workers)[1].alive);
+  EXPECT_EQ((*workers)[1].load_average, 3.0);
+  EXPECT_THAT((*workers)[1].data_roots, ::testing::ElementsAre(archive_, "/b"));
+
+  // CU3 runs on w1, CU4 on w2; then w1 goes silent.
+  const int64_t on_w1 = TaskOf(3), on_w2 = TaskOf(4);
+  for (auto [id, worker] : {std::pair{on_w1, "w1"}, std::pair{on_w2, "w2"}}) {
+    ASSERT_TRUE(Transition(*conn_, id, TaskState::kApproved).ok());
+    ASSERT_TRUE(Transition(*conn_, id, TaskState::kDispatched,
+                           {.worker_id = std::string(worker), .count_attempt = true})
+                    .ok());
+  }
+  ASSERT_TRUE(conn_->Exec("UPDATE curation.worker SET last_heartbeat = now() - interval '5 "
+                          "minutes' WHERE worker_id = 'w1'")
+                  .ok());
+  workers = Workers(*conn_, absl::Seconds(30));
+  EXPECT_FALSE((*workers)[0].alive);
+  auto reclaimed = ReclaimLostWorkers(*conn_, absl::Seconds(30), absl::Seconds(1));
+  ASSERT_TRUE(reclaimed.ok()) << reclaimed.status();
+  EXPECT_THAT(*reclaimed, ::testing::ElementsAre(on_w1));
+  auto tasks = ListTasks(*conn_);
+  for (const TaskRow& t : *tasks) {
+    if (t.task_id == on_w1) {
+      EXPECT_EQ(t.state, TaskState::kPending);
+      EXPECT_EQ(t.last_error, "worker w1 lost (no heartbeat)");
+      EXPECT_TRUE(t.worker_id.empty());
+    }
+    if (t.task_id == on_w2) {
+      EXPECT_EQ(t.state, TaskState::kDispatched);
+    }
+  }
+  // A second pass finds nothing more to reclaim.
+  EXPECT_TRUE(ReclaimLostWorkers(*conn_, absl::Seconds(30), absl::Seconds(1))->empty());
+
+  // The planner, fed from the database, gives nothing to the silent worker.
+  std::vector<PendingTask> pending;
+  auto rows = ListTasks(*conn_, TaskState::kPending);
+  for (const TaskRow& t : *rows) {
+    PendingTask p;
+    p.task_id = t.task_id;
+    p.cu = t.cu;
+    p.night = t.night;
+    p.files = t.files;
+    p.data_root = archive_;
+    pending.push_back(p);
+  }
+  Plan plan = MakePlan(pending, *workers, DurationModel(), {}, absl::Now());
+  ASSERT_EQ(plan.entries.size(), pending.size());
+  for (const PlanEntry& e : plan.entries) EXPECT_EQ(e.worker_id, "w2");
 }
 
 }  // namespace
