@@ -33,8 +33,9 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
   std::vector<std::string> errors_;
 };
 
+// `listen`: port 0 (any free port) is allowed.
 absl::Status ValidateAddress(absl::string_view field, const std::string& value,
-                             bool required) {
+                             bool required, bool listen = false) {
   if (value.empty()) {
     if (!required) return absl::OkStatus();
     return absl::InvalidArgumentError(absl::StrCat(field, " is not set"));
@@ -42,11 +43,11 @@ absl::Status ValidateAddress(absl::string_view field, const std::string& value,
   size_t colon = value.rfind(':');
   int port = 0;
   if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(value.substr(colon + 1), &port) || port < 1 ||
+      !absl::SimpleAtoi(value.substr(colon + 1), &port) || port < (listen ? 0 : 1) ||
       port > 65535) {
     return absl::InvalidArgumentError(
-        absl::StrCat(field, " must be host:port with a port in 1..65535, not '",
-                     value, "'"));
+        absl::StrCat(field, " must be host:port with a port in ", listen ? 0 : 1,
+                     "..65535, not '", value, "'"));
   }
   return absl::OkStatus();
 }
@@ -87,14 +88,14 @@ absl::Status ValidateConfig(const v1::Config& config) {
   }
   if (config.has_daemon()) {
     CURATOR_RETURN_IF_ERROR(ValidateAddress(
-        "daemon.listen_address", config.daemon().listen_address(), true));
+        "daemon.listen_address", config.daemon().listen_address(), true, true));
     CURATOR_RETURN_IF_ERROR(ValidateAddress(
-        "daemon.monitor_address", config.daemon().monitor_address(), false));
+        "daemon.monitor_address", config.daemon().monitor_address(), false, true));
   }
   if (config.has_worker()) {
     const v1::WorkerConfig& w = config.worker();
     CURATOR_RETURN_IF_ERROR(
-        ValidateAddress("worker.listen_address", w.listen_address(), true));
+        ValidateAddress("worker.listen_address", w.listen_address(), true, true));
     CURATOR_RETURN_IF_ERROR(
         ValidateAddress("worker.daemon_address", w.daemon_address(), true));
     if (w.slots() < 1 || w.slots() > 1024) {

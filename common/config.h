@@ -22,7 +22,7 @@ absl::StatusOr<v1::Config> LoadConfig(const std::string& path);
 
 // Checks the rules every process relies on: archive_root is an absolute
 // path, database.conninfo is set, addresses are host:port with a port in
-// 1..65535, worker slots in 1..1024, poll interval > 0. Sections that are
+// 1..65535 (0, any free port, for the addresses a server listens on), worker slots in 1..1024, poll interval > 0. Sections that are
 // absent are not checked; a daemon asks for its own with RequireSection.
 // InvalidArgument naming the field on the first problem.
 absl::Status ValidateConfig(const v1::Config& config);

@@ -61,7 +61,7 @@ TEST(ConfigTest, ValidationNamesTheField) {
        "daemon.listen_address must be host:port"},
       {"archive_root: \"/srv\" database { conninfo: \"x\" } "
        "daemon { listen_address: \"h:70000\" }",
-       "port in 1..65535"},
+       "..65535, not 'h:70000'"},
       {"archive_root: \"/srv\" database { conninfo: \"x\" } worker { "
        "listen_address: \"h:1\" daemon_address: \"d:2\" slots: 0 }",
        "worker.slots must be in 1..1024, not 0"},

@@ -1,12 +1,15 @@
-// curatorctl: the operator's command line. Today: schema migrations and
-// registration of nights; the daemon's commands (plan, approve, ...) come
-// with the daemon.
+// curatorctl: the operator's command line.
 //
 //   curatorctl migrate  [--config F | --db CONNINFO]
 //   curatorctl register NIGHT... | --all   [--config F | --archive DIR --db CONNINFO]
+//   curatorctl tasks [--state S] | workers | plan | approve (--all | ID...) | pause | resume
+//       [--daemon HOST:PORT | --config F] [--json]
 //
+// The last group talks to curator-daemon over gRPC; --json prints the
+// reply as JSON (protobuf's mapping) for scripts.
 // Exit codes: 0 done; 1 bad usage; 2 done, with problems reported (changed
-// files, orphan catalogues); 3 failed (database unreachable, ...).
+// files, orphan catalogues, refused approvals); 3 failed (database or
+// daemon unreachable, ...).
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -15,14 +18,25 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "curator/v1/services.grpc.pb.h"
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/create_channel.h>
 #include "common/archive_layout.h"
 #include "common/migrations.h"
 #include "common/pg.h"
 #include "common/site.h"
 #include "daemon/registry.h"
 
-ABSL_FLAG(bool, all, false, "register: every night under incoming/ with a transfer marker");
+ABSL_FLAG(bool, all, false,
+          "register: every night under incoming/ with a transfer marker; approve: every "
+          "pending task");
+ABSL_FLAG(bool, json, false, "Answer in JSON");
+ABSL_FLAG(std::string, daemon, "", "host:port of curator-daemon (default: daemon.listen_address)");
+ABSL_FLAG(std::string, state, "", "tasks: only tasks in this state");
 
 namespace {
 
@@ -33,15 +47,129 @@ int Fail(int code, const std::string& message) {
 
 }  // namespace
 
+// The daemon commands.
+int DaemonCommand(const std::string& command, const std::vector<std::string>& args) {
+  std::string address = absl::GetFlag(FLAGS_daemon);
+  if (address.empty()) {
+    auto site = curator::SiteFromFlags(false);
+    if (site.ok()) address = site->config.daemon().listen_address();
+    if (absl::StartsWith(address, "0.0.0.0:")) address = "127.0.0.1:" + address.substr(8);
+  }
+  if (address.empty()) return Fail(1, "give the daemon: --daemon HOST:PORT or --config FILE");
+  auto stub = curator::v1::Coordinator::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  std::unique_ptr<google::protobuf::Message> reply;
+  grpc::Status st;
+  int code = 0;
+  if (command == "tasks") {
+    curator::v1::ListTasksRequest r;
+    r.set_state(absl::GetFlag(FLAGS_state));
+    auto out = std::make_unique<curator::v1::ListTasksResponse>();
+    st = stub->ListTasks(&ctx, r, out.get());
+    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
+      std::printf("%8s  %-8s  %-3s  %-10s  %5s  %8s  %-12s  %s\n", "TASK", "NIGHT", "CU", "STATE",
+                  "FILES", "ATTEMPTS", "WORKER", "BATCH / LAST ERROR");
+      for (const auto& t : out->tasks()) {
+        std::printf("%8lld  %-8s  %-3d  %-10s  %5d  %8d  %-12s  %s\n",
+                    static_cast<long long>(t.task_id()), t.night().c_str(), t.cu(),
+                    t.state().c_str(), t.files(), t.attempts(), t.worker_id().c_str(),
+                    (t.batch_id().empty() ? t.last_error() : t.batch_id()).c_str());
+      }
+    }
+    reply = std::move(out);
+  } else if (command == "workers") {
+    auto out = std::make_unique<curator::v1::ListWorkersResponse>();
+    st = stub->ListWorkers(&ctx, curator::v1::ListWorkersRequest(), out.get());
+    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
+      std::printf("%-14s  %-22s  %-5s  %8s  %5s  %7s  %5s  %9s  %9s\n", "WORKER", "ADDRESS", "ALIVE",
+                  "LAST BEAT", "SLOTS", "RUNNING", "LOAD", "FREE MEM", "FREE DISK");
+      for (const auto& w : out->workers()) {
+        std::printf("%-14s  %-22s  %-5s  %7.1fs  %5d  %7d  %5.2f  %8.1fG  %8.1fG\n",
+                    w.worker_id().c_str(), w.address().c_str(), w.alive() ? "yes" : "NO",
+                    w.seconds_since_heartbeat(), w.load().slots(), w.load().running_tasks(),
+                    w.load().load_average_1m(), w.load().free_memory_bytes() / 1e9,
+                    w.load().free_disk_bytes() / 1e9);
+      }
+    }
+    reply = std::move(out);
+  } else if (command == "plan") {
+    auto out = std::make_unique<curator::v1::GetPlanResponse>();
+    st = stub->GetPlan(&ctx, curator::v1::GetPlanRequest(), out.get());
+    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
+      std::printf("%8s  %-8s  %-3s  %-14s  %9s  %10s\n", "TASK", "NIGHT", "CU", "WORKER", "START IN",
+                  "FINISH IN");
+      for (const auto& e : out->entries()) {
+        std::printf("%8lld  %-8s  %-3d  %-14s  %8.0fs  %9.0fs%s\n",
+                    static_cast<long long>(e.task_id()), e.night().c_str(), e.cu(),
+                    e.worker_id().c_str(), e.start_in_seconds(), e.finish_in_seconds(),
+                    e.starts_now() ? "  (starts when approved)" : "");
+      }
+      for (int64_t id : out->unplaceable()) {
+        std::printf("%8lld  no worker can take it now\n", static_cast<long long>(id));
+      }
+      std::printf("estimated finish in %.0f s%s\n", out->finish_in_seconds(),
+                  out->paused() ? "; dispatch is PAUSED" : "");
+    }
+    reply = std::move(out);
+  } else if (command == "approve") {
+    curator::v1::ApproveRequest r;
+    r.set_all(absl::GetFlag(FLAGS_all));
+    for (const std::string& a : args) {
+      int64_t id = 0;
+      if (!absl::SimpleAtoi(a, &id)) return Fail(1, "approve: task ids are numbers, not '" + a + "'");
+      r.add_task_ids(id);
+    }
+    if (!r.all() && r.task_ids().empty()) return Fail(1, "approve: give task ids or --all");
+    auto out = std::make_unique<curator::v1::ApproveResponse>();
+    st = stub->Approve(&ctx, r, out.get());
+    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
+      std::printf("approved %d task(s)\n", out->approved_size());
+      for (const std::string& why : out->refused()) std::printf("  refused: %s\n", why.c_str());
+    }
+    if (st.ok() && out->refused_size() > 0) code = 2;
+    reply = std::move(out);
+  } else {  // pause, resume
+    curator::v1::PauseRequest r;
+    r.set_paused(command == "pause");
+    auto out = std::make_unique<curator::v1::PauseResponse>();
+    st = stub->Pause(&ctx, r, out.get());
+    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
+      std::printf("dispatch %s\n", out->paused() ? "paused" : "running");
+    }
+    reply = std::move(out);
+  }
+  if (!st.ok()) {
+    return Fail(st.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? 1 : 3,
+                absl::StrCat("daemon at ", address, ": ", st.error_message()));
+  }
+  if (absl::GetFlag(FLAGS_json)) {
+    std::string json;
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    options.always_print_primitive_fields = true;
+    (void)google::protobuf::util::MessageToJsonString(*reply, &json, options);
+    std::printf("%s\n", json.c_str());
+  }
+  return code;
+}
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "curatorctl migrate | register NIGHT... | register --all\n"
-      "  [--config FILE] [--archive DIR] [--db CONNINFO]");
+      "  [--config FILE] [--archive DIR] [--db CONNINFO]\n"
+      "curatorctl tasks [--state S] | workers | plan | approve (--all | ID...) | pause | resume\n"
+      "  [--daemon HOST:PORT | --config FILE] [--json]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() < 2) return Fail(1, "give a command: migrate or register");
+  if (args.size() < 2) return Fail(1, "give a command: migrate, register, tasks, workers, plan, approve, pause or resume");
   const std::string command = args[1];
+  for (const char* c : {"tasks", "workers", "plan", "approve", "pause", "resume"}) {
+    if (command == c) return DaemonCommand(command, std::vector<std::string>(args.begin() + 2, args.end()));
+  }
   if (command != "migrate" && command != "register") {
-    return Fail(1, "unknown command '" + command + "'; known: migrate, register");
+    return Fail(1, "unknown command '" + command +
+                       "'; known: migrate, register, tasks, workers, plan, approve, pause, resume");
   }
   absl::StatusOr<curator::Site> site = curator::SiteFromFlags(command == "register");
   if (!site.ok()) return Fail(1, std::string(site.status().message()));

@@ -28,6 +28,7 @@ namespace curator::daemon {
 
 struct WorkerState {
   std::string id;
+  std::string address;  // host:port of its Worker service
   int slots = 1;
   int running = 0;
   double load_average = 0;  // 1 minute

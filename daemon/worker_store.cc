@@ -1,5 +1,7 @@
 #include "daemon/worker_store.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -51,8 +53,9 @@ absl::StatusOr<std::vector<WorkerState>> Workers(pg::Connection& conn, absl::Dur
       pg::Result r,
       conn.Exec("SELECT worker_id, slots, coalesce(cores, 1), coalesce(load_average, 0), "
                 "coalesce(free_disk, 0), array_to_string(data_roots, E'\\x1f'), running_tasks, "
-                "coalesce(last_heartbeat > now() - $1 * interval '1 microsecond', false) FROM "
-                "curation.worker ORDER BY worker_id",
+                "coalesce(last_heartbeat > now() - $1 * interval '1 microsecond', false), address, "
+                "(SELECT count(*) FROM curation.task t WHERE t.worker_id = w.worker_id AND "
+                "t.state IN ('dispatched', 'running')) FROM curation.worker w ORDER BY worker_id",
                 {Micros(timeout)}));
   std::vector<WorkerState> out;
   for (int i = 0; i < r.rows(); ++i) {
@@ -65,8 +68,10 @@ absl::StatusOr<std::vector<WorkerState>> Workers(pg::Connection& conn, absl::Dur
     for (absl::string_view root : absl::StrSplit(r.Get(i, 5), '\x1f', absl::SkipEmpty())) {
       w.data_roots.emplace_back(root);
     }
-    w.running = static_cast<int>(r.GetInt(i, 6));
+    // Tasks handed to it but not yet in its heartbeat count too.
+    w.running = static_cast<int>(std::max(r.GetInt(i, 6), r.GetInt(i, 9)));
     w.alive = r.Get(i, 7) == "t";
+    w.address = r.Get(i, 8);
     out.push_back(std::move(w));
   }
   return out;

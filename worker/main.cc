@@ -38,6 +38,9 @@ ABSL_FLAG(int, threads, 0, "Threads for the task (0: one per core)");
 ABSL_FLAG(std::string, jpeg_scale, "zscale", "CU2 display limits: zscale, minmax or percentile");
 ABSL_FLAG(int, jpeg_max_size, 0, "CU2: bin down so no side exceeds this (0: full size)");
 ABSL_FLAG(int, jpeg_quality, 85, "CU2: JPEG quality, 1..100");
+ABSL_FLAG(std::string, worker_id, "", "serve: this worker's name (overrides worker.worker_id)");
+ABSL_FLAG(std::string, pause_before_task, "",
+          "Testing only: before running a task, create this file and wait to be killed");
 
 namespace {
 
@@ -50,8 +53,12 @@ int Fail(int code, const std::string& message) {
 int Serve() {
   auto site = curator::SiteFromFlags();
   if (!site.ok()) return Fail(1, std::string(site.status().message()));
+  if (!absl::GetFlag(FLAGS_worker_id).empty()) {
+    site->config.mutable_worker()->set_worker_id(absl::GetFlag(FLAGS_worker_id));
+  }
   curator::BlockTerminationSignals();
-  auto server = curator::worker::WorkerServer::Create(site->config);
+  auto server = curator::worker::WorkerServer::Create(site->config,
+                                                      absl::GetFlag(FLAGS_pause_before_task));
   if (!server.ok()) return Fail(1, std::string(server.status().message()));
   if (absl::Status s = (*server)->Start(); !s.ok()) return Fail(3, s.ToString());
   std::thread signals([&] {

@@ -2,7 +2,9 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/create_channel.h>
 #include <grpcpp/server_builder.h>
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
@@ -34,7 +36,8 @@ grpc::Status WorkerService::GetStatus(grpc::ServerContext*, const v1::GetStatusR
 
 WorkerServer::WorkerServer(const v1::Config& config) : config_(config) {}
 
-absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Create(const v1::Config& config) {
+absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Create(
+    const v1::Config& config, const std::string& pause_before_task_file) {
   if (config.archive_root().empty() || config.archive_root()[0] != '/') {
     return absl::InvalidArgumentError("archive_root must be an absolute path");
   }
@@ -47,6 +50,7 @@ absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Create(const v1::Con
   options.slots = static_cast<int>(std::max(1u, config.worker().slots()));
   options.threads_per_task = static_cast<int>(config.worker().threads_per_task());
   options.conninfo = config.database().conninfo();
+  options.pause_before_task_file = pause_before_task_file;
   s->runner_ = std::make_unique<TaskRunner>(options);
   s->service_ = std::make_unique<WorkerService>(s->runner_.get());
   return s;
@@ -73,16 +77,60 @@ absl::Status WorkerServer::Start() {
   }
   CURATOR_LOG(INFO) << "curator-worker serving on port " << port_ << " with "
                     << runner_->Load().slots() << " slots";
+  if (!config_.worker().daemon_address().empty()) {
+    heartbeat_ = std::thread([this] { HeartbeatLoop(); });
+  }
   return absl::OkStatus();
 }
 
+void WorkerServer::HeartbeatLoop() {
+  auto stub = v1::Coordinator::NewStub(grpc::CreateChannel(config_.worker().daemon_address(),
+                                                           grpc::InsecureChannelCredentials()));
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  const std::string id = config_.worker().worker_id().empty() ? host : config_.worker().worker_id();
+  const std::string address = config_.worker().advertise_address().empty()
+                                  ? absl::StrCat(host, ":", port_)
+                                  : config_.worker().advertise_address();
+  const absl::Duration interval = absl::Milliseconds(
+      config_.worker().heartbeat_interval_ms() ? config_.worker().heartbeat_interval_ms() : 1000);
+  bool reported_failure = false;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    v1::HeartbeatRequest request;
+    request.set_worker_id(id);
+    request.set_address(address);
+    *request.mutable_load() = runner_->Load();
+    request.add_data_roots(config_.archive_root());
+    for (v1::TaskStatus& t : runner_->Tasks()) *request.add_tasks() = std::move(t);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::HeartbeatResponse response;
+    grpc::Status st = stub->Heartbeat(&ctx, request, &response);
+    if (!st.ok() && !reported_failure) {
+      CURATOR_LOG(WARNING) << "heartbeat to " << config_.worker().daemon_address()
+                           << " failed: " << st.error_message() << " (will keep trying)";
+    }
+    reported_failure = !st.ok();
+    lock.lock();
+    cv_.wait_for(lock, absl::ToChronoMilliseconds(interval), [this] { return stopping_; });
+  }
+}
+
 void WorkerServer::Shutdown(absl::Duration deadline) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
   if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now() + deadline));
   if (runner_ != nullptr) runner_->Shutdown();
 }
 
 void WorkerServer::Wait() {
   if (server_ != nullptr) server_->Wait();
+  if (heartbeat_.joinable()) heartbeat_.join();
 }
 
 }  // namespace curator::worker

@@ -8,7 +8,10 @@
 
 #include <grpcpp/server.h>
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -35,9 +38,11 @@ class WorkerService final : public v1::Worker::Service {
 class WorkerServer {
  public:
   // Needs config.archive_root and the worker section; database.conninfo,
-  // if set, receives the tasks' logs. Port 0 in listen_address picks a
-  // free port (see port()).
-  static absl::StatusOr<std::unique_ptr<WorkerServer>> Create(const v1::Config& config);
+  // if set, receives the tasks' logs; worker.daemon_address, if set, gets
+  // a heartbeat every worker.heartbeat_interval_ms with the load and the
+  // tasks' status. Port 0 in listen_address picks a free port (port()).
+  static absl::StatusOr<std::unique_ptr<WorkerServer>> Create(
+      const v1::Config& config, const std::string& pause_before_task_file = "");
   ~WorkerServer();
 
   absl::Status Start();
@@ -49,7 +54,13 @@ class WorkerServer {
 
  private:
   explicit WorkerServer(const v1::Config& config);
+  // Reports to the daemon (worker.daemon_address) every interval.
+  void HeartbeatLoop();
   v1::Config config_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread heartbeat_;
   std::unique_ptr<TaskRunner> runner_;
   std::unique_ptr<WorkerService> service_;
   std::unique_ptr<grpc::Server> server_;

@@ -171,6 +171,11 @@ void TaskRunner::WorkLoop() {
 
 void TaskRunner::Run(Task& task) {
   const v1::RunTaskRequest& r = task.request;
+  if (!options_.pause_before_task_file.empty()) {
+    std::ofstream(options_.pause_before_task_file) << r.task_id() << "\n";
+    CURATOR_LOG(WARNING) << "test hook: task " << r.task_id() << " paused before it runs";
+    for (;;) pause();
+  }
   std::vector<ImageInput> images;
   std::vector<CatalogueInput> catalogues;
   for (const v1::TaskFile& f : r.files()) {

@@ -27,6 +27,9 @@ struct TaskRunnerOptions {
   // Where each task's log goes (curation.step_log, file_log,
   // log_message, under the request's cu_event_id); empty: nowhere.
   std::string conninfo;
+  // Test hook: before running a task, create this file and block (to be
+  // killed mid-task). Empty in production.
+  std::string pause_before_task_file;
 };
 
 class TaskRunner {

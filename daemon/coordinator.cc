@@ -1,0 +1,338 @@
+#include "daemon/coordinator.h"
+
+#include <grpcpp/create_channel.h>
+
+#include <filesystem>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "common/archive_layout.h"
+#include "common/log.h"
+#include "common/migrations.h"
+#include "common/status.h"
+#include "common/task_log.h"
+#include "daemon/registry.h"
+#include "daemon/task_store.h"
+#include "daemon/worker_store.h"
+
+namespace curator::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+
+v1::TaskInfo ToInfo(const TaskRow& t) {
+  v1::TaskInfo i;
+  i.set_task_id(t.task_id);
+  i.set_night(t.night);
+  i.set_cu(t.cu);
+  i.set_state(TaskStateName(t.state));
+  i.set_files(t.files);
+  i.set_attempts(t.attempts);
+  i.set_worker_id(t.worker_id);
+  i.set_batch_id(t.batch_id);
+  i.set_last_error(t.last_error);
+  return i;
+}
+
+// Parses "task-<id>-<attempt>".
+bool ParseAttemptId(const std::string& s, int64_t* task_id, int* attempt) {
+  std::vector<std::string> parts = absl::StrSplit(s, '-');
+  return parts.size() == 3 && parts[0] == "task" && absl::SimpleAtoi(parts[1], task_id) &&
+         absl::SimpleAtoi(parts[2], attempt);
+}
+
+}  // namespace
+
+std::string Coordinator::AttemptId(int64_t task_id, int attempt) {
+  return absl::StrCat("task-", task_id, "-", attempt);
+}
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(const CoordinatorOptions& o) {
+  std::unique_ptr<Coordinator> c(new Coordinator(o));
+  CURATOR_ASSIGN_OR_RETURN(c->conn_, pg::Connection::Connect(o.conninfo));
+  CURATOR_RETURN_IF_ERROR(migrations::Migrate(*c->conn_).status());
+  return c;
+}
+
+v1::Worker::Stub* Coordinator::StubFor(const std::string& address) {
+  auto& stub = stubs_[address];
+  if (stub == nullptr) {
+    stub = v1::Worker::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  }
+  return stub.get();
+}
+
+absl::Status Coordinator::Heartbeat(const v1::HeartbeatRequest& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WorkerReport report;
+  report.worker_id = r.worker_id();
+  report.address = r.address();
+  report.slots = std::max(1, r.load().slots());
+  report.cores = r.load().cores();
+  report.load_average = r.load().load_average_1m();
+  report.free_memory = r.load().free_memory_bytes();
+  report.free_disk = r.load().free_disk_bytes();
+  report.running_tasks = r.load().running_tasks();
+  report.data_roots.assign(r.data_roots().begin(), r.data_roots().end());
+  CURATOR_RETURN_IF_ERROR(RecordWorker(*conn_, report));
+  loads_[r.worker_id()] = r.load();
+  for (const v1::TaskStatus& t : r.tasks()) {
+    absl::Status s = ApplyTaskStatus(r.worker_id(), t);
+    if (!s.ok()) CURATOR_LOG(WARNING) << "heartbeat of " << r.worker_id() << ": " << s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::ApplyTaskStatus(const std::string& worker_id, const v1::TaskStatus& t) {
+  int64_t id = 0;
+  int attempt = 0;
+  if (!ParseAttemptId(t.task_id(), &id, &attempt)) return absl::OkStatus();  // not ours
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result row,
+      conn_->Exec("SELECT state, attempts, coalesce(worker_id, ''), cu, files, "
+                  "extract(epoch from now() - updated_at) FROM curation.task WHERE task_id = $1",
+                  {std::to_string(id)}));
+  if (row.rows() != 1 || row.GetInt(0, 1) != attempt || row.Get(0, 2) != worker_id) {
+    return absl::OkStatus();  // an old attempt, or a task taken back from this worker
+  }
+  const TaskState state = ParseTaskState(row.Get(0, 0)).value_or(TaskState::kPending);
+  auto ignore_moved = [](absl::Status s) {
+    return s.code() == absl::StatusCode::kFailedPrecondition ? absl::OkStatus() : s;
+  };
+  switch (t.state()) {
+    case v1::TaskStatus::RUNNING:
+      if (state == TaskState::kDispatched) {
+        return ignore_moved(Transition(*conn_, id, TaskState::kRunning));
+      }
+      return absl::OkStatus();
+    case v1::TaskStatus::DONE:
+      if (state == TaskState::kDispatched) {
+        CURATOR_RETURN_IF_ERROR(ignore_moved(Transition(*conn_, id, TaskState::kRunning)));
+      }
+      if (state == TaskState::kDispatched || state == TaskState::kRunning) {
+        durations_.Record(static_cast<int>(row.GetInt(0, 3)), row.GetInt(0, 4),
+                          absl::Seconds(row.GetDouble(0, 5)));
+        return ignore_moved(
+            Transition(*conn_, id, TaskState::kDone, {.batch_id = t.batch_id()}));
+      }
+      return absl::OkStatus();
+    case v1::TaskStatus::FAILED:
+      if (state == TaskState::kDispatched || state == TaskState::kRunning) {
+        return FailAttempt(*conn_, id, absl::StrCat("on ", worker_id, ": ", t.error()),
+                           options_.retry_backoff)
+            .status();
+      }
+      return absl::OkStatus();
+    default:
+      return absl::OkStatus();
+  }
+}
+
+absl::StatusOr<v1::ListTasksResponse> Coordinator::ListTasks(const std::string& state) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::optional<TaskState> filter;
+  if (!state.empty()) {
+    filter = ParseTaskState(state);
+    if (!filter) return absl::InvalidArgumentError(absl::StrCat("no task state '", state, "'"));
+  }
+  CURATOR_ASSIGN_OR_RETURN(std::vector<TaskRow> rows, daemon::ListTasks(*conn_, filter));
+  v1::ListTasksResponse out;
+  for (const TaskRow& t : rows) *out.add_tasks() = ToInfo(t);
+  return out;
+}
+
+absl::StatusOr<Plan> Coordinator::PlanFor(const std::vector<TaskRow>& rows) {
+  CURATOR_ASSIGN_OR_RETURN(std::vector<WorkerState> workers,
+                           Workers(*conn_, options_.heartbeat_timeout));
+  std::vector<PendingTask> tasks;
+  for (const TaskRow& t : rows) {
+    PendingTask p;
+    p.task_id = t.task_id;
+    p.cu = t.cu;
+    p.night = t.night;
+    p.files = t.files;
+    p.priority = t.priority;
+    p.data_root = options_.archive_root;
+    tasks.push_back(std::move(p));
+  }
+  PlannerOptions po;
+  po.min_free_disk_bytes = 0;
+  return MakePlan(tasks, workers, durations_, po, absl::Now());
+}
+
+absl::StatusOr<v1::GetPlanResponse> Coordinator::GetPlan() {
+  std::lock_guard<std::mutex> lock(mu_);
+  CURATOR_ASSIGN_OR_RETURN(std::vector<TaskRow> pending, daemon::ListTasks(*conn_, TaskState::kPending));
+  CURATOR_ASSIGN_OR_RETURN(std::vector<TaskRow> approved, daemon::ListTasks(*conn_, TaskState::kApproved));
+  pending.insert(pending.end(), approved.begin(), approved.end());
+  std::map<int64_t, const TaskRow*> by_id;
+  for (const TaskRow& t : pending) by_id[t.task_id] = &t;
+  CURATOR_ASSIGN_OR_RETURN(Plan plan, PlanFor(pending));
+  const absl::Time now = absl::Now();
+  v1::GetPlanResponse out;
+  for (const PlanEntry& e : plan.entries) {
+    v1::PlanEntryInfo* i = out.add_entries();
+    i->set_task_id(e.task_id);
+    i->set_night(by_id[e.task_id]->night);
+    i->set_cu(by_id[e.task_id]->cu);
+    i->set_worker_id(e.worker_id);
+    i->set_start_in_seconds(absl::ToDoubleSeconds(e.start - now));
+    i->set_finish_in_seconds(absl::ToDoubleSeconds(e.finish - now));
+    i->set_starts_now(e.starts_now);
+  }
+  for (int64_t id : plan.unplaceable) out.add_unplaceable(id);
+  out.set_finish_in_seconds(std::max(0.0, absl::ToDoubleSeconds(plan.finish - now)));
+  out.set_paused(paused_);
+  return out;
+}
+
+absl::StatusOr<v1::ApproveResponse> Coordinator::Approve(const v1::ApproveRequest& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<int64_t> ids(r.task_ids().begin(), r.task_ids().end());
+  if (r.all()) {
+    CURATOR_ASSIGN_OR_RETURN(std::vector<TaskRow> pending,
+                             daemon::ListTasks(*conn_, TaskState::kPending));
+    for (const TaskRow& t : pending) ids.push_back(t.task_id);
+  }
+  v1::ApproveResponse out;
+  for (int64_t id : ids) {
+    absl::Status s = Transition(*conn_, id, TaskState::kApproved);
+    if (s.ok()) {
+      out.add_approved(id);
+    } else {
+      out.add_refused(std::string(s.message()));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<v1::ListWorkersResponse> Coordinator::ListWorkers() {
+  std::lock_guard<std::mutex> lock(mu_);
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r, conn_->Exec("SELECT worker_id, address, coalesce(extract(epoch from now() - "
+                                "last_heartbeat), 1e9) FROM curation.worker ORDER BY worker_id"));
+  v1::ListWorkersResponse out;
+  for (int i = 0; i < r.rows(); ++i) {
+    v1::WorkerInfo* w = out.add_workers();
+    w->set_worker_id(r.Get(i, 0));
+    w->set_address(r.Get(i, 1));
+    w->set_seconds_since_heartbeat(r.GetDouble(i, 2));
+    w->set_alive(r.GetDouble(i, 2) < absl::ToDoubleSeconds(options_.heartbeat_timeout));
+    auto load = loads_.find(w->worker_id());
+    if (load != loads_.end()) *w->mutable_load() = load->second;
+  }
+  return out;
+}
+
+bool Coordinator::SetPaused(bool paused) {
+  std::lock_guard<std::mutex> lock(mu_);
+  paused_ = paused;
+  return paused_;
+}
+
+absl::Status Coordinator::DiscoverNights() {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(
+           absl::StrCat(options_.archive_root, "/", layout::kIncoming), ec)) {
+    const std::string night = e.path().filename();
+    if (nights_done_.count(night) || !IsNightName(night) ||
+        !fs::exists(e.path() / layout::kTransferMarker, ec)) {
+      continue;
+    }
+    CURATOR_ASSIGN_OR_RETURN(NightRegistration reg,
+                             RegisterNight(*conn_, options_.archive_root, night));
+    CURATOR_ASSIGN_OR_RETURN(int created, CreateNightTasks(*conn_, night));
+    CURATOR_LOG(INFO) << "night " << night << ": " << reg.files.size() << " files registered ("
+                      << reg.new_files << " new), " << created << " tasks created";
+    for (const std::string& p : reg.problems) CURATOR_LOG(WARNING) << p;
+    nights_done_.insert(night);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::Dispatch() {
+  CURATOR_ASSIGN_OR_RETURN(std::vector<TaskRow> approved,
+                           daemon::ListTasks(*conn_, TaskState::kApproved));
+  if (approved.empty()) return absl::OkStatus();
+  CURATOR_ASSIGN_OR_RETURN(Plan plan, PlanFor(approved));
+  CURATOR_ASSIGN_OR_RETURN(std::vector<WorkerState> workers,
+                           Workers(*conn_, options_.heartbeat_timeout));
+  std::map<std::string, std::string> address;
+  for (const WorkerState& w : workers) address[w.id] = w.address;
+  std::map<int64_t, const TaskRow*> by_id;
+  for (const TaskRow& t : approved) by_id[t.task_id] = &t;
+  for (const PlanEntry& e : plan.entries) {
+    if (!e.starts_now) continue;
+    const TaskRow& t = *by_id[e.task_id];
+    v1::RunTaskRequest request;
+    request.set_cu(t.cu);
+    request.set_night(t.night);
+    if (t.cu == 4) {
+      CURATOR_ASSIGN_OR_RETURN(std::vector<CatalogueFile> cats, RegisteredCatalogues(*conn_, t.night));
+      for (const CatalogueFile& c : cats) {
+        v1::TaskFile* f = request.add_files();
+        f->set_multiframe_id(c.multiframe_id);
+        f->set_path(c.path);
+        f->set_image_path(c.image_path);
+      }
+    } else {
+      CURATOR_ASSIGN_OR_RETURN(std::vector<ImageFile> images, RegisteredImages(*conn_, t.night));
+      for (const ImageFile& i : images) {
+        v1::TaskFile* f = request.add_files();
+        f->set_multiframe_id(i.multiframe_id);
+        f->set_path(i.path);
+        f->set_file_name(i.file_name);
+        f->set_file_time_stamp_us(absl::ToUnixMicros(i.file_time_stamp));
+        f->set_cat_name(i.cat_name);
+      }
+    }
+    CURATOR_ASSIGN_OR_RETURN(int64_t event,
+                             tasklog::StartEvent(*conn_, t.cu, "process", t.night, e.worker_id));
+    absl::Status moved = Transition(*conn_, t.task_id, TaskState::kDispatched,
+                                    {.worker_id = e.worker_id, .cu_event_id = event,
+                                     .count_attempt = true});
+    if (!moved.ok()) continue;  // moved by someone else meanwhile
+    request.set_cu_event_id(event);
+    request.set_task_id(AttemptId(t.task_id, t.attempts + 1));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::RunTaskResponse response;
+    grpc::Status st = StubFor(address[e.worker_id])->RunTask(&ctx, request, &response);
+    if (!st.ok()) {
+      CURATOR_LOG(WARNING) << "dispatching task " << t.task_id << " to " << e.worker_id
+                           << " failed: " << st.error_message();
+      CURATOR_RETURN_IF_ERROR(FailAttempt(*conn_, t.task_id,
+                                          absl::StrCat("dispatch to ", e.worker_id, " failed: ",
+                                                       st.error_message()),
+                                          options_.retry_backoff)
+                                  .status());
+      continue;
+    }
+    CURATOR_LOG(INFO) << "task " << t.task_id << " (CU" << t.cu << " " << t.night << ") -> "
+                      << e.worker_id;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::Tick() {
+  std::lock_guard<std::mutex> lock(mu_);
+  CURATOR_RETURN_IF_ERROR(DiscoverNights());
+  CURATOR_ASSIGN_OR_RETURN(std::vector<int64_t> reclaimed,
+                           ReclaimLostWorkers(*conn_, options_.heartbeat_timeout,
+                                              options_.retry_backoff));
+  for (int64_t id : reclaimed) CURATOR_LOG(WARNING) << "task " << id << " taken back from a lost worker";
+  if (options_.auto_approve) {
+    CURATOR_RETURN_IF_ERROR(
+        conn_->Exec(absl::StrCat("UPDATE curation.task SET state = 'approved', updated_at = "
+                                 "now() WHERE state = ANY('",
+                                 AllowedFromSql(TaskState::kApproved),
+                                 "') AND (not_before IS NULL OR not_before <= now())"))
+            .status());
+  }
+  if (paused_) return absl::OkStatus();
+  return Dispatch();
+}
+
+}  // namespace curator::daemon

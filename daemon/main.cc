@@ -1,0 +1,44 @@
+// curator-daemon: the data daemon. Finds complete nights, registers them
+// and their tasks, plans, dispatches approved tasks to the workers and
+// tracks them by heartbeat; serves the Coordinator gRPC service.
+//
+//   curator-daemon --config /etc/curator/curator.conf
+//
+// Runs until SIGTERM or SIGINT; exit 0. 1: bad config; 3: cannot start.
+#include <cstdio>
+#include <thread>
+
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/log.h"
+#include "common/signals.h"
+#include "common/site.h"
+#include "daemon/server.h"
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("curator-daemon --config FILE");
+  absl::ParseCommandLine(argc, argv);
+  auto site = curator::SiteFromFlags();
+  if (!site.ok()) {
+    std::fprintf(stderr, "curator-daemon: %s\n", std::string(site.status().message()).c_str());
+    return 1;
+  }
+  curator::BlockTerminationSignals();
+  auto server = curator::daemon::DaemonServer::Create(site->config);
+  if (!server.ok()) {
+    std::fprintf(stderr, "curator-daemon: %s\n", server.status().ToString().c_str());
+    return server.status().code() == absl::StatusCode::kInvalidArgument ? 1 : 3;
+  }
+  if (absl::Status s = (*server)->Start(); !s.ok()) {
+    std::fprintf(stderr, "curator-daemon: %s\n", s.ToString().c_str());
+    return 3;
+  }
+  std::thread signals([&] {
+    const int sig = curator::WaitForTerminationSignal();
+    CURATOR_LOG(INFO) << "signal " << sig << ": stopping";
+    (*server)->Shutdown(absl::Seconds(10));
+  });
+  (*server)->Wait();
+  signals.join();
+  return 0;
+}

@@ -1,0 +1,122 @@
+#include "daemon/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/log.h"
+#include "common/status.h"
+
+namespace curator::daemon {
+namespace {
+
+class CoordinatorService final : public v1::Coordinator::Service {
+ public:
+  explicit CoordinatorService(Coordinator* c) : c_(c) {}
+  grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* r,
+                         v1::HeartbeatResponse*) override {
+    return ToGrpcStatus(c_->Heartbeat(*r));
+  }
+  grpc::Status ListTasks(grpc::ServerContext*, const v1::ListTasksRequest* r,
+                         v1::ListTasksResponse* out) override {
+    return Answer(c_->ListTasks(r->state()), out);
+  }
+  grpc::Status GetPlan(grpc::ServerContext*, const v1::GetPlanRequest*,
+                       v1::GetPlanResponse* out) override {
+    return Answer(c_->GetPlan(), out);
+  }
+  grpc::Status Approve(grpc::ServerContext*, const v1::ApproveRequest* r,
+                       v1::ApproveResponse* out) override {
+    return Answer(c_->Approve(*r), out);
+  }
+  grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
+                           v1::ListWorkersResponse* out) override {
+    return Answer(c_->ListWorkers(), out);
+  }
+  grpc::Status Pause(grpc::ServerContext*, const v1::PauseRequest* r,
+                     v1::PauseResponse* out) override {
+    out->set_paused(c_->SetPaused(r->paused()));
+    return grpc::Status::OK;
+  }
+
+ private:
+  template <typename T>
+  static grpc::Status Answer(absl::StatusOr<T> result, T* out) {
+    if (!result.ok()) return ToGrpcStatus(result.status());
+    *out = *std::move(result);
+    return grpc::Status::OK;
+  }
+  Coordinator* c_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DaemonServer>> DaemonServer::Create(const v1::Config& config) {
+  if (!config.has_daemon() || config.daemon().listen_address().empty()) {
+    return absl::InvalidArgumentError("the config has no daemon.listen_address");
+  }
+  std::unique_ptr<DaemonServer> s(new DaemonServer());
+  s->config_ = config;
+  const v1::DaemonConfig& d = config.daemon();
+  CoordinatorOptions o;
+  o.archive_root = config.archive_root();
+  o.conninfo = config.database().conninfo();
+  o.auto_approve = d.auto_approve();
+  o.heartbeat_timeout = absl::Milliseconds(d.heartbeat_timeout_ms() ? d.heartbeat_timeout_ms() : 30000);
+  o.retry_backoff = absl::Milliseconds(d.retry_backoff_ms() ? d.retry_backoff_ms() : 10000);
+  s->interval_ = absl::Milliseconds(d.poll_interval_ms() ? d.poll_interval_ms() : 1000);
+  CURATOR_ASSIGN_OR_RETURN(s->coordinator_, Coordinator::Create(o));
+  s->service_ = std::make_unique<CoordinatorService>(s->coordinator_.get());
+  return s;
+}
+
+DaemonServer::~DaemonServer() {
+  Shutdown(absl::Seconds(5));
+  Wait();
+}
+
+absl::Status DaemonServer::Start() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config_.daemon().listen_address(), grpc::InsecureServerCredentials(),
+                           &port_);
+  builder.RegisterService(service_.get());
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.daemon().listen_address()));
+  }
+  loop_ = std::thread([this] { Loop(); });
+  CURATOR_LOG(INFO) << "curator-daemon serving on port " << port_
+                    << (config_.daemon().auto_approve() ? ", approving automatically" : "");
+  return absl::OkStatus();
+}
+
+void DaemonServer::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    absl::Status s = coordinator_->Tick();
+    if (!s.ok()) CURATOR_LOG(ERROR) << "daemon loop: " << s;
+    lock.lock();
+    cv_.wait_for(lock, absl::ToChronoMilliseconds(interval_), [this] { return stopping_; });
+  }
+}
+
+void DaemonServer::Shutdown(absl::Duration deadline) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now() + deadline));
+}
+
+void DaemonServer::Wait() {
+  if (server_ != nullptr) server_->Wait();
+  if (loop_.joinable()) loop_.join();
+}
+
+}  // namespace curator::daemon

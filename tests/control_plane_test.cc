@@ -1,0 +1,154 @@
+// The control plane with real processes on loopback: curator-daemon, two
+// curator-worker servers and curator-ingester against a real PostgreSQL.
+// Nights are found, planned, dispatched to both workers and ingested; a
+// worker that dies mid-task loses it to the other; a daemon killed and
+// restarted carries on.
+#include <signal.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/command.h"
+#include "tests/support/pipeline_test.h"
+#include "tests/support/process.h"
+
+namespace curator {
+namespace {
+
+using ::testing::HasSubstr;
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+class ControlPlaneTest : public testing::PipelineTest {
+ protected:
+  void WriteConfig(bool auto_approve) {
+    port_ = FreePort();
+    config_ = archive_dir_.Join("curator.conf");
+    std::ofstream(config_) << "archive_root: \"" << archive_ << "\"\n"
+                           << "database { conninfo: \"" << conninfo() << "\" }\n"
+                           << "daemon { listen_address: \"127.0.0.1:" << port_
+                           << "\" auto_approve: " << (auto_approve ? "true" : "false")
+                           << " poll_interval_ms: 100 heartbeat_timeout_ms: 2000"
+                           << " retry_backoff_ms: 200 }\n"
+                           << "worker { listen_address: \"127.0.0.1:0\" daemon_address: "
+                           << "\"127.0.0.1:" << port_ << "\" slots: 1 threads_per_task: 1"
+                           << " heartbeat_interval_ms: 100 advertise_address: \"\" }\n"
+                           << "ingester { poll_interval_ms: 100 }\n";
+  }
+  testing::Process Start(std::vector<std::string> argv, const std::string& log) {
+    auto p = testing::Process::Start(argv, archive_dir_.Join(log));
+    EXPECT_TRUE(p.ok()) << p.status();
+    return *std::move(p);
+  }
+  testing::Process Daemon(const std::string& log = "daemon.log") {
+    return Start({Bin("daemon/curator-daemon"), "--config", config_}, log);
+  }
+  testing::Process Worker(const std::string& id, const std::string& pause_file = "") {
+    std::vector<std::string> argv = {Bin("worker/curator-worker"), "serve", "--config", config_,
+                                     "--worker_id", id};
+    if (!pause_file.empty()) {
+      argv.push_back("--pause_before_task");
+      argv.push_back(pause_file);
+    }
+    return Start(argv, id + ".log");
+  }
+  testing::CommandResult Ctl(const std::string& args) {
+    return testing::RunCommand(absl::StrCat(Bin("daemon/curatorctl"), " ", args,
+                                            " --daemon 127.0.0.1:", port_));
+  }
+  // Every task done (by heartbeat) and every batch ingested.
+  bool AllIngested(int batches, absl::Duration timeout) {
+    return testing::WaitUntil(
+        [&] {
+          return Count("SELECT count(*) FROM curation.batch WHERE state = 'ingested'") == batches &&
+                 Count("SELECT count(*) FROM curation.task WHERE state <> 'done'") == 0;
+        },
+        timeout);
+  }
+  int port_ = 0;
+  std::string config_;
+};
+
+TEST_F(ControlPlaneTest, NightsArePlannedApprovedDispatchedToBothWorkersAndIngested) {
+  Generate(Survey(2, 3, 60, 256));
+  WriteConfig(/*auto_approve=*/false);
+  testing::Process daemon = Daemon();
+  testing::Process w1 = Worker("w1"), w2 = Worker("w2");
+  testing::Process ingester = Start({Bin("ingester/curator-ingester"), "--config", config_}, "ingester.log");
+  // Found and registered, waiting for the operator.
+  ASSERT_TRUE(testing::WaitUntil([&] { return Count("SELECT count(*) FROM curation.task") == 6; },
+                                 absl::Seconds(30)))
+      << daemon.Log();
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return Count("SELECT count(*) FROM curation.worker WHERE last_heartbeat > now() - interval '2 seconds'") == 2; },
+      absl::Seconds(30)));
+  testing::CommandResult plan = Ctl("plan");
+  EXPECT_EQ(plan.exit_code, 0) << plan.output;
+  EXPECT_THAT(plan.output, HasSubstr("(starts when approved)"));
+  EXPECT_THAT(plan.output, HasSubstr("estimated finish in"));
+  testing::CommandResult json = Ctl("tasks --json");
+  EXPECT_THAT(json.output, HasSubstr("\"state\":\"pending\""));
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.task WHERE state <> 'pending'"), 0);
+
+  testing::CommandResult approve = Ctl("approve --all");
+  EXPECT_EQ(approve.exit_code, 0) << approve.output;
+  EXPECT_THAT(approve.output, HasSubstr("approved 6 task(s)"));
+  ASSERT_TRUE(AllIngested(6, absl::Seconds(90))) << daemon.Log() << w1.Log() << w2.Log();
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.task WHERE state = 'done'"), 6);
+  EXPECT_EQ(Count("SELECT count(DISTINCT worker_id) FROM curation.task"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 6);
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 6 * 4 * 60);
+  EXPECT_EQ(Count("SELECT count(comp_file) FROM multiframe_detector"), 24);
+  testing::CommandResult workers = Ctl("workers");
+  EXPECT_THAT(workers.output, HasSubstr("w1"));
+  EXPECT_THAT(workers.output, HasSubstr("w2"));
+  // Approving again is refused, with the reason.
+  testing::CommandResult again = Ctl("approve 1");
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_THAT(again.output, HasSubstr("task 1 is done; it cannot become approved"));
+}
+
+TEST_F(ControlPlaneTest, AWorkerThatDiesMidTaskLosesItAndTheRestartedDaemonCarriesOn) {
+  Generate(Survey(1, 4, 100, 256));
+  WriteConfig(/*auto_approve=*/true);
+  testing::Process daemon = Daemon();
+  // w1 alone first: it takes a task, and dies in the middle of it.
+  const std::string paused = archive_dir_.Join("w1-paused");
+  testing::Process w1 = Worker("w1", paused);
+  ASSERT_TRUE(testing::WaitForFile(paused, absl::Seconds(60))) << daemon.Log() << w1.Log();
+  w1.Signal(SIGKILL);
+  EXPECT_EQ(w1.Wait(absl::Seconds(10)), 128 + SIGKILL);
+  testing::Process w2 = Worker("w2");
+  // The daemon itself is killed and restarted meanwhile.
+  daemon.Signal(SIGKILL);
+  EXPECT_EQ(daemon.Wait(absl::Seconds(10)), 128 + SIGKILL);
+  testing::Process daemon2 = Daemon("daemon2.log");
+  testing::Process ingester = Start({Bin("ingester/curator-ingester"), "--config", config_}, "ingester.log");
+  ASSERT_TRUE(AllIngested(3, absl::Seconds(120))) << daemon2.Log() << w2.Log();
+  // w1's task went back to the queue and ran on w2; nothing twice, nothing missing.
+  EXPECT_GE(Count("SELECT count(*) FROM curation.task WHERE last_error LIKE 'worker w1 lost%'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.task WHERE state = 'done' AND worker_id = 'w2'"), 3);
+  EXPECT_EQ(Count("SELECT max(attempts) FROM curation.task"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 4);
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 4 * 4 * 100);
+  EXPECT_EQ(Count("SELECT count(DISTINCT obj_id) FROM detection"), 4 * 4 * 100);
+  EXPECT_EQ(Count("SELECT count(comp_file) FROM multiframe_detector"), 16);
+}
+
+}  // namespace
+}  // namespace curator
