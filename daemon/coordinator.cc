@@ -208,6 +208,81 @@ absl::StatusOr<v1::ApproveResponse> Coordinator::Approve(const v1::ApproveReques
   return out;
 }
 
+absl::StatusOr<v1::TaskIdsResponse> Coordinator::Reject(const v1::TaskIdsRequest& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::TaskIdsResponse out;
+  for (int64_t id : r.task_ids()) {
+    CURATOR_ASSIGN_OR_RETURN(pg::Result st, conn_->Exec("SELECT state FROM curation.task WHERE "
+                                                        "task_id = $1", {std::to_string(id)}));
+    if (st.rows() == 1 && st.Get(0, 0) != "approved") {
+      out.add_refused(absl::StrCat("task ", id, " is ", st.Get(0, 0), "; only approved tasks can be rejected"));
+      continue;
+    }
+    absl::Status s = Transition(*conn_, id, TaskState::kPending);
+    if (s.ok()) out.add_changed(id); else out.add_refused(std::string(s.message()));
+  }
+  return out;
+}
+
+absl::StatusOr<v1::TaskIdsResponse> Coordinator::Cancel(const v1::TaskIdsRequest& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::TaskIdsResponse out;
+  for (int64_t id : r.task_ids()) {
+    CURATOR_ASSIGN_OR_RETURN(
+        pg::Result t, conn_->Exec("SELECT t.state, t.attempts, coalesce(w.address, '') FROM "
+                                  "curation.task t LEFT JOIN curation.worker w USING (worker_id) "
+                                  "WHERE t.task_id = $1",
+                                  {std::to_string(id)}));
+    absl::Status s = Transition(*conn_, id, TaskState::kCancelled);
+    if (!s.ok()) {
+      out.add_refused(std::string(s.message()));
+      continue;
+    }
+    out.add_changed(id);
+    // A task on a worker: stop it there; the worker removes what it wrote.
+    if (t.rows() == 1 && (t.Get(0, 0) == "dispatched" || t.Get(0, 0) == "running") &&
+        !t.Get(0, 2).empty()) {
+      v1::CancelTaskRequest cancel;
+      cancel.set_task_id(AttemptId(id, static_cast<int>(t.GetInt(0, 1))));
+      v1::CancelTaskResponse response;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      grpc::Status st = StubFor(t.Get(0, 2))->CancelTask(&ctx, cancel, &response);
+      if (!st.ok()) {
+        CURATOR_LOG(WARNING) << "task " << id << " cancelled here, but its worker did not answer: "
+                             << st.error_message();
+      }
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<v1::TaskIdsResponse> Coordinator::Retry(const v1::TaskIdsRequest& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::TaskIdsResponse out;
+  for (int64_t id : r.task_ids()) {
+    CURATOR_ASSIGN_OR_RETURN(pg::Result st, conn_->Exec("SELECT state FROM curation.task WHERE "
+                                                        "task_id = $1", {std::to_string(id)}));
+    if (st.rows() == 1 && st.Get(0, 0) != "failed" && st.Get(0, 0) != "cancelled") {
+      out.add_refused(absl::StrCat("task ", id, " is ", st.Get(0, 0),
+                                   "; only failed or cancelled tasks can be retried"));
+      continue;
+    }
+    absl::Status s = Transition(*conn_, id, TaskState::kPending);
+    if (!s.ok()) {
+      out.add_refused(std::string(s.message()));
+      continue;
+    }
+    // Fresh attempts, no backoff: the operator asked for it.
+    CURATOR_RETURN_IF_ERROR(conn_->Exec("UPDATE curation.task SET attempts = 0, not_before = "
+                                        "NULL WHERE task_id = $1",
+                                        {std::to_string(id)})
+                                .status());
+    out.add_changed(id);
+  }
+  return out;
+}
+
 absl::StatusOr<v1::ListWorkersResponse> Coordinator::ListWorkers() {
   std::lock_guard<std::mutex> lock(mu_);
   CURATOR_ASSIGN_OR_RETURN(

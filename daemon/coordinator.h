@@ -40,6 +40,9 @@ class Coordinator {
   absl::StatusOr<v1::ListTasksResponse> ListTasks(const std::string& state);
   absl::StatusOr<v1::GetPlanResponse> GetPlan();
   absl::StatusOr<v1::ApproveResponse> Approve(const v1::ApproveRequest& request);
+  absl::StatusOr<v1::TaskIdsResponse> Reject(const v1::TaskIdsRequest& request);
+  absl::StatusOr<v1::TaskIdsResponse> Cancel(const v1::TaskIdsRequest& request);
+  absl::StatusOr<v1::TaskIdsResponse> Retry(const v1::TaskIdsRequest& request);
   absl::StatusOr<v1::ListWorkersResponse> ListWorkers();
   bool SetPaused(bool paused);
 

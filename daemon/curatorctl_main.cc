@@ -2,8 +2,10 @@
 //
 //   curatorctl migrate  [--config F | --db CONNINFO]
 //   curatorctl register NIGHT... | --all   [--config F | --archive DIR --db CONNINFO]
-//   curatorctl tasks [--state S] | workers | plan | approve (--all | ID...) | pause | resume
+//   curatorctl tasks [--state S] | workers | plan | approve (--all | ID...) |
+//       reject ID... | cancel ID... | retry ID... | pause | resume
 //       [--daemon HOST:PORT | --config F] [--json]
+//   curatorctl describe --json     every command, its arguments and types
 //
 // The last group talks to curator-daemon over gRPC; --json prints the
 // reply as JSON (protobuf's mapping) for scripts.
@@ -46,6 +48,73 @@ int Fail(int code, const std::string& message) {
 }
 
 }  // namespace
+
+// Every command, its arguments and their types: the usage text and
+// `curatorctl describe --json` (from which a client library can build its
+// API) both come from here.
+struct ArgSpec {
+  const char* name;
+  const char* type;  // "string", "int64", "int64[]", "bool", "night", "night[]"
+  bool positional;
+  const char* help;
+};
+struct CommandSpec {
+  const char* name;
+  const char* help;
+  std::vector<ArgSpec> args;
+};
+const std::vector<CommandSpec>& Commands() {
+  static const std::vector<CommandSpec>* commands = new std::vector<CommandSpec>{
+      {"migrate", "bring the database schema up to date", {}},
+      {"register", "register the files of nights (ids at once)",
+       {{"nights", "night[]", true, "YYYYMMDD nights"},
+        {"all", "bool", false, "every night with a transfer marker"}}},
+      {"tasks", "the daemon's tasks", {{"state", "string", false, "only tasks in this state"}}},
+      {"workers", "the workers, their load and last heartbeat", {}},
+      {"plan", "which worker would run what, and the estimated finish", {}},
+      {"approve", "let pending tasks run",
+       {{"task_ids", "int64[]", true, "tasks to approve"},
+        {"all", "bool", false, "every pending task"}}},
+      {"reject", "approved tasks back to pending", {{"task_ids", "int64[]", true, "tasks"}}},
+      {"cancel", "stop tasks, also on their workers", {{"task_ids", "int64[]", true, "tasks"}}},
+      {"retry", "failed or cancelled tasks back to pending", {{"task_ids", "int64[]", true, "tasks"}}},
+      {"pause", "stop dispatching new tasks", {}},
+      {"resume", "dispatch again", {}},
+      {"describe", "these commands, as JSON with --json", {}},
+  };
+  return *commands;
+}
+
+std::string JsonQuote(absl::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+int Describe() {
+  std::vector<std::string> commands;
+  for (const CommandSpec& c : Commands()) {
+    std::vector<std::string> args;
+    for (const ArgSpec& a : c.args) {
+      args.push_back(absl::StrCat("{\"name\": ", JsonQuote(a.name), ", \"type\": ", JsonQuote(a.type),
+                                  ", \"positional\": ", a.positional ? "true" : "false",
+                                  ", \"help\": ", JsonQuote(a.help), "}"));
+    }
+    commands.push_back(absl::StrCat("{\"name\": ", JsonQuote(c.name), ", \"help\": ", JsonQuote(c.help),
+                                    ", \"arguments\": [", absl::StrJoin(args, ", "), "]}"));
+  }
+  std::printf(
+      "{\"program\": \"curatorctl\", \"common_options\": [{\"name\": \"json\", \"type\": "
+      "\"bool\"}, {\"name\": \"config\", \"type\": \"string\"}, {\"name\": \"daemon\", \"type\": "
+      "\"string\"}, {\"name\": \"db\", \"type\": \"string\"}, {\"name\": \"archive\", \"type\": "
+      "\"string\"}], \"exit_codes\": {\"0\": \"done\", \"1\": \"bad usage\", \"2\": \"done, with "
+      "problems reported\", \"3\": \"failed\"}, \"commands\": [%s]}\n",
+      absl::StrJoin(commands, ", ").c_str());
+  return 0;
+}
 
 // The daemon commands.
 int DaemonCommand(const std::string& command, const std::vector<std::string>& args) {
@@ -130,6 +199,24 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
     }
     if (st.ok() && out->refused_size() > 0) code = 2;
     reply = std::move(out);
+  } else if (command == "cancel" || command == "retry" || command == "reject") {
+    curator::v1::TaskIdsRequest r;
+    for (const std::string& a : args) {
+      int64_t id = 0;
+      if (!absl::SimpleAtoi(a, &id)) return Fail(1, command + ": task ids are numbers, not '" + a + "'");
+      r.add_task_ids(id);
+    }
+    if (r.task_ids().empty()) return Fail(1, command + ": give task ids");
+    auto out = std::make_unique<curator::v1::TaskIdsResponse>();
+    st = command == "cancel"  ? stub->Cancel(&ctx, r, out.get())
+         : command == "retry" ? stub->Retry(&ctx, r, out.get())
+                              : stub->Reject(&ctx, r, out.get());
+    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
+      std::printf("%s: %d task(s)\n", command.c_str(), out->changed_size());
+      for (const std::string& why : out->refused()) std::printf("  refused: %s\n", why.c_str());
+    }
+    if (st.ok() && out->refused_size() > 0) code = 2;
+    reply = std::move(out);
   } else {  // pause, resume
     curator::v1::PauseRequest r;
     r.set_paused(command == "pause");
@@ -159,17 +246,21 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "curatorctl migrate | register NIGHT... | register --all\n"
       "  [--config FILE] [--archive DIR] [--db CONNINFO]\n"
-      "curatorctl tasks [--state S] | workers | plan | approve (--all | ID...) | pause | resume\n"
+      "curatorctl tasks [--state S] | workers | plan | approve (--all | ID...) | reject ID... |\n"
+      "  cancel ID... | retry ID... | pause | resume\n"
       "  [--daemon HOST:PORT | --config FILE] [--json]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) return Fail(1, "give a command: migrate, register, tasks, workers, plan, approve, pause or resume");
   const std::string command = args[1];
-  for (const char* c : {"tasks", "workers", "plan", "approve", "pause", "resume"}) {
+  if (command == "describe") return Describe();
+  for (const char* c : {"tasks", "workers", "plan", "approve", "reject", "cancel", "retry",
+                        "pause", "resume"}) {
     if (command == c) return DaemonCommand(command, std::vector<std::string>(args.begin() + 2, args.end()));
   }
   if (command != "migrate" && command != "register") {
-    return Fail(1, "unknown command '" + command +
-                       "'; known: migrate, register, tasks, workers, plan, approve, pause, resume");
+    std::vector<std::string> known;
+    for (const CommandSpec& c : Commands()) known.push_back(c.name);
+    return Fail(1, "unknown command '" + command + "'; known: " + absl::StrJoin(known, ", "));
   }
   absl::StatusOr<curator::Site> site = curator::SiteFromFlags(command == "register");
   if (!site.ok()) return Fail(1, std::string(site.status().message()));

@@ -31,6 +31,18 @@ class CoordinatorService final : public v1::Coordinator::Service {
                        v1::ApproveResponse* out) override {
     return Answer(c_->Approve(*r), out);
   }
+  grpc::Status Reject(grpc::ServerContext*, const v1::TaskIdsRequest* r,
+                      v1::TaskIdsResponse* out) override {
+    return Answer(c_->Reject(*r), out);
+  }
+  grpc::Status Cancel(grpc::ServerContext*, const v1::TaskIdsRequest* r,
+                      v1::TaskIdsResponse* out) override {
+    return Answer(c_->Cancel(*r), out);
+  }
+  grpc::Status Retry(grpc::ServerContext*, const v1::TaskIdsRequest* r,
+                     v1::TaskIdsResponse* out) override {
+    return Answer(c_->Retry(*r), out);
+  }
   grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
                            v1::ListWorkersResponse* out) override {
     return Answer(c_->ListWorkers(), out);

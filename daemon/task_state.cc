@@ -34,7 +34,7 @@ std::optional<TaskState> ParseTaskState(absl::string_view name) {
 const std::vector<TaskState>& AllowedFrom(TaskState to) {
   static const std::map<TaskState, std::vector<TaskState>>* table =
       new std::map<TaskState, std::vector<TaskState>>{
-          {S::kPending, {S::kDispatched, S::kRunning, S::kFailed, S::kCancelled}},
+          {S::kPending, {S::kApproved, S::kDispatched, S::kRunning, S::kFailed, S::kCancelled}},
           {S::kApproved, {S::kPending}},
           {S::kDispatched, {S::kApproved}},
           {S::kRunning, {S::kDispatched}},

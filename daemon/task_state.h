@@ -5,7 +5,7 @@
 //   pending    --approve-->  approved  --dispatch-->  dispatched
 //   dispatched --worker started-->  running  --> done | failed
 //   dispatched | running  --worker lost, or failed with attempts left-->  pending
-//   failed | cancelled  --retry-->  pending
+//   failed | cancelled  --retry-->  pending;  approved --reject-->  pending
 //   pending | approved | dispatched | running  --cancel-->  cancelled
 #ifndef CURATOR_DAEMON_TASK_STATE_H_
 #define CURATOR_DAEMON_TASK_STATE_H_

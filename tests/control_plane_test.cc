@@ -150,5 +150,48 @@ TEST_F(ControlPlaneTest, AWorkerThatDiesMidTaskLosesItAndTheRestartedDaemonCarri
   EXPECT_EQ(Count("SELECT count(comp_file) FROM multiframe_detector"), 16);
 }
 
+TEST_F(ControlPlaneTest, TheOperatorPausesRejectsCancelsRetriesAndResumes) {
+  Generate(Survey(1, 2, 20, 128));
+  WriteConfig(/*auto_approve=*/false);
+  testing::Process daemon = Daemon();
+  testing::Process w1 = Worker("w1");
+  testing::Process ingester = Start({Bin("ingester/curator-ingester"), "--config", config_}, "ingester.log");
+  ASSERT_TRUE(testing::WaitUntil([&] { return Count("SELECT count(*) FROM curation.task") == 3; },
+                                 absl::Seconds(30)));
+  const int64_t cu3 = Count("SELECT task_id FROM curation.task WHERE cu = 3");
+  const int64_t cu2 = Count("SELECT task_id FROM curation.task WHERE cu = 2");
+  const int64_t cu4 = Count("SELECT task_id FROM curation.task WHERE cu = 4");
+  EXPECT_THAT(Ctl("pause").output, HasSubstr("dispatch paused"));
+  EXPECT_THAT(Ctl("approve --all").output, HasSubstr("approved 3 task(s)"));
+  EXPECT_THAT(Ctl("plan").output, HasSubstr("dispatch is PAUSED"));
+  // Several daemon passes later, still nothing dispatched.
+  const int64_t events = Count("SELECT count(*) FROM curation.cu_event");
+  ASSERT_FALSE(testing::WaitUntil(
+      [&] { return Count("SELECT count(*) FROM curation.task WHERE state <> 'approved'") > 0; },
+      absl::Milliseconds(800)));
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.cu_event"), events);
+  // Not CU2 now; no CU4 at all; then CU4 after all.
+  EXPECT_THAT(Ctl(absl::StrCat("reject ", cu2)).output, HasSubstr("reject: 1 task(s)"));
+  EXPECT_THAT(Ctl(absl::StrCat("cancel ", cu4)).output, HasSubstr("cancel: 1 task(s)"));
+  testing::CommandResult refused = Ctl(absl::StrCat("retry ", cu3));
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.output, HasSubstr("only failed or cancelled tasks can be retried"));
+  EXPECT_THAT(Ctl(absl::StrCat("retry ", cu4)).output, HasSubstr("retry: 1 task(s)"));
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM curation.task WHERE state = 'pending' AND "
+                               "task_id IN (", cu2, ", ", cu4, ")")),
+            2);
+  EXPECT_THAT(Ctl("resume").output, HasSubstr("dispatch running"));
+  EXPECT_THAT(Ctl("approve --all").output, HasSubstr("approved 2 task(s)"));
+  ASSERT_TRUE(AllIngested(3, absl::Seconds(60))) << daemon.Log() << w1.Log();
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 2 * 4 * 20);
+  // The commands describe themselves for client libraries.
+  testing::CommandResult describe = testing::RunCommand(Bin("daemon/curatorctl") + " describe --json");
+  EXPECT_EQ(describe.exit_code, 0);
+  for (const char* c : {"\"name\": \"approve\"", "\"name\": \"cancel\"", "\"type\": \"int64[]\"",
+                        "\"exit_codes\""}) {
+    EXPECT_THAT(describe.output, HasSubstr(c));
+  }
+}
+
 }  // namespace
 }  // namespace curator
