@@ -301,6 +301,99 @@ absl::StatusOr<v1::ListWorkersResponse> Coordinator::ListWorkers() {
   return out;
 }
 
+absl::StatusOr<v1::ListNightsResponse> Coordinator::ListNights() {
+  std::lock_guard<std::mutex> lock(mu_);
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn_->Exec("SELECT to_char(n.night, 'YYYYMMDD'), n.transfer_complete, (SELECT count(*) FROM "
+                  "curation.registered_file f WHERE f.night = n.night AND f.kind = 'image'), "
+                  "(SELECT count(*) FROM curation.registered_file f WHERE f.night = n.night AND "
+                  "f.kind = 'catalogue'), coalesce((SELECT string_agg('CU' || t.cu || '=' || "
+                  "t.state, ',' ORDER BY t.cu) FROM curation.task t WHERE t.night = n.night), '') "
+                  "FROM curation.night n ORDER BY n.night"));
+  v1::ListNightsResponse out;
+  for (int i = 0; i < r.rows(); ++i) {
+    v1::NightInfo* n = out.add_nights();
+    n->set_night(r.Get(i, 0));
+    n->set_transfer_complete(r.Get(i, 1) == "t");
+    n->set_images(static_cast<int32_t>(r.GetInt(i, 2)));
+    n->set_catalogues(static_cast<int32_t>(r.GetInt(i, 3)));
+    for (absl::string_view kv : absl::StrSplit(r.Get(i, 4), ',', absl::SkipEmpty())) {
+      std::pair<std::string, std::string> p = absl::StrSplit(kv, '=');
+      (*n->mutable_tasks())[p.first] = p.second;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<v1::ListBatchesResponse> Coordinator::ListBatches() {
+  std::lock_guard<std::mutex> lock(mu_);
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn_->Exec("SELECT batch_id, cu, to_char(night, 'YYYYMMDD'), state, "
+                  "coalesce(rows_per_table::text, ''), coalesce(copy_ms + validate_ms + "
+                  "publish_ms, 0), coalesce(report, '') FROM curation.batch ORDER BY night, cu"));
+  v1::ListBatchesResponse out;
+  for (int i = 0; i < r.rows(); ++i) {
+    v1::BatchInfo* b = out.add_batches();
+    b->set_batch_id(r.Get(i, 0));
+    b->set_cu(static_cast<int32_t>(r.GetInt(i, 1)));
+    b->set_night(r.Get(i, 2));
+    b->set_state(r.Get(i, 3));
+    b->set_rows_per_table(r.Get(i, 4));
+    b->set_ingest_ms(r.GetDouble(i, 5));
+    b->set_report(r.Get(i, 6));
+  }
+  return out;
+}
+
+absl::StatusOr<v1::GetTaskLogResponse> Coordinator::GetTaskLog(int64_t task_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  CURATOR_ASSIGN_OR_RETURN(std::vector<TaskRow> rows, daemon::ListTasks(*conn_));
+  v1::GetTaskLogResponse out;
+  const TaskRow* task = nullptr;
+  for (const TaskRow& t : rows) {
+    if (t.task_id == task_id) task = &t;
+  }
+  if (task == nullptr) return absl::NotFoundError(absl::StrCat("no task ", task_id));
+  *out.mutable_task() = ToInfo(*task);
+  if (task->cu_event_id == 0) return out;
+  const std::string event = std::to_string(task->cu_event_id);
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result steps,
+      conn_->Exec("SELECT s.step, coalesce(extract(epoch from s.finished_at - s.started_at), 0), "
+                  "s.rows, (SELECT count(*) FROM curation.file_log f WHERE f.step_id = s.step_id), "
+                  "s.errors, s.warnings FROM curation.step_log s WHERE s.cu_event_id = $1 ORDER "
+                  "BY s.step_id",
+                  {event}));
+  for (int i = 0; i < steps.rows(); ++i) {
+    v1::StepInfo* s = out.add_steps();
+    s->set_step(steps.Get(i, 0));
+    s->set_seconds(steps.GetDouble(i, 1));
+    s->set_rows(steps.GetInt(i, 2));
+    s->set_files(static_cast<int32_t>(steps.GetInt(i, 3)));
+    s->set_errors(static_cast<int32_t>(steps.GetInt(i, 4)));
+    s->set_warnings(static_cast<int32_t>(steps.GetInt(i, 5)));
+  }
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result lines,
+      conn_->Exec("SELECT coalesce(s.step, ''), m.level, coalesce(m.path, ''), coalesce(m.hdu, 0), "
+                  "coalesce(m.item, ''), m.message FROM curation.log_message m LEFT JOIN "
+                  "curation.step_log s USING (step_id) WHERE m.cu_event_id = $1 AND m.level <> "
+                  "'info' ORDER BY m.message_id",
+                  {event}));
+  for (int i = 0; i < lines.rows(); ++i) {
+    v1::LogLine* l = out.add_lines();
+    l->set_step(lines.Get(i, 0));
+    l->set_level(lines.Get(i, 1));
+    l->set_path(lines.Get(i, 2));
+    l->set_hdu(static_cast<int32_t>(lines.GetInt(i, 3)));
+    l->set_item(lines.Get(i, 4));
+    l->set_message(lines.Get(i, 5));
+  }
+  return out;
+}
+
 bool Coordinator::SetPaused(bool paused) {
   std::lock_guard<std::mutex> lock(mu_);
   paused_ = paused;

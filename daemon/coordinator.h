@@ -44,6 +44,9 @@ class Coordinator {
   absl::StatusOr<v1::TaskIdsResponse> Cancel(const v1::TaskIdsRequest& request);
   absl::StatusOr<v1::TaskIdsResponse> Retry(const v1::TaskIdsRequest& request);
   absl::StatusOr<v1::ListWorkersResponse> ListWorkers();
+  absl::StatusOr<v1::ListNightsResponse> ListNights();
+  absl::StatusOr<v1::ListBatchesResponse> ListBatches();
+  absl::StatusOr<v1::GetTaskLogResponse> GetTaskLog(int64_t task_id);
   bool SetPaused(bool paused);
 
   // One pass of the daemon loop.

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <map>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -78,6 +79,10 @@ const std::vector<CommandSpec>& Commands() {
       {"reject", "approved tasks back to pending", {{"task_ids", "int64[]", true, "tasks"}}},
       {"cancel", "stop tasks, also on their workers", {{"task_ids", "int64[]", true, "tasks"}}},
       {"retry", "failed or cancelled tasks back to pending", {{"task_ids", "int64[]", true, "tasks"}}},
+      {"nights", "nights, their files and their tasks' states", {}},
+      {"batches", "batches: ready, waiting, ingested, quarantined, with rows and timings", {}},
+      {"log", "a task's steps and its errors and warnings", {{"task_id", "int64", true, "task"}}},
+      {"status", "tasks by state, workers alive, batches by state", {}},
       {"pause", "stop dispatching new tasks", {}},
       {"resume", "dispatch again", {}},
       {"describe", "these commands, as JSON with --json", {}},
@@ -199,6 +204,100 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
     }
     if (st.ok() && out->refused_size() > 0) code = 2;
     reply = std::move(out);
+  } else if (command == "nights") {
+    auto out = std::make_unique<curator::v1::ListNightsResponse>();
+    st = stub->ListNights(&ctx, curator::v1::ListNightsRequest(), out.get());
+    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
+      std::printf("%-8s  %-8s  %6s  %10s  %s\n", "NIGHT", "COMPLETE", "IMAGES", "CATALOGUES", "TASKS");
+      for (const auto& n : out->nights()) {
+        std::vector<std::string> tasks;
+        for (const char* cu : {"CU3", "CU2", "CU4"}) {
+          auto it = n.tasks().find(cu);
+          if (it != n.tasks().end()) tasks.push_back(absl::StrCat(cu, " ", it->second));
+        }
+        std::printf("%-8s  %-8s  %6d  %10d  %s\n", n.night().c_str(),
+                    n.transfer_complete() ? "yes" : "no", n.images(), n.catalogues(),
+                    absl::StrJoin(tasks, ", ").c_str());
+      }
+    }
+    reply = std::move(out);
+  } else if (command == "batches") {
+    auto out = std::make_unique<curator::v1::ListBatchesResponse>();
+    st = stub->ListBatches(&ctx, curator::v1::ListBatchesRequest(), out.get());
+    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
+      std::printf("%-24s  %-3s  %-11s  %9s  %s\n", "BATCH", "CU", "STATE", "INGEST", "ROWS / REPORT");
+      for (const auto& b : out->batches()) {
+        std::printf("%-24s  %-3d  %-11s  %7.0fms  %s\n", b.batch_id().c_str(), b.cu(),
+                    b.state().c_str(), b.ingest_ms(),
+                    (b.report().empty() ? b.rows_per_table() : b.report()).c_str());
+      }
+    }
+    reply = std::move(out);
+  } else if (command == "log") {
+    int64_t id = 0;
+    if (args.size() != 1 || !absl::SimpleAtoi(args[0], &id)) return Fail(1, "log: give one task id");
+    curator::v1::GetTaskLogRequest r;
+    r.set_task_id(id);
+    auto out = std::make_unique<curator::v1::GetTaskLogResponse>();
+    st = stub->GetTaskLog(&ctx, r, out.get());
+    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
+      const auto& t = out->task();
+      std::printf("task %lld: CU%d of %s, %s, attempt %d on %s%s%s\n",
+                  static_cast<long long>(t.task_id()), t.cu(), t.night().c_str(), t.state().c_str(),
+                  t.attempts(), t.worker_id().empty() ? "-" : t.worker_id().c_str(),
+                  t.last_error().empty() ? "" : "; last error: ", t.last_error().c_str());
+      for (const auto& s : out->steps()) {
+        std::printf("  step %-16s %7.3f s  %8lld rows  %5d files  %3d errors  %3d warnings\n",
+                    s.step().c_str(), s.seconds(), static_cast<long long>(s.rows()), s.files(),
+                    s.errors(), s.warnings());
+      }
+      for (const auto& l : out->lines()) {
+        std::printf("  %-7s %s%s%s%s: %s\n", l.level().c_str(), l.path().c_str(),
+                    l.hdu() ? absl::StrCat(" HDU ", l.hdu()).c_str() : "",
+                    l.item().empty() ? "" : " ", l.item().c_str(), l.message().c_str());
+      }
+    }
+    reply = std::move(out);
+  } else if (command == "status") {
+    curator::v1::ListTasksResponse tasks;
+    curator::v1::ListWorkersResponse workers;
+    curator::v1::ListBatchesResponse batches;
+    curator::v1::GetPlanResponse plan;
+    grpc::ClientContext c2, c3, c4;
+    st = stub->ListTasks(&ctx, curator::v1::ListTasksRequest(), &tasks);
+    if (st.ok()) st = stub->ListWorkers(&c2, curator::v1::ListWorkersRequest(), &workers);
+    if (st.ok()) st = stub->ListBatches(&c3, curator::v1::ListBatchesRequest(), &batches);
+    if (st.ok()) st = stub->GetPlan(&c4, curator::v1::GetPlanRequest(), &plan);
+    std::map<std::string, int> by_state, batch_state;
+    for (const auto& t : tasks.tasks()) by_state[t.state()]++;
+    for (const auto& b : batches.batches()) batch_state[b.state()]++;
+    int alive = 0;
+    for (const auto& w : workers.workers()) alive += w.alive();
+    auto join = [](const std::map<std::string, int>& m) {
+      std::vector<std::string> parts;
+      for (const auto& [k, v] : m) parts.push_back(absl::StrCat(v, " ", k));
+      return parts.empty() ? std::string("none") : absl::StrJoin(parts, ", ");
+    };
+    const std::string text = absl::StrCat(
+        "tasks: ", join(by_state), "\nworkers: ", alive, " alive of ", workers.workers_size(),
+        "\nbatches: ", join(batch_state), "\ndispatch: ", plan.paused() ? "paused" : "running",
+        "; estimated finish of what is pending: ", static_cast<int>(plan.finish_in_seconds()), " s\n");
+    if (st.ok()) {
+      if (absl::GetFlag(FLAGS_json)) {
+        std::vector<std::string> parts;
+        for (const auto& [k, v] : by_state) parts.push_back(absl::StrCat("\"", k, "\": ", v));
+        std::vector<std::string> bparts;
+        for (const auto& [k, v] : batch_state) bparts.push_back(absl::StrCat("\"", k, "\": ", v));
+        std::printf("{\"tasks\": {%s}, \"workers_alive\": %d, \"workers\": %d, \"batches\": {%s}, "
+                    "\"paused\": %s, \"finish_in_seconds\": %.0f}\n",
+                    absl::StrJoin(parts, ", ").c_str(), alive, workers.workers_size(),
+                    absl::StrJoin(bparts, ", ").c_str(), plan.paused() ? "true" : "false",
+                    plan.finish_in_seconds());
+      } else {
+        std::printf("%s", text.c_str());
+      }
+      return 0;
+    }
   } else if (command == "cancel" || command == "retry" || command == "reject") {
     curator::v1::TaskIdsRequest r;
     for (const std::string& a : args) {
@@ -254,7 +353,7 @@ int main(int argc, char** argv) {
   const std::string command = args[1];
   if (command == "describe") return Describe();
   for (const char* c : {"tasks", "workers", "plan", "approve", "reject", "cancel", "retry",
-                        "pause", "resume"}) {
+                        "nights", "batches", "log", "status", "pause", "resume"}) {
     if (command == c) return DaemonCommand(command, std::vector<std::string>(args.begin() + 2, args.end()));
   }
   if (command != "migrate" && command != "register") {

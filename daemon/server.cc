@@ -43,6 +43,18 @@ class CoordinatorService final : public v1::Coordinator::Service {
                      v1::TaskIdsResponse* out) override {
     return Answer(c_->Retry(*r), out);
   }
+  grpc::Status ListNights(grpc::ServerContext*, const v1::ListNightsRequest*,
+                          v1::ListNightsResponse* out) override {
+    return Answer(c_->ListNights(), out);
+  }
+  grpc::Status ListBatches(grpc::ServerContext*, const v1::ListBatchesRequest*,
+                           v1::ListBatchesResponse* out) override {
+    return Answer(c_->ListBatches(), out);
+  }
+  grpc::Status GetTaskLog(grpc::ServerContext*, const v1::GetTaskLogRequest* r,
+                          v1::GetTaskLogResponse* out) override {
+    return Answer(c_->GetTaskLog(r->task_id()), out);
+  }
   grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
                            v1::ListWorkersResponse* out) override {
     return Answer(c_->ListWorkers(), out);

@@ -184,6 +184,22 @@ TEST_F(ControlPlaneTest, TheOperatorPausesRejectsCancelsRetriesAndResumes) {
   EXPECT_THAT(Ctl("approve --all").output, HasSubstr("approved 2 task(s)"));
   ASSERT_TRUE(AllIngested(3, absl::Seconds(60))) << daemon.Log() << w1.Log();
   EXPECT_EQ(Count("SELECT count(*) FROM detection"), 2 * 4 * 20);
+  // What an operator looks at afterwards.
+  testing::CommandResult nights = Ctl("nights");
+  EXPECT_THAT(nights.output, HasSubstr("20071021  yes            2           2  CU3 done, CU2 done, CU4 done"));
+  testing::CommandResult batches = Ctl("batches");
+  EXPECT_THAT(batches.output, HasSubstr("ingested"));
+  EXPECT_THAT(batches.output, HasSubstr("\"detection\": 160"));
+  testing::CommandResult log = Ctl(absl::StrCat("log ", cu3));
+  EXPECT_EQ(log.exit_code, 0) << log.output;
+  EXPECT_THAT(log.output, HasSubstr("CU3 of 20071021, done, attempt 1 on w1"));
+  EXPECT_THAT(log.output, HasSubstr("step read headers"));
+  EXPECT_THAT(log.output, HasSubstr("2 files"));
+  testing::CommandResult status = Ctl("status");
+  EXPECT_THAT(status.output, HasSubstr("tasks: 3 done"));
+  EXPECT_THAT(status.output, HasSubstr("workers: 1 alive of 1"));
+  EXPECT_THAT(status.output, HasSubstr("batches: 3 ingested"));
+  EXPECT_EQ(Ctl("log 424242").exit_code, 3);
   // The commands describe themselves for client libraries.
   testing::CommandResult describe = testing::RunCommand(Bin("daemon/curatorctl") + " describe --json");
   EXPECT_EQ(describe.exit_code, 0);
