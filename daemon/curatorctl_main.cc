@@ -12,6 +12,7 @@
 // Exit codes: 0 done; 1 bad usage; 2 done, with problems reported (changed
 // files, orphan catalogues, refused approvals); 3 failed (database or
 // daemon unreachable, ...).
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -177,7 +178,8 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
       for (const auto& e : out->entries()) {
         std::printf("%8lld  %-8s  %-3d  %-14s  %8.0fs  %9.0fs%s\n",
                     static_cast<long long>(e.task_id()), e.night().c_str(), e.cu(),
-                    e.worker_id().c_str(), e.start_in_seconds(), e.finish_in_seconds(),
+                    e.worker_id().c_str(), std::max(0.0, e.start_in_seconds()),
+                    std::max(0.0, e.finish_in_seconds()),
                     e.starts_now() ? "  (starts when approved)" : "");
       }
       for (int64_t id : out->unplaceable()) {
@@ -252,8 +254,13 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
                     s.errors(), s.warnings());
       }
       for (const auto& l : out->lines()) {
-        std::printf("  %-7s %s%s%s%s: %s\n", l.level().c_str(), l.path().c_str(),
-                    l.hdu() ? absl::StrCat(" HDU ", l.hdu()).c_str() : "",
+        // Most messages name their file already.
+        if (absl::StartsWith(l.message(), l.path())) {
+          std::printf("  %-7s %s\n", l.level().c_str(), l.message().c_str());
+          continue;
+        }
+        const std::string hdu = l.hdu() ? absl::StrCat(" HDU ", l.hdu()) : "";
+        std::printf("  %-7s %s%s%s%s: %s\n", l.level().c_str(), l.path().c_str(), hdu.c_str(),
                     l.item().empty() ? "" : " ", l.item().c_str(), l.message().c_str());
       }
     }
