@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include "absl/cleanup/cleanup.h"
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -65,6 +67,12 @@ v1::Worker::Stub* Coordinator::StubFor(const std::string& address) {
 }
 
 absl::Status Coordinator::Heartbeat(const v1::HeartbeatRequest& r) {
+  // A finished task frees a slot: dispatch at once rather than at the next
+  // pass.
+  bool freed = false;
+  absl::Cleanup wake = [&] {
+    if (freed && wake_) wake_();
+  };
   std::lock_guard<std::mutex> lock(mu_);
   WorkerReport report;
   report.worker_id = r.worker_id();
@@ -79,6 +87,7 @@ absl::Status Coordinator::Heartbeat(const v1::HeartbeatRequest& r) {
   CURATOR_RETURN_IF_ERROR(RecordWorker(*conn_, report));
   loads_[r.worker_id()] = r.load();
   for (const v1::TaskStatus& t : r.tasks()) {
+    freed |= t.state() == v1::TaskStatus::DONE || t.state() == v1::TaskStatus::FAILED;
     absl::Status s = ApplyTaskStatus(r.worker_id(), t);
     if (!s.ok()) CURATOR_LOG(WARNING) << "heartbeat of " << r.worker_id() << ": " << s;
   }
@@ -189,6 +198,7 @@ absl::StatusOr<v1::GetPlanResponse> Coordinator::GetPlan() {
 }
 
 absl::StatusOr<v1::ApproveResponse> Coordinator::Approve(const v1::ApproveRequest& r) {
+  absl::Cleanup wake = [this] { if (wake_) wake_(); };
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<int64_t> ids(r.task_ids().begin(), r.task_ids().end());
   if (r.all()) {
@@ -258,6 +268,7 @@ absl::StatusOr<v1::TaskIdsResponse> Coordinator::Cancel(const v1::TaskIdsRequest
 }
 
 absl::StatusOr<v1::TaskIdsResponse> Coordinator::Retry(const v1::TaskIdsRequest& r) {
+  absl::Cleanup wake = [this] { if (wake_) wake_(); };
   std::lock_guard<std::mutex> lock(mu_);
   v1::TaskIdsResponse out;
   for (int64_t id : r.task_ids()) {
@@ -395,6 +406,7 @@ absl::StatusOr<v1::GetTaskLogResponse> Coordinator::GetTaskLog(int64_t task_id) 
 }
 
 bool Coordinator::SetPaused(bool paused) {
+  absl::Cleanup wake = [this] { if (wake_) wake_(); };
   std::lock_guard<std::mutex> lock(mu_);
   paused_ = paused;
   return paused_;

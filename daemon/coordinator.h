@@ -9,6 +9,7 @@
 #ifndef CURATOR_DAEMON_COORDINATOR_H_
 #define CURATOR_DAEMON_COORDINATOR_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,6 +49,9 @@ class Coordinator {
   absl::StatusOr<v1::ListBatchesResponse> ListBatches();
   absl::StatusOr<v1::GetTaskLogResponse> GetTaskLog(int64_t task_id);
   bool SetPaused(bool paused);
+  // Called after an approval, a retry, a resume or a heartbeat reporting a
+  // finished task, so the loop dispatches at once, not at its next pass.
+  void SetWake(std::function<void()> wake) { wake_ = std::move(wake); }
 
   // One pass of the daemon loop.
   absl::Status Tick();
@@ -71,6 +75,7 @@ class Coordinator {
   std::set<std::string> nights_done_;  // registered after their transfer marker
   std::map<std::string, std::unique_ptr<v1::Worker::Stub>> stubs_;
   std::map<std::string, v1::Load> loads_;  // last heartbeat's, by worker
+  std::function<void()> wake_;
 };
 
 }  // namespace curator::daemon

@@ -112,6 +112,11 @@ absl::Status DaemonServer::Start() {
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.daemon().listen_address()));
   }
+  coordinator_->SetWake([this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    woken_ = true;
+    cv_.notify_all();
+  });
   loop_ = std::thread([this] { Loop(); });
   CURATOR_LOG(INFO) << "curator-daemon serving on port " << port_
                     << (config_.daemon().auto_approve() ? ", approving automatically" : "");
@@ -125,7 +130,9 @@ void DaemonServer::Loop() {
     absl::Status s = coordinator_->Tick();
     if (!s.ok()) CURATOR_LOG(ERROR) << "daemon loop: " << s;
     lock.lock();
-    cv_.wait_for(lock, absl::ToChronoMilliseconds(interval_), [this] { return stopping_; });
+    cv_.wait_for(lock, absl::ToChronoMilliseconds(interval_),
+                 [this] { return stopping_ || woken_; });
+    woken_ = false;
   }
 }
 

@@ -42,6 +42,7 @@ class DaemonServer {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  bool woken_ = false;
   std::thread loop_;
 };
 
