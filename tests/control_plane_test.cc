@@ -8,7 +8,10 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <map>
+#include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -36,11 +39,12 @@ int FreePort() {
 
 class ControlPlaneTest : public testing::PipelineTest {
  protected:
-  void WriteConfig(bool auto_approve) {
+  void WriteConfig(bool auto_approve) { WriteConfigFor(auto_approve, conninfo(), archive_); }
+  void WriteConfigFor(bool auto_approve, const std::string& db, const std::string& archive) {
     port_ = FreePort();
-    config_ = archive_dir_.Join("curator.conf");
-    std::ofstream(config_) << "archive_root: \"" << archive_ << "\"\n"
-                           << "database { conninfo: \"" << conninfo() << "\" }\n"
+    config_ = archive + "/curator.conf";
+    std::ofstream(config_) << "archive_root: \"" << archive << "\"\n"
+                           << "database { conninfo: \"" << db << "\" }\n"
                            << "daemon { listen_address: \"127.0.0.1:" << port_
                            << "\" auto_approve: " << (auto_approve ? "true" : "false")
                            << " poll_interval_ms: 100 heartbeat_timeout_ms: 2000"
@@ -207,6 +211,97 @@ TEST_F(ControlPlaneTest, TheOperatorPausesRejectsCancelsRetriesAndResumes) {
                         "\"exit_codes\""}) {
     EXPECT_THAT(describe.output, HasSubstr(c));
   }
+}
+
+// Every archive table's rows, keyed by file name rather than by the ids
+// (which depend on the order nights were registered and ingested), as one
+// digest per table.
+std::map<std::string, std::string> ArchiveDigests(const std::string& conninfo) {
+  const std::map<std::string, std::string> queries = {
+      {"multiframe",
+       "SELECT md5(string_agg(row(file_name, cat_name, night, frame_type, telescope, instrument, "
+       "project, survey, object, obs_type, filter_name, ut_date, date_obs, mjd_obs, exp_time, "
+       "ra_base, dec_base, run_id, obs_num, num_detectors)::text, '|' ORDER BY file_name)) FROM "
+       "multiframe"},
+      {"multiframe_detector",
+       "SELECT md5(string_agg(row(m.file_name, d.ext_num, d.cam_num, d.crval1, d.crval2, d.cd1_1, "
+       "d.seeing, d.sky_level, d.mag_zpt, d.axis1_length, d.comp_file)::text, '|' ORDER BY "
+       "m.file_name, d.ext_num)) FROM multiframe_detector d JOIN multiframe m USING "
+       "(multiframe_id)"},
+      {"multiframe_header_card",
+       "SELECT md5(string_agg(row(m.file_name, h.hdu, h.card_num, h.keyword, h.value, "
+       "h.comment)::text, '|' ORDER BY m.file_name, h.hdu, h.card_num)) FROM "
+       "multiframe_header_card h JOIN multiframe m USING (multiframe_id)"},
+      {"detection",
+       "SELECT md5(string_agg(row(m.file_name, d.ext_num, d.seq_num, d.ra, d.dec, d.x, d.y, "
+       "d.aper_flux_3, d.aper_mag_3, d.class)::text, '|' ORDER BY m.file_name, d.ext_num, "
+       "d.seq_num)) || ' ' || count(*) || ' ' || count(DISTINCT d.obj_id) FROM detection d JOIN "
+       "multiframe m USING (multiframe_id)"},
+  };
+  std::map<std::string, std::string> out;
+  pqxx::connection c(conninfo);
+  pqxx::work tx(c);
+  for (const auto& [table, sql] : queries) out[table] = tx.exec1(sql)[0].as<std::string>();
+  return out;
+}
+
+TEST_F(ControlPlaneTest, TwoWorkersMakeTheSameArchiveAsOne) {
+  Generate(Survey(2, 3, 40, 128));
+  // A second archive with the same nights, for the one-worker run.
+  const std::string single = archive_dir_.Join("single");
+  std::filesystem::create_directories(single);
+  std::filesystem::copy(archive_ + "/incoming", single + "/incoming",
+                        std::filesystem::copy_options::recursive);
+  ASSERT_TRUE(server().CreateDatabase(dbname() + "_single").ok());
+  const std::string single_db = server().ConnInfo(dbname() + "_single");
+  auto run = [&](const std::string& db, const std::string& archive, int workers,
+                 const std::string& tag) {
+    WriteConfigFor(/*auto_approve=*/false, db, archive);
+    testing::Process daemon = Start({Bin("daemon/curator-daemon"), "--config", config_}, tag + "-daemon.log");
+    std::vector<testing::Process> ws;
+    for (int i = 0; i < workers; ++i) {
+      ws.push_back(Start({Bin("worker/curator-worker"), "serve", "--config", config_, "--worker_id",
+                          absl::StrCat(tag, "-w", i)},
+                         absl::StrCat(tag, "-w", i, ".log")));
+    }
+    testing::Process ingester = Start({Bin("ingester/curator-ingester"), "--config", config_}, tag + "-ingester.log");
+    pqxx::connection c(db);
+    auto holds = [&](const char* sql) {
+      try {  // the daemon creates the schema when it starts
+        pqxx::work tx(c);
+        return tx.exec1(sql)[0].as<bool>();
+      } catch (const std::exception&) {
+        return false;
+      }
+    };
+    // Every worker heard from and every task known, then approve.
+    EXPECT_TRUE(testing::WaitUntil(
+        [&] {
+          return holds(absl::StrCat("SELECT (SELECT count(*) FROM curation.task) = 6 AND (SELECT "
+                                    "count(*) FROM curation.worker WHERE last_heartbeat > now() - "
+                                    "interval '2 seconds') = ", workers).c_str());
+        },
+        absl::Seconds(60)));
+    EXPECT_EQ(Ctl("approve --all").exit_code, 0);
+    const bool done = testing::WaitUntil(
+        [&] {
+          return holds("SELECT (SELECT count(*) FROM curation.batch WHERE state = 'ingested') = 6 "
+                       "AND (SELECT count(*) FROM curation.task WHERE state = 'done') = 6");
+        },
+        absl::Seconds(120));
+    EXPECT_TRUE(done) << daemon.Log();
+    return done;
+  };
+  ASSERT_TRUE(run(conninfo(), archive_, 2, "two"));
+  EXPECT_EQ(Count("SELECT count(DISTINCT worker_id) FROM curation.task"), 2);
+  ASSERT_TRUE(run(single_db, single, 1, "one"));
+  const auto two = ArchiveDigests(conninfo());
+  const auto one = ArchiveDigests(single_db);
+  for (const auto& [table, digest] : two) {
+    EXPECT_EQ(digest, one.at(table)) << table;
+  }
+  EXPECT_THAT(two.at("detection"), ::testing::EndsWith(" 960 960"));
+  EXPECT_TRUE(server().DropDatabase(dbname() + "_single").ok());
 }
 
 }  // namespace
