@@ -94,6 +94,14 @@ absl::Status Coordinator::Heartbeat(const v1::HeartbeatRequest& r) {
   return absl::OkStatus();
 }
 
+absl::Status Coordinator::ReportResult(const v1::ReportResultRequest& r) {
+  absl::Cleanup wake = [this] {
+    if (wake_) wake_();
+  };
+  std::lock_guard<std::mutex> lock(mu_);
+  return ApplyTaskStatus(r.worker_id(), r.status());
+}
+
 absl::Status Coordinator::ApplyTaskStatus(const std::string& worker_id, const v1::TaskStatus& t) {
   int64_t id = 0;
   int attempt = 0;

@@ -38,6 +38,7 @@ class Coordinator {
   static absl::StatusOr<std::unique_ptr<Coordinator>> Create(const CoordinatorOptions& options);
 
   absl::Status Heartbeat(const v1::HeartbeatRequest& request);
+  absl::Status ReportResult(const v1::ReportResultRequest& request);
   absl::StatusOr<v1::ListTasksResponse> ListTasks(const std::string& state);
   absl::StatusOr<v1::GetPlanResponse> GetPlan();
   absl::StatusOr<v1::ApproveResponse> Approve(const v1::ApproveRequest& request);

@@ -187,6 +187,17 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
       }
       std::printf("estimated finish in %.0f s%s\n", out->finish_in_seconds(),
                   out->paused() ? "; dispatch is PAUSED" : "");
+      // The workers the plan counts on, with their load.
+      curator::v1::ListWorkersResponse workers;
+      grpc::ClientContext wctx;
+      if (stub->ListWorkers(&wctx, curator::v1::ListWorkersRequest(), &workers).ok()) {
+        for (const auto& w : workers.workers()) {
+          std::printf("worker %-12s %s  load %.2f on %d cores, %d of %d slots busy, %.1f GB free disk\n",
+                      w.worker_id().c_str(), w.alive() ? "alive" : "SILENT", w.load().load_average_1m(),
+                      w.load().cores(), w.load().running_tasks(), w.load().slots(),
+                      w.load().free_disk_bytes() / 1e9);
+        }
+      }
     }
     reply = std::move(out);
   } else if (command == "approve") {

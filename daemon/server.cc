@@ -15,9 +15,17 @@ namespace {
 class CoordinatorService final : public v1::Coordinator::Service {
  public:
   explicit CoordinatorService(Coordinator* c) : c_(c) {}
+  grpc::Status Register(grpc::ServerContext*, const v1::HeartbeatRequest* r,
+                        v1::HeartbeatResponse*) override {
+    return ToGrpcStatus(c_->Heartbeat(*r));
+  }
   grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* r,
                          v1::HeartbeatResponse*) override {
     return ToGrpcStatus(c_->Heartbeat(*r));
+  }
+  grpc::Status ReportResult(grpc::ServerContext*, const v1::ReportResultRequest* r,
+                            v1::ReportResultResponse*) override {
+    return ToGrpcStatus(c_->ReportResult(*r));
   }
   grpc::Status ListTasks(grpc::ServerContext*, const v1::ListTasksRequest* r,
                          v1::ListTasksResponse* out) override {

@@ -89,13 +89,13 @@ class ControlPlaneTest : public testing::PipelineTest {
 };
 
 TEST_F(ControlPlaneTest, NightsArePlannedApprovedDispatchedToBothWorkersAndIngested) {
-  Generate(Survey(2, 3, 60, 256));
+  Generate(Survey(3, 3, 60, 256));
   WriteConfig(/*auto_approve=*/false);
   testing::Process daemon = Daemon();
   testing::Process w1 = Worker("w1"), w2 = Worker("w2");
   testing::Process ingester = Start({Bin("ingester/curator-ingester"), "--config", config_}, "ingester.log");
   // Found and registered, waiting for the operator.
-  ASSERT_TRUE(testing::WaitUntil([&] { return Count("SELECT count(*) FROM curation.task") == 6; },
+  ASSERT_TRUE(testing::WaitUntil([&] { return Count("SELECT count(*) FROM curation.task") == 9; },
                                  absl::Seconds(30)))
       << daemon.Log();
   ASSERT_TRUE(testing::WaitUntil(
@@ -105,19 +105,22 @@ TEST_F(ControlPlaneTest, NightsArePlannedApprovedDispatchedToBothWorkersAndInges
   EXPECT_EQ(plan.exit_code, 0) << plan.output;
   EXPECT_THAT(plan.output, HasSubstr("(starts when approved)"));
   EXPECT_THAT(plan.output, HasSubstr("estimated finish in"));
+  EXPECT_THAT(plan.output, HasSubstr("worker w1"));
+  EXPECT_THAT(plan.output, HasSubstr("slots busy"));
   testing::CommandResult json = Ctl("tasks --json");
   EXPECT_THAT(json.output, HasSubstr("\"state\":\"pending\""));
   EXPECT_EQ(Count("SELECT count(*) FROM curation.task WHERE state <> 'pending'"), 0);
 
   testing::CommandResult approve = Ctl("approve --all");
   EXPECT_EQ(approve.exit_code, 0) << approve.output;
-  EXPECT_THAT(approve.output, HasSubstr("approved 6 task(s)"));
-  ASSERT_TRUE(AllIngested(6, absl::Seconds(90))) << daemon.Log() << w1.Log() << w2.Log();
-  EXPECT_EQ(Count("SELECT count(*) FROM curation.task WHERE state = 'done'"), 6);
+  EXPECT_THAT(approve.output, HasSubstr("approved 9 task(s)"));
+  ASSERT_TRUE(AllIngested(9, absl::Seconds(90))) << daemon.Log() << w1.Log() << w2.Log();
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.task WHERE state = 'done'"), 9);
   EXPECT_EQ(Count("SELECT count(DISTINCT worker_id) FROM curation.task"), 2);
-  EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 6);
-  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 6 * 4 * 60);
-  EXPECT_EQ(Count("SELECT count(comp_file) FROM multiframe_detector"), 24);
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 9);
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 9 * 4 * 60);
+  EXPECT_EQ(Count("SELECT count(DISTINCT obj_id) FROM detection"), 9 * 4 * 60);
+  EXPECT_EQ(Count("SELECT count(comp_file) FROM multiframe_detector"), 36);
   testing::CommandResult workers = Ctl("workers");
   EXPECT_THAT(workers.output, HasSubstr("w1"));
   EXPECT_THAT(workers.output, HasSubstr("w2"));

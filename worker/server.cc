@@ -51,6 +51,21 @@ absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Create(
   options.threads_per_task = static_cast<int>(config.worker().threads_per_task());
   options.conninfo = config.database().conninfo();
   options.pause_before_task_file = pause_before_task_file;
+  WorkerServer* self = s.get();
+  if (!config.worker().daemon_address().empty()) {
+    // A task's end goes to the daemon at once, not only with the next
+    // heartbeat.
+    options.on_finished = [self](const v1::TaskStatus& status) {
+      v1::ReportResultRequest r;
+      r.set_worker_id(self->id_);
+      *r.mutable_status() = status;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      v1::ReportResultResponse response;
+      grpc::Status st = self->daemon_->ReportResult(&ctx, r, &response);
+      if (!st.ok()) CURATOR_LOG(WARNING) << "ReportResult: " << st.error_message();
+    };
+  }
   s->runner_ = std::make_unique<TaskRunner>(options);
   s->service_ = std::make_unique<WorkerService>(s->runner_.get());
   return s;
@@ -62,6 +77,15 @@ WorkerServer::~WorkerServer() {
 }
 
 absl::Status WorkerServer::Start() {
+  // Before the first call can arrive: a finished task reports through
+  // these (on_finished).
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  id_ = config_.worker().worker_id().empty() ? host : config_.worker().worker_id();
+  if (!config_.worker().daemon_address().empty()) {
+    daemon_ = v1::Coordinator::NewStub(grpc::CreateChannel(config_.worker().daemon_address(),
+                                                           grpc::InsecureChannelCredentials()));
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -77,37 +101,37 @@ absl::Status WorkerServer::Start() {
   }
   CURATOR_LOG(INFO) << "curator-worker serving on port " << port_ << " with "
                     << runner_->Load().slots() << " slots";
-  if (!config_.worker().daemon_address().empty()) {
-    heartbeat_ = std::thread([this] { HeartbeatLoop(); });
-  }
+  address_ = config_.worker().advertise_address().empty() ? absl::StrCat(host, ":", port_)
+                                                          : config_.worker().advertise_address();
+  if (daemon_ != nullptr) heartbeat_ = std::thread([this] { HeartbeatLoop(); });
   return absl::OkStatus();
 }
 
+v1::HeartbeatRequest WorkerServer::Report() {
+  v1::HeartbeatRequest request;
+  request.set_worker_id(id_);
+  request.set_address(address_);
+  *request.mutable_load() = runner_->Load();
+  request.add_data_roots(config_.archive_root());
+  for (v1::TaskStatus& t : runner_->Tasks()) *request.add_tasks() = std::move(t);
+  return request;
+}
+
 void WorkerServer::HeartbeatLoop() {
-  auto stub = v1::Coordinator::NewStub(grpc::CreateChannel(config_.worker().daemon_address(),
-                                                           grpc::InsecureChannelCredentials()));
-  char host[256] = {0};
-  gethostname(host, sizeof host - 1);
-  const std::string id = config_.worker().worker_id().empty() ? host : config_.worker().worker_id();
-  const std::string address = config_.worker().advertise_address().empty()
-                                  ? absl::StrCat(host, ":", port_)
-                                  : config_.worker().advertise_address();
   const absl::Duration interval = absl::Milliseconds(
       config_.worker().heartbeat_interval_ms() ? config_.worker().heartbeat_interval_ms() : 1000);
   bool reported_failure = false;
+  bool registered = false;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     lock.unlock();
-    v1::HeartbeatRequest request;
-    request.set_worker_id(id);
-    request.set_address(address);
-    *request.mutable_load() = runner_->Load();
-    request.add_data_roots(config_.archive_root());
-    for (v1::TaskStatus& t : runner_->Tasks()) *request.add_tasks() = std::move(t);
+    v1::HeartbeatRequest request = Report();
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
     v1::HeartbeatResponse response;
-    grpc::Status st = stub->Heartbeat(&ctx, request, &response);
+    grpc::Status st = registered ? daemon_->Heartbeat(&ctx, request, &response)
+                                 : daemon_->Register(&ctx, request, &response);
+    registered |= st.ok();
     if (!st.ok() && !reported_failure) {
       CURATOR_LOG(WARNING) << "heartbeat to " << config_.worker().daemon_address()
                            << " failed: " << st.error_message() << " (will keep trying)";

@@ -56,6 +56,9 @@ class WorkerServer {
   explicit WorkerServer(const v1::Config& config);
   // Reports to the daemon (worker.daemon_address) every interval.
   void HeartbeatLoop();
+  v1::HeartbeatRequest Report();
+  std::unique_ptr<v1::Coordinator::Stub> daemon_;
+  std::string id_, address_;
   v1::Config config_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -209,7 +209,7 @@ void TaskRunner::Run(Task& task) {
                                     : conn.status();
     if (!logged.ok()) CURATOR_LOG(WARNING) << "task " << r.task_id() << ": log not written: " << logged;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   if (out.ok()) {
     task.status.set_state(v1::TaskStatus::DONE);
     task.status.set_batch_id(out->manifest.batch_id());
@@ -222,6 +222,13 @@ void TaskRunner::Run(Task& task) {
   }
   CURATOR_LOG(INFO) << "task " << r.task_id() << " (CU" << r.cu() << " " << r.night() << "): "
                     << v1::TaskStatus::State_Name(task.status.state());
+  if (options_.on_finished) {
+    v1::TaskStatus s = task.status;
+    s.set_files_done(task.control.files_done.load());
+    s.set_files_failed(task.control.files_failed.load());
+    lock.unlock();
+    options_.on_finished(s);
+  }
 }
 
 }  // namespace curator::worker

@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,8 @@ struct TaskRunnerOptions {
   // Test hook: before running a task, create this file and block (to be
   // killed mid-task). Empty in production.
   std::string pause_before_task_file;
+  // Called (from the task's thread) when a task ends, with its status.
+  std::function<void(const v1::TaskStatus&)> on_finished;
 };
 
 class TaskRunner {
