@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -68,10 +69,22 @@ absl::Status MakeDirs(const std::string& path) {
 absl::Status MoveDir(const std::string& from, const std::string& to) {
   const std::string parent = fs::path(to).parent_path().string();
   if (absl::Status s = MakeDirs(parent); !s.ok()) return s;
-  std::error_code ec;
-  if (fs::exists(to, ec)) fs::remove_all(to, ec);
   if (rename(from.c_str(), to.c_str()) != 0) {
-    return ErrnoToStatus(errno, absl::StrCat("rename ", from, " -> ", to));
+    if (errno != ENOTEMPTY && errno != EEXIST) {
+      return ErrnoToStatus(errno, absl::StrCat("rename ", from, " -> ", to));
+    }
+    // `to` holds an older copy: set it aside, move in, then drop it. Never
+    // delete `to` first: another process may be moving the same directory.
+    static std::atomic<int> counter{0};
+    const std::string aside = absl::StrCat(to, ".replaced-", getpid(), "-", counter++);
+    if (rename(to.c_str(), aside.c_str()) != 0 && errno != ENOENT) {
+      return ErrnoToStatus(errno, absl::StrCat("rename ", to, " -> ", aside));
+    }
+    if (rename(from.c_str(), to.c_str()) != 0) {
+      return ErrnoToStatus(errno, absl::StrCat("rename ", from, " -> ", to));
+    }
+    std::error_code ec;
+    fs::remove_all(aside, ec);
   }
   return FsyncDir(parent);
 }

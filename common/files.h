@@ -19,7 +19,8 @@ absl::StatusOr<std::string> ReadToString(const std::string& path);
 absl::Status MakeDirs(const std::string& path);
 
 // Renames directory `from` to `to`, making `to`'s parent first. If `to`
-// exists already it is replaced (its old content removed).
+// exists already it is replaced (the old one set aside first, then
+// removed). NotFound if `from` is gone.
 absl::Status MoveDir(const std::string& from, const std::string& to);
 
 absl::Status FsyncDir(const std::string& path);

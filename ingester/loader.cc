@@ -132,10 +132,11 @@ absl::Status Loader::MoveToQuarantine(const std::string& dir, const std::string&
 }
 
 absl::Status Loader::MoveOut(const std::string& from, const std::string& to) {
+  absl::Status s = files::MoveDir(from, to);
   std::error_code ec;
-  // Another ingester may have moved it already.
-  if (!fs::exists(from, ec) && fs::exists(to, ec)) return absl::OkStatus();
-  return files::MoveDir(from, to);
+  // Another ingester may have moved it first: then it is where it belongs.
+  if (s.code() == absl::StatusCode::kNotFound && fs::exists(to, ec)) return absl::OkStatus();
+  return s;
 }
 
 absl::StatusOr<IngestOutcome> Loader::IngestBatch(const std::string& dir) {
