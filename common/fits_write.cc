@@ -186,11 +186,20 @@ absl::Status FitsFile::WriteChecksum() {
   CURATOR_RETURN_IF_ERROR(CheckOpen());
   int status = 0;
   fits_write_chksum(F(handle_), &status);
-  // CFITSIO stamps the comments with the current time; fix them and let it
-  // recompute CHECKSUM over the header as it now stands.
+  // CFITSIO stamps both comments with the current time (and so does
+  // fits_update_chksum), which would make the same input give different
+  // bytes. Fix the comments, then compute CHECKSUM ourselves the way the
+  // FITS checksum convention does: with the value zeroed, encode the
+  // complement of the HDU's sum so that the whole HDU sums to -0.
   fits_modify_comment(F(handle_), "CHECKSUM", "HDU checksum", &status);
   fits_modify_comment(F(handle_), "DATASUM", "data unit checksum", &status);
-  fits_update_chksum(F(handle_), &status);
+  char zero[] = "0000000000000000";
+  fits_modify_key_str(F(handle_), "CHECKSUM", zero, "&", &status);
+  unsigned long datasum = 0, hdusum = 0;
+  fits_get_chksum(F(handle_), &datasum, &hdusum, &status);
+  char ascii[17] = {};
+  fits_encode_chksum(hdusum, /*complm=*/1, ascii);
+  fits_modify_key_str(F(handle_), "CHECKSUM", ascii, "&", &status);
   if (status != 0) return Error(status, "writing CHECKSUM");
   return absl::OkStatus();
 }
