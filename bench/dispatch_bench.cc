@@ -20,24 +20,9 @@
 #include "daemon/server.h"
 #include "synth/survey_generator.h"
 #include "tests/support/pg_server.h"
+#include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 #include "worker/server.h"
-
-namespace {
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-}  // namespace
 
 int main() {
   using namespace curator;
@@ -59,7 +44,7 @@ int main() {
   auto daemon = daemon::DaemonServer::Create(config);
   if (!daemon.ok() || !(*daemon)->Start().ok()) return 1;
   const std::string daemon_address = absl::StrCat("127.0.0.1:", (*daemon)->port());
-  const std::string worker_address = absl::StrCat("127.0.0.1:", FreePort());
+  const std::string worker_address = absl::StrCat("127.0.0.1:", testing::FreePort());
   config.mutable_worker()->set_listen_address(worker_address);
   config.mutable_worker()->set_advertise_address(worker_address);
   config.mutable_worker()->set_daemon_address(daemon_address);

@@ -25,23 +25,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 class ControlPlaneTest : public testing::PipelineTest {
  protected:
   void WriteConfig(bool auto_approve) { WriteConfigFor(auto_approve, conninfo(), archive_); }
   void WriteConfigFor(bool auto_approve, const std::string& db, const std::string& archive) {
-    port_ = FreePort();
+    port_ = testing::FreePort();
     config_ = archive + "/curator.conf";
     std::ofstream(config_) << "archive_root: \"" << archive << "\"\n"
                            << "database { conninfo: \"" << db << "\" }\n"

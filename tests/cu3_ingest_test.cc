@@ -379,20 +379,9 @@ TEST_F(Cu3IngestTest, TwoIngestersAtOnceLoadEachBatchOnce) {
 TEST_F(Cu3IngestTest, SigkillMidBatchThenRestartLoadsItExactlyOnce) {
   Generate(Survey(1, 3));
   worker::TaskOutput out = Process("20071021");
-  const std::string paused = archive_dir_.Join("paused");
-  auto victim = testing::Process::Start({Bin("ingester/curator-ingester"), "--once", "--archive",
-                                         archive_, "--db", conninfo(), "--pause_before_commit",
-                                         paused},
-                                        archive_dir_.Join("victim.log"));
-  ASSERT_TRUE(victim.ok());
-  // It has copied, validated and published, and waits before COMMIT.
-  ASSERT_TRUE(testing::WaitForFile(paused, absl::Seconds(60))) << victim->Log();
-  victim->Signal(SIGKILL);
-  EXPECT_EQ(victim->Wait(absl::Seconds(30)), 128 + SIGKILL);
+  // It copies, validates and publishes, then is killed before COMMIT;
   // PostgreSQL rolls the transaction back once it sees the client gone.
-  ASSERT_TRUE(testing::WaitUntil(
-      [&] { return Count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0; },
-      absl::Seconds(30)));
+  KillIngesterBeforeCommit();
   EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM curation.batch"), 0);
   EXPECT_TRUE(fs::exists(out.batch_dir + "/manifest.json"));

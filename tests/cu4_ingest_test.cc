@@ -2,7 +2,6 @@
 // unique, positive and dense, re-runs and re-ingests change nothing, cone
 // searches through Q3C, bad catalogues named, and a Source Extractor
 // catalogue made from a synthetic image.
-#include <signal.h>
 
 #include <cmath>
 #include <filesystem>
@@ -244,18 +243,7 @@ TEST_F(Cu4IngestTest, KilledBeforeCommitThenRestartedLoadsOnceWithTheSameIds) {
   Cu3("20071021");
   ASSERT_EQ(IngestAll().size(), 1u);  // CU3 in
   Cu4("20071021");
-  const std::string paused = archive_dir_.Join("paused");
-  auto victim = testing::Process::Start({Bin("ingester/curator-ingester"), "--once", "--archive",
-                                         archive_, "--db", conninfo(), "--pause_before_commit",
-                                         paused},
-                                        archive_dir_.Join("victim.log"));
-  ASSERT_TRUE(victim.ok());
-  ASSERT_TRUE(testing::WaitForFile(paused, absl::Seconds(60))) << victim->Log();
-  victim->Signal(SIGKILL);
-  EXPECT_EQ(victim->Wait(absl::Seconds(30)), 128 + SIGKILL);
-  ASSERT_TRUE(testing::WaitUntil(
-      [&] { return Count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0; },
-      absl::Seconds(30)));
+  KillIngesterBeforeCommit();
   // The id block was reserved (and committed) before the load; the load
   // itself left nothing.
   EXPECT_EQ(Count("SELECT count(*) FROM curation.id_block"), 1);

@@ -1,5 +1,7 @@
 #include "tests/support/pipeline_test.h"
 
+#include <signal.h>
+
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
@@ -7,6 +9,7 @@
 #include "common/task_log.h"
 #include "daemon/registry.h"
 #include "synth/survey_generator.h"
+#include "tests/support/process.h"
 #include "worker/cu4_task.h"
 
 namespace curator::testing {
@@ -88,6 +91,20 @@ int64_t PipelineTest::Count(const std::string& sql) {
   pqxx::connection c(conninfo());
   pqxx::work tx(c);
   return tx.exec1(sql)[0].as<int64_t>();
+}
+
+void PipelineTest::KillIngesterBeforeCommit() {
+  const std::string paused = archive_dir_.Join("ingester-paused");
+  auto victim = Process::Start({Bin("ingester/curator-ingester"), "--once", "--archive", archive_,
+                                "--db", conninfo(), "--pause_before_commit", paused},
+                               archive_dir_.Join("victim.log"));
+  ASSERT_TRUE(victim.ok()) << victim.status();
+  ASSERT_TRUE(WaitForFile(paused, absl::Seconds(60))) << victim->Log();
+  victim->Signal(SIGKILL);
+  EXPECT_EQ(victim->Wait(absl::Seconds(30)), 128 + SIGKILL);
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0; },
+      absl::Seconds(30)));
 }
 
 std::string PipelineTest::Bin(const std::string& name) const {

@@ -35,6 +35,10 @@ class PipelineTest : public PgTest {
   std::vector<ingester::IngestOutcome> IngestAll();
   // The single integer a query returns.
   int64_t Count(const std::string& sql);
+  // Starts `curator-ingester --once` with its test hook, waits until it
+  // has loaded a batch and stopped just before COMMIT, SIGKILLs it and
+  // waits until PostgreSQL has rolled its transaction back.
+  void KillIngesterBeforeCommit();
   // A binary of the build, e.g. "ingester/curator-ingester".
   std::string Bin(const std::string& name) const;
 

@@ -43,6 +43,10 @@ class Process {
 // deadline.
 bool WaitForFile(const std::string& path, absl::Duration timeout);
 
+// A TCP port on 127.0.0.1 that was free a moment ago (for a server that
+// must be told its port before it starts).
+int FreePort();
+
 // Checks `condition` until it holds or the deadline passes, waiting on a
 // condition variable between checks; returns the last result.
 bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout);
