@@ -335,10 +335,9 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
     if (st.ok() && out->refused_size() > 0) code = 2;
     reply = std::move(out);
   } else {  // pause, resume
-    curator::v1::PauseRequest r;
-    r.set_paused(command == "pause");
-    auto out = std::make_unique<curator::v1::PauseResponse>();
-    st = stub->Pause(&ctx, r, out.get());
+    auto out = std::make_unique<curator::v1::DispatchState>();
+    st = command == "pause" ? stub->Pause(&ctx, curator::v1::PauseRequest(), out.get())
+                            : stub->Resume(&ctx, curator::v1::ResumeRequest(), out.get());
     if (st.ok() && !absl::GetFlag(FLAGS_json)) {
       std::printf("dispatch %s\n", out->paused() ? "paused" : "running");
     }

@@ -67,9 +67,14 @@ class CoordinatorService final : public v1::Coordinator::Service {
                            v1::ListWorkersResponse* out) override {
     return Answer(c_->ListWorkers(), out);
   }
-  grpc::Status Pause(grpc::ServerContext*, const v1::PauseRequest* r,
-                     v1::PauseResponse* out) override {
-    out->set_paused(c_->SetPaused(r->paused()));
+  grpc::Status Pause(grpc::ServerContext*, const v1::PauseRequest*,
+                     v1::DispatchState* out) override {
+    out->set_paused(c_->SetPaused(true));
+    return grpc::Status::OK;
+  }
+  grpc::Status Resume(grpc::ServerContext*, const v1::ResumeRequest*,
+                      v1::DispatchState* out) override {
+    out->set_paused(c_->SetPaused(false));
     return grpc::Status::OK;
   }
 
