@@ -7,8 +7,14 @@
 // in hand and exits 0. With --once it loads what is ready and exits:
 // 0 all ready batches handled (ingested, already ingested or waiting);
 // 2 at least one was quarantined; 3 a systematic error (database gone);
-// 1 bad usage.
+// 1 bad usage. With ingester { listen_address } in the config it serves
+// grpc.health.v1 and reflection there while it polls.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
 #include <cstdio>
+#include <memory>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -65,15 +71,28 @@ int main(int argc, char** argv) {
   curator::BlockTerminationSignals();
   auto poller = curator::ingester::Poller::Create(site->config, options);
   if (!poller.ok()) return Fail(1, std::string(poller.status().message()));
+  std::unique_ptr<grpc::Server> health;
+  if (const std::string& listen = site->config.ingester().listen_address(); !listen.empty()) {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+    health = builder.BuildAndStart();
+    if (health == nullptr || port == 0) return Fail(1, "cannot listen on " + listen);
+    CURATOR_LOG(INFO) << "curator-ingester serving health on port " << port;
+  }
   (*poller)->Start();
   CURATOR_LOG(INFO) << "curator-ingester polling " << site->config.archive_root() << "/staging";
   std::thread signals([&] {
     int sig = curator::WaitForTerminationSignal();
     CURATOR_LOG(INFO) << "signal " << sig << ": finishing the batch in hand, then exiting";
+    if (health != nullptr) health->GetHealthCheckService()->SetServingStatus(false);
     (*poller)->Shutdown();
   });
   (*poller)->Wait();
   signals.join();
+  if (health != nullptr) health->Shutdown();
   CURATOR_LOG(INFO) << "curator-ingester stopped after " << (*poller)->batches_ingested()
                     << " batches";
   return 0;

@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/command.h"
+#include "tests/support/grpc_health.h"
 #include "tests/support/pipeline_test.h"
 #include "tests/support/process.h"
 
@@ -31,6 +32,7 @@ class ControlPlaneTest : public testing::PipelineTest {
   void WriteConfig(bool auto_approve) { WriteConfigFor(auto_approve, conninfo(), archive_); }
   void WriteConfigFor(bool auto_approve, const std::string& db, const std::string& archive) {
     port_ = testing::FreePort();
+    do ingester_port_ = testing::FreePort(); while (ingester_port_ == port_);
     config_ = archive + "/curator.conf";
     std::ofstream(config_) << "archive_root: \"" << archive << "\"\n"
                            << "database { conninfo: \"" << db << "\" }\n"
@@ -41,7 +43,8 @@ class ControlPlaneTest : public testing::PipelineTest {
                            << "worker { listen_address: \"127.0.0.1:0\" daemon_address: "
                            << "\"127.0.0.1:" << port_ << "\" slots: 1 threads_per_task: 1"
                            << " heartbeat_interval_ms: 100 advertise_address: \"\" }\n"
-                           << "ingester { poll_interval_ms: 100 }\n";
+                           << "ingester { poll_interval_ms: 100 listen_address: \"127.0.0.1:"
+                           << ingester_port_ << "\" }\n";
   }
   testing::Process Start(std::vector<std::string> argv, const std::string& log) {
     auto p = testing::Process::Start(argv, archive_dir_.Join(log));
@@ -74,6 +77,7 @@ class ControlPlaneTest : public testing::PipelineTest {
         timeout);
   }
   int port_ = 0;
+  int ingester_port_ = 0;
   std::string config_;
 };
 
@@ -90,6 +94,13 @@ TEST_F(ControlPlaneTest, NightsArePlannedApprovedDispatchedToBothWorkersAndInges
   ASSERT_TRUE(testing::WaitUntil(
       [&] { return Count("SELECT count(*) FROM curation.worker WHERE last_heartbeat > now() - interval '2 seconds'") == 2; },
       absl::Seconds(30)));
+  // The daemon and the ingester answer health checks (the workers' is in
+  // worker_server_test).
+  EXPECT_EQ(testing::HealthStatus(absl::StrCat("127.0.0.1:", port_)), 1) << daemon.Log();
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return testing::HealthStatus(absl::StrCat("127.0.0.1:", ingester_port_)) == 1; },
+      absl::Seconds(30)))
+      << ingester.Log();
   testing::CommandResult plan = Ctl("plan");
   EXPECT_EQ(plan.exit_code, 0) << plan.output;
   EXPECT_THAT(plan.output, HasSubstr("(starts when approved)"));

@@ -1,8 +1,6 @@
 // curator-worker's gRPC server on loopback: health, load, tasks run and
 // ingested, idempotent resubmission, cancellation, refused requests.
 #include <grpcpp/create_channel.h>
-#include <grpcpp/impl/codegen/client_unary_call.h>
-#include <grpcpp/support/byte_buffer.h>
 
 #include <filesystem>
 
@@ -12,6 +10,7 @@
 #include "daemon/registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/grpc_health.h"
 #include "tests/support/pipeline_test.h"
 #include "tests/support/process.h"
 #include "worker/cu3_task.h"
@@ -80,20 +79,8 @@ class WorkerServerTest : public testing::PipelineTest {
 
 TEST_F(WorkerServerTest, ServesHealthAndReportsItsLoad) {
   StartServer(2);
-  // grpc.health.v1.Health/Check with an empty request: SERVING (1).
-  grpc::ClientContext ctx;
-  grpc::Slice empty("", 0);
-  grpc::ByteBuffer request(&empty, 1), response;  // an empty HealthCheckRequest
-  grpc::Status st = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
-      channel_.get(),
-      grpc::internal::RpcMethod("/grpc.health.v1.Health/Check", grpc::internal::RpcMethod::NORMAL_RPC),
-      &ctx, request, &response);
-  ASSERT_TRUE(st.ok()) << st.error_message();
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response.Dump(&slices).ok());
-  std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+  // grpc.health.v1.Health/Check: SERVING (1).
+  EXPECT_EQ(testing::HealthStatus(absl::StrCat("127.0.0.1:", server_->port())), 1);
 
   grpc::ClientContext ctx2;
   v1::GetStatusResponse status;
