@@ -4,8 +4,6 @@
 // so the figure shows what approval's wake-up saves. Prints figures;
 // asserts nothing.
 #include <grpcpp/create_channel.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>

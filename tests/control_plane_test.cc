@@ -4,8 +4,6 @@
 // worker that dies mid-task loses it to the other; a daemon killed and
 // restarted carries on.
 #include <signal.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -13,6 +11,7 @@
 #include <map>
 #include <pqxx/pqxx>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -214,6 +213,45 @@ TEST_F(ControlPlaneTest, TheOperatorPausesRejectsCancelsRetriesAndResumes) {
                         "\"exit_codes\""}) {
     EXPECT_THAT(describe.output, HasSubstr(c));
   }
+}
+
+TEST_F(ControlPlaneTest, CancellingARunningTaskStopsItOnItsWorkerAndLeavesNoBatch) {
+  Generate(Survey(1, 2, 20, 128));
+  WriteConfig(/*auto_approve=*/false);
+  testing::Process daemon = Daemon();
+  const std::string paused = archive_dir_.Join("w1-paused");
+  testing::Process w1 = Worker("w1", paused);
+  ASSERT_TRUE(testing::WaitUntil([&] { return Count("SELECT count(*) FROM curation.task") == 3; },
+                                 absl::Seconds(30)));
+  const int64_t cu3 = Count("SELECT task_id FROM curation.task WHERE cu = 3");
+  EXPECT_THAT(Ctl(absl::StrCat("approve ", cu3)).output, HasSubstr("approved 1 task(s)"));
+  // The worker holds it, started, until it is told to stop.
+  ASSERT_TRUE(testing::WaitForFile(paused, absl::Seconds(60))) << daemon.Log() << w1.Log();
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        return Count(absl::StrCat("SELECT count(*) FROM curation.task WHERE task_id = ", cu3,
+                                  " AND state = 'running'")) == 1;
+      },
+      absl::Seconds(30)))
+      << daemon.Log();
+  testing::CommandResult cancel = Ctl(absl::StrCat("cancel ", cu3));
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
+  EXPECT_THAT(cancel.output, HasSubstr("cancel: 1 task(s)"));
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return absl::StrContains(w1.Log(), "(CU3 20071021): CANCELLED"); },
+      absl::Seconds(30)))
+      << w1.Log();
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM curation.task WHERE task_id = ", cu3,
+                               " AND state = 'cancelled'")),
+            1);
+  // Nothing of it reached staging, so nothing can be ingested; CU2 and CU4
+  // stay waiting for it.
+  std::error_code ec;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(archive_ + "/staging", ec)) {
+    EXPECT_EQ(e.path().string().find("-cu3-"), std::string::npos) << e.path();
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.task WHERE state = 'pending'"), 2);
+  EXPECT_THAT(Ctl(absl::StrCat("log ", cu3)).output, HasSubstr("cancelled"));
 }
 
 // Every archive table's rows, keyed by file name rather than by the ids

@@ -40,7 +40,8 @@ ABSL_FLAG(int, jpeg_max_size, 0, "CU2: bin down so no side exceeds this (0: full
 ABSL_FLAG(int, jpeg_quality, 85, "CU2: JPEG quality, 1..100");
 ABSL_FLAG(std::string, worker_id, "", "serve: this worker's name (overrides worker.worker_id)");
 ABSL_FLAG(std::string, pause_before_task, "",
-          "Testing only: before running a task, create this file and wait to be killed");
+          "Testing only: before running a task, create this file and wait until the "
+          "task is cancelled or the worker killed");
 
 namespace {
 

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/task_log.h"
@@ -173,8 +174,9 @@ void TaskRunner::Run(Task& task) {
   const v1::RunTaskRequest& r = task.request;
   if (!options_.pause_before_task_file.empty()) {
     std::ofstream(options_.pause_before_task_file) << r.task_id() << "\n";
-    CURATOR_LOG(WARNING) << "test hook: task " << r.task_id() << " paused before it runs";
-    for (;;) pause();
+    CURATOR_LOG(WARNING) << "test hook: task " << r.task_id()
+                         << " paused before it runs, until it is cancelled or killed";
+    while (!task.control.Cancelled()) absl::SleepFor(absl::Milliseconds(10));
   }
   std::vector<ImageInput> images;
   std::vector<CatalogueInput> catalogues;

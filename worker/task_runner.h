@@ -28,8 +28,9 @@ struct TaskRunnerOptions {
   // Where each task's log goes (curation.step_log, file_log,
   // log_message, under the request's cu_event_id); empty: nowhere.
   std::string conninfo;
-  // Test hook: before running a task, create this file and block (to be
-  // killed mid-task). Empty in production.
+  // Test hook: before running a task, create this file and wait until the
+  // task is cancelled (then run it, which finds it cancelled) or the
+  // process is killed. Empty in production.
   std::string pause_before_task_file;
   // Called (from the task's thread) when a task ends, with its status.
   std::function<void(const v1::TaskStatus&)> on_finished;
