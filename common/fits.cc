@@ -28,9 +28,7 @@ namespace curator::fits {
 using internal::CfitsioText;
 using internal::CodeFor;
 using internal::F;
-using internal::RoundTripDigits;
 using internal::UnquoteValue;
-
 
 int64_t ImageInfo::num_pixels() const {
   if (axes.empty()) return 0;

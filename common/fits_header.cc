@@ -14,10 +14,7 @@
 
 namespace curator::fits {
 
-using internal::CfitsioText;
-using internal::CodeFor;
 using internal::F;
-using internal::RoundTripDigits;
 using internal::UnquoteValue;
 
 absl::StatusOr<Header> FitsFile::ReadHeader() {

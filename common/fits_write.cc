@@ -14,11 +14,8 @@
 
 namespace curator::fits {
 
-using internal::CfitsioText;
-using internal::CodeFor;
 using internal::F;
 using internal::RoundTripDigits;
-using internal::UnquoteValue;
 
 // --- Writing ---
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status.h"
+#include "ingester/batch_copy.h"
 
 namespace curator::ingester {
 
@@ -25,17 +26,10 @@ absl::StatusOr<CompFileLoad> LoadCompFiles(pg::Connection& conn, const std::stri
       conn.Exec("CREATE TEMP TABLE load_comp_file (multiframe_id bigint, ext_num smallint, "
                 "comp_file text) ON COMMIT DROP")
           .status());
-  absl::StatusOr<int64_t> copied = conn.CopyInFromFile(
-      "COPY load_comp_file FROM STDIN (FORMAT binary)", absl::StrCat(dir, "/", f.name()));
-  if (!copied.ok()) {
-    if (copied.status().code() == absl::StatusCode::kUnavailable) return copied.status();
-    problems->push_back(absl::StrCat(f.name(), ": ", copied.status().message()));
-    return load;
-  }
-  if (*copied != f.rows()) {
-    problems->push_back(absl::StrCat(f.name(), ": ", *copied, " rows, the manifest says ", f.rows()));
-    return load;
-  }
+  CURATOR_ASSIGN_OR_RETURN(
+      std::optional<int64_t> copied,
+      CopyBatchFile(conn, "COPY load_comp_file FROM STDIN (FORMAT binary)", dir, f, problems));
+  if (!copied) return load;
   copy.rows = *copied;
   copy.finished = absl::Now();
 

@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "common/pgcopy.h"
 #include "common/status.h"
+#include "ingester/batch_copy.h"
 
 namespace curator::ingester {
 
@@ -135,25 +136,18 @@ absl::StatusOr<DetectionLoad> LoadDetections(pg::Connection& conn, const std::st
     }
     // The rows are checked as they stream past: no second scan.
     rewriter.WatchDetections(mf_field, ext_field, ra_field, dec_field);
-    absl::StatusOr<int64_t> copied = conn.CopyInFromFile(
-        // FREEZE: the table is new in this transaction, so rows go in
-        // frozen and all-visible; the validation scan and later readers
-        // need not set hint bits.
-        absl::StrCat("COPY ", part, " (", absl::StrJoin(quoted, ", "),
-                     ") FROM STDIN (FORMAT binary, FREEZE)"),
-        absl::StrCat(dir, "/", f.name()),
-        [&](absl::string_view chunk) { return rewriter.Feed(chunk); });
-    absl::Status finished = copied.ok() ? rewriter.Finish() : absl::OkStatus();
-    if (!copied.ok() || !finished.ok()) {
-      const absl::Status& s = copied.ok() ? finished : copied.status();
-      if (s.code() == absl::StatusCode::kUnavailable) return s;
-      problems->push_back(absl::StrCat(f.name(), ": ", s.message()));
-      return load;
-    }
-    if (*copied != f.rows()) {
-      problems->push_back(absl::StrCat(f.name(), ": ", *copied, " rows, the manifest says ", f.rows()));
-      return load;
-    }
+    CURATOR_ASSIGN_OR_RETURN(
+        std::optional<int64_t> copied,
+        CopyBatchFile(
+            conn,
+            // FREEZE: the table is new in this transaction, so rows go in
+            // frozen and all-visible; the validation scan and later readers
+            // need not set hint bits.
+            absl::StrCat("COPY ", part, " (", absl::StrJoin(quoted, ", "),
+                         ") FROM STDIN (FORMAT binary, FREEZE)"),
+            dir, f, problems, [&](absl::string_view chunk) { return rewriter.Feed(chunk); },
+            [&] { return rewriter.Finish(); }));
+    if (!copied) return load;
     copy.rows += *copied;
     for (const auto& [key, t] : rewriter.tallies()) {
       auto& sum = tallies[key];

@@ -7,6 +7,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "common/status.h"
+#include "ingester/batch_copy.h"
 
 namespace curator::ingester {
 namespace {
@@ -72,17 +73,13 @@ absl::StatusOr<TablesLoad> LoadTables(pg::Connection& conn, const std::string& d
           conn.Exec(absl::StrCat("CREATE TEMP TABLE ", load_table, " ON COMMIT DROP AS SELECT ",
                                    column_list, " FROM ", rule.table, " WITH NO DATA"))
               .status());
-      absl::StatusOr<int64_t> copied = conn.CopyInFromFile(
-          absl::StrCat("COPY ", load_table, " (", column_list, ") FROM STDIN (FORMAT binary)"),
-          absl::StrCat(dir, "/", f.name()));
-      if (!copied.ok()) {
-        if (copied.status().code() == absl::StatusCode::kUnavailable) return copied.status();
-        problems->push_back(absl::StrCat(f.name(), ": ", copied.status().message()));
-        return load;
-      }
-      if (*copied != f.rows()) {
-        problems->push_back(absl::StrCat(f.name(), ": ", *copied, " rows, the manifest says ", f.rows()));
-      }
+      CURATOR_ASSIGN_OR_RETURN(
+          std::optional<int64_t> copied,
+          CopyBatchFile(conn,
+                        absl::StrCat("COPY ", load_table, " (", column_list,
+                                     ") FROM STDIN (FORMAT binary)"),
+                        dir, f, problems));
+      if (!copied) return load;
       copy_step.rows += *copied;
       copy_step.files.push_back({absl::StrCat(dir, "/", f.name()), 0, copy_step.started,
                                  absl::Now(), *copied});
