@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/numbers.h"
@@ -188,12 +189,20 @@ absl::Status FitsFile::WriteChecksum() {
   // bytes. Fix the comments, then compute CHECKSUM ourselves the way the
   // FITS checksum convention does: with the value zeroed, encode the
   // complement of the HDU's sum so that the whole HDU sums to -0.
+  // fits_write_chksum has summed the data once; that is not repeated.
   fits_modify_comment(F(handle_), "CHECKSUM", "HDU checksum", &status);
   fits_modify_comment(F(handle_), "DATASUM", "data unit checksum", &status);
   char zero[] = "0000000000000000";
   fits_modify_key_str(F(handle_), "CHECKSUM", zero, "&", &status);
-  unsigned long datasum = 0, hdusum = 0;
-  fits_get_chksum(F(handle_), &datasum, &hdusum, &status);
+  // DATASUM is already right; only the header is summed again (what
+  // fits_update_chksum does, without its time stamp).
+  char datasum[FLEN_VALUE] = {};
+  fits_read_key_str(F(handle_), "DATASUM", datasum, nullptr, &status);
+  unsigned long hdusum = std::strtoul(datasum, nullptr, 10);
+  LONGLONG head = 0, data = 0, end = 0;
+  fits_get_hduaddrll(F(handle_), &head, &data, &end, &status);
+  ffmbyt(F(handle_), head, /*REPORT_EOF=*/0, &status);
+  ffcsum(F(handle_), static_cast<long>((data - head) / 2880), &hdusum, &status);
   char ascii[17] = {};
   fits_encode_chksum(hdusum, /*complm=*/1, ascii);
   fits_modify_key_str(F(handle_), "CHECKSUM", ascii, "&", &status);
