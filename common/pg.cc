@@ -224,4 +224,18 @@ std::string Connection::QuoteIdentifier(absl::string_view name) const {
   return out;
 }
 
+std::string TextArray(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 }  // namespace curator::pg

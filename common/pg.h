@@ -54,6 +54,9 @@ class Result {
 
 using Param = std::optional<std::string>;  // nullopt is SQL NULL
 
+// A text[] literal of `items`, each quoted, for a $n::text[] parameter.
+std::string TextArray(const std::vector<std::string>& items);
+
 class Connection {
  public:
   static absl::StatusOr<std::unique_ptr<Connection>> Connect(

@@ -11,20 +11,6 @@
 namespace curator::daemon {
 namespace {
 
-// A text[] literal; roots are absolute paths, quoted for safety.
-std::string TextArray(const std::vector<std::string>& items) {
-  std::vector<std::string> quoted;
-  for (const std::string& s : items) {
-    std::string q = "\"";
-    for (char c : s) {
-      if (c == '"' || c == '\\') q.push_back('\\');
-      q.push_back(c);
-    }
-    quoted.push_back(q + "\"");
-  }
-  return absl::StrCat("{", absl::StrJoin(quoted, ","), "}");
-}
-
 std::string Micros(absl::Duration d) { return std::to_string(absl::ToInt64Microseconds(d)); }
 
 }  // namespace
@@ -43,7 +29,7 @@ absl::Status RecordWorker(pg::Connection& conn, const WorkerReport& r) {
             "EXCLUDED.running_tasks, last_heartbeat = now()",
             {r.worker_id, r.address, std::to_string(r.slots), std::to_string(r.cores),
              std::to_string(r.load_average), std::to_string(r.free_memory),
-             std::to_string(r.free_disk), TextArray(r.data_roots),
+             std::to_string(r.free_disk), pg::TextArray(r.data_roots),
              std::to_string(r.running_tasks)})
       .status();
 }
