@@ -11,6 +11,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/archive_layout.h"
+#include "common/batch.h"
+#include "common/http_server.h"
 #include "common/log.h"
 #include "common/migrations.h"
 #include "common/status.h"
@@ -328,7 +330,8 @@ absl::StatusOr<v1::ListNightsResponse> Coordinator::ListNights() {
                   "curation.registered_file f WHERE f.night = n.night AND f.kind = 'image'), "
                   "(SELECT count(*) FROM curation.registered_file f WHERE f.night = n.night AND "
                   "f.kind = 'catalogue'), coalesce((SELECT string_agg('CU' || t.cu || '=' || "
-                  "t.state, ',' ORDER BY t.cu) FROM curation.task t WHERE t.night = n.night), '') "
+                  "t.state || '=' || t.task_id, ',' ORDER BY t.cu) FROM curation.task t WHERE "
+                  "t.night = n.night), '') "
                   "FROM curation.night n ORDER BY n.night"));
   v1::ListNightsResponse out;
   for (int i = 0; i < r.rows(); ++i) {
@@ -338,8 +341,11 @@ absl::StatusOr<v1::ListNightsResponse> Coordinator::ListNights() {
     n->set_images(static_cast<int32_t>(r.GetInt(i, 2)));
     n->set_catalogues(static_cast<int32_t>(r.GetInt(i, 3)));
     for (absl::string_view kv : absl::StrSplit(r.Get(i, 4), ',', absl::SkipEmpty())) {
-      std::pair<std::string, std::string> p = absl::StrSplit(kv, '=');
-      (*n->mutable_tasks())[p.first] = p.second;
+      std::vector<std::string> p = absl::StrSplit(kv, '=');
+      int64_t id = 0;
+      if (p.size() != 3 || !absl::SimpleAtoi(p[2], &id)) continue;
+      (*n->mutable_tasks())[p[0]] = p[1];
+      (*n->mutable_task_ids())[p[0]] = id;
     }
   }
   return out;
@@ -351,8 +357,10 @@ absl::StatusOr<v1::ListBatchesResponse> Coordinator::ListBatches() {
       pg::Result r,
       conn_->Exec("SELECT batch_id, cu, to_char(night, 'YYYYMMDD'), state, "
                   "coalesce(rows_per_table::text, ''), coalesce(copy_ms + validate_ms + "
-                  "publish_ms, 0), coalesce(report, '') FROM curation.batch ORDER BY night, cu"));
+                  "publish_ms, 0), coalesce(report, ''), coalesce((SELECT sum(value::bigint) FROM "
+                  "jsonb_each_text(rows_per_table)), 0) FROM curation.batch ORDER BY night, cu"));
   v1::ListBatchesResponse out;
+  std::map<std::string, v1::BatchInfo*> by_id;
   for (int i = 0; i < r.rows(); ++i) {
     v1::BatchInfo* b = out.add_batches();
     b->set_batch_id(r.Get(i, 0));
@@ -362,8 +370,114 @@ absl::StatusOr<v1::ListBatchesResponse> Coordinator::ListBatches() {
     b->set_rows_per_table(r.Get(i, 4));
     b->set_ingest_ms(r.GetDouble(i, 5));
     b->set_report(r.Get(i, 6));
+    b->set_rows(r.GetInt(i, 7));
+    by_id[b->batch_id()] = b;
+  }
+  // Batches in staging that have no row yet are ready; one whose advisory
+  // lock an ingester holds (see ingester/loader.h) is loading.
+  std::vector<std::string> staged;
+  const fs::path staging = fs::path(options_.archive_root) / layout::kStaging;
+  std::error_code ec;
+  for (const auto& night : fs::directory_iterator(staging, ec)) {
+    if (!night.is_directory(ec)) continue;
+    for (const auto& dir : fs::directory_iterator(night.path(), ec)) {
+      absl::StatusOr<v1::Manifest> m = batch::ReadManifest(dir.path().string());
+      if (!m.ok() || by_id.count(m->batch_id()) > 0) continue;
+      v1::BatchInfo* b = out.add_batches();
+      b->set_batch_id(m->batch_id());
+      b->set_cu(m->cu());
+      b->set_night(m->night());
+      b->set_state("ready");
+      for (const v1::BatchFile& f : m->files()) b->set_rows(b->rows() + f.rows());
+      by_id[b->batch_id()] = b;
+      staged.push_back(m->batch_id());
+    }
+  }
+  if (!staged.empty()) {
+    CURATOR_ASSIGN_OR_RETURN(
+        pg::Result locked,
+        conn_->Exec("SELECT id FROM unnest($1::text[]) id WHERE hashtext('batch ' || id)::bigint "
+                    "IN (SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks WHERE "
+                    "locktype = 'advisory' AND objsubid = 1 AND granted)",
+                    {pg::TextArray(staged)}));
+    for (int i = 0; i < locked.rows(); ++i) by_id[locked.Get(i, 0)]->set_state("loading");
   }
   return out;
+}
+
+absl::StatusOr<std::string> Coordinator::Metrics() {
+  CURATOR_ASSIGN_OR_RETURN(v1::ListWorkersResponse workers, ListWorkers());
+  std::lock_guard<std::mutex> lock(mu_);
+  MetricsText m;
+  const auto counts = [&](const std::string& sql,
+                          const std::vector<std::string>& known) -> absl::StatusOr<std::map<std::string, double>> {
+    std::map<std::string, double> by;
+    for (const std::string& k : known) by[k] = 0;
+    CURATOR_ASSIGN_OR_RETURN(pg::Result r, conn_->Exec(sql));
+    for (int i = 0; i < r.rows(); ++i) by[r.Get(i, 0)] = r.GetDouble(i, 1);
+    return by;
+  };
+  std::vector<std::string> task_states;
+  for (TaskState t : {TaskState::kPending, TaskState::kApproved, TaskState::kDispatched,
+                      TaskState::kRunning, TaskState::kDone, TaskState::kFailed,
+                      TaskState::kCancelled}) {
+    task_states.push_back(TaskStateName(t));
+  }
+  CURATOR_ASSIGN_OR_RETURN(
+      auto tasks, counts("SELECT state, count(*) FROM curation.task GROUP BY state", task_states));
+  for (const auto& [state, n] : tasks) {
+    m.Add("curator_tasks", "gauge", "Tasks by state.", {{"state", state}}, n);
+  }
+  CURATOR_ASSIGN_OR_RETURN(
+      auto batches, counts("SELECT state, count(*) FROM curation.batch GROUP BY state",
+                           {"waiting", "ingested", "quarantined"}));
+  for (const auto& [state, n] : batches) {
+    m.Add("curator_batches", "gauge", "Batches with a database row, by state.",
+          {{"state", state}}, n);
+  }
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result rows,
+      conn_->Exec("SELECT b.cu, coalesce(sum(r.value::bigint), 0), coalesce(sum(b.copy_ms + "
+                  "b.validate_ms + b.publish_ms), 0) FROM curation.batch b, "
+                  "jsonb_each_text(b.rows_per_table) r WHERE b.state = 'ingested' GROUP BY b.cu "
+                  "ORDER BY b.cu"));
+  double all_rows = 0, all_ms = 0;
+  for (int i = 0; i < rows.rows(); ++i) {
+    m.Add("curator_rows_ingested_total", "counter", "Rows published by ingested batches.",
+          {{"cu", rows.Get(i, 0)}}, rows.GetDouble(i, 1));
+    all_rows += rows.GetDouble(i, 1);
+    all_ms += rows.GetDouble(i, 2);
+  }
+  m.Add("curator_ingest_rows_per_second", "gauge",
+        "Rows ingested per second of ingest transaction time, over every ingested batch.", {},
+        all_ms > 0 ? all_rows / (all_ms / 1000) : 0);
+  CURATOR_ASSIGN_OR_RETURN(
+      auto levels, counts("SELECT level, count(*) FROM curation.log_message WHERE level <> "
+                          "'info' GROUP BY level",
+                          {"warning", "error"}));
+  for (const auto& [level, n] : levels) {
+    m.Add("curator_log_messages_total", "counter",
+          "Warnings and errors logged by tasks and ingests.", {{"level", level}}, n);
+  }
+  m.Add("curator_dispatch_paused", "gauge", "1 while dispatch is paused.", {}, paused_ ? 1 : 0);
+  const auto per_worker = [&](const char* name, const char* help, auto value) {
+    for (const v1::WorkerInfo& w : workers.workers()) {
+      m.Add(name, "gauge", help, {{"worker", w.worker_id()}}, value(w));
+    }
+  };
+  per_worker("curator_worker_up", "1 if the worker's last heartbeat is recent.",
+             [](const v1::WorkerInfo& w) { return w.alive() ? 1.0 : 0.0; });
+  per_worker("curator_worker_seconds_since_heartbeat", "Age of the worker's last heartbeat.",
+             [](const v1::WorkerInfo& w) { return w.seconds_since_heartbeat(); });
+  per_worker("curator_worker_load1", "The worker machine's 1-minute load average.",
+             [](const v1::WorkerInfo& w) { return w.load().load_average_1m(); });
+  per_worker("curator_worker_slots", "Tasks the worker runs at once.",
+             [](const v1::WorkerInfo& w) { return double(w.load().slots()); });
+  per_worker("curator_worker_running_tasks", "Tasks running on the worker.",
+             [](const v1::WorkerInfo& w) { return double(w.load().running_tasks()); });
+  per_worker("curator_worker_free_disk_bytes", "Free space on the worker's archive file system.",
+             [](const v1::WorkerInfo& w) { return double(w.load().free_disk_bytes()); });
+  return m.str();
 }
 
 absl::StatusOr<v1::GetTaskLogResponse> Coordinator::GetTaskLog(int64_t task_id) {
@@ -451,8 +565,9 @@ absl::Status Coordinator::Dispatch() {
   for (const WorkerState& w : workers) address[w.id] = w.address;
   std::map<int64_t, const TaskRow*> by_id;
   for (const TaskRow& t : approved) by_id[t.task_id] = &t;
+  std::set<std::string> workers_lost;  // unreachable in this pass
   for (const PlanEntry& e : plan.entries) {
-    if (!e.starts_now) continue;
+    if (!e.starts_now || workers_lost.count(e.worker_id) > 0) continue;
     const TaskRow& t = *by_id[e.task_id];
     v1::RunTaskRequest request;
     request.set_cu(t.cu);
@@ -491,6 +606,16 @@ absl::Status Coordinator::Dispatch() {
     if (!st.ok()) {
       CURATOR_LOG(WARNING) << "dispatching task " << t.task_id << " to " << e.worker_id
                            << " failed: " << st.error_message();
+      const std::string why =
+          absl::StrCat("dispatch to ", e.worker_id, " failed: ", st.error_message());
+      if (st.error_code() == grpc::StatusCode::UNAVAILABLE) {
+        // The worker is gone (stopped, or its machine down): the task
+        // never started, so it keeps its attempts and goes elsewhere.
+        CURATOR_RETURN_IF_ERROR(UndoDispatch(*conn_, t.task_id, e.worker_id, why));
+        CURATOR_RETURN_IF_ERROR(tasklog::Finish(*conn_, event, {}, /*failed=*/true, why));
+        workers_lost.insert(e.worker_id);
+        continue;
+      }
       CURATOR_RETURN_IF_ERROR(FailAttempt(*conn_, t.task_id,
                                           absl::StrCat("dispatch to ", e.worker_id, " failed: ",
                                                        st.error_message()),

@@ -50,6 +50,9 @@ class Coordinator {
   absl::StatusOr<v1::ListBatchesResponse> ListBatches();
   absl::StatusOr<v1::GetTaskLogResponse> GetTaskLog(int64_t task_id);
   bool SetPaused(bool paused);
+  // /metrics in Prometheus text format: tasks and batches by state, rows
+  // ingested, ingest rate, log messages by level, and each worker's load.
+  absl::StatusOr<std::string> Metrics();
   // Called after an approval, a retry, a resume or a heartbeat reporting a
   // finished task, so the loop dispatches at once, not at its next pass.
   void SetWake(std::function<void()> wake) { wake_ = std::move(wake); }

@@ -8,6 +8,7 @@
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "daemon/monitor.h"
 
 namespace curator::daemon {
 namespace {
@@ -125,6 +126,14 @@ absl::Status DaemonServer::Start() {
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.daemon().listen_address()));
   }
+  if (!config_.daemon().monitor_address().empty()) {
+    monitor_ = std::make_unique<HttpServer>();
+    AddMonitorRoutes(coordinator_.get(), monitor_.get());
+    if (absl::Status s = monitor_->Start(config_.daemon().monitor_address()); !s.ok()) {
+      server_->Shutdown();
+      return s;
+    }
+  }
   coordinator_->SetWake([this] {
     std::lock_guard<std::mutex> lock(mu_);
     woken_ = true;
@@ -132,6 +141,7 @@ absl::Status DaemonServer::Start() {
   });
   loop_ = std::thread([this] { Loop(); });
   CURATOR_LOG(INFO) << "curator-daemon serving on port " << port_
+                    << (monitor_ ? absl::StrCat(", Load Monitor on port ", monitor_->port()) : "")
                     << (config_.daemon().auto_approve() ? ", approving automatically" : "");
   return absl::OkStatus();
 }
@@ -155,6 +165,7 @@ void DaemonServer::Shutdown(absl::Duration deadline) {
     stopping_ = true;
     cv_.notify_all();
   }
+  if (monitor_ != nullptr) monitor_->Stop();
   if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now() + deadline));
 }
 

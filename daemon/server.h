@@ -1,6 +1,7 @@
 // curator-daemon's gRPC server: the Coordinator service (a thin layer over
 // daemon::Coordinator), grpc.health.v1 and server reflection, and the
-// daemon loop (Coordinator::Tick every poll interval).
+// daemon loop (Coordinator::Tick every poll interval), and the Load
+// Monitor over HTTP (daemon/monitor.h) when daemon.monitor_address is set.
 //
 // Lifecycle: Create, Start, Shutdown(deadline), Wait.
 #ifndef CURATOR_DAEMON_SERVER_H_
@@ -15,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/http_server.h"
 #include "curator/v1/config.pb.h"
 #include "daemon/coordinator.h"
 
@@ -28,6 +30,8 @@ class DaemonServer {
   void Shutdown(absl::Duration deadline);
   void Wait();
   int port() const { return port_; }
+  // The Load Monitor's HTTP port; 0 when daemon.monitor_address is empty.
+  int monitor_port() const { return monitor_ != nullptr ? monitor_->port() : 0; }
 
  private:
   DaemonServer() = default;
@@ -37,6 +41,7 @@ class DaemonServer {
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<grpc::Service> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HttpServer> monitor_;
   int port_ = 0;
   absl::Duration interval_;
   std::mutex mu_;

@@ -91,6 +91,25 @@ absl::StatusOr<TaskState> FailAttempt(pg::Connection& conn, int64_t task_id,
   return ParseTaskState(r.Get(0, 0)).value_or(TaskState::kFailed);
 }
 
+absl::Status UndoDispatch(pg::Connection& conn, int64_t task_id, const std::string& worker_id,
+                          const std::string& error) {
+  CURATOR_RETURN_IF_ERROR(conn.Exec("UPDATE curation.worker SET last_heartbeat = NULL WHERE "
+                                    "worker_id = $1",
+                                    {worker_id})
+                              .status());
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn.Exec("UPDATE curation.task SET state = 'approved', attempts = greatest(attempts - 1, "
+                "0), worker_id = NULL, last_error = $2, updated_at = now() WHERE task_id = $1 "
+                "AND state = 'dispatched' RETURNING task_id",
+                {std::to_string(task_id), error}));
+  if (r.rows() == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("task ", task_id, " is no longer dispatched; its dispatch stays"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<TaskRow>> ListTasks(pg::Connection& conn,
                                                std::optional<TaskState> state) {
   CURATOR_ASSIGN_OR_RETURN(

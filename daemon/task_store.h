@@ -57,6 +57,14 @@ absl::Status Transition(pg::Connection& conn, int64_t task_id, TaskState to,
 absl::StatusOr<TaskState> FailAttempt(pg::Connection& conn, int64_t task_id,
                                       const std::string& error, absl::Duration base_backoff);
 
+// A dispatch that never reached its worker (the worker was unreachable):
+// the task goes back from dispatched to approved with its attempt given
+// back, to be planned again at once; the worker is marked lost until it
+// heartbeats again. The one move outside AllowedFrom(): an operator must
+// not be able to approve a dispatched task, so the table does not list it.
+absl::Status UndoDispatch(pg::Connection& conn, int64_t task_id, const std::string& worker_id,
+                          const std::string& error);
+
 // Tasks, optionally of one state, by priority and age.
 absl::StatusOr<std::vector<TaskRow>> ListTasks(pg::Connection& conn,
                                                std::optional<TaskState> state = std::nullopt);

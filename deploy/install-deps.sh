@@ -14,6 +14,8 @@ packages=(
   libcfitsio-dev libturbojpeg0-dev
   # database client and server
   libpqxx-dev libpq-dev postgresql-15 postgresql-15-q3c
+  # services: the Load Monitor's HTTP server, systemd readiness and watchdog
+  libcpp-httplib-dev libsystemd-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # independent cross-checks of what we write

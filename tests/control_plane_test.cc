@@ -17,7 +17,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/command.h"
 #include "tests/support/grpc_health.h"
-#include "tests/support/pipeline_test.h"
+#include "tests/support/cluster_test.h"
 #include "tests/support/process.h"
 
 namespace curator {
@@ -26,66 +26,14 @@ namespace {
 using ::testing::HasSubstr;
 
 
-class ControlPlaneTest : public testing::PipelineTest {
- protected:
-  void WriteConfig(bool auto_approve) { WriteConfigFor(auto_approve, conninfo(), archive_); }
-  void WriteConfigFor(bool auto_approve, const std::string& db, const std::string& archive) {
-    port_ = testing::FreePort();
-    do ingester_port_ = testing::FreePort(); while (ingester_port_ == port_);
-    config_ = archive + "/curator.conf";
-    std::ofstream(config_) << "archive_root: \"" << archive << "\"\n"
-                           << "database { conninfo: \"" << db << "\" }\n"
-                           << "daemon { listen_address: \"127.0.0.1:" << port_
-                           << "\" auto_approve: " << (auto_approve ? "true" : "false")
-                           << " poll_interval_ms: 100 heartbeat_timeout_ms: 2000"
-                           << " retry_backoff_ms: 200 }\n"
-                           << "worker { listen_address: \"127.0.0.1:0\" daemon_address: "
-                           << "\"127.0.0.1:" << port_ << "\" slots: 1 threads_per_task: 1"
-                           << " heartbeat_interval_ms: 100 advertise_address: \"\" }\n"
-                           << "ingester { poll_interval_ms: 100 listen_address: \"127.0.0.1:"
-                           << ingester_port_ << "\" }\n";
-  }
-  testing::Process Start(std::vector<std::string> argv, const std::string& log) {
-    auto p = testing::Process::Start(argv, archive_dir_.Join(log));
-    EXPECT_TRUE(p.ok()) << p.status();
-    return *std::move(p);
-  }
-  testing::Process Daemon(const std::string& log = "daemon.log") {
-    return Start({Bin("daemon/curator-daemon"), "--config", config_}, log);
-  }
-  testing::Process Worker(const std::string& id, const std::string& pause_file = "") {
-    std::vector<std::string> argv = {Bin("worker/curator-worker"), "serve", "--config", config_,
-                                     "--worker_id", id};
-    if (!pause_file.empty()) {
-      argv.push_back("--pause_before_task");
-      argv.push_back(pause_file);
-    }
-    return Start(argv, id + ".log");
-  }
-  testing::CommandResult Ctl(const std::string& args) {
-    return testing::RunCommand(absl::StrCat(Bin("daemon/curatorctl"), " ", args,
-                                            " --daemon 127.0.0.1:", port_));
-  }
-  // Every task done (by heartbeat) and every batch ingested.
-  bool AllIngested(int batches, absl::Duration timeout) {
-    return testing::WaitUntil(
-        [&] {
-          return Count("SELECT count(*) FROM curation.batch WHERE state = 'ingested'") == batches &&
-                 Count("SELECT count(*) FROM curation.task WHERE state <> 'done'") == 0;
-        },
-        timeout);
-  }
-  int port_ = 0;
-  int ingester_port_ = 0;
-  std::string config_;
-};
+class ControlPlaneTest : public testing::ClusterTest {};
 
 TEST_F(ControlPlaneTest, NightsArePlannedApprovedDispatchedToBothWorkersAndIngested) {
   Generate(Survey(3, 3, 60, 256));
   WriteConfig(/*auto_approve=*/false);
   testing::Process daemon = Daemon();
   testing::Process w1 = Worker("w1"), w2 = Worker("w2");
-  testing::Process ingester = Start({Bin("ingester/curator-ingester"), "--config", config_}, "ingester.log");
+  testing::Process ingester = Ingester();
   // Found and registered, waiting for the operator.
   ASSERT_TRUE(testing::WaitUntil([&] { return Count("SELECT count(*) FROM curation.task") == 9; },
                                  absl::Seconds(30)))
@@ -144,7 +92,7 @@ TEST_F(ControlPlaneTest, AWorkerThatDiesMidTaskLosesItAndTheRestartedDaemonCarri
   daemon.Signal(SIGKILL);
   EXPECT_EQ(daemon.Wait(absl::Seconds(10)), 128 + SIGKILL);
   testing::Process daemon2 = Daemon("daemon2.log");
-  testing::Process ingester = Start({Bin("ingester/curator-ingester"), "--config", config_}, "ingester.log");
+  testing::Process ingester = Ingester();
   ASSERT_TRUE(AllIngested(3, absl::Seconds(120))) << daemon2.Log() << w2.Log();
   // w1's task went back to the queue and ran on w2; nothing twice, nothing missing.
   EXPECT_GE(Count("SELECT count(*) FROM curation.task WHERE last_error LIKE 'worker w1 lost%'"), 1);
@@ -161,7 +109,7 @@ TEST_F(ControlPlaneTest, TheOperatorPausesRejectsCancelsRetriesAndResumes) {
   WriteConfig(/*auto_approve=*/false);
   testing::Process daemon = Daemon();
   testing::Process w1 = Worker("w1");
-  testing::Process ingester = Start({Bin("ingester/curator-ingester"), "--config", config_}, "ingester.log");
+  testing::Process ingester = Ingester();
   ASSERT_TRUE(testing::WaitUntil([&] { return Count("SELECT count(*) FROM curation.task") == 3; },
                                  absl::Seconds(30)));
   const int64_t cu3 = Count("SELECT task_id FROM curation.task WHERE cu = 3");

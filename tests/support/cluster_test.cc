@@ -1,0 +1,72 @@
+#include "tests/support/cluster_test.h"
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace curator::testing {
+
+void ClusterTest::WriteConfigFor(bool auto_approve, const std::string& db,
+                                 const std::string& archive) {
+  port_ = FreePort();
+  do ingester_port_ = FreePort(); while (ingester_port_ == port_);
+  do monitor_port_ = FreePort(); while (monitor_port_ == port_ || monitor_port_ == ingester_port_);
+  config_ = archive + "/curator.conf";
+  std::ofstream(config_) << "archive_root: \"" << archive << "\"\n"
+                         << "database { conninfo: \"" << db << "\" }\n"
+                         << "daemon { listen_address: \"127.0.0.1:" << port_
+                         << "\" monitor_address: \"127.0.0.1:" << monitor_port_
+                         << "\" auto_approve: " << (auto_approve ? "true" : "false")
+                         << " poll_interval_ms: 100 heartbeat_timeout_ms: 2000"
+                         << " retry_backoff_ms: 200 }\n"
+                         << "worker { listen_address: \"127.0.0.1:0\" daemon_address: "
+                         << "\"127.0.0.1:" << port_ << "\" slots: 1 threads_per_task: 1"
+                         << " heartbeat_interval_ms: 100 advertise_address: \"\" }\n"
+                         << "ingester { poll_interval_ms: 100 listen_address: \"127.0.0.1:"
+                         << ingester_port_ << "\" }\n";
+}
+
+Process ClusterTest::Start(std::vector<std::string> argv, const std::string& log) {
+  auto p = Process::Start(argv, archive_dir_.Join(log));
+  EXPECT_TRUE(p.ok()) << p.status();
+  return *std::move(p);
+}
+
+Process ClusterTest::Daemon(const std::string& log) {
+  return Start({Bin("daemon/curator-daemon"), "--config", config_}, log);
+}
+
+Process ClusterTest::Worker(const std::string& id, const std::string& pause_file) {
+  std::vector<std::string> argv = {Bin("worker/curator-worker"), "serve", "--config", config_,
+                                   "--worker_id", id};
+  if (!pause_file.empty()) {
+    argv.push_back("--pause_before_task");
+    argv.push_back(pause_file);
+  }
+  return Start(argv, id + ".log");
+}
+
+Process ClusterTest::Ingester(const std::string& log) {
+  return Start({Bin("ingester/curator-ingester"), "--config", config_}, log);
+}
+
+CommandResult ClusterTest::Ctl(const std::string& args) {
+  return RunCommand(
+      absl::StrCat(Bin("daemon/curatorctl"), " ", args, " --daemon 127.0.0.1:", port_));
+}
+
+bool ClusterTest::AllIngested(int batches, absl::Duration timeout) {
+  return WaitUntil(
+      [&] {
+        return Count("SELECT count(*) FROM curation.batch WHERE state = 'ingested'") == batches &&
+               Count("SELECT count(*) FROM curation.task WHERE state <> 'done'") == 0;
+      },
+      timeout);
+}
+
+std::string ClusterTest::MonitorUrl() const {
+  return absl::StrCat("http://127.0.0.1:", monitor_port_);
+}
+
+}  // namespace curator::testing

@@ -1,0 +1,44 @@
+// A fixture for tests that run Curator's daemons as real processes on
+// loopback: curator-daemon (with its Load Monitor), curator-worker servers,
+// curator-ingester and curatorctl, against the PipelineTest database and
+// archive, all configured by one generated config file.
+#ifndef CURATOR_TESTS_SUPPORT_CLUSTER_TEST_H_
+#define CURATOR_TESTS_SUPPORT_CLUSTER_TEST_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "tests/support/command.h"
+#include "tests/support/pipeline_test.h"
+#include "tests/support/process.h"
+
+namespace curator::testing {
+
+class ClusterTest : public PipelineTest {
+ protected:
+  // Writes config_ with fresh ports: 100 ms polls and heartbeats, a 2 s
+  // heartbeat timeout, 200 ms retry backoff, one slot per worker.
+  void WriteConfig(bool auto_approve) { WriteConfigFor(auto_approve, conninfo(), archive_); }
+  void WriteConfigFor(bool auto_approve, const std::string& db, const std::string& archive);
+  Process Start(std::vector<std::string> argv, const std::string& log);
+  Process Daemon(const std::string& log = "daemon.log");
+  // A worker named `id`; with `pause_file`, it stops before each task
+  // after creating that file (curator-worker --pause_before_task).
+  Process Worker(const std::string& id, const std::string& pause_file = "");
+  Process Ingester(const std::string& log = "ingester.log");
+  CommandResult Ctl(const std::string& args);
+  // Every task done and `batches` batches ingested, before `timeout`.
+  bool AllIngested(int batches, absl::Duration timeout);
+  // "http://127.0.0.1:<monitor port>".
+  std::string MonitorUrl() const;
+
+  int port_ = 0;
+  int ingester_port_ = 0;
+  int monitor_port_ = 0;
+  std::string config_;
+};
+
+}  // namespace curator::testing
+
+#endif  // CURATOR_TESTS_SUPPORT_CLUSTER_TEST_H_
