@@ -98,14 +98,21 @@ absl::Status ValidateConfig(const v1::Config& config) {
         ValidateAddress("worker.listen_address", w.listen_address(), true, true));
     CURATOR_RETURN_IF_ERROR(
         ValidateAddress("worker.daemon_address", w.daemon_address(), true));
+    CURATOR_RETURN_IF_ERROR(
+        ValidateAddress("worker.metrics_address", w.metrics_address(), false, true));
     if (w.slots() < 1 || w.slots() > 1024) {
       return absl::InvalidArgumentError(absl::StrCat(
           "worker.slots must be in 1..1024, not ", w.slots()));
     }
   }
-  if (config.has_ingester() && config.ingester().poll_interval_ms() == 0) {
-    return absl::InvalidArgumentError(
-        "ingester.poll_interval_ms must be greater than 0");
+  if (config.has_ingester()) {
+    if (config.ingester().poll_interval_ms() == 0) {
+      return absl::InvalidArgumentError("ingester.poll_interval_ms must be greater than 0");
+    }
+    CURATOR_RETURN_IF_ERROR(ValidateAddress("ingester.listen_address",
+                                            config.ingester().listen_address(), false, true));
+    CURATOR_RETURN_IF_ERROR(ValidateAddress("ingester.metrics_address",
+                                            config.ingester().metrics_address(), false, true));
   }
   return absl::OkStatus();
 }

@@ -20,6 +20,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/http_server.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/signals.h"
@@ -82,6 +83,14 @@ int main(int argc, char** argv) {
     if (health == nullptr || port == 0) return Fail(1, "cannot listen on " + listen);
     CURATOR_LOG(INFO) << "curator-ingester serving health on port " << port;
   }
+  curator::HttpServer metrics;
+  if (const std::string& address = site->config.ingester().metrics_address(); !address.empty()) {
+    metrics.Get("/metrics", [&](const curator::HttpRequest&) {
+      return curator::HttpResponse{200, curator::kMetricsContentType, (*poller)->Metrics()};
+    });
+    if (absl::Status s = metrics.Start(address); !s.ok()) return Fail(1, s.ToString());
+    CURATOR_LOG(INFO) << "curator-ingester serving /metrics on port " << metrics.port();
+  }
   (*poller)->Start();
   CURATOR_LOG(INFO) << "curator-ingester polling " << site->config.archive_root() << "/staging";
   std::thread signals([&] {
@@ -92,6 +101,7 @@ int main(int argc, char** argv) {
   });
   (*poller)->Wait();
   signals.join();
+  metrics.Stop();
   if (health != nullptr) health->Shutdown();
   CURATOR_LOG(INFO) << "curator-ingester stopped after " << (*poller)->batches_ingested()
                     << " batches";

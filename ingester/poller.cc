@@ -1,5 +1,6 @@
 #include "ingester/poller.h"
 
+#include "common/http_server.h"
 #include "common/log.h"
 #include "common/pg.h"
 
@@ -42,6 +43,30 @@ int64_t Poller::batches_ingested() const {
   return ingested_;
 }
 
+std::string Poller::Metrics() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  MetricsText m;
+  for (IngestOutcome::Kind k :
+       {IngestOutcome::Kind::kIngested, IngestOutcome::Kind::kAlreadyIngested,
+        IngestOutcome::Kind::kWaiting, IngestOutcome::Kind::kQuarantined,
+        IngestOutcome::Kind::kBusy}) {
+    auto it = outcomes_.find(OutcomeName(k));
+    m.Add("curator_ingester_batches_total", "counter",
+          "Batches handled by this ingester, by outcome.", {{"outcome", OutcomeName(k)}},
+          it == outcomes_.end() ? 0 : it->second);
+  }
+  m.Add("curator_ingester_rows_total", "counter", "Rows published by this ingester.", {}, rows_);
+  m.Add("curator_ingester_ingest_seconds_total", "counter",
+        "Time spent loading the batches it ingested.", {}, seconds_);
+  m.Add("curator_ingester_rows_per_second", "gauge", "Rate of the last batch ingested.", {},
+        last_rows_per_second_);
+  m.Add("curator_ingester_errors_total", "counter",
+        "Batches left in staging by a systematic error (database gone, disk full).", {}, errors_);
+  m.Add("curator_ingester_database_up", "gauge", "1 while connected to the database.", {},
+        connected_ ? 1 : 0);
+  return m.str();
+}
+
 void Poller::Run() {
   std::unique_ptr<pg::Connection> conn;
   absl::Duration backoff = interval_;
@@ -52,6 +77,8 @@ void Poller::Run() {
       if (c.ok()) {
         conn = *std::move(c);
         backoff = interval_;
+        std::lock_guard<std::mutex> lock(mu_);
+        connected_ = true;
       } else {
         CURATOR_LOG(WARNING) << c.status() << "; retrying in " << backoff;
         wait = backoff;
@@ -68,17 +95,28 @@ void Poller::Run() {
         absl::StatusOr<IngestOutcome> o = loader.IngestBatch(dir);
         if (!o.ok()) {
           CURATOR_LOG(ERROR) << o.status();
+          std::lock_guard<std::mutex> lock(mu_);
+          ++errors_;
           if (o.status().code() == absl::StatusCode::kUnavailable) {
             conn.reset();  // reconnect on the next pass
+            connected_ = false;
             break;
           }
           continue;
         }
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          ++outcomes_[OutcomeName(o->kind)];
+          if (o->kind == IngestOutcome::Kind::kIngested) {
+            ++ingested_;
+            rows_ += o->rows;
+            seconds_ += o->seconds;
+            if (o->seconds > 0) last_rows_per_second_ = o->rows / o->seconds;
+          }
+        }
         if (o->kind == IngestOutcome::Kind::kIngested) {
           CURATOR_LOG(INFO) << "ingested " << o->batch_id << ": " << o->rows << " rows in "
                             << o->seconds << " s";
-          std::lock_guard<std::mutex> lock(mu_);
-          ++ingested_;
         } else if (o->kind != IngestOutcome::Kind::kBusy) {
           CURATOR_LOG(INFO) << o->batch_id << ": " << OutcomeName(o->kind) << " "
                             << o->report;

@@ -9,6 +9,7 @@
 #define CURATOR_INGESTER_POLLER_H_
 
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -33,6 +34,10 @@ class Poller {
   void Wake();
 
   int64_t batches_ingested() const;
+  // Prometheus text since this process started: batches by outcome, rows
+  // ingested, the last batch's rate, errors and whether the database is
+  // reachable.
+  std::string Metrics() const;
 
  private:
   Poller(std::string conninfo, LoaderOptions options, absl::Duration interval)
@@ -47,6 +52,12 @@ class Poller {
   bool stopping_ = false;
   bool woken_ = false;
   int64_t ingested_ = 0;
+  std::map<std::string, int64_t> outcomes_;  // by OutcomeName
+  int64_t rows_ = 0;
+  double seconds_ = 0;
+  double last_rows_per_second_ = 0;
+  int64_t errors_ = 0;  // batches left in staging by a systematic error
+  bool connected_ = false;
   std::thread thread_;
 };
 

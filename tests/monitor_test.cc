@@ -125,6 +125,14 @@ TEST_F(MonitorTest, ShowsARunInProgressWithAFailedTaskInRed) {
   EXPECT_THAT(metrics.body, HasSubstr("curator_worker_running_tasks{worker=\"w2\"} 1\n"));
   EXPECT_THAT(metrics.body, HasSubstr("curator_log_messages_total{level=\"error\"}"));
 
+  // The ingester's own /metrics.
+  testing::HttpResult ingester_metrics = testing::Http("GET", ingester_metrics_port_, "/metrics");
+  EXPECT_EQ(ingester_metrics.status, 200);
+  EXPECT_THAT(ingester_metrics.body,
+              HasSubstr("curator_ingester_batches_total{outcome=\"ingested\"} 5\n"));
+  EXPECT_THAT(ingester_metrics.body, HasSubstr("curator_ingester_database_up 1\n"));
+  EXPECT_THAT(ingester_metrics.body, HasSubstr("curator_ingester_rows_total 1196\n"));
+
   // Read-only: nothing but GET is served, and nothing changed.
   const int64_t states = Count("SELECT count(*) FROM curation.task WHERE state = 'failed'");
   for (const char* method : {"POST", "PUT", "DELETE"}) {

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/grpc_health.h"
+#include "tests/support/http.h"
 #include "tests/support/pipeline_test.h"
 #include "tests/support/process.h"
 #include "worker/cu3_task.h"
@@ -30,6 +31,7 @@ class WorkerServerTest : public testing::PipelineTest {
     config.mutable_database()->set_conninfo(conninfo());
     config.mutable_worker()->set_listen_address("127.0.0.1:0");
     config.mutable_worker()->set_slots(slots);
+    config.mutable_worker()->set_metrics_address("127.0.0.1:0");
     auto s = worker::WorkerServer::Create(config);
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = *std::move(s);
@@ -120,6 +122,13 @@ TEST_F(WorkerServerTest, RunsATaskWhoseBatchIngestsAndIgnoresItSentAgain) {
   grpc::ClientContext ctx2;
   ASSERT_TRUE(stub_->RunTask(&ctx2, request, &response).ok());
   EXPECT_FALSE(response.accepted());
+  // Its /metrics count the task and its files.
+  testing::HttpResult metrics = testing::Http("GET", server_->metrics_port(), "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_THAT(metrics.body, HasSubstr("curator_worker_tasks{state=\"done\"} 1\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("curator_worker_files_processed_total 4\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("curator_worker_slots 2\n"));
+  EXPECT_EQ(testing::Http("POST", server_->metrics_port(), "/metrics").status, 405);
 }
 
 TEST_F(WorkerServerTest, CancelledTasksLeaveNothing) {

@@ -1,11 +1,14 @@
 #include "worker/server.h"
 
+#include <map>
+
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/server_builder.h>
 #include <unistd.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
@@ -99,6 +102,16 @@ absl::Status WorkerServer::Start() {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config_.worker().listen_address()));
   }
+  if (!config_.worker().metrics_address().empty()) {
+    metrics_ = std::make_unique<HttpServer>();
+    metrics_->Get("/metrics", [this](const HttpRequest&) {
+      return HttpResponse{200, kMetricsContentType, Metrics()};
+    });
+    if (absl::Status s = metrics_->Start(config_.worker().metrics_address()); !s.ok()) {
+      server_->Shutdown();
+      return s;
+    }
+  }
   CURATOR_LOG(INFO) << "curator-worker serving on port " << port_ << " with "
                     << runner_->Load().slots() << " slots";
   address_ = config_.worker().advertise_address().empty() ? absl::StrCat(host, ":", port_)
@@ -142,12 +155,48 @@ void WorkerServer::HeartbeatLoop() {
   }
 }
 
+std::string WorkerServer::Metrics() const {
+  const std::vector<v1::TaskStatus> tasks = runner_->Tasks();
+  const v1::Load load = runner_->Load();
+  std::map<std::string, double> by_state;
+  double files_done = 0, files_failed = 0;
+  for (int s = v1::TaskStatus::QUEUED; s <= v1::TaskStatus::CANCELLED; ++s) {
+    by_state[absl::AsciiStrToLower(v1::TaskStatus::State_Name(s))] = 0;
+  }
+  for (const v1::TaskStatus& t : tasks) {
+    ++by_state[absl::AsciiStrToLower(v1::TaskStatus::State_Name(t.state()))];
+    files_done += t.files_done();
+    files_failed += t.files_failed();
+  }
+  MetricsText m;
+  for (const auto& [state, n] : by_state) {
+    m.Add("curator_worker_tasks", "gauge", "Tasks this worker knows of, by state.",
+          {{"state", state}}, n);
+  }
+  m.Add("curator_worker_files_processed_total", "counter", "Input files processed by tasks.", {},
+        files_done);
+  m.Add("curator_worker_files_failed_total", "counter", "Input files that failed.", {},
+        files_failed);
+  m.Add("curator_worker_slots", "gauge", "Tasks this worker runs at once.", {}, load.slots());
+  m.Add("curator_worker_running_tasks", "gauge", "Tasks running now.", {}, load.running_tasks());
+  m.Add("curator_worker_queued_tasks", "gauge", "Tasks waiting for a slot.", {},
+        load.queued_tasks());
+  m.Add("curator_worker_load1", "gauge", "The machine's 1-minute load average.", {},
+        load.load_average_1m());
+  m.Add("curator_worker_free_memory_bytes", "gauge", "Available memory.", {},
+        static_cast<double>(load.free_memory_bytes()));
+  m.Add("curator_worker_free_disk_bytes", "gauge", "Free space on the archive's file system.",
+        {}, static_cast<double>(load.free_disk_bytes()));
+  return m.str();
+}
+
 void WorkerServer::Shutdown(absl::Duration deadline) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
     cv_.notify_all();
   }
+  if (metrics_ != nullptr) metrics_->Stop();
   if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now() + deadline));
   if (runner_ != nullptr) runner_->Shutdown();
 }

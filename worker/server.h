@@ -1,6 +1,7 @@
 // curator-worker's gRPC server: the Worker service (a thin layer over
 // TaskRunner), the standard grpc.health.v1 service and server reflection
-// (so grpcurl works).
+// (so grpcurl works), and /metrics over HTTP when worker.metrics_address
+// is set.
 //
 // Lifecycle: Create, Start, Shutdown(deadline), Wait.
 #ifndef CURATOR_WORKER_SERVER_H_
@@ -15,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/http_server.h"
 #include "curator/v1/config.pb.h"
 #include "curator/v1/services.grpc.pb.h"
 #include "worker/task_runner.h"
@@ -51,6 +53,10 @@ class WorkerServer {
   void Shutdown(absl::Duration deadline);
   void Wait();
   int port() const { return port_; }
+  // The /metrics port; 0 when worker.metrics_address is empty.
+  int metrics_port() const { return metrics_ != nullptr ? metrics_->port() : 0; }
+  // Prometheus text: tasks by state, files processed and failed, load.
+  std::string Metrics() const;
 
  private:
   explicit WorkerServer(const v1::Config& config);
@@ -67,6 +73,7 @@ class WorkerServer {
   std::unique_ptr<TaskRunner> runner_;
   std::unique_ptr<WorkerService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HttpServer> metrics_;
   int port_ = 0;
 };
 

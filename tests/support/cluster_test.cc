@@ -12,6 +12,9 @@ void ClusterTest::WriteConfigFor(bool auto_approve, const std::string& db,
   port_ = FreePort();
   do ingester_port_ = FreePort(); while (ingester_port_ == port_);
   do monitor_port_ = FreePort(); while (monitor_port_ == port_ || monitor_port_ == ingester_port_);
+  do ingester_metrics_port_ = FreePort();
+  while (ingester_metrics_port_ == port_ || ingester_metrics_port_ == ingester_port_ ||
+         ingester_metrics_port_ == monitor_port_);
   config_ = archive + "/curator.conf";
   std::ofstream(config_) << "archive_root: \"" << archive << "\"\n"
                          << "database { conninfo: \"" << db << "\" }\n"
@@ -24,7 +27,8 @@ void ClusterTest::WriteConfigFor(bool auto_approve, const std::string& db,
                          << "\"127.0.0.1:" << port_ << "\" slots: 1 threads_per_task: 1"
                          << " heartbeat_interval_ms: 100 advertise_address: \"\" }\n"
                          << "ingester { poll_interval_ms: 100 listen_address: \"127.0.0.1:"
-                         << ingester_port_ << "\" }\n";
+                         << ingester_port_ << "\" metrics_address: \"127.0.0.1:"
+                         << ingester_metrics_port_ << "\" }\n";
 }
 
 Process ClusterTest::Start(std::vector<std::string> argv, const std::string& log) {

@@ -36,6 +36,7 @@ class ClusterTest : public PipelineTest {
   int port_ = 0;
   int ingester_port_ = 0;
   int monitor_port_ = 0;
+  int ingester_metrics_port_ = 0;
   std::string config_;
 };
 
