@@ -4,6 +4,8 @@
 //
 //   curator-daemon --config /etc/curator/curator.conf
 //
+// Under systemd (Type=notify) it reports readiness, its status and
+// stopping, and pings the watchdog while its loop keeps passing.
 // Runs until SIGTERM or SIGINT; exit 0. 1: bad config; 3: cannot start.
 #include <cstdio>
 #include <thread>
@@ -11,6 +13,8 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/log.h"
+#include "absl/strings/str_cat.h"
+#include "common/service_manager.h"
 #include "common/signals.h"
 #include "common/site.h"
 #include "daemon/server.h"
@@ -33,9 +37,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "curator-daemon: %s\n", s.ToString().c_str());
     return 3;
   }
+  curator::NotifyReady(absl::StrCat("serving on port ", (*server)->port(),
+                                    (*server)->monitor_port()
+                                        ? absl::StrCat(", Load Monitor on port ",
+                                                       (*server)->monitor_port())
+                                        : ""));
+  // Pinged while the daemon loop keeps passing (it passes every poll
+  // interval; one pass plans and dispatches in well under a second).
+  curator::Watchdog watchdog([&] { return (*server)->LoopRecent(curator::Watchdog::Interval()); });
+  watchdog.Start();
   std::thread signals([&] {
     const int sig = curator::WaitForTerminationSignal();
     CURATOR_LOG(INFO) << "signal " << sig << ": stopping";
+    curator::NotifyStopping();
     (*server)->Shutdown(absl::Seconds(10));
   });
   (*server)->Wait();

@@ -152,6 +152,7 @@ void DaemonServer::Loop() {
     lock.unlock();
     absl::Status s = coordinator_->Tick();
     if (!s.ok()) CURATOR_LOG(ERROR) << "daemon loop: " << s;
+    beat_.Beat();
     lock.lock();
     cv_.wait_for(lock, absl::ToChronoMilliseconds(interval_),
                  [this] { return stopping_ || woken_; });

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/http_server.h"
+#include "common/service_manager.h"
 #include "curator/v1/config.pb.h"
 #include "daemon/coordinator.h"
 
@@ -31,6 +32,9 @@ class DaemonServer {
   void Wait();
   int port() const { return port_; }
   // The Load Monitor's HTTP port; 0 when daemon.monitor_address is empty.
+  // Whether the daemon loop has finished a pass within `limit` (for the
+  // systemd watchdog).
+  bool LoopRecent(absl::Duration limit) const { return beat_.Recent(limit); }
   int monitor_port() const { return monitor_ != nullptr ? monitor_->port() : 0; }
 
  private:
@@ -49,6 +53,7 @@ class DaemonServer {
   bool stopping_ = false;
   bool woken_ = false;
   std::thread loop_;
+  LoopBeat beat_;
 };
 
 }  // namespace curator::daemon

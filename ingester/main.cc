@@ -23,6 +23,7 @@
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/pg.h"
+#include "common/service_manager.h"
 #include "common/signals.h"
 #include "common/site.h"
 #include "ingester/loader.h"
@@ -93,9 +94,15 @@ int main(int argc, char** argv) {
   }
   (*poller)->Start();
   CURATOR_LOG(INFO) << "curator-ingester polling " << site->config.archive_root() << "/staging";
+  curator::NotifyReady("polling " + site->config.archive_root() + "/staging");
+  // One batch may load for minutes: the watchdog guards against a wedged
+  // process, not a long load.
+  curator::Watchdog watchdog([] { return true; });
+  watchdog.Start();
   std::thread signals([&] {
     int sig = curator::WaitForTerminationSignal();
     CURATOR_LOG(INFO) << "signal " << sig << ": finishing the batch in hand, then exiting";
+    curator::NotifyStopping();
     if (health != nullptr) health->GetHealthCheckService()->SetServingStatus(false);
     (*poller)->Shutdown();
   });

@@ -26,6 +26,7 @@
 #include "common/task_log.h"
 #include "daemon/registry.h"
 #include "common/log.h"
+#include "common/service_manager.h"
 #include "common/signals.h"
 #include "worker/cu2_task.h"
 #include "worker/cu3_task.h"
@@ -62,9 +63,15 @@ int Serve() {
                                                       absl::GetFlag(FLAGS_pause_before_task));
   if (!server.ok()) return Fail(1, std::string(server.status().message()));
   if (absl::Status s = (*server)->Start(); !s.ok()) return Fail(3, s.ToString());
+  curator::NotifyReady(absl::StrCat("serving on port ", (*server)->port()));
+  // The gRPC server's own threads serve; a task may run for minutes, so
+  // the watchdog guards against a wedged process, not a long task.
+  curator::Watchdog watchdog([] { return true; });
+  watchdog.Start();
   std::thread signals([&] {
     const int sig = curator::WaitForTerminationSignal();
     CURATOR_LOG(INFO) << "signal " << sig << ": cancelling running tasks and stopping";
+    curator::NotifyStopping();
     (*server)->Shutdown(absl::Seconds(30));
   });
   (*server)->Wait();

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# What deploy/ ships, checked the way an operator's machine would:
+#  1. systemd-analyze verify accepts the three units (with ExecStart
+#     pointed at this build's binaries, since nothing is installed here);
+#  2. cpack builds the .deb, and it holds the binaries, units, sysusers and
+#     tmpfiles snippets, the conffile and the maintainer scripts in their
+#     FHS places, with the shared-library dependencies dpkg-shlibdeps found.
+# Usage: deploy/test-deploy.sh SOURCE_DIR BUILD_DIR
+set -euo pipefail
+src=$1 build=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# 1. The units.
+if ! command -v systemd-analyze >/dev/null; then
+  echo "SKIP units: systemd-analyze is not installed (Debian package systemd)"
+else
+  for unit in curator-daemon curator-worker curator-ingester; do
+    sed -e "s|/usr/bin/curator-daemon|$build/daemon/curator-daemon|" \
+        -e "s|/usr/bin/curator-worker|$build/worker/curator-worker|" \
+        -e "s|/usr/bin/curator-ingester|$build/ingester/curator-ingester|" \
+        "$src/deploy/systemd/$unit.service" > "$work/$unit.service"
+    for key in Type=notify WatchdogSec= Restart=on-failure User=curator ProtectSystem=strict \
+               ProtectHome=yes NoNewPrivileges=yes PrivateTmp=yes; do
+      grep -q "^$key" "$work/$unit.service" || fail "$unit.service has no $key"
+    done
+  done
+  if ! out=$(systemd-analyze verify "$work"/*.service 2>&1) || [ -n "$out" ]; then
+    fail "systemd-analyze verify: $out"
+  fi
+  echo "units: systemd-analyze verify accepts curator-daemon, curator-worker, curator-ingester"
+fi
+
+# 2. The package.
+(cd "$build" && cpack -G DEB -B "$work/package" >"$work/cpack.log" 2>&1) ||
+  fail "cpack: $(cat "$work/cpack.log")"
+deb=$(ls "$work"/package/curator_*_amd64.deb)
+dpkg-deb -c "$deb" | awk '{print $6}' > "$work/contents"
+for path in ./usr/bin/curator-daemon ./usr/bin/curator-worker ./usr/bin/curator-ingester \
+            ./usr/bin/curatorctl ./usr/bin/curator-synth \
+            ./usr/lib/systemd/system/curator-daemon.service \
+            ./usr/lib/systemd/system/curator-worker.service \
+            ./usr/lib/systemd/system/curator-ingester.service \
+            ./usr/lib/sysusers.d/curator.conf ./usr/lib/tmpfiles.d/curator.conf \
+            ./etc/curator/curator.conf ./usr/share/doc/curator/README.md; do
+  grep -qx "$path" "$work/contents" || fail "the package has no $path"
+done
+dpkg-deb -I "$deb" > "$work/info"
+grep -q '^ Depends:.*libgrpc++' "$work/info" || fail "no shared-library dependencies: $(cat "$work/info")"
+grep -q '^ Depends:.*libsystemd0' "$work/info" || fail "libsystemd0 is not a dependency"
+dpkg-deb -e "$deb" "$work/control"
+grep -qx /etc/curator/curator.conf "$work/control/conffiles" || fail "curator.conf is not a conffile"
+[ -x "$work/control/postinst" ] || fail "no postinst"
+# The packaged binaries run (stripped, from the package's own tree).
+dpkg-deb -x "$deb" "$work/root"
+"$work/root/usr/bin/curatorctl" describe --json | grep -q '"commands"' ||
+  fail "the packaged curatorctl does not run"
+echo "package: $(basename "$deb"), $(du -k "$deb" | cut -f1) KiB, $(grep -c . "$work/contents") entries"
