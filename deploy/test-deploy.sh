@@ -43,7 +43,8 @@ for path in ./usr/bin/curator-daemon ./usr/bin/curator-worker ./usr/bin/curator-
             ./usr/lib/systemd/system/curator-worker.service \
             ./usr/lib/systemd/system/curator-ingester.service \
             ./usr/lib/sysusers.d/curator.conf ./usr/lib/tmpfiles.d/curator.conf \
-            ./etc/curator/curator.conf ./usr/share/doc/curator/README.md; do
+            ./etc/curator/curator.conf ./usr/share/doc/curator/README.md \
+            ./usr/lib/python3/dist-packages/curator_client.py; do
   grep -qx "$path" "$work/contents" || fail "the package has no $path"
 done
 dpkg-deb -I "$deb" > "$work/info"

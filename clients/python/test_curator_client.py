@@ -1,0 +1,77 @@
+"""Tests of curator_client against a real curator-daemon.
+
+Run by tests/python_client_test.cc, which starts PostgreSQL and the daemon
+with one registered night of three pending tasks and passes CURATORCTL and
+CURATOR_DAEMON; run alone, only the checks that need no daemon run.
+"""
+
+import os
+import unittest
+
+from curator_client import Curator, CuratorError
+
+CURATORCTL = os.environ.get("CURATORCTL", "curatorctl")
+DAEMON = os.environ.get("CURATOR_DAEMON")
+
+
+class DescriptionTest(unittest.TestCase):
+    def setUp(self):
+        self.c = Curator(CURATORCTL, daemon=DAEMON or "127.0.0.1:1")
+
+    def test_every_described_command_is_a_method(self):
+        names = {spec["name"] for spec in self.c.description["commands"]} - {"describe"}
+        self.assertIn("approve", names)
+        for name in names:
+            self.assertTrue(callable(getattr(self.c, name)), name)
+
+    def test_arguments_are_checked_before_anything_runs(self):
+        with self.assertRaisesRegex(TypeError, r"approve\(\): task_ids must be a list of int64"):
+            self.c.approve("12")
+        with self.assertRaisesRegex(TypeError, r"approve\(\): task_ids must be an integer"):
+            self.c.approve([1, "2"])
+        with self.assertRaisesRegex(TypeError, r"log\(\): task_id must be an integer"):
+            self.c.log(True)
+        with self.assertRaisesRegex(ValueError, r"register\(\): nights must be a YYYYMMDD"):
+            self.c.register(["2007-10-21"])
+        with self.assertRaisesRegex(TypeError, r"tasks\(\): .*arguments: state"):
+            self.c.tasks(status="running")
+        with self.assertRaisesRegex(TypeError, r"approve\(\): all must be True or False"):
+            self.c.approve(all="yes")
+
+    def test_an_unreachable_daemon_raises_with_curatorctls_message(self):
+        c = Curator(CURATORCTL, daemon="127.0.0.1:1")
+        with self.assertRaises(CuratorError) as e:
+            c.tasks()
+        self.assertEqual(e.exception.exit_code, 3)
+        self.assertIn("127.0.0.1:1", e.exception.message)
+
+
+@unittest.skipUnless(DAEMON, "CURATOR_DAEMON is not set")
+class DaemonTest(unittest.TestCase):
+    def setUp(self):
+        self.c = Curator(CURATORCTL, daemon=DAEMON)
+
+    def test_the_operators_cycle(self):
+        nights = self.c.nights()["nights"]
+        self.assertEqual([n["night"] for n in nights], ["20071021"])
+        tasks = self.c.tasks(state="pending")["tasks"]
+        self.assertEqual(sorted(t["cu"] for t in tasks), [2, 3, 4])
+        cu3 = next(int(t["task_id"]) for t in tasks if t["cu"] == 3)
+        # Approved, then rejected back to pending.
+        self.assertEqual([int(i) for i in self.c.approve([cu3])["approved"]], [cu3])
+        self.assertEqual(self.c.tasks(state="approved")["tasks"][0]["cu"], 3)
+        self.assertEqual([int(i) for i in self.c.reject([cu3])["changed"]], [cu3])
+        # Exit code 2: done with problems; the refusal comes back as data.
+        refused = self.c.retry([cu3])
+        self.assertIn("only failed or cancelled tasks can be retried", refused["refused"][0])
+        # Pause and resume answer with the dispatch state.
+        self.assertTrue(self.c.pause()["paused"])
+        self.assertFalse(self.c.resume().get("paused", False))
+        # A task that does not exist: curatorctl's error, raised.
+        with self.assertRaises(CuratorError) as e:
+            self.c.log(999999)
+        self.assertIn("no task 999999", e.exception.message)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
