@@ -1,57 +1,132 @@
 #!/usr/bin/env bash
-# Curator's main job on this machine, on a private local PostgreSQL:
-# generates synthetic survey nights (WFCAM-like multiframes with their CASU
-# catalogues, a few bad files among them), registers them, runs CU3
-# (metadata), CU2 (JPEG previews) and CU4 (detections) on each night,
-# ingests the batches, then prints what landed in the archive. It grows
-# into the whole pipeline (daemon and gRPC workers) as those parts land.
+# Curator's main job on this machine, the way a site runs it, on a private
+# local PostgreSQL: generates synthetic survey nights (WFCAM-like
+# multiframes with their CASU catalogues, a few bad files among them),
+# starts curator-daemon, two curator-worker servers and curator-ingester on
+# loopback, waits for the daemon to find the nights and plan their tasks,
+# approves the plan as an operator would, shows progress until every batch
+# is ingested, and prints a summary and the Load Monitor's address.
 # Nothing is left running unless --keep is given.
-#   deploy/demo.sh [--keep] [curator-synth options, e.g. --nights 3 --size 2048]
+#   deploy/demo.sh [--keep] [curator-synth options, e.g. --nights 5 --size 2048]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 keep=0
 if [ "${1:-}" = "--keep" ]; then keep=1; shift; fi
 
-bash deploy/install-deps.sh
-cmake --preset release >/dev/null
-cmake --build --preset release --target curator-synth curatorctl curator-worker curator-ingester >/dev/null
-bin=build/release
+if [ -n "${CURATOR_DEMO_BIN:-}" ]; then
+  bin=$CURATOR_DEMO_BIN  # a build to use as it is (the test of this script)
+else
+  bash deploy/install-deps.sh
+  cmake --preset release >/dev/null
+  cmake --build --preset release --target curator-synth curatorctl curator-daemon \
+    curator-worker curator-ingester >/dev/null
+  bin=$PWD/build/release
+fi
 out="${CURATOR_DEMO_DIR:-$PWD/demo}"
-rm -rf "$out/archive"
-mkdir -p "$out"
-start=$(date +%s.%N)
+rm -rf "$out/archive" "$out/logs"
+mkdir -p "$out/logs"
+
+pids=()
+cleanup() {
+  if [ $keep = 1 ]; then return; fi
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  bash deploy/local-postgres.sh stop "$out/pg"
+  if [ -n "${CURATOR_DEMO_BIN:-}" ] && [ -d "$out/pg" ]; then rm -rf "$out"; fi
+}
+trap cleanup EXIT
 
 echo "== a private PostgreSQL in $out/pg"
 db=$(bash deploy/local-postgres.sh start "$out/pg")
-trap '[ $keep = 1 ] || bash deploy/local-postgres.sh stop "$out/pg"' EXIT
 psql -q "$db" -c "DROP DATABASE IF EXISTS curator_demo" -c "CREATE DATABASE curator_demo"
 db="${db%dbname=postgres}dbname=curator_demo"
-site=(--archive "$out/archive" --db "$db")
 
 echo "== curator-synth: synthetic nights under $out/archive/incoming"
-$bin/synth/curator-synth --out "$out/archive" --nights 2 --frames 12 --size 512 \
+"$bin/synth/curator-synth" --out "$out/archive" --nights 3 --frames 12 --size 512 \
   --sources 400 --compress rice --bitpix 32 \
   --defects truncated-image,truncated-catalogue,missing-keyword,wrong-keyword-type,nan-columns,orphan-catalogue,duplicated-file "$@"
 
-echo "== curatorctl migrate"
-$bin/daemon/curatorctl migrate "${site[@]}"
-echo "== curatorctl register --all"
-$bin/daemon/curatorctl register --all "${site[@]}" || true   # 2: problems reported
-for night in $(ls "$out/archive/incoming"); do
-  for cu in 3 2 4; do
-    echo "== curator-worker run --cu $cu --night $night"
-    $bin/worker/curator-worker run --cu $cu --night "$night" "${site[@]}"
-  done
+# Three free loopback ports: the daemon's gRPC, the Load Monitor, the
+# ingester's /metrics.
+read -r port monitor metrics < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(3)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])')
+config="$out/curator.conf"
+cat > "$config" <<EOF
+archive_root: "$out/archive"
+database { conninfo: "$db" }
+daemon {
+  listen_address: "127.0.0.1:$port"
+  monitor_address: "127.0.0.1:$monitor"
+  poll_interval_ms: 200
+}
+worker {
+  listen_address: "127.0.0.1:0"
+  daemon_address: "127.0.0.1:$port"
+  advertise_address: ""
+  slots: 1
+  threads_per_task: 1
+  heartbeat_interval_ms: 500
+}
+ingester { poll_interval_ms: 200 metrics_address: "127.0.0.1:$metrics" }
+EOF
+ctl() { "$bin/daemon/curatorctl" "$@" --config "$config"; }
+
+echo "== curator-daemon, curator-worker w1 and w2, curator-ingester (logs in $out/logs)"
+"$bin/daemon/curator-daemon" --config "$config" > "$out/logs/daemon.log" 2>&1 & pids+=($!)
+for w in w1 w2; do
+  "$bin/worker/curator-worker" serve --config "$config" --worker_id $w \
+    > "$out/logs/$w.log" 2>&1 & pids+=($!)
 done
-echo "== curator-ingester --once"
-$bin/ingester/curator-ingester --once "${site[@]}"
+"$bin/ingester/curator-ingester" --config "$config" > "$out/logs/ingester.log" 2>&1 & pids+=($!)
+
+nights=$(ls "$out/archive/incoming" | wc -l)
+expected=$((nights * 3))
+json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+for _ in $(seq 300); do
+  status=$(ctl status --json 2>/dev/null || echo '{}')
+  found=$(echo "$status" | json_get "sum(d.get('tasks', {}).values())")
+  alive=$(echo "$status" | json_get "d.get('workers_alive', 0)")
+  [ "$found" -ge "$expected" ] && [ "$alive" -ge 2 ] && break
+  sleep 0.2
+done
+echo "== the daemon found $nights nights and made $found tasks; its plan:"
+ctl plan
+echo "== curatorctl approve --all"
+start=$(date +%s.%N)
+ctl approve --all
+
+echo "== progress (Load Monitor: http://127.0.0.1:$monitor/)"
+last=""
+while true; do
+  status=$(ctl status --json)
+  line=$(echo "$status" | json_get "'tasks: ' + ', '.join(f'{v} {k}' for k, v in sorted(d['tasks'].items())) + '; batches: ' + (', '.join(f'{v} {k}' for k, v in sorted(d['batches'].items())) or 'none')")
+  [ "$line" != "$last" ] && printf "  %5.1f s  %s\n" "$(echo "$(date +%s.%N) - $start" | bc)" "$line"
+  last=$line
+  # Finished: no task still to run, and a settled batch for every done task.
+  if echo "$status" | json_get "int(all(k in ('done', 'failed', 'cancelled') for k in d['tasks']) and sum(v for k, v in d['batches'].items() if k in ('ingested', 'quarantined')) >= d['tasks'].get('done', 0))" | grep -q 1; then
+    break
+  fi
+  sleep 0.5
+done
+wall=$(echo "$(date +%s.%N) - $start" | bc)
 
 echo "== the archive"
 psql -q "$db" -c "SELECT night, count(*) AS multiframes, min(filter_name) || '..' || max(filter_name) AS filters, round(sum(exp_time)::numeric, 1) AS exp_time_s FROM multiframe GROUP BY night ORDER BY night" \
-  -c "SELECT count(*) AS detectors, count(*) FILTER (WHERE tile_compressed) AS compressed, count(comp_file) AS jpegs, round(avg(seeing)::numeric, 2) AS mean_seeing_px FROM multiframe_detector" \
-  -c "SELECT count(*) AS detections, count(DISTINCT multiframe_id) AS multiframes, min(obj_id) AS first_obj_id, max(obj_id) AS last_obj_id, round(min(aper_mag_3)::numeric, 2) AS brightest_mag FROM detection" \
-  -c "SELECT batch_id, state, rows_per_table, round(copy_ms + validate_ms + publish_ms) AS ingest_ms FROM curation.batch ORDER BY night, cu" \
-  -c "SELECT level, regexp_replace(path, '.*/', '') AS file, hdu, item, left(regexp_replace(message, '^/[^ ]*/', ''), 80) AS message FROM curation.log_message WHERE level <> 'info' ORDER BY message_id"
-printf "== done in %.1f s; archive in %s, database: psql '%s'%s\n" \
-  "$(echo "$(date +%s.%N) - $start" | bc)" "$out/archive" "$db" \
-  "$([ $keep = 1 ] && echo " (still running: deploy/local-postgres.sh stop $out/pg)" || echo " (stopped)")"
+  -c "SELECT task_id, to_char(night, 'YYYYMMDD') AS night, 'CU' || cu AS cu, state, worker_id, attempts FROM curation.task ORDER BY night, cu" \
+  -c "SELECT level, count(*) AS messages, count(DISTINCT path) AS files FROM curation.log_message WHERE level <> 'info' GROUP BY level" \
+  -c "SELECT DISTINCT ON (path) regexp_replace(path, '.*/', '') AS file, left(regexp_replace(regexp_replace(message, '^/[^ ]*/', ''), '^[^ ]*: ', ''), 90) AS error FROM curation.log_message WHERE level = 'error' AND path LIKE '%20071021%' ORDER BY path, message_id"
+read -r files detections jpegs < <(psql -qtA -F' ' "$db" -c "SELECT (SELECT count(*) FROM curation.registered_file), (SELECT count(*) FROM detection), (SELECT count(comp_file) FROM multiframe_detector)")
+echo "== summary"
+printf "  nights %d, files %d, detections %d, JPEGs %d\n" "$nights" "$files" "$detections" "$jpegs"
+printf "  approval to last ingest: %.1f s wall, %.0f detections/s\n" "$wall" \
+  "$(echo "$detections / $wall" | bc -l)"
+printf "  Load Monitor: http://127.0.0.1:%d/  metrics: http://127.0.0.1:%d/metrics\n" "$monitor" "$monitor"
+printf "  database: psql '%s'\n" "$db"
+if [ $keep = 1 ]; then
+  echo "  still running (--keep): PIDs ${pids[*]}; stop them with kill, then deploy/local-postgres.sh stop $out/pg"
+else
+  echo "  stopping everything"
+fi
