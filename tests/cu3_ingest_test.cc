@@ -325,6 +325,29 @@ TEST_F(Cu3IngestTest, CorruptOrInconsistentBatchesAreQuarantinedWithAReport) {
   EXPECT_FALSE(fs::exists(b.batch_dir));
 }
 
+TEST_F(Cu3IngestTest, ManifestPathsOutsideTheBatchAreRefused) {
+  Generate(Survey(2, 1));
+  worker::TaskOutput a = Process("20071021");
+  worker::TaskOutput b = Process("20071022");
+  // A manifest that would read a file outside its batch, by ../ or by an
+  // absolute path: refused by name, before anything is read or loaded.
+  const std::pair<const worker::TaskOutput*, std::string> spoiled[] = {
+      {&a, "../../../../etc/passwd"}, {&b, "/etc/passwd"}};
+  for (const auto& [out, name] : spoiled) {
+    v1::Manifest m = *batch::ReadManifest(out->batch_dir);
+    m.mutable_files(0)->set_name(name);
+    ASSERT_TRUE(batch::WriteManifest(out->batch_dir, m).ok());
+  }
+  auto outcomes = IngestAll();
+  ASSERT_EQ(outcomes.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(outcomes[i].kind, IK::kQuarantined);
+    EXPECT_THAT(outcomes[i].report,
+                HasSubstr(absl::StrCat("file name '", spoiled[i].second, "' is not allowed")));
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 0);
+}
+
 TEST_F(Cu3IngestTest, OtherCusWaitForTheNightsCu3Ingest) {
   Generate(Survey(1, 2));
   worker::TaskOutput out = Process("20071021");

@@ -188,6 +188,13 @@ TEST_F(WorkerServerTest, RefusesMalformedRequestsWithReasons) {
          r.mutable_files(0)->set_path(archive_ + "/incoming/../../../etc/passwd");
        },
        "is not inside the archive root"},
+      {[](v1::RunTaskRequest& r) { r.mutable_files(0)->set_path("incoming/20071021/x.fit"); },
+       "'incoming/20071021/x.fit' is not inside the archive root"},
+      {[&](v1::RunTaskRequest& r) {  // a symbolic link inside that leads out
+         fs::create_symlink("/etc", archive_ + "/incoming/escape");
+         r.mutable_files(0)->set_path(archive_ + "/incoming/escape/passwd");
+       },
+       "/incoming/escape/passwd' is not inside the archive root"},
   };
   for (const Case& c : cases) {
     v1::RunTaskRequest r = Request("x", 3, "20071021");

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/match.h"
@@ -21,6 +22,8 @@
 namespace curator::worker {
 namespace {
 
+namespace fs = std::filesystem;
+
 using State = v1::TaskStatus::State;
 
 absl::Status Validate(const v1::RunTaskRequest& r, const std::string& archive_root) {
@@ -36,10 +39,19 @@ absl::Status Validate(const v1::RunTaskRequest& r, const std::string& archive_ro
     return absl::InvalidArgumentError(absl::StrCat("night '", r.night(), "' is not YYYYMMDD"));
   }
   if (r.files().empty()) return absl::InvalidArgumentError("the task has no files");
-  // Every path stays inside the archive.
+  // Every path stays inside the archive: absolute, no "..", and still
+  // inside once symbolic links are resolved.
   const std::string prefix = archive_root + "/";
+  std::error_code ec;
+  const std::string real_root = fs::weakly_canonical(archive_root, ec).string() + "/";
   auto inside = [&](const std::string& p) {
-    return absl::StartsWith(p, prefix) && !absl::StrContains(p, "/../");
+    if (!absl::StartsWith(p, prefix)) return false;
+    for (const auto& part : fs::path(p)) {
+      if (part == "..") return false;
+    }
+    std::error_code e;
+    const std::string real = fs::weakly_canonical(p, e).string();
+    return !e && absl::StartsWith(real, real_root);
   };
   for (const v1::TaskFile& f : r.files()) {
     for (const std::string* p : {&f.path(), &f.image_path()}) {
