@@ -8,12 +8,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/migrations.h"
 #include "common/pg.h"
+#include "common/rpc_security.h"
 #include "curator/v1/services.grpc.pb.h"
 #include "daemon/server.h"
 #include "synth/survey_generator.h"
@@ -39,6 +41,12 @@ int main() {
   config.mutable_database()->set_conninfo((*pg)->ConnInfo());
   config.mutable_daemon()->set_listen_address("127.0.0.1:0");
   config.mutable_daemon()->set_poll_interval_ms(1000);
+  // Plaintext on loopback, with the operator token.
+  std::ofstream(dir.path() + "/token") << "dispatch-bench-token-0123456789\n";
+  config.mutable_security()->set_plaintext(true);
+  config.mutable_security()->set_token_file(dir.path() + "/token");
+  auto security = RpcSecurity::FromConfig(config);
+  if (!security.ok()) return 1;
   auto daemon = daemon::DaemonServer::Create(config);
   if (!daemon.ok() || !(*daemon)->Start().ok()) return 1;
   const std::string daemon_address = absl::StrCat("127.0.0.1:", (*daemon)->port());
@@ -71,6 +79,7 @@ int main() {
     for (int i = 0; i < ids->rows(); ++i) approve.add_task_ids(ids->GetInt(i, 0));
     const absl::Time t0 = absl::Now();
     grpc::ClientContext ctx;
+    security->Authorize(&ctx);
     v1::ApproveResponse ar;
     if (!coordinator->Approve(&ctx, approve, &ar).ok()) return 1;
     // Until the worker holds all three of the night's tasks.

@@ -105,6 +105,19 @@ absl::Status ValidateConfig(const v1::Config& config) {
           "worker.slots must be in 1..1024, not ", w.slots()));
     }
   }
+  if (config.has_security()) {
+    const v1::SecurityConfig& s = config.security();
+    if (s.plaintext() && (!s.ca_file().empty() || !s.cert_file().empty())) {
+      return absl::InvalidArgumentError(
+          "security: plaintext: true and TLS files together; choose one");
+    }
+    if (s.cert_file().empty() != s.key_file().empty()) {
+      return absl::InvalidArgumentError("security: cert_file and key_file go together");
+    }
+    if (!s.cert_file().empty() && s.ca_file().empty()) {
+      return absl::InvalidArgumentError("security: cert_file needs ca_file");
+    }
+  }
   if (config.has_ingester()) {
     if (config.ingester().poll_interval_ms() == 0) {
       return absl::InvalidArgumentError("ingester.poll_interval_ms must be greater than 0");

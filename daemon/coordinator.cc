@@ -63,7 +63,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(const Coordinat
 v1::Worker::Stub* Coordinator::StubFor(const std::string& address) {
   auto& stub = stubs_[address];
   if (stub == nullptr) {
-    stub = v1::Worker::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    stub = v1::Worker::NewStub(
+        grpc::CreateChannel(address, options_.security.ChannelCredentials()));
   }
   return stub.get();
 }
@@ -178,6 +179,7 @@ absl::StatusOr<Plan> Coordinator::PlanFor(const std::vector<TaskRow>& rows) {
   }
   PlannerOptions po;
   po.min_free_disk_bytes = 0;
+  po.max_load_per_core = options_.max_load_per_core;
   return MakePlan(tasks, workers, durations_, po, absl::Now());
 }
 
@@ -267,6 +269,7 @@ absl::StatusOr<v1::TaskIdsResponse> Coordinator::Cancel(const v1::TaskIdsRequest
       v1::CancelTaskResponse response;
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      options_.security.Authorize(&ctx);
       grpc::Status st = StubFor(t.Get(0, 2))->CancelTask(&ctx, cancel, &response);
       if (!st.ok()) {
         CURATOR_LOG(WARNING) << "task " << id << " cancelled here, but its worker did not answer: "
@@ -601,6 +604,7 @@ absl::Status Coordinator::Dispatch() {
     request.set_task_id(AttemptId(t.task_id, t.attempts + 1));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    options_.security.Authorize(&ctx);
     v1::RunTaskResponse response;
     grpc::Status st = StubFor(address[e.worker_id])->RunTask(&ctx, request, &response);
     if (!st.ok()) {

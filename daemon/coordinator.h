@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/pg.h"
+#include "common/rpc_security.h"
 #include "curator/v1/services.grpc.pb.h"
 #include "daemon/planner.h"
 
@@ -30,6 +31,9 @@ struct CoordinatorOptions {
   bool auto_approve = false;
   absl::Duration heartbeat_timeout = absl::Seconds(30);
   absl::Duration retry_backoff = absl::Seconds(10);
+  double max_load_per_core = 1.5;
+  // How to reach the workers (default: plaintext, no token).
+  RpcSecurity security;
 };
 
 class Coordinator {

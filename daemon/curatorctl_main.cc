@@ -4,7 +4,7 @@
 //   curatorctl register NIGHT... | --all   [--config F | --archive DIR --db CONNINFO]
 //   curatorctl tasks [--state S] | workers | plan | approve (--all | ID...) |
 //       reject ID... | cancel ID... | retry ID... | pause | resume
-//       [--daemon HOST:PORT | --config F] [--json]
+//       --config F [--daemon HOST:PORT] [--json]
 //   curatorctl describe --json     every command, its arguments and types
 //
 // The last group talks to curator-daemon over gRPC; --json prints the
@@ -19,6 +19,7 @@
 #include <map>
 #include <vector>
 
+#include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -31,13 +32,16 @@
 #include <grpcpp/create_channel.h>
 #include "common/archive_layout.h"
 #include "common/migrations.h"
+#include "common/config.h"
 #include "common/pg.h"
+#include "common/rpc_security.h"
 #include "common/site.h"
 #include "daemon/registry.h"
 
 ABSL_FLAG(bool, all, false,
           "register: every night under incoming/ with a transfer marker; approve: every "
           "pending task");
+ABSL_DECLARE_FLAG(std::string, config);  // common/site_flags.cc
 ABSL_FLAG(bool, json, false, "Answer in JSON");
 ABSL_FLAG(std::string, daemon, "", "host:port of curator-daemon (default: daemon.listen_address)");
 ABSL_FLAG(std::string, state, "", "tasks: only tasks in this state");
@@ -124,17 +128,27 @@ int Describe() {
 
 // The daemon commands.
 int DaemonCommand(const std::string& command, const std::vector<std::string>& args) {
+  // The config says how to reach the daemon: its address, TLS or
+  // plaintext, and the operator token.
+  const std::string config_path = absl::GetFlag(FLAGS_config);
+  if (config_path.empty()) {
+    return Fail(1, "give --config FILE: its security section says how to reach the daemon");
+  }
+  absl::StatusOr<curator::v1::Config> config = curator::LoadConfig(config_path);
+  if (!config.ok()) return Fail(1, std::string(config.status().message()));
+  absl::StatusOr<curator::RpcSecurity> security = curator::RpcSecurity::FromConfig(*config);
+  if (!security.ok()) return Fail(1, std::string(security.status().message()));
   std::string address = absl::GetFlag(FLAGS_daemon);
   if (address.empty()) {
-    auto site = curator::SiteFromFlags(false);
-    if (site.ok()) address = site->config.daemon().listen_address();
+    address = config->daemon().listen_address();
     if (absl::StartsWith(address, "0.0.0.0:")) address = "127.0.0.1:" + address.substr(8);
   }
-  if (address.empty()) return Fail(1, "give the daemon: --daemon HOST:PORT or --config FILE");
+  if (address.empty()) return Fail(1, "give the daemon: --daemon HOST:PORT or daemon.listen_address");
   auto stub = curator::v1::Coordinator::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(address, security->ChannelCredentials()));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  security->Authorize(&ctx);
   std::unique_ptr<google::protobuf::Message> reply;
   grpc::Status st;
   int code = 0;
@@ -364,7 +378,7 @@ int main(int argc, char** argv) {
       "  [--config FILE] [--archive DIR] [--db CONNINFO]\n"
       "curatorctl tasks [--state S] | workers | plan | approve (--all | ID...) | reject ID... |\n"
       "  cancel ID... | retry ID... | pause | resume\n"
-      "  [--daemon HOST:PORT | --config FILE] [--json]");
+      "  --config FILE [--daemon HOST:PORT] [--json]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) return Fail(1, "give a command: migrate, register, tasks, workers, plan, approve, pause or resume");
   const std::string command = args[1];

@@ -13,19 +13,30 @@
 namespace curator::daemon {
 namespace {
 
+// Calls that change state need a client certificate or the token
+// (RpcSecurity::MayChangeState); listings are open to any client that can
+// connect, as the Load Monitor is.
+#define CURATOR_MAY_CHANGE_STATE(context)                                          \
+  if (grpc::Status allowed = security_->MayChangeState(context); !allowed.ok()) { \
+    return allowed;                                                                \
+  }
+
 class CoordinatorService final : public v1::Coordinator::Service {
  public:
-  explicit CoordinatorService(Coordinator* c) : c_(c) {}
-  grpc::Status Register(grpc::ServerContext*, const v1::HeartbeatRequest* r,
+  CoordinatorService(Coordinator* c, const RpcSecurity* security) : c_(c), security_(security) {}
+  grpc::Status Register(grpc::ServerContext* context, const v1::HeartbeatRequest* r,
                         v1::HeartbeatResponse*) override {
+    CURATOR_MAY_CHANGE_STATE(context);
     return ToGrpcStatus(c_->Heartbeat(*r));
   }
-  grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* r,
+  grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* r,
                          v1::HeartbeatResponse*) override {
+    CURATOR_MAY_CHANGE_STATE(context);
     return ToGrpcStatus(c_->Heartbeat(*r));
   }
-  grpc::Status ReportResult(grpc::ServerContext*, const v1::ReportResultRequest* r,
+  grpc::Status ReportResult(grpc::ServerContext* context, const v1::ReportResultRequest* r,
                             v1::ReportResultResponse*) override {
+    CURATOR_MAY_CHANGE_STATE(context);
     return ToGrpcStatus(c_->ReportResult(*r));
   }
   grpc::Status ListTasks(grpc::ServerContext*, const v1::ListTasksRequest* r,
@@ -36,20 +47,24 @@ class CoordinatorService final : public v1::Coordinator::Service {
                        v1::GetPlanResponse* out) override {
     return Answer(c_->GetPlan(), out);
   }
-  grpc::Status Approve(grpc::ServerContext*, const v1::ApproveRequest* r,
+  grpc::Status Approve(grpc::ServerContext* context, const v1::ApproveRequest* r,
                        v1::ApproveResponse* out) override {
+    CURATOR_MAY_CHANGE_STATE(context);
     return Answer(c_->Approve(*r), out);
   }
-  grpc::Status Reject(grpc::ServerContext*, const v1::TaskIdsRequest* r,
+  grpc::Status Reject(grpc::ServerContext* context, const v1::TaskIdsRequest* r,
                       v1::TaskIdsResponse* out) override {
+    CURATOR_MAY_CHANGE_STATE(context);
     return Answer(c_->Reject(*r), out);
   }
-  grpc::Status Cancel(grpc::ServerContext*, const v1::TaskIdsRequest* r,
+  grpc::Status Cancel(grpc::ServerContext* context, const v1::TaskIdsRequest* r,
                       v1::TaskIdsResponse* out) override {
+    CURATOR_MAY_CHANGE_STATE(context);
     return Answer(c_->Cancel(*r), out);
   }
-  grpc::Status Retry(grpc::ServerContext*, const v1::TaskIdsRequest* r,
+  grpc::Status Retry(grpc::ServerContext* context, const v1::TaskIdsRequest* r,
                      v1::TaskIdsResponse* out) override {
+    CURATOR_MAY_CHANGE_STATE(context);
     return Answer(c_->Retry(*r), out);
   }
   grpc::Status ListNights(grpc::ServerContext*, const v1::ListNightsRequest*,
@@ -68,13 +83,15 @@ class CoordinatorService final : public v1::Coordinator::Service {
                            v1::ListWorkersResponse* out) override {
     return Answer(c_->ListWorkers(), out);
   }
-  grpc::Status Pause(grpc::ServerContext*, const v1::PauseRequest*,
+  grpc::Status Pause(grpc::ServerContext* context, const v1::PauseRequest*,
                      v1::DispatchState* out) override {
+    CURATOR_MAY_CHANGE_STATE(context);
     out->set_paused(c_->SetPaused(true));
     return grpc::Status::OK;
   }
-  grpc::Status Resume(grpc::ServerContext*, const v1::ResumeRequest*,
+  grpc::Status Resume(grpc::ServerContext* context, const v1::ResumeRequest*,
                       v1::DispatchState* out) override {
+    CURATOR_MAY_CHANGE_STATE(context);
     out->set_paused(c_->SetPaused(false));
     return grpc::Status::OK;
   }
@@ -87,6 +104,7 @@ class CoordinatorService final : public v1::Coordinator::Service {
     return grpc::Status::OK;
   }
   Coordinator* c_;
+  const RpcSecurity* security_;
 };
 
 }  // namespace
@@ -104,9 +122,15 @@ absl::StatusOr<std::unique_ptr<DaemonServer>> DaemonServer::Create(const v1::Con
   o.auto_approve = d.auto_approve();
   o.heartbeat_timeout = absl::Milliseconds(d.heartbeat_timeout_ms() ? d.heartbeat_timeout_ms() : 30000);
   o.retry_backoff = absl::Milliseconds(d.retry_backoff_ms() ? d.retry_backoff_ms() : 10000);
+  o.max_load_per_core = d.max_load_per_core() > 0 ? d.max_load_per_core() : 1.5;
   s->interval_ = absl::Milliseconds(d.poll_interval_ms() ? d.poll_interval_ms() : 1000);
+  absl::StatusOr<RpcSecurity> security = RpcSecurity::FromConfig(config);
+  if (!security.ok()) return absl::InvalidArgumentError(security.status().message());
+  o.security = *security;
+  CURATOR_ASSIGN_OR_RETURN(s->credentials_, security->ServerCredentials());
   CURATOR_ASSIGN_OR_RETURN(s->coordinator_, Coordinator::Create(o));
-  s->service_ = std::make_unique<CoordinatorService>(s->coordinator_.get());
+  s->security_ = *std::move(security);
+  s->service_ = std::make_unique<CoordinatorService>(s->coordinator_.get(), &s->security_);
   return s;
 }
 
@@ -119,7 +143,7 @@ absl::Status DaemonServer::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config_.daemon().listen_address(), grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(config_.daemon().listen_address(), credentials_,
                            &port_);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();

@@ -43,6 +43,8 @@ class DaemonServer {
 
   v1::Config config_;
   std::unique_ptr<Coordinator> coordinator_;
+  RpcSecurity security_;
+  std::shared_ptr<grpc::ServerCredentials> credentials_;
   std::unique_ptr<grpc::Service> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> monitor_;

@@ -3,7 +3,7 @@
 # local PostgreSQL: generates synthetic survey nights (WFCAM-like
 # multiframes with their CASU catalogues, a few bad files among them),
 # starts curator-daemon, two curator-worker servers and curator-ingester on
-# loopback, waits for the daemon to find the nights and plan their tasks,
+# loopback with TLS between them, waits for the daemon to find the nights and plan their tasks,
 # approves the plan as an operator would, shows progress until every batch
 # is ingested, and prints a summary and the Load Monitor's address.
 # Nothing is left running unless --keep is given.
@@ -53,6 +53,8 @@ import socket
 socks = [socket.socket() for _ in range(3)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])')
+echo "== a test CA and certificates for the TLS links (deploy/make-test-ca.sh)"
+bash deploy/make-test-ca.sh "$out/tls"
 config="$out/curator.conf"
 cat > "$config" <<EOF
 archive_root: "$out/archive"
@@ -61,6 +63,8 @@ daemon {
   listen_address: "127.0.0.1:$port"
   monitor_address: "127.0.0.1:$monitor"
   poll_interval_ms: 200
+  # Every process shares this one machine: its load is the demo's own.
+  max_load_per_core: 100
 }
 worker {
   listen_address: "127.0.0.1:0"
@@ -71,6 +75,13 @@ worker {
   heartbeat_interval_ms: 500
 }
 ingester { poll_interval_ms: 200 metrics_address: "127.0.0.1:$metrics" }
+# TLS with client certificates on every link; curatorctl uses the token.
+security {
+  ca_file: "$out/tls/ca.pem"
+  cert_file: "$out/tls/node.pem"
+  key_file: "$out/tls/node.key"
+  token_file: "$out/tls/token"
+}
 EOF
 ctl() { "$bin/daemon/curatorctl" "$@" --config "$config"; }
 

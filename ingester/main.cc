@@ -23,6 +23,7 @@
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/pg.h"
+#include "common/rpc_security.h"
 #include "common/service_manager.h"
 #include "common/signals.h"
 #include "common/site.h"
@@ -75,11 +76,16 @@ int main(int argc, char** argv) {
   if (!poller.ok()) return Fail(1, std::string(poller.status().message()));
   std::unique_ptr<grpc::Server> health;
   if (const std::string& listen = site->config.ingester().listen_address(); !listen.empty()) {
+    absl::StatusOr<curator::RpcSecurity> security = curator::RpcSecurity::FromConfig(site->config);
+    if (!security.ok()) return Fail(1, std::string(security.status().message()));
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+        security->ServerCredentials();
+    if (!credentials.ok()) return Fail(1, std::string(credentials.status().message()));
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+    builder.AddListeningPort(listen, *credentials, &port);
     health = builder.BuildAndStart();
     if (health == nullptr || port == 0) return Fail(1, "cannot listen on " + listen);
     CURATOR_LOG(INFO) << "curator-ingester serving health on port " << port;

@@ -21,10 +21,10 @@ TEST_F(PythonClientTest, UnittestSuitePassesAgainstARealDaemon) {
   const std::string dir = std::string(CURATOR_SOURCE_DIR) + "/clients/python";
   testing::CommandResult r = testing::RunCommand(absl::StrCat(
       "cd ", dir, " && CURATORCTL=", Bin("daemon/curatorctl"), " CURATOR_DAEMON=127.0.0.1:",
-      port_, " python3 -B test_curator_client.py 2>&1"));
+      port_, " CURATOR_CONFIG=", config_, " python3 -B test_curator_client.py 2>&1"));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, ::testing::HasSubstr("test_the_operators_cycle) ... ok"));
-  EXPECT_THAT(r.output, ::testing::HasSubstr("Ran 4 tests"));
+  EXPECT_THAT(r.output, ::testing::HasSubstr("Ran 5 tests"));
   std::cout << r.output;
 }
 

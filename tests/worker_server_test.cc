@@ -3,6 +3,7 @@
 #include <grpcpp/create_channel.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/task_log.h"
@@ -23,8 +24,16 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
+constexpr char kToken[] = "worker-test-token-0123456789";
+
 class WorkerServerTest : public testing::PipelineTest {
  protected:
+  // A call with the operator token, as the daemon makes them.
+  static std::unique_ptr<grpc::ClientContext> Authorized() {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", kToken));
+    return ctx;
+  }
   void StartServer(int slots) {
     v1::Config config;
     config.set_archive_root(archive_);
@@ -32,6 +41,10 @@ class WorkerServerTest : public testing::PipelineTest {
     config.mutable_worker()->set_listen_address("127.0.0.1:0");
     config.mutable_worker()->set_slots(slots);
     config.mutable_worker()->set_metrics_address("127.0.0.1:0");
+    config.mutable_security()->set_plaintext(true);
+    const std::string token = archive_dir_.Join("token");
+    std::ofstream(token) << kToken << "\n";
+    config.mutable_security()->set_token_file(token);
     auto s = worker::WorkerServer::Create(config);
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = *std::move(s);
@@ -99,9 +112,20 @@ TEST_F(WorkerServerTest, RunsATaskWhoseBatchIngestsAndIgnoresItSentAgain) {
   Register("20071021");
   StartServer(2);
   v1::RunTaskRequest request = Request("night-20071021-cu3-attempt-1", 3, "20071021");
-  grpc::ClientContext ctx;
   v1::RunTaskResponse response;
-  ASSERT_TRUE(stub_->RunTask(&ctx, request, &response).ok());
+  {  // Without the token (and no TLS here): refused, nothing queued.
+    grpc::ClientContext anonymous;
+    grpc::Status st = stub_->RunTask(&anonymous, request, &response);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_THAT(st.error_message(), HasSubstr("needs the operator token"));
+    grpc::ClientContext wrong;
+    wrong.AddMetadata("authorization", "Bearer not-the-token");
+    st = stub_->RunTask(&wrong, request, &response);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_THAT(st.error_message(), HasSubstr("the token is wrong"));
+    EXPECT_EQ(StatusOf(request.task_id()).state(), v1::TaskStatus::STATE_UNSPECIFIED);
+  }
+  ASSERT_TRUE(stub_->RunTask(Authorized().get(), request, &response).ok());
   EXPECT_TRUE(response.accepted());
   ASSERT_TRUE(WaitForState(request.task_id(), v1::TaskStatus::DONE))
       << StatusOf(request.task_id()).DebugString();
@@ -119,8 +143,7 @@ TEST_F(WorkerServerTest, RunsATaskWhoseBatchIngestsAndIgnoresItSentAgain) {
   EXPECT_EQ(outcomes[0].kind, ingester::IngestOutcome::Kind::kIngested);
   EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 4);
   // The same task again (a retry after a lost reply): not run twice.
-  grpc::ClientContext ctx2;
-  ASSERT_TRUE(stub_->RunTask(&ctx2, request, &response).ok());
+  ASSERT_TRUE(stub_->RunTask(Authorized().get(), request, &response).ok());
   EXPECT_FALSE(response.accepted());
   // Its /metrics count the task and its files.
   testing::HttpResult metrics = testing::Http("GET", server_->metrics_port(), "/metrics");
@@ -138,14 +161,13 @@ TEST_F(WorkerServerTest, CancelledTasksLeaveNothing) {
   v1::RunTaskRequest first = Request("a", 2, "20071021");
   v1::RunTaskRequest second = Request("b", 4, "20071021");
   for (const v1::TaskFile& f : first.files()) *second.add_files() = f;  // any valid files
-  grpc::ClientContext c1, c2, c3;
   v1::RunTaskResponse r;
-  ASSERT_TRUE(stub_->RunTask(&c1, first, &r).ok());
-  ASSERT_TRUE(stub_->RunTask(&c2, second, &r).ok());
+  ASSERT_TRUE(stub_->RunTask(Authorized().get(), first, &r).ok());
+  ASSERT_TRUE(stub_->RunTask(Authorized().get(), second, &r).ok());
   v1::CancelTaskResponse cancelled;
   v1::CancelTaskRequest cancel;
   cancel.set_task_id("b");
-  ASSERT_TRUE(stub_->CancelTask(&c3, cancel, &cancelled).ok());
+  ASSERT_TRUE(stub_->CancelTask(Authorized().get(), cancel, &cancelled).ok());
   EXPECT_TRUE(cancelled.cancelled());
   EXPECT_EQ(StatusOf("b").state(), v1::TaskStatus::CANCELLED);
   ASSERT_TRUE(WaitForState("a", v1::TaskStatus::DONE));
@@ -199,9 +221,8 @@ TEST_F(WorkerServerTest, RefusesMalformedRequestsWithReasons) {
   for (const Case& c : cases) {
     v1::RunTaskRequest r = Request("x", 3, "20071021");
     c.spoil(r);
-    grpc::ClientContext ctx;
     v1::RunTaskResponse response;
-    grpc::Status st = stub_->RunTask(&ctx, r, &response);
+    grpc::Status st = stub_->RunTask(Authorized().get(), r, &response);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.expected;
     EXPECT_THAT(st.error_message(), HasSubstr(c.expected));
   }

@@ -12,11 +12,14 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
+#include "common/status.h"
 
 namespace curator::worker {
 
-grpc::Status WorkerService::RunTask(grpc::ServerContext*, const v1::RunTaskRequest* request,
+grpc::Status WorkerService::RunTask(grpc::ServerContext* context,
+                                    const v1::RunTaskRequest* request,
                                     v1::RunTaskResponse* response) {
+  if (grpc::Status allowed = security_->MayChangeState(context); !allowed.ok()) return allowed;
   absl::StatusOr<bool> accepted = runner_->Submit(*request);
   if (!accepted.ok()) return ToGrpcStatus(accepted.status());
   response->set_accepted(*accepted);
@@ -24,8 +27,10 @@ grpc::Status WorkerService::RunTask(grpc::ServerContext*, const v1::RunTaskReque
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerService::CancelTask(grpc::ServerContext*, const v1::CancelTaskRequest* request,
+grpc::Status WorkerService::CancelTask(grpc::ServerContext* context,
+                                       const v1::CancelTaskRequest* request,
                                        v1::CancelTaskResponse* response) {
+  if (grpc::Status allowed = security_->MayChangeState(context); !allowed.ok()) return allowed;
   response->set_cancelled(runner_->Cancel(request->task_id()));
   return grpc::Status::OK;
 }
@@ -48,6 +53,10 @@ absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Create(
     return absl::InvalidArgumentError("the config has no worker.listen_address");
   }
   std::unique_ptr<WorkerServer> s(new WorkerServer(config));
+  absl::StatusOr<RpcSecurity> security = RpcSecurity::FromConfig(config);
+  if (!security.ok()) return absl::InvalidArgumentError(security.status().message());
+  s->security_ = *std::move(security);
+  CURATOR_ASSIGN_OR_RETURN(s->credentials_, s->security_.ServerCredentials());
   TaskRunnerOptions options;
   options.archive_root = config.archive_root();
   options.slots = static_cast<int>(std::max(1u, config.worker().slots()));
@@ -64,13 +73,14 @@ absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Create(
       *r.mutable_status() = status;
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      self->security_.Authorize(&ctx);
       v1::ReportResultResponse response;
       grpc::Status st = self->daemon_->ReportResult(&ctx, r, &response);
       if (!st.ok()) CURATOR_LOG(WARNING) << "ReportResult: " << st.error_message();
     };
   }
   s->runner_ = std::make_unique<TaskRunner>(options);
-  s->service_ = std::make_unique<WorkerService>(s->runner_.get());
+  s->service_ = std::make_unique<WorkerService>(s->runner_.get(), &s->security_);
   return s;
 }
 
@@ -87,15 +97,12 @@ absl::Status WorkerServer::Start() {
   id_ = config_.worker().worker_id().empty() ? host : config_.worker().worker_id();
   if (!config_.worker().daemon_address().empty()) {
     daemon_ = v1::Coordinator::NewStub(grpc::CreateChannel(config_.worker().daemon_address(),
-                                                           grpc::InsecureChannelCredentials()));
+                                                           security_.ChannelCredentials()));
   }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  // Plaintext for now; TLS with client certificates comes with the
-  // deployment work.
-  builder.AddListeningPort(config_.worker().listen_address(), grpc::InsecureServerCredentials(),
-                           &port_);
+  builder.AddListeningPort(config_.worker().listen_address(), credentials_, &port_);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
@@ -141,6 +148,7 @@ void WorkerServer::HeartbeatLoop() {
     v1::HeartbeatRequest request = Report();
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    security_.Authorize(&ctx);
     v1::HeartbeatResponse response;
     grpc::Status st = registered ? daemon_->Heartbeat(&ctx, request, &response)
                                  : daemon_->Register(&ctx, request, &response);

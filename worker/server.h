@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/http_server.h"
+#include "common/rpc_security.h"
 #include "curator/v1/config.pb.h"
 #include "curator/v1/services.grpc.pb.h"
 #include "worker/task_runner.h"
@@ -25,7 +26,9 @@ namespace curator::worker {
 
 class WorkerService final : public v1::Worker::Service {
  public:
-  explicit WorkerService(TaskRunner* runner) : runner_(runner) {}
+  // RunTask and CancelTask need a client certificate or the token.
+  WorkerService(TaskRunner* runner, const RpcSecurity* security)
+      : runner_(runner), security_(security) {}
   grpc::Status RunTask(grpc::ServerContext*, const v1::RunTaskRequest* request,
                        v1::RunTaskResponse* response) override;
   grpc::Status CancelTask(grpc::ServerContext*, const v1::CancelTaskRequest* request,
@@ -35,6 +38,7 @@ class WorkerService final : public v1::Worker::Service {
 
  private:
   TaskRunner* runner_;
+  const RpcSecurity* security_;
 };
 
 class WorkerServer {
@@ -72,6 +76,8 @@ class WorkerServer {
   std::thread heartbeat_;
   std::unique_ptr<TaskRunner> runner_;
   std::unique_ptr<WorkerService> service_;
+  RpcSecurity security_;
+  std::shared_ptr<grpc::ServerCredentials> credentials_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> metrics_;
   int port_ = 0;

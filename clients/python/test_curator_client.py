@@ -1,8 +1,9 @@
 """Tests of curator_client against a real curator-daemon.
 
 Run by tests/python_client_test.cc, which starts PostgreSQL and the daemon
-with one registered night of three pending tasks and passes CURATORCTL and
-CURATOR_DAEMON; run alone, only the checks that need no daemon run.
+with one registered night of three pending tasks and passes CURATORCTL,
+CURATOR_DAEMON and CURATOR_CONFIG (whose security section has the operator
+token); run alone, only the checks that need no daemon run.
 """
 
 import os
@@ -12,11 +13,12 @@ from curator_client import Curator, CuratorError
 
 CURATORCTL = os.environ.get("CURATORCTL", "curatorctl")
 DAEMON = os.environ.get("CURATOR_DAEMON")
+CONFIG = os.environ.get("CURATOR_CONFIG")
 
 
 class DescriptionTest(unittest.TestCase):
     def setUp(self):
-        self.c = Curator(CURATORCTL, daemon=DAEMON or "127.0.0.1:1")
+        self.c = Curator(CURATORCTL, daemon=DAEMON or "127.0.0.1:1", config=CONFIG)
 
     def test_every_described_command_is_a_method(self):
         names = {spec["name"] for spec in self.c.description["commands"]} - {"describe"}
@@ -38,18 +40,26 @@ class DescriptionTest(unittest.TestCase):
         with self.assertRaisesRegex(TypeError, r"approve\(\): all must be True or False"):
             self.c.approve(all="yes")
 
+    @unittest.skipUnless(CONFIG, "CURATOR_CONFIG is not set")
     def test_an_unreachable_daemon_raises_with_curatorctls_message(self):
-        c = Curator(CURATORCTL, daemon="127.0.0.1:1")
+        c = Curator(CURATORCTL, daemon="127.0.0.1:1", config=CONFIG)
         with self.assertRaises(CuratorError) as e:
             c.tasks()
         self.assertEqual(e.exception.exit_code, 3)
         self.assertIn("127.0.0.1:1", e.exception.message)
 
+    def test_without_a_config_curatorctl_says_what_is_missing(self):
+        c = Curator(CURATORCTL, daemon="127.0.0.1:1")
+        with self.assertRaises(CuratorError) as e:
+            c.tasks()
+        self.assertEqual(e.exception.exit_code, 1)
+        self.assertIn("give --config FILE", e.exception.message)
 
-@unittest.skipUnless(DAEMON, "CURATOR_DAEMON is not set")
+
+@unittest.skipUnless(DAEMON and CONFIG, "CURATOR_DAEMON and CURATOR_CONFIG are not set")
 class DaemonTest(unittest.TestCase):
     def setUp(self):
-        self.c = Curator(CURATORCTL, daemon=DAEMON)
+        self.c = Curator(CURATORCTL, daemon=DAEMON, config=CONFIG)
 
     def test_the_operators_cycle(self):
         nights = self.c.nights()["nights"]

@@ -1,5 +1,6 @@
 #include "tests/support/cluster_test.h"
 
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -7,8 +8,27 @@
 
 namespace curator::testing {
 
+std::string ClusterTest::Source(const std::string& path) {
+  return std::string(CURATOR_SOURCE_DIR) + "/" + path;
+}
+
 void ClusterTest::WriteConfigFor(bool auto_approve, const std::string& db,
-                                 const std::string& archive) {
+                                 const std::string& archive, bool tls) {
+  tls_dir_ = archive + "/tls";
+  std::string security;
+  if (tls) {
+    CommandResult ca = RunCommand(absl::StrCat("bash ", Source("deploy/make-test-ca.sh"), " ",
+                                               tls_dir_, " 2>&1"));
+    ASSERT_EQ(ca.exit_code, 0) << ca.output;
+    security = absl::StrCat("security { ca_file: \"", tls_dir_, "/ca.pem\" cert_file: \"",
+                            tls_dir_, "/node.pem\" key_file: \"", tls_dir_,
+                            "/node.key\" token_file: \"", tls_dir_, "/token\" }\n");
+  } else {
+    std::filesystem::create_directories(tls_dir_);
+    std::ofstream(tls_dir_ + "/token") << "test-operator-token-0123456789\n";
+    security = absl::StrCat("security { plaintext: true token_file: \"", tls_dir_,
+                            "/token\" }\n");
+  }
   port_ = FreePort();
   do ingester_port_ = FreePort(); while (ingester_port_ == port_);
   do monitor_port_ = FreePort(); while (monitor_port_ == port_ || monitor_port_ == ingester_port_);
@@ -22,13 +42,17 @@ void ClusterTest::WriteConfigFor(bool auto_approve, const std::string& db,
                          << "\" monitor_address: \"127.0.0.1:" << monitor_port_
                          << "\" auto_approve: " << (auto_approve ? "true" : "false")
                          << " poll_interval_ms: 100 heartbeat_timeout_ms: 2000"
-                         << " retry_backoff_ms: 200 }\n"
+                         << " retry_backoff_ms: 200"
+                         // Every process of the test, and other tests, share
+                         // this machine: its load says nothing about a worker.
+                         << " max_load_per_core: 1000 }\n"
                          << "worker { listen_address: \"127.0.0.1:0\" daemon_address: "
                          << "\"127.0.0.1:" << port_ << "\" slots: 1 threads_per_task: 1"
                          << " heartbeat_interval_ms: 100 advertise_address: \"\" }\n"
                          << "ingester { poll_interval_ms: 100 listen_address: \"127.0.0.1:"
                          << ingester_port_ << "\" metrics_address: \"127.0.0.1:"
-                         << ingester_metrics_port_ << "\" }\n";
+                         << ingester_metrics_port_ << "\" }\n"
+                         << security;
 }
 
 Process ClusterTest::Start(std::vector<std::string> argv, const std::string& log) {
@@ -56,8 +80,8 @@ Process ClusterTest::Ingester(const std::string& log) {
 }
 
 CommandResult ClusterTest::Ctl(const std::string& args) {
-  return RunCommand(
-      absl::StrCat(Bin("daemon/curatorctl"), " ", args, " --daemon 127.0.0.1:", port_));
+  return RunCommand(absl::StrCat(Bin("daemon/curatorctl"), " ", args, " --config ", config_,
+                                 " --daemon 127.0.0.1:", port_));
 }
 
 bool ClusterTest::AllIngested(int batches, absl::Duration timeout) {

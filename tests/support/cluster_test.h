@@ -18,9 +18,14 @@ namespace curator::testing {
 class ClusterTest : public PipelineTest {
  protected:
   // Writes config_ with fresh ports: 100 ms polls and heartbeats, a 2 s
-  // heartbeat timeout, 200 ms retry backoff, one slot per worker.
-  void WriteConfig(bool auto_approve) { WriteConfigFor(auto_approve, conninfo(), archive_); }
-  void WriteConfigFor(bool auto_approve, const std::string& db, const std::string& archive);
+  // heartbeat timeout, 200 ms retry backoff, one slot per worker, and an
+  // operator token. Plaintext gRPC, or with `tls` TLS with a test CA made
+  // by deploy/make-test-ca.sh in tls_dir_.
+  void WriteConfig(bool auto_approve, bool tls = false) {
+    WriteConfigFor(auto_approve, conninfo(), archive_, tls);
+  }
+  void WriteConfigFor(bool auto_approve, const std::string& db, const std::string& archive,
+                      bool tls = false);
   Process Start(std::vector<std::string> argv, const std::string& log);
   Process Daemon(const std::string& log = "daemon.log");
   // A worker named `id`; with `pause_file`, it stops before each task
@@ -30,6 +35,8 @@ class ClusterTest : public PipelineTest {
   CommandResult Ctl(const std::string& args);
   // Every task done and `batches` batches ingested, before `timeout`.
   bool AllIngested(int batches, absl::Duration timeout);
+  // The source tree's file, e.g. "deploy/make-test-ca.sh".
+  static std::string Source(const std::string& path);
   // "http://127.0.0.1:<monitor port>".
   std::string MonitorUrl() const;
 
@@ -38,6 +45,7 @@ class ClusterTest : public PipelineTest {
   int monitor_port_ = 0;
   int ingester_metrics_port_ = 0;
   std::string config_;
+  std::string tls_dir_;  // ca.pem, node.pem, node.key, token
 };
 
 }  // namespace curator::testing
