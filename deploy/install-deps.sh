@@ -20,8 +20,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # independent cross-checks of what we write
   fitsverify source-extractor
-  # the Load Monitor test renders the page in a real headless browser
-  chromium
+  # the Load Monitor test renders the page in a real headless browser;
+  # the multi-host test puts each process in a network namespace
+  chromium iproute2 openssl
   # reference implementations the benchmarks compare against
   python3-astropy python3-numpy python3-pil python3-psycopg
 )
