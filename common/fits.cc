@@ -42,7 +42,8 @@ FitsFile::FitsFile(void* handle, std::string path)
 
 FitsFile::FitsFile(FitsFile&& other) noexcept
     : handle_(std::exchange(other.handle_, nullptr)),
-      path_(std::move(other.path_)) {}
+      path_(std::move(other.path_)),
+      own_rice_(other.own_rice_) {}
 
 FitsFile& FitsFile::operator=(FitsFile&& other) noexcept {
   if (this != &other) {
@@ -50,6 +51,7 @@ FitsFile& FitsFile::operator=(FitsFile&& other) noexcept {
     (void)ignored;
     handle_ = std::exchange(other.handle_, nullptr);
     path_ = std::move(other.path_);
+    own_rice_ = other.own_rice_;
   }
   return *this;
 }
@@ -426,6 +428,10 @@ absl::Status FitsFile::ReadRowsImpl(int64_t first_row, int64_t num_rows,
 
 absl::Status FitsFile::ReadRows(int64_t first_row, int64_t num_rows,
                                 float* out) {
+  if (own_rice_) {
+    CURATOR_ASSIGN_OR_RETURN(bool done, ReadRiceRows(first_row, num_rows, out));
+    if (done) return absl::OkStatus();
+  }
   // Floating-point pixels carry NaN themselves; substituting blanks costs a
   // check per pixel and is needed only for integer images (BLANK).
   int bitpix = 0, status = 0;

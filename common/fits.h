@@ -180,6 +180,14 @@ class FitsFile {
   absl::Status ReadRows(int64_t first_row, int64_t num_rows, double* out);
   // Raw integer read (no NaN substitution; BLANK pixels keep their value).
   absl::Status ReadRows(int64_t first_row, int64_t num_rows, int32_t* out);
+  // Rice-compressed integer images (RICE_1, ZBITPIX 8/16/32, no per-tile
+  // scaling columns) are read to float by Curator's own decoder
+  // (common/rice.h), which gives CFITSIO's values bit for bit, faster;
+  // false sends them through CFITSIO too (for comparisons).
+  void set_own_rice_decoder(bool on) { own_rice_ = on; }
+  // That path alone (common/fits_rice.cc): false, having read nothing, if
+  // this HDU is not a Rice image it handles.
+  absl::StatusOr<bool> ReadRiceRows(int64_t first_row, int64_t num_rows, float* out);
 
   // --- Tables ---
   absl::StatusOr<int64_t> NumRows();
@@ -261,6 +269,7 @@ class FitsFile {
   template <typename T>
   absl::Status ReadRowsImpl(int64_t first_row, int64_t num_rows, T* out,
                             int datatype, bool nan_for_null);
+
   template <typename T>
   absl::Status ReadColumnImpl(int column, int64_t first_row, int64_t num_rows,
                               T* out, int datatype);
@@ -272,6 +281,7 @@ class FitsFile {
 
   void* handle_ = nullptr;  // fitsfile*
   std::string path_;
+  bool own_rice_ = true;
 };
 
 }  // namespace curator::fits
