@@ -57,6 +57,11 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(const Coordinat
   std::unique_ptr<Coordinator> c(new Coordinator(o));
   CURATOR_ASSIGN_OR_RETURN(c->conn_, pg::Connection::Connect(o.conninfo));
   CURATOR_RETURN_IF_ERROR(migrations::Migrate(*c->conn_).status());
+  // An operator's pause outlives a restart.
+  CURATOR_ASSIGN_OR_RETURN(pg::Result paused,
+                           c->conn_->Exec("SELECT paused FROM curation.dispatch_state"));
+  c->paused_ = paused.rows() == 1 && paused.Get(0, 0) == "t";
+  if (c->paused_) CURATOR_LOG(WARNING) << "dispatch is paused (curatorctl resume to go on)";
   return c;
 }
 
@@ -493,6 +498,22 @@ absl::StatusOr<v1::GetTaskLogResponse> Coordinator::GetTaskLog(int64_t task_id) 
   }
   if (task == nullptr) return absl::NotFoundError(absl::StrCat("no task ", task_id));
   *out.mutable_task() = ToInfo(*task);
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result attempts,
+      conn_->Exec("SELECT coalesce(worker_id, ''), to_char(started_at AT TIME ZONE 'UTC', "
+                  "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), extract(epoch from coalesce(finished_at, "
+                  "now()) - started_at), coalesce(outcome, ''), coalesce(error, '') FROM "
+                  "curation.task_attempt WHERE task_id = $1 ORDER BY attempt_id",
+                  {std::to_string(task_id)}));
+  for (int i = 0; i < attempts.rows(); ++i) {
+    v1::AttemptInfo* a = out.add_attempts();
+    a->set_number(i + 1);
+    a->set_worker_id(attempts.Get(i, 0));
+    a->set_started(attempts.Get(i, 1));
+    a->set_seconds(attempts.GetDouble(i, 2));
+    a->set_outcome(attempts.Get(i, 3));
+    a->set_error(attempts.Get(i, 4));
+  }
   if (task->cu_event_id == 0) return out;
   const std::string event = std::to_string(task->cu_event_id);
   CURATOR_ASSIGN_OR_RETURN(
@@ -530,9 +551,16 @@ absl::StatusOr<v1::GetTaskLogResponse> Coordinator::GetTaskLog(int64_t task_id) 
   return out;
 }
 
-bool Coordinator::SetPaused(bool paused) {
+absl::StatusOr<bool> Coordinator::SetPaused(bool paused) {
   absl::Cleanup wake = [this] { if (wake_) wake_(); };
   std::lock_guard<std::mutex> lock(mu_);
+  CURATOR_RETURN_IF_ERROR(conn_->Exec("UPDATE curation.dispatch_state SET paused = $1, "
+                                      "changed_at = now()",
+                                      {paused ? "true" : "false"})
+                              .status());
+  if (paused != paused_) {
+    CURATOR_LOG(WARNING) << "dispatch " << (paused ? "paused" : "resumed") << " by an operator";
+  }
   paused_ = paused;
   return paused_;
 }

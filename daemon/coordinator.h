@@ -53,7 +53,9 @@ class Coordinator {
   absl::StatusOr<v1::ListNightsResponse> ListNights();
   absl::StatusOr<v1::ListBatchesResponse> ListBatches();
   absl::StatusOr<v1::GetTaskLogResponse> GetTaskLog(int64_t task_id);
-  bool SetPaused(bool paused);
+  // Pauses or resumes dispatch; kept in the database, so a restarted
+  // daemon stays paused. Returns the state now.
+  absl::StatusOr<bool> SetPaused(bool paused);
   // /metrics in Prometheus text format: tasks and batches by state, rows
   // ingested, ingest rate, log messages by level, and each worker's load.
   absl::StatusOr<std::string> Metrics();

@@ -273,6 +273,12 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
                   static_cast<long long>(t.task_id()), t.cu(), t.night().c_str(), t.state().c_str(),
                   t.attempts(), t.worker_id().empty() ? "-" : t.worker_id().c_str(),
                   t.last_error().empty() ? "" : "; last error: ", t.last_error().c_str());
+      for (const auto& a : out->attempts()) {
+        std::printf("  attempt %d on %s at %s: %s after %.1f s%s%s\n", a.number(),
+                    a.worker_id().empty() ? "-" : a.worker_id().c_str(), a.started().c_str(),
+                    a.outcome().empty() ? "running" : a.outcome().c_str(), a.seconds(),
+                    a.error().empty() ? "" : ": ", a.error().c_str());
+      }
       for (const auto& s : out->steps()) {
         std::printf("  step %-16s %7.3f s  %8lld rows  %5d files  %3d errors  %3d warnings\n",
                     s.step().c_str(), s.seconds(), static_cast<long long>(s.rows()), s.files(),

@@ -86,14 +86,12 @@ class CoordinatorService final : public v1::Coordinator::Service {
   grpc::Status Pause(grpc::ServerContext* context, const v1::PauseRequest*,
                      v1::DispatchState* out) override {
     CURATOR_MAY_CHANGE_STATE(context);
-    out->set_paused(c_->SetPaused(true));
-    return grpc::Status::OK;
+    return Answer(c_->SetPaused(true), out);
   }
   grpc::Status Resume(grpc::ServerContext* context, const v1::ResumeRequest*,
                       v1::DispatchState* out) override {
     CURATOR_MAY_CHANGE_STATE(context);
-    out->set_paused(c_->SetPaused(false));
-    return grpc::Status::OK;
+    return Answer(c_->SetPaused(false), out);
   }
 
  private:
@@ -101,6 +99,11 @@ class CoordinatorService final : public v1::Coordinator::Service {
   static grpc::Status Answer(absl::StatusOr<T> result, T* out) {
     if (!result.ok()) return ToGrpcStatus(result.status());
     *out = *std::move(result);
+    return grpc::Status::OK;
+  }
+  static grpc::Status Answer(absl::StatusOr<bool> paused, v1::DispatchState* out) {
+    if (!paused.ok()) return ToGrpcStatus(paused.status());
+    out->set_paused(*paused);
     return grpc::Status::OK;
   }
   Coordinator* c_;

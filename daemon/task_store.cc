@@ -29,6 +29,14 @@ TaskRow ReadRow(const pg::Result& r, int i) {
   return t;
 }
 
+// A CTE closing the open attempt of the task that CTE `t` updated, with
+// outcome and error from parameters $<outcome> and $<error>.
+std::string CloseAttempt(size_t outcome, size_t error) {
+  return absl::StrCat(", a AS (UPDATE curation.task_attempt x SET finished_at = now(), outcome = $",
+                      outcome, ", error = $", error,
+                      " FROM t WHERE x.task_id = t.task_id AND x.finished_at IS NULL)");
+}
+
 }  // namespace
 
 absl::StatusOr<int> CreateNightTasks(pg::Connection& conn, const std::string& night) {
@@ -57,12 +65,25 @@ absl::Status Transition(pg::Connection& conn, int64_t task_id, TaskState to,
   if (f.batch_id) add("batch_id", *f.batch_id);
   if (f.error) add("last_error", *f.error);
   if (f.count_attempt) absl::StrAppend(&set, ", attempts = attempts + 1");
+  // The move and the task's attempt record in one statement: a dispatch
+  // opens an attempt; done and cancelled close the open one.
+  std::string attempt;
+  if (to == TaskState::kDispatched && f.count_attempt) {
+    attempt = ", a AS (INSERT INTO curation.task_attempt (task_id, worker_id, cu_event_id) "
+              "SELECT task_id, worker_id, cu_event_id FROM t)";
+  } else if (to == TaskState::kDone || to == TaskState::kCancelled) {
+    params.push_back(to == TaskState::kDone ? "done" : "cancelled");
+    params.push_back(f.error ? pg::Param(*f.error) : std::nullopt);
+    attempt = CloseAttempt(params.size() - 1, params.size());
+  }
   CURATOR_ASSIGN_OR_RETURN(
-      pg::Result r, conn.Exec(absl::StrCat("UPDATE curation.task SET ", set,
-                                           " WHERE task_id = $1 AND state = ANY('",
-                                           AllowedFromSql(to), "')"),
-                              params));
-  if (r.AffectedRows() == 1) return absl::OkStatus();
+      pg::Result r,
+      conn.Exec(absl::StrCat("WITH t AS (UPDATE curation.task SET ", set,
+                             " WHERE task_id = $1 AND state = ANY('", AllowedFromSql(to),
+                             "') RETURNING task_id, worker_id, cu_event_id)", attempt,
+                             " SELECT count(*) FROM t"),
+                params));
+  if (r.GetInt(0, 0) == 1) return absl::OkStatus();
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result now, conn.Exec("SELECT state FROM curation.task WHERE task_id = $1",
                                 {std::to_string(task_id)}));
@@ -72,18 +93,21 @@ absl::Status Transition(pg::Connection& conn, int64_t task_id, TaskState to,
 }
 
 absl::StatusOr<TaskState> FailAttempt(pg::Connection& conn, int64_t task_id,
-                                      const std::string& error, absl::Duration base_backoff) {
+                                      const std::string& error, absl::Duration base_backoff,
+                                      AttemptOutcome outcome) {
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
       conn.Exec(absl::StrCat(
-                    "UPDATE curation.task SET state = CASE WHEN attempts < max_attempts THEN "
-                    "'pending' ELSE 'failed' END, not_before = CASE WHEN attempts < max_attempts "
-                    "THEN now() + $3 * interval '1 microsecond' * power(2, greatest(attempts - 1, "
-                    "0)) END, last_error = $2, worker_id = NULL, updated_at = now() WHERE "
-                    "task_id = $1 AND state = ANY('",
-                    AllowedFromSql(TaskState::kFailed), "') RETURNING state"),
+                    "WITH t AS (UPDATE curation.task SET state = CASE WHEN attempts < "
+                    "max_attempts THEN 'pending' ELSE 'failed' END, not_before = CASE WHEN "
+                    "attempts < max_attempts THEN now() + $3 * interval '1 microsecond' * "
+                    "power(2, greatest(attempts - 1, 0)) END, last_error = $2, worker_id = NULL, "
+                    "updated_at = now() WHERE task_id = $1 AND state = ANY('",
+                    AllowedFromSql(TaskState::kFailed), "') RETURNING task_id, state)",
+                    CloseAttempt(4, 2), " SELECT state FROM t"),
                 {std::to_string(task_id), error,
-                 std::to_string(absl::ToInt64Microseconds(base_backoff))}));
+                 std::to_string(absl::ToInt64Microseconds(base_backoff)),
+                 outcome == AttemptOutcome::kLost ? "lost" : "failed"}));
   if (r.rows() == 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("task ", task_id, " is not dispatched or running; nothing to fail"));
@@ -99,10 +123,12 @@ absl::Status UndoDispatch(pg::Connection& conn, int64_t task_id, const std::stri
                               .status());
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
-      conn.Exec("UPDATE curation.task SET state = 'approved', attempts = greatest(attempts - 1, "
-                "0), worker_id = NULL, last_error = $2, updated_at = now() WHERE task_id = $1 "
-                "AND state = 'dispatched' RETURNING task_id",
-                {std::to_string(task_id), error}));
+      conn.Exec(absl::StrCat("WITH t AS (UPDATE curation.task SET state = 'approved', attempts "
+                             "= greatest(attempts - 1, 0), worker_id = NULL, last_error = $2, "
+                             "updated_at = now() WHERE task_id = $1 AND state = 'dispatched' "
+                             "RETURNING task_id)",
+                             CloseAttempt(3, 2), " SELECT task_id FROM t"),
+                {std::to_string(task_id), error, "lost"}));
   if (r.rows() == 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("task ", task_id, " is no longer dispatched; its dispatch stays"));

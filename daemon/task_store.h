@@ -45,17 +45,25 @@ struct TransitionFields {
   bool count_attempt = false;  // attempts + 1 (on dispatch)
 };
 
+// Every move keeps curation.task_attempt in step: a dispatch (with
+// count_attempt) opens an attempt row; done and cancelled close it.
+//
 // Moves the task to `to`. FailedPrecondition naming the task, its state
 // and the move if the state does not allow it (or it changed meanwhile);
 // NotFound if there is no such task.
 absl::Status Transition(pg::Connection& conn, int64_t task_id, TaskState to,
                         const TransitionFields& fields = {});
 
+// How an attempt ended, as curation.task_attempt records it.
+enum class AttemptOutcome { kFailed, kLost };
+
 // A dispatched or running task failed (or its worker was lost): back to
 // pending after a backoff of base * 2^(attempts - 1) while attempts are
-// left, else failed for good. Returns the state it is in now.
+// left, else failed for good; its attempt is closed with `outcome`.
+// Returns the state it is in now.
 absl::StatusOr<TaskState> FailAttempt(pg::Connection& conn, int64_t task_id,
-                                      const std::string& error, absl::Duration base_backoff);
+                                      const std::string& error, absl::Duration base_backoff,
+                                      AttemptOutcome outcome = AttemptOutcome::kFailed);
 
 // A dispatch that never reached its worker (the worker was unreachable):
 // the task goes back from dispatched to approved with its attempt given

@@ -98,6 +98,28 @@ TEST_F(ControlPlaneTest, AWorkerThatDiesMidTaskLosesItAndTheRestartedDaemonCarri
   EXPECT_GE(Count("SELECT count(*) FROM curation.task WHERE last_error LIKE 'worker w1 lost%'"), 1);
   EXPECT_EQ(Count("SELECT count(*) FROM curation.task WHERE state = 'done' AND worker_id = 'w2'"), 3);
   EXPECT_EQ(Count("SELECT max(attempts) FROM curation.task"), 2);
+  // The attempts on record: w1's lost, w2's done, none left open; and w1's
+  // processing event ended as failed instead of staying 'running'.
+  EXPECT_GE(Count("SELECT count(*) FROM curation.task_attempt WHERE worker_id = 'w1' AND outcome "
+                  "= 'lost' AND error LIKE 'worker w1 lost%'"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.task_attempt WHERE worker_id = 'w2' AND outcome "
+                  "= 'done'"),
+            3);
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.task_attempt WHERE finished_at IS NULL"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.cu_event WHERE kind = 'process' AND status = "
+                  "'running'"),
+            0);
+  EXPECT_GE(Count("SELECT count(*) FROM curation.cu_event WHERE kind = 'process' AND status = "
+                  "'failed' AND message LIKE 'worker w1 lost%'"),
+            1);
+  // ... and curatorctl log shows both attempts of that task.
+  const int64_t lost_task = Count(
+      "SELECT min(task_id) FROM curation.task_attempt WHERE worker_id = 'w1' AND outcome = 'lost'");
+  testing::CommandResult log = Ctl(absl::StrCat("log ", lost_task));
+  EXPECT_THAT(log.output, ::testing::ContainsRegex("attempt 1 on w1 at [0-9-]+T[0-9:]+Z: lost after "
+                                                   "[0-9.]+ s: worker w1 lost \\(no heartbeat\\)"));
+  EXPECT_THAT(log.output, ::testing::ContainsRegex("attempt 2 on w2 at [^:]+:[^:]+:[^:]+: done"));
   EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 4);
   EXPECT_EQ(Count("SELECT count(*) FROM detection"), 4 * 4 * 100);
   EXPECT_EQ(Count("SELECT count(DISTINCT obj_id) FROM detection"), 4 * 4 * 100);
@@ -124,6 +146,18 @@ TEST_F(ControlPlaneTest, TheOperatorPausesRejectsCancelsRetriesAndResumes) {
       [&] { return Count("SELECT count(*) FROM curation.task WHERE state <> 'approved'") > 0; },
       absl::Milliseconds(800)));
   EXPECT_EQ(Count("SELECT count(*) FROM curation.cu_event"), events);
+  // The pause outlives the daemon: killed and restarted, it still waits.
+  daemon.Signal(SIGKILL);
+  ASSERT_TRUE(daemon.Wait(absl::Seconds(10)).has_value());
+  testing::Process restarted = Daemon("daemon-restarted.log");
+  ASSERT_TRUE(testing::WaitUntil([&] { return Ctl("plan").exit_code == 0; }, absl::Seconds(30)))
+      << restarted.Log();
+  EXPECT_THAT(Ctl("plan").output, HasSubstr("dispatch is PAUSED"));
+  ASSERT_FALSE(testing::WaitUntil(
+      [&] { return Count("SELECT count(*) FROM curation.task WHERE state <> 'approved'") > 0; },
+      absl::Milliseconds(800)))
+      << restarted.Log();
+  EXPECT_THAT(restarted.Log(), HasSubstr("dispatch is paused (curatorctl resume to go on)"));
   // Not CU2 now; no CU4 at all; then CU4 after all.
   EXPECT_THAT(Ctl(absl::StrCat("reject ", cu2)).output, HasSubstr("reject: 1 task(s)"));
   EXPECT_THAT(Ctl(absl::StrCat("cancel ", cu4)).output, HasSubstr("cancel: 1 task(s)"));
@@ -136,8 +170,13 @@ TEST_F(ControlPlaneTest, TheOperatorPausesRejectsCancelsRetriesAndResumes) {
             2);
   EXPECT_THAT(Ctl("resume").output, HasSubstr("dispatch running"));
   EXPECT_THAT(Ctl("approve --all").output, HasSubstr("approved 2 task(s)"));
-  ASSERT_TRUE(AllIngested(3, absl::Seconds(60))) << daemon.Log() << w1.Log();
+  ASSERT_TRUE(AllIngested(3, absl::Seconds(60))) << restarted.Log() << w1.Log();
   EXPECT_EQ(Count("SELECT count(*) FROM detection"), 2 * 4 * 20);
+  // One attempt each, on record with its worker, event and outcome.
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.task_attempt WHERE outcome = 'done' AND "
+                  "worker_id = 'w1' AND cu_event_id IS NOT NULL AND finished_at IS NOT NULL"),
+            3);
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.task_attempt"), 3);
   // What an operator looks at afterwards.
   testing::CommandResult nights = Ctl("nights");
   EXPECT_THAT(nights.output, HasSubstr("20071021  yes            2           2  CU3 done, CU2 done, CU4 done"));
@@ -199,7 +238,10 @@ TEST_F(ControlPlaneTest, CancellingARunningTaskStopsItOnItsWorkerAndLeavesNoBatc
     EXPECT_EQ(e.path().string().find("-cu3-"), std::string::npos) << e.path();
   }
   EXPECT_EQ(Count("SELECT count(*) FROM curation.task WHERE state = 'pending'"), 2);
-  EXPECT_THAT(Ctl(absl::StrCat("log ", cu3)).output, HasSubstr("cancelled"));
+  EXPECT_THAT(Ctl(absl::StrCat("log ", cu3)).output, HasSubstr("attempt 1 on w1 at "));
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM curation.task_attempt WHERE task_id = ", cu3,
+                               " AND outcome = 'cancelled' AND finished_at IS NOT NULL")),
+            1);
 }
 
 // Every archive table's rows, keyed by file name rather than by the ids

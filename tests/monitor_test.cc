@@ -109,6 +109,11 @@ TEST_F(MonitorTest, ShowsARunInProgressWithAFailedTaskInRed) {
   EXPECT_EQ(log.status, 200);
   EXPECT_THAT(log.body, HasSubstr("\"state\":\"failed\""));
   EXPECT_THAT(log.body, HasSubstr("jpeg/" + bad_night));
+  // Its three attempts, each failed, are on the record.
+  EXPECT_THAT(log.body, HasSubstr("\"number\":3"));
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.task_attempt WHERE task_id = " + failed_id +
+                  " AND outcome = 'failed'"),
+            3);
   EXPECT_EQ(Get("/api/tasks/999999/log").status, 404);
   EXPECT_EQ(Get("/api/nowhere").status, 404);
 

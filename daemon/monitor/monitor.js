@@ -114,6 +114,10 @@ async function taskPage(id) {
   const steps = (log.steps || []).map((s) => el("tr", {},
     el("td", {}, s.step), num(Number(s.seconds).toFixed(2) + " s"), num(s.rows), num(s.files),
     num(s.errors), num(s.warnings)));
+  const attempts = (log.attempts || []).map((a) => el("tr", {},
+    num(a.number), el("td", {}, a.worker_id), el("td", {}, a.started),
+    stateCell(a.outcome || "running"), num(Number(a.seconds).toFixed(1) + " s"),
+    el("td", {}, a.error)));
   const lines = (log.lines || []).map((l) => el("tr", { class: "level-" + l.level },
     el("td", {}, l.level), el("td", {}, l.step), el("td", {}, l.path), num(l.hdu || ""),
     el("td", {}, l.item), el("td", {}, l.message)));
@@ -122,6 +126,8 @@ async function taskPage(id) {
     table(["State", "Files", "Attempts", "Worker", "Batch", "Last error"], [el("tr", {},
       stateCell(t.state), num(t.files), num(t.attempts), el("td", {}, t.worker_id),
       el("td", {}, t.batch_id), el("td", {}, t.last_error))], "task"),
+    el("h2", {}, "Attempts"),
+    table(["Attempt", "Worker", "Started", "Outcome", "Time", "Error"], attempts, "attempts"),
     el("h2", {}, "Steps"),
     table(["Step", "Time", "Rows", "Files", "Errors", "Warnings"], steps, "steps"),
     el("h2", {}, "Errors and warnings"),
