@@ -109,6 +109,19 @@ struct ColumnInfo {
 struct ImageInfo;
 absl::StatusOr<ImageInfo> ImageInfoFromHeader(const Header& header);
 
+// The cards of a tile-compressed image's header (a BINTABLE with ZIMAGE =
+// T) as the image's own header has them, following the FITS standard's
+// tiled image compression convention (FITS 4.0, section 10): ZTENSION,
+// ZBITPIX, ZNAXIS, ZNAXISn, ZPCOUNT, ZGCOUNT, ZSIMPLE, ZEXTEND, ZBLOCKED,
+// ZHECKSUM and ZDATASUM become the keywords they stand for, first the
+// mandatory ones in their order; the table's own structure keywords
+// (BITPIX, NAXISn, PCOUNT, GCOUNT, TFIELDS, TTYPEn, TFORMn, THEAP, ...),
+// its CHECKSUM/DATASUM and the compression parameters (ZIMAGE, ZCMPTYPE,
+// ZTILEn, ZNAMEn, ZVALn, ZQUANTIZ, ZDITHER0, ZMASKCMP, ZBLANK) are left
+// out; every other card keeps its place. Other headers come back as they
+// are.
+std::vector<Card> ImageCards(std::vector<Card> cards);
+
 // How a new image HDU is stored.
 enum class Compression { kNone, kRice, kGzip };
 

@@ -215,3 +215,92 @@ TEST(RiceDecodeTest, ACorruptTileInAFileIsNamed) {
 
 }  // namespace
 }  // namespace curator::fits
+
+namespace curator::fits {
+namespace {
+
+// CFITSIO's own conversion of a compressed HDU's header to the image's
+// (fits_convert_hdr2str), as keywords in order.
+std::vector<std::string> CfitsioImageKeywords(const std::string& path, int hdu) {
+  fitsfile* f = nullptr;
+  int status = 0, n = 0, type = 0;
+  char* text = nullptr;
+  fits_open_file(&f, path.c_str(), READONLY, &status);
+  fits_movabs_hdu(f, hdu, &type, &status);
+  fits_convert_hdr2str(f, 0, nullptr, 0, &text, &n, &status);
+  std::vector<std::string> keys;
+  for (int i = 0; status == 0 && i < n; ++i) {
+    std::string key(text + 80 * i, 8);
+    key.erase(key.find_last_not_of(' ') + 1);
+    if (key != "END") keys.push_back(key);
+  }
+  if (text != nullptr) fits_free_memory(text, &status);
+  fits_close_file(f, &status);
+  return keys;
+}
+
+TEST(ImageCardsTest, ACompressedHeaderBecomesTheImagesAsCfitsioConvertsIt) {
+  testing::TempDir dir("curator-cards-");
+  const std::string path = absl::StrCat(dir.path(), "/cards.fits");
+  fitsfile* f = nullptr;
+  int status = 0;
+  fits_create_file(&f, path.c_str(), &status);
+  fits_create_img(f, 8, 0, nullptr, &status);
+  fits_set_compression_type(f, RICE_1, &status);
+  long axes[2] = {100, 40};
+  fits_create_img(f, LONG_IMG, 2, axes, &status);
+  fits_write_key_str(f, "EXTNAME", "DET1", "detector", &status);
+  double zp = 23.1;
+  fits_write_key(f, TDOUBLE, "MAGZPT", &zp, "zero point", &status);
+  fits_write_history(f, "reduced by the CASU pipeline", &status);
+  std::vector<int> pixels(4000, 7);
+  fits_write_img(f, TINT, 1, pixels.size(), pixels.data(), &status);
+  fits_write_chksum(f, &status);
+  fits_close_file(f, &status);
+  ASSERT_EQ(status, 0);
+
+  auto file = FitsFile::Open(path);
+  ASSERT_TRUE(file.ok() && file->MoveToHdu(2).ok());
+  auto header = file->ReadHeader();
+  ASSERT_TRUE(header.ok()) << header.status();
+  const std::vector<Card> raw = header->cards();
+  EXPECT_TRUE(std::any_of(raw.begin(), raw.end(),
+                          [](const Card& c) { return c.keyword == "ZCMPTYPE"; }));
+  const std::vector<Card> cards = ImageCards(std::move(*header).TakeCards());
+  std::vector<std::string> ours;
+  for (const Card& c : cards) ours.push_back(c.keyword);
+  // CFITSIO converts into a new file's primary HDU, so it writes SIMPLE,
+  // EXTEND and the two COMMENT cards of a primary header where the
+  // extension has XTENSION, PCOUNT and GCOUNT; the rest must agree.
+  std::vector<std::string> theirs = CfitsioImageKeywords(path, 2);
+  ASSERT_GE(theirs.size(), 8u);
+  EXPECT_EQ(theirs[0], "SIMPLE");
+  EXPECT_EQ(std::vector<std::string>(theirs.begin() + 5, theirs.begin() + 8),
+            (std::vector<std::string>{"EXTEND", "COMMENT", "COMMENT"}));
+  theirs.erase(theirs.begin() + 5, theirs.begin() + 8);
+  theirs[0] = "XTENSION";
+  theirs.insert(theirs.begin() + 5, {"PCOUNT", "GCOUNT"});
+  EXPECT_EQ(ours, theirs);
+  // The values the image's header has.
+  const auto value = [&](const std::string& key) {
+    for (const Card& c : cards) {
+      if (c.keyword == key) return c.value;
+    }
+    return std::string("(absent)");
+  };
+  EXPECT_EQ(value("XTENSION"), "IMAGE");
+  EXPECT_EQ(value("BITPIX"), "32");
+  EXPECT_EQ(value("NAXIS1"), "100");
+  EXPECT_EQ(value("NAXIS2"), "40");
+  EXPECT_EQ(value("EXTNAME"), "DET1");
+  EXPECT_EQ(value("ZCMPTYPE"), "(absent)");
+  EXPECT_EQ(value("TTYPE1"), "(absent)");
+  // A plain header is left as it is.
+  ASSERT_TRUE(file->MoveToHdu(1).ok());
+  auto primary = file->ReadHeader();
+  ASSERT_TRUE(primary.ok());
+  EXPECT_EQ(ImageCards(primary->cards()).size(), primary->cards().size());
+}
+
+}  // namespace
+}  // namespace curator::fits

@@ -95,9 +95,13 @@ Value ReadColumnValue(const fits::Header& h, const std::string& path,
   return std::monostate();
 }
 
-void KeepCards(fits::Header&& h, int hdu, MultiframeRecord& record) {
+// The HDU's cards as the image's own header has them: a tile-compressed
+// image's table keywords become the image's (fits::ImageCards).
+void KeepCards(fits::Header&& h, int hdu, bool compressed, MultiframeRecord& record) {
   int n = 0;
-  for (fits::Card& c : std::move(h).TakeCards()) record.cards.push_back({hdu, ++n, std::move(c)});
+  std::vector<fits::Card> cards = std::move(h).TakeCards();
+  if (compressed) cards = fits::ImageCards(std::move(cards));
+  for (fits::Card& c : cards) record.cards.push_back({hdu, ++n, std::move(c)});
 }
 
 }  // namespace
@@ -112,7 +116,7 @@ absl::StatusOr<MultiframeRecord> ReadMultiframe(const std::string& path) {
   for (const KeywordColumn& col : MultiframeKeywords()) {
     record.values.push_back(ReadColumnValue(primary, path, col, 1, record.warnings));
   }
-  KeepCards(std::move(primary), 1, record);
+  KeepCards(std::move(primary), 1, /*compressed=*/false, record);
   int64_t data_end = 0;
   CURATOR_ASSIGN_OR_RETURN(data_end, f.CurrentHduDataEnd());
   int hdus = 1;
@@ -143,7 +147,7 @@ absl::StatusOr<MultiframeRecord> ReadMultiframe(const std::string& path) {
     for (const KeywordColumn& col : DetectorKeywords()) {
       det.values.push_back(ReadColumnValue(header, path, col, hdu, record.warnings));
     }
-    KeepCards(std::move(header), hdu, record);
+    KeepCards(std::move(header), hdu, det.tile_compressed, record);
     record.detectors.push_back(std::move(det));
   }
   // The headers say where the data must end; a shorter file was cut off
