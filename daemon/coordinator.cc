@@ -95,7 +95,8 @@ absl::Status Coordinator::Heartbeat(const v1::HeartbeatRequest& r) {
   CURATOR_RETURN_IF_ERROR(RecordWorker(*conn_, report));
   loads_[r.worker_id()] = r.load();
   for (const v1::TaskStatus& t : r.tasks()) {
-    freed |= t.state() == v1::TaskStatus::DONE || t.state() == v1::TaskStatus::FAILED;
+    freed |= t.state() == v1::TaskStatus::DONE || t.state() == v1::TaskStatus::FAILED ||
+             t.state() == v1::TaskStatus::CANCELLED;
     absl::Status s = ApplyTaskStatus(r.worker_id(), t);
     if (!s.ok()) CURATOR_LOG(WARNING) << "heartbeat of " << r.worker_id() << ": " << s;
   }
@@ -148,6 +149,27 @@ absl::Status Coordinator::ApplyTaskStatus(const std::string& worker_id, const v1
         return FailAttempt(*conn_, id, absl::StrCat("on ", worker_id, ": ", t.error()),
                            options_.retry_backoff)
             .status();
+      }
+      return absl::OkStatus();
+    case v1::TaskStatus::CANCELLED:
+      // Cancelled on the worker while still ours here: not an operator's
+      // cancel (that moves the task first), so the worker stopped it to
+      // shut down. Not the task's fault: it goes elsewhere at once, its
+      // attempt given back, and the worker gets nothing new meanwhile.
+      if (state == TaskState::kDispatched || state == TaskState::kRunning) {
+        const std::string why =
+            absl::StrCat("worker ", worker_id, " stopped it (shutting down)");
+        CURATOR_LOG(WARNING) << "task " << id << ": " << why << "; giving it back";
+        CURATOR_RETURN_IF_ERROR(ignore_moved(GiveBack(*conn_, id, worker_id, why)));
+        CURATOR_ASSIGN_OR_RETURN(
+            pg::Result event,
+            conn_->Exec("SELECT cu_event_id FROM curation.task WHERE task_id = $1 AND "
+                        "cu_event_id IS NOT NULL",
+                        {std::to_string(id)}));
+        if (event.rows() == 1) {
+          CURATOR_RETURN_IF_ERROR(
+              tasklog::Finish(*conn_, event.GetInt(0, 0), {}, /*failed=*/true, why));
+        }
       }
       return absl::OkStatus();
     default:
@@ -642,8 +664,9 @@ absl::Status Coordinator::Dispatch() {
           absl::StrCat("dispatch to ", e.worker_id, " failed: ", st.error_message());
       if (st.error_code() == grpc::StatusCode::UNAVAILABLE) {
         // The worker is gone (stopped, or its machine down): the task
-        // never started, so it keeps its attempts and goes elsewhere.
-        CURATOR_RETURN_IF_ERROR(UndoDispatch(*conn_, t.task_id, e.worker_id, why));
+        // never started, so it does not use up an attempt and goes
+        // elsewhere.
+        CURATOR_RETURN_IF_ERROR(GiveBack(*conn_, t.task_id, e.worker_id, why));
         CURATOR_RETURN_IF_ERROR(tasklog::Finish(*conn_, event, {}, /*failed=*/true, why));
         workers_lost.insert(e.worker_id);
         continue;

@@ -115,23 +115,23 @@ absl::StatusOr<TaskState> FailAttempt(pg::Connection& conn, int64_t task_id,
   return ParseTaskState(r.Get(0, 0)).value_or(TaskState::kFailed);
 }
 
-absl::Status UndoDispatch(pg::Connection& conn, int64_t task_id, const std::string& worker_id,
-                          const std::string& error) {
+absl::Status GiveBack(pg::Connection& conn, int64_t task_id, const std::string& worker_id,
+                      const std::string& error) {
   CURATOR_RETURN_IF_ERROR(conn.Exec("UPDATE curation.worker SET last_heartbeat = NULL WHERE "
                                     "worker_id = $1",
                                     {worker_id})
                               .status());
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
-      conn.Exec(absl::StrCat("WITH t AS (UPDATE curation.task SET state = 'approved', attempts "
-                             "= greatest(attempts - 1, 0), worker_id = NULL, last_error = $2, "
-                             "updated_at = now() WHERE task_id = $1 AND state = 'dispatched' "
-                             "RETURNING task_id)",
+      conn.Exec(absl::StrCat("WITH t AS (UPDATE curation.task SET state = 'approved', "
+                             "max_attempts = max_attempts + 1, worker_id = NULL, last_error = $2, "
+                             "updated_at = now() WHERE task_id = $1 AND state IN "
+                             "('dispatched', 'running') AND worker_id = $4 RETURNING task_id)",
                              CloseAttempt(3, 2), " SELECT task_id FROM t"),
-                {std::to_string(task_id), error, "lost"}));
+                {std::to_string(task_id), error, "lost", worker_id}));
   if (r.rows() == 0) {
     return absl::FailedPreconditionError(
-        absl::StrCat("task ", task_id, " is no longer dispatched; its dispatch stays"));
+        absl::StrCat("task ", task_id, " is no longer on ", worker_id, "; nothing to give back"));
   }
   return absl::OkStatus();
 }

@@ -65,13 +65,18 @@ absl::StatusOr<TaskState> FailAttempt(pg::Connection& conn, int64_t task_id,
                                       const std::string& error, absl::Duration base_backoff,
                                       AttemptOutcome outcome = AttemptOutcome::kFailed);
 
-// A dispatch that never reached its worker (the worker was unreachable):
-// the task goes back from dispatched to approved with its attempt given
-// back, to be planned again at once; the worker is marked lost until it
-// heartbeats again. The one move outside AllowedFrom(): an operator must
-// not be able to approve a dispatched task, so the table does not list it.
-absl::Status UndoDispatch(pg::Connection& conn, int64_t task_id, const std::string& worker_id,
-                          const std::string& error);
+// A task its worker never ran to the end through no fault of the task: a
+// dispatch that never reached the worker (unreachable), or a task the
+// worker stopped because it is shutting down. The task goes back from
+// dispatched or running to approved, to be planned again at once, and its
+// budget of attempts grows by one so this one does not count against it
+// (the attempt number still moves on, so the next attempt's id on a
+// worker is new); the attempt is recorded as lost with `error`; the
+// worker is marked lost until it heartbeats again. The one move outside
+// AllowedFrom(): an operator must not be able to approve a dispatched or
+// running task, so the table does not list it.
+absl::Status GiveBack(pg::Connection& conn, int64_t task_id, const std::string& worker_id,
+                      const std::string& error);
 
 // Tasks, optionally of one state, by priority and age.
 absl::StatusOr<std::vector<TaskRow>> ListTasks(pg::Connection& conn,

@@ -77,6 +77,39 @@ TEST_F(ControlPlaneTest, NightsArePlannedApprovedDispatchedToBothWorkersAndInges
   EXPECT_THAT(again.output, HasSubstr("task 1 is done; it cannot become approved"));
 }
 
+TEST_F(ControlPlaneTest, AWorkerStoppedMidTaskGivesItBackAtOnce) {
+  Generate(Survey(1, 2, 20, 128));
+  WriteConfig(/*auto_approve=*/true);
+  testing::Process daemon = Daemon();
+  testing::Process ingester = Ingester();
+  const std::string paused = archive_dir_.Join("w1-paused");
+  testing::Process w1 = Worker("w1", paused);
+  ASSERT_TRUE(testing::WaitForFile(paused, absl::Seconds(60))) << daemon.Log() << w1.Log();
+  // "task-<id>-<attempt>": the task w1 holds.
+  const std::string held = testing::ReadFileToString(paused);
+  const std::string task = held.substr(5, held.find('-', 5) - 5);
+  // An operator stops w1 (systemctl stop): it cancels what it runs and
+  // says so; the daemon hands the task to w2 without waiting for w1's
+  // heartbeats to age out, and without using up one of its attempts.
+  testing::Process w2 = Worker("w2");
+  w1.Signal(SIGTERM);
+  EXPECT_EQ(w1.Wait(absl::Seconds(30)), 0) << w1.Log();
+  ASSERT_TRUE(AllIngested(3, absl::Seconds(60))) << daemon.Log() << w2.Log();
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM curation.task_attempt WHERE task_id = ", task,
+                               " AND worker_id = 'w1' AND outcome = 'lost' AND error = 'worker w1 "
+                               "stopped it (shutting down)'")),
+            1)
+      << daemon.Log();
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM curation.task_attempt WHERE task_id = ", task,
+                               " AND worker_id = 'w2' AND outcome = 'done'")),
+            1);
+  EXPECT_EQ(Count(absl::StrCat("SELECT max_attempts FROM curation.task WHERE task_id = ", task)),
+            4);
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.task_attempt WHERE error LIKE '%no heartbeat%'"),
+            0);
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 2 * 4 * 20);
+}
+
 TEST_F(ControlPlaneTest, AWorkerThatDiesMidTaskLosesItAndTheRestartedDaemonCarriesOn) {
   Generate(Survey(1, 4, 100, 256));
   WriteConfig(/*auto_approve=*/true);
