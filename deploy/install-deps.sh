@@ -23,6 +23,9 @@ packages=(
   # the Load Monitor test renders the page in a real headless browser;
   # the multi-host test puts each process in a network namespace
   chromium iproute2 openssl
+  # packaging and its checks: CPack's DEB generator needs file; systemd-analyze
+  # verifies the units
+  file systemd
   # reference implementations the benchmarks compare against
   python3-astropy python3-numpy python3-pil python3-psycopg
 )
