@@ -9,7 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "common/config.h"
+#include "common/rpc_security.h"
 #include "tests/support/cluster_test.h"
+#include "tests/support/grpc_health.h"
 
 namespace curator {
 namespace {
@@ -85,6 +88,23 @@ TEST_F(SecurityTest, TlsClusterRunsAndOnlyCertificatesOrTheTokenChangeState) {
   testing::CommandResult strange = CtlWith(stranger, "approve --all");
   EXPECT_EQ(strange.exit_code, 3) << strange.output;
   EXPECT_EQ(Count("SELECT count(*) FROM curation.task WHERE state <> 'pending'"), 0);
+
+  // The daemon and the ingester answer health checks over TLS only.
+  auto config = LoadConfig(config_);
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto security = RpcSecurity::FromConfig(*config);
+  ASSERT_TRUE(security.ok()) << security.status();
+  EXPECT_EQ(testing::HealthStatus(absl::StrCat("127.0.0.1:", port_),
+                                  security->ChannelCredentials()),
+            1);
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        return testing::HealthStatus(absl::StrCat("127.0.0.1:", ingester_port_),
+                                     security->ChannelCredentials()) == 1;
+      },
+      absl::Seconds(30)))
+      << ingester.Log();
+  EXPECT_EQ(testing::HealthStatus(absl::StrCat("127.0.0.1:", ingester_port_)), -1);
 
   // With the token, over TLS: approved, run on the worker over TLS, and
   // ingested.

@@ -3,6 +3,9 @@
 #ifndef CURATOR_TESTS_SUPPORT_GRPC_HEALTH_H_
 #define CURATOR_TESTS_SUPPORT_GRPC_HEALTH_H_
 
+#include <grpcpp/security/credentials.h>
+
+#include <memory>
 #include <string>
 
 namespace curator::testing {
@@ -10,7 +13,10 @@ namespace curator::testing {
 // The overall status at `address` (host:port): 1 SERVING, 2 NOT_SERVING,
 // 0 UNKNOWN, or -1 when the call itself failed (nothing listening, no
 // health service).
-int HealthStatus(const std::string& address);
+// `credentials`: how to connect (default plaintext; TLS for a server
+// configured with it).
+int HealthStatus(const std::string& address,
+                 std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
 }  // namespace curator::testing
 
