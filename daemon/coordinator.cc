@@ -154,8 +154,9 @@ absl::Status Coordinator::ApplyTaskStatus(const std::string& worker_id, const v1
     case v1::TaskStatus::CANCELLED:
       // Cancelled on the worker while still ours here: not an operator's
       // cancel (that moves the task first), so the worker stopped it to
-      // shut down. Not the task's fault: it goes elsewhere at once, its
-      // attempt given back, and the worker gets nothing new meanwhile.
+      // shut down. Not the task's fault: it goes elsewhere at once, the
+      // attempt not counted against it, and the worker gets nothing new
+      // meanwhile.
       if (state == TaskState::kDispatched || state == TaskState::kRunning) {
         const std::string why =
             absl::StrCat("worker ", worker_id, " stopped it (shutting down)");
