@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/match.h"
@@ -81,6 +82,22 @@ absl::Status Verify(const std::string& dir, const v1::Manifest& m) {
     }
   }
   return absl::OkStatus();
+}
+
+std::vector<std::string> StagedBatchDirs(const std::string& archive_root) {
+  std::vector<std::string> dirs;
+  std::error_code ec;
+  for (const auto& night : fs::directory_iterator(fs::path(archive_root) / layout::kStaging, ec)) {
+    if (!night.is_directory(ec)) continue;
+    for (const auto& b : fs::directory_iterator(night.path(), ec)) {
+      const std::string id = b.path().filename();
+      if (!b.is_directory(ec) || id.empty() || id[0] == '.') continue;
+      if (!fs::exists(b.path() / layout::kManifest, ec)) continue;  // not ready
+      dirs.push_back(b.path().string());
+    }
+  }
+  std::sort(dirs.begin(), dirs.end());  // <root>/staging/<night>/<id>: by night, then id
+  return dirs;
 }
 
 std::string ProducerName() {

@@ -6,6 +6,7 @@
 #define CURATOR_COMMON_BATCH_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "curator/v1/batch.pb.h"
@@ -28,6 +29,11 @@ absl::StatusOr<v1::Manifest> ReadManifest(const std::string& dir);
 // the manifest gives (size and CRC-32C). DataLoss naming the file on a mismatch;
 // InvalidArgument for a malformed manifest.
 absl::Status Verify(const std::string& dir, const v1::Manifest& manifest);
+
+// The batch directories in <archive_root>/staging/<night>/ that are
+// ready (have their manifest), by night and batch id. Unreadable or
+// missing directories are skipped.
+std::vector<std::string> StagedBatchDirs(const std::string& archive_root);
 
 // "<host>:<pid>" of this process, for manifests and logs.
 std::string ProducerName();

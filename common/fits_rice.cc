@@ -26,42 +26,6 @@ using internal::F;
 
 namespace {
 
-// Reads an integer keyword; `fallback` when it is absent.
-int64_t KeyInt(fitsfile* f, const char* key, int64_t fallback, int* status) {
-  if (*status != 0) return fallback;
-  LONGLONG v = 0;
-  fits_read_key(f, TLONGLONG, key, &v, nullptr, status);
-  if (*status == KEY_NO_EXIST) {
-    *status = 0;
-    return fallback;
-  }
-  return v;
-}
-
-double KeyDouble(fitsfile* f, const char* key, double fallback, bool* present, int* status) {
-  *present = false;
-  if (*status != 0) return fallback;
-  double v = 0;
-  fits_read_key(f, TDOUBLE, key, &v, nullptr, status);
-  if (*status == KEY_NO_EXIST) {
-    *status = 0;
-    return fallback;
-  }
-  *present = *status == 0;
-  return v;
-}
-
-std::string KeyString(fitsfile* f, const char* key, int* status) {
-  if (*status != 0) return "";
-  char v[FLEN_VALUE] = {0};
-  fits_read_key(f, TSTRING, key, v, nullptr, status);
-  if (*status == KEY_NO_EXIST) {
-    *status = 0;
-    return "";
-  }
-  return v;
-}
-
 // Tile values to float, as CFITSIO converts them (in double when scaled);
 // `blank` values become NaN. Branch-free, so they vectorise (-O3).
 void ToFloat(const int32_t* __restrict src, float* __restrict dst, int64_t n, double scale,
@@ -98,20 +62,30 @@ absl::StatusOr<bool> FitsFile::ReadRiceRows(int64_t first_row, int64_t num_rows,
   fitsfile* f = F(handle_);
   int status = 0;
   if (fits_is_compressed_image(f, &status) == 0 || status != 0) return false;
-  if (KeyString(f, "ZCMPTYPE", &status) != "RICE_1") return false;
-  const int64_t zbitpix = KeyInt(f, "ZBITPIX", 0, &status);
-  if (zbitpix != 8 && zbitpix != 16 && zbitpix != 32) return false;
-  if (KeyInt(f, "ZNAXIS", 0, &status) != 2) return false;
-  const int64_t nx = KeyInt(f, "ZNAXIS1", 0, &status);
-  const int64_t ny = KeyInt(f, "ZNAXIS2", 0, &status);
-  const int64_t tx = KeyInt(f, "ZTILE1", nx, &status);
-  const int64_t ty = KeyInt(f, "ZTILE2", 1, &status);
+  // The table's header in one read; absent keywords take the convention's
+  // defaults.
+  CURATOR_ASSIGN_OR_RETURN(Header h, ReadHeader());
+  const auto number = [&h](const std::string& key, double fallback) -> absl::StatusOr<double> {
+    return h.Has(key) ? h.GetDouble(key) : absl::StatusOr<double>(fallback);
+  };
+  const auto text = [&h](const std::string& key) {
+    return h.Has(key) ? h.GetString(key).value_or("") : std::string();
+  };
+  if (text("ZCMPTYPE") != "RICE_1") return false;
+  CURATOR_ASSIGN_OR_RETURN(ImageInfo info, ImageInfoFromHeader(h));
+  if (info.axes.size() != 2 || (info.bitpix != 8 && info.bitpix != 16 && info.bitpix != 32)) {
+    return false;
+  }
+  const int64_t nx = info.axes[0], ny = info.axes[1];
+  CURATOR_ASSIGN_OR_RETURN(const double tile_x, number("ZTILE1", static_cast<double>(nx)));
+  CURATOR_ASSIGN_OR_RETURN(const double tile_y, number("ZTILE2", 1));
+  const int64_t tx = static_cast<int64_t>(tile_x), ty = static_cast<int64_t>(tile_y);
   int blocksize = 32;
-  int bytepix = static_cast<int>(zbitpix / 8);
-  for (int n = 1; status == 0; ++n) {
-    const std::string name = KeyString(f, absl::StrCat("ZNAME", n).c_str(), &status);
+  int bytepix = info.bitpix / 8;
+  for (int n = 1;; ++n) {
+    const std::string name = text(absl::StrCat("ZNAME", n));
     if (name.empty()) break;
-    const int64_t value = KeyInt(f, absl::StrCat("ZVAL", n).c_str(), -1, &status);
+    CURATOR_ASSIGN_OR_RETURN(const double value, number(absl::StrCat("ZVAL", n), -1));
     if (name == "BLOCKSIZE") {
       blocksize = static_cast<int>(value);
     } else if (name == "BYTEPIX") {
@@ -122,24 +96,24 @@ absl::StatusOr<bool> FitsFile::ReadRiceRows(int64_t first_row, int64_t num_rows,
   }
   // One column, the compressed tiles: no per-tile scaling, nulls or tiles
   // stored another way.
-  if (KeyInt(f, "TFIELDS", 0, &status) != 1 ||
-      KeyString(f, "TTYPE1", &status) != "COMPRESSED_DATA") {
-    return false;
-  }
-  const std::string tform = KeyString(f, "TFORM1", &status);
+  if (text("TFIELDS") != "1" || text("TTYPE1") != "COMPRESSED_DATA") return false;
+  const std::string tform = text("TFORM1");
   const int descriptor_bytes = absl::StrContains(tform, "PB") ? 8
                                : absl::StrContains(tform, "QB") ? 16
                                                                 : 0;
-  bool have_scale = false, have_zero = false, have_blank = false;
-  const double scale = KeyDouble(f, "BSCALE", 1.0, &have_scale, &status);
-  const double zero = KeyDouble(f, "BZERO", 0.0, &have_zero, &status);
-  double blank = KeyDouble(f, "ZBLANK", 0, &have_blank, &status);
-  if (!have_blank) blank = KeyDouble(f, "BLANK", 0, &have_blank, &status);
-  const int64_t row_bytes = KeyInt(f, "NAXIS1", 0, &status);
-  const int64_t rows = KeyInt(f, "NAXIS2", 0, &status);
-  const int64_t pcount = KeyInt(f, "PCOUNT", 0, &status);
-  const int64_t theap = KeyInt(f, "THEAP", row_bytes * rows, &status);
-  if (status != 0) return Error(status, "reading the compressed image's keywords");
+  CURATOR_ASSIGN_OR_RETURN(const double scale, number("BSCALE", 1.0));
+  CURATOR_ASSIGN_OR_RETURN(const double zero, number("BZERO", 0.0));
+  const char* blank_key = h.Has("ZBLANK") ? "ZBLANK" : h.Has("BLANK") ? "BLANK" : nullptr;
+  const bool have_blank = blank_key != nullptr;
+  CURATOR_ASSIGN_OR_RETURN(const double blank, number(have_blank ? blank_key : "BLANK", 0));
+  CURATOR_ASSIGN_OR_RETURN(const double naxis1, number("NAXIS1", 0));
+  CURATOR_ASSIGN_OR_RETURN(const double naxis2, number("NAXIS2", 0));
+  CURATOR_ASSIGN_OR_RETURN(const double pcount_value, number("PCOUNT", 0));
+  const int64_t row_bytes = static_cast<int64_t>(naxis1), rows = static_cast<int64_t>(naxis2);
+  const int64_t pcount = static_cast<int64_t>(pcount_value);
+  CURATOR_ASSIGN_OR_RETURN(const double theap_value,
+                           number("THEAP", static_cast<double>(row_bytes * rows)));
+  const int64_t theap = static_cast<int64_t>(theap_value);
   if (descriptor_bytes == 0 || row_bytes < descriptor_bytes || nx < 1 || ny < 1 || tx < 1 ||
       ty < 1 || blocksize < 1 || (bytepix != 1 && bytepix != 2 && bytepix != 4)) {
     return false;  // unusual: let CFITSIO read it, or explain it

@@ -161,16 +161,7 @@ absl::Status Coordinator::ApplyTaskStatus(const std::string& worker_id, const v1
         const std::string why =
             absl::StrCat("worker ", worker_id, " stopped it (shutting down)");
         CURATOR_LOG(WARNING) << "task " << id << ": " << why << "; giving it back";
-        CURATOR_RETURN_IF_ERROR(ignore_moved(GiveBack(*conn_, id, worker_id, why)));
-        CURATOR_ASSIGN_OR_RETURN(
-            pg::Result event,
-            conn_->Exec("SELECT cu_event_id FROM curation.task WHERE task_id = $1 AND "
-                        "cu_event_id IS NOT NULL",
-                        {std::to_string(id)}));
-        if (event.rows() == 1) {
-          CURATOR_RETURN_IF_ERROR(
-              tasklog::Finish(*conn_, event.GetInt(0, 0), {}, /*failed=*/true, why));
-        }
+        return ignore_moved(GiveBack(*conn_, id, worker_id, why));
       }
       return absl::OkStatus();
     default:
@@ -407,22 +398,17 @@ absl::StatusOr<v1::ListBatchesResponse> Coordinator::ListBatches() {
   // Batches in staging that have no row yet are ready; one whose advisory
   // lock an ingester holds (see ingester/loader.h) is loading.
   std::vector<std::string> staged;
-  const fs::path staging = fs::path(options_.archive_root) / layout::kStaging;
-  std::error_code ec;
-  for (const auto& night : fs::directory_iterator(staging, ec)) {
-    if (!night.is_directory(ec)) continue;
-    for (const auto& dir : fs::directory_iterator(night.path(), ec)) {
-      absl::StatusOr<v1::Manifest> m = batch::ReadManifest(dir.path().string());
-      if (!m.ok() || by_id.count(m->batch_id()) > 0) continue;
-      v1::BatchInfo* b = out.add_batches();
-      b->set_batch_id(m->batch_id());
-      b->set_cu(m->cu());
-      b->set_night(m->night());
-      b->set_state("ready");
-      for (const v1::BatchFile& f : m->files()) b->set_rows(b->rows() + f.rows());
-      by_id[b->batch_id()] = b;
-      staged.push_back(m->batch_id());
-    }
+  for (const std::string& dir : batch::StagedBatchDirs(options_.archive_root)) {
+    absl::StatusOr<v1::Manifest> m = batch::ReadManifest(dir);
+    if (!m.ok() || by_id.count(m->batch_id()) > 0) continue;
+    v1::BatchInfo* b = out.add_batches();
+    b->set_batch_id(m->batch_id());
+    b->set_cu(m->cu());
+    b->set_night(m->night());
+    b->set_state("ready");
+    for (const v1::BatchFile& f : m->files()) b->set_rows(b->rows() + f.rows());
+    by_id[b->batch_id()] = b;
+    staged.push_back(m->batch_id());
   }
   if (!staged.empty()) {
     CURATOR_ASSIGN_OR_RETURN(
@@ -668,7 +654,6 @@ absl::Status Coordinator::Dispatch() {
         // never started, so it does not use up an attempt and goes
         // elsewhere.
         CURATOR_RETURN_IF_ERROR(GiveBack(*conn_, t.task_id, e.worker_id, why));
-        CURATOR_RETURN_IF_ERROR(tasklog::Finish(*conn_, event, {}, /*failed=*/true, why));
         workers_lost.insert(e.worker_id);
         continue;
       }

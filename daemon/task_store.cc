@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "common/task_log.h"
 
 namespace curator::daemon {
 namespace {
@@ -35,6 +36,15 @@ std::string CloseAttempt(size_t outcome, size_t error) {
   return absl::StrCat(", a AS (UPDATE curation.task_attempt x SET finished_at = now(), outcome = $",
                       outcome, ", error = $", error,
                       " FROM t WHERE x.task_id = t.task_id AND x.finished_at IS NULL)");
+}
+
+// Ends the processing event in column `column` of row 0 of `r` (if there
+// is one) as failed with `error`: for attempts that end without a report
+// from their worker.
+absl::Status EndEvent(pg::Connection& conn, const pg::Result& r, int column,
+                      const std::string& error) {
+  if (r.IsNull(0, column)) return absl::OkStatus();
+  return tasklog::Finish(conn, r.GetInt(0, column), {}, /*failed=*/true, error);
 }
 
 }  // namespace
@@ -103,8 +113,9 @@ absl::StatusOr<TaskState> FailAttempt(pg::Connection& conn, int64_t task_id,
                     "attempts < max_attempts THEN now() + $3 * interval '1 microsecond' * "
                     "power(2, greatest(attempts - 1, 0)) END, last_error = $2, worker_id = NULL, "
                     "updated_at = now() WHERE task_id = $1 AND state = ANY('",
-                    AllowedFromSql(TaskState::kFailed), "') RETURNING task_id, state)",
-                    CloseAttempt(4, 2), " SELECT state FROM t"),
+                    AllowedFromSql(TaskState::kFailed),
+                    "') RETURNING task_id, state, cu_event_id)", CloseAttempt(4, 2),
+                    " SELECT state, cu_event_id FROM t"),
                 {std::to_string(task_id), error,
                  std::to_string(absl::ToInt64Microseconds(base_backoff)),
                  outcome == AttemptOutcome::kLost ? "lost" : "failed"}));
@@ -112,6 +123,9 @@ absl::StatusOr<TaskState> FailAttempt(pg::Connection& conn, int64_t task_id,
     return absl::FailedPreconditionError(
         absl::StrCat("task ", task_id, " is not dispatched or running; nothing to fail"));
   }
+  // A worker that failed a task wrote its event's log itself; a lost one
+  // cannot, so the event ends here rather than stay 'running'.
+  if (outcome == AttemptOutcome::kLost) CURATOR_RETURN_IF_ERROR(EndEvent(conn, r, 1, error));
   return ParseTaskState(r.Get(0, 0)).value_or(TaskState::kFailed);
 }
 
@@ -126,14 +140,15 @@ absl::Status GiveBack(pg::Connection& conn, int64_t task_id, const std::string& 
       conn.Exec(absl::StrCat("WITH t AS (UPDATE curation.task SET state = 'approved', "
                              "max_attempts = max_attempts + 1, worker_id = NULL, last_error = $2, "
                              "updated_at = now() WHERE task_id = $1 AND state IN "
-                             "('dispatched', 'running') AND worker_id = $4 RETURNING task_id)",
-                             CloseAttempt(3, 2), " SELECT task_id FROM t"),
+                             "('dispatched', 'running') AND worker_id = $4 RETURNING task_id, "
+                             "cu_event_id)",
+                             CloseAttempt(3, 2), " SELECT task_id, cu_event_id FROM t"),
                 {std::to_string(task_id), error, "lost", worker_id}));
   if (r.rows() == 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("task ", task_id, " is no longer on ", worker_id, "; nothing to give back"));
   }
-  return absl::OkStatus();
+  return EndEvent(conn, r, 1, error);
 }
 
 absl::StatusOr<std::vector<TaskRow>> ListTasks(pg::Connection& conn,

@@ -59,7 +59,8 @@ enum class AttemptOutcome { kFailed, kLost };
 
 // A dispatched or running task failed (or its worker was lost): back to
 // pending after a backoff of base * 2^(attempts - 1) while attempts are
-// left, else failed for good; its attempt is closed with `outcome`.
+// left, else failed for good; its attempt is closed with `outcome`, and a
+// lost attempt's processing event ends as failed with `error`.
 // Returns the state it is in now.
 absl::StatusOr<TaskState> FailAttempt(pg::Connection& conn, int64_t task_id,
                                       const std::string& error, absl::Duration base_backoff,
@@ -72,7 +73,8 @@ absl::StatusOr<TaskState> FailAttempt(pg::Connection& conn, int64_t task_id,
 // budget of attempts grows by one so this one does not count against it
 // (the attempt number still moves on, so the next attempt's id on a
 // worker is new); the attempt is recorded as lost with `error`; the
-// worker is marked lost until it heartbeats again. The one move outside
+// worker is marked lost until it heartbeats again; the attempt's
+// processing event ends as failed with `error`. The one move outside
 // AllowedFrom(): an operator must not be able to approve a dispatched or
 // running task, so the table does not list it.
 absl::Status GiveBack(pg::Connection& conn, int64_t task_id, const std::string& worker_id,

@@ -6,7 +6,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status.h"
-#include "common/task_log.h"
 #include "daemon/task_store.h"
 
 namespace curator::daemon {
@@ -69,8 +68,7 @@ absl::StatusOr<std::vector<int64_t>> ReclaimLostWorkers(pg::Connection& conn,
                                                         absl::Duration base_backoff) {
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result lost,
-      conn.Exec("SELECT t.task_id, w.worker_id, t.cu_event_id FROM curation.task t JOIN "
-                "curation.worker w USING "
+      conn.Exec("SELECT t.task_id, w.worker_id FROM curation.task t JOIN curation.worker w USING "
                 "(worker_id) WHERE t.state IN ('dispatched', 'running') AND (w.last_heartbeat IS "
                 "NULL OR w.last_heartbeat < now() - $1 * interval '1 microsecond') ORDER BY "
                 "t.task_id",
@@ -81,10 +79,6 @@ absl::StatusOr<std::vector<int64_t>> ReclaimLostWorkers(pg::Connection& conn,
     const std::string why = absl::StrCat("worker ", lost.Get(i, 1), " lost (no heartbeat)");
     absl::StatusOr<TaskState> now =
         FailAttempt(conn, task, why, base_backoff, AttemptOutcome::kLost);
-    // Its processing event ends too, rather than stay 'running'.
-    if (now.ok() && !lost.IsNull(i, 2)) {
-      CURATOR_RETURN_IF_ERROR(tasklog::Finish(conn, lost.GetInt(i, 2), {}, /*failed=*/true, why));
-    }
     // Another daemon pass may have moved it meanwhile: then it is not ours.
     if (now.ok()) reclaimed.push_back(task);
   }

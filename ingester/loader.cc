@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -62,31 +63,15 @@ const char* OutcomeName(IngestOutcome::Kind kind) {
 }
 
 std::vector<std::string> Loader::ReadyBatches() const {
-  struct Entry {
-    std::string night;
-    int cu_order;
-    std::string id;
-    std::string dir;
-  };
-  std::vector<Entry> entries;
-  const std::string staging = absl::StrCat(options_.archive_root, "/", layout::kStaging);
-  std::error_code ec;
-  for (const auto& night : fs::directory_iterator(staging, ec)) {
-    if (!night.is_directory()) continue;
-    for (const auto& b : fs::directory_iterator(night.path(), ec)) {
-      const std::string id = b.path().filename();
-      if (!b.is_directory() || id.empty() || id[0] == '.') continue;
-      if (!fs::exists(b.path() / layout::kManifest, ec)) continue;  // not ready
-      // CU3 first: the other CUs' ingests wait for it.
-      const int cu_order = id.find("-cu3-") != std::string::npos ? 0 : 1;
-      entries.push_back({night.path().filename(), cu_order, id, b.path().string()});
-    }
-  }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return std::tie(a.night, a.cu_order, a.id) < std::tie(b.night, b.cu_order, b.id);
+  std::vector<std::string> dirs = batch::StagedBatchDirs(options_.archive_root);
+  // Within a night, CU3 first: the other CUs' ingests wait for it.
+  std::stable_sort(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) {
+    const fs::path pa(a), pb(b);
+    const bool cu3_a = absl::StrContains(pa.filename().string(), "-cu3-");
+    const bool cu3_b = absl::StrContains(pb.filename().string(), "-cu3-");
+    return std::make_pair(pa.parent_path().filename().string(), !cu3_a) <
+           std::make_pair(pb.parent_path().filename().string(), !cu3_b);
   });
-  std::vector<std::string> dirs;
-  for (const Entry& e : entries) dirs.push_back(e.dir);
   return dirs;
 }
 
