@@ -27,26 +27,39 @@ tjhandle Decompressor() {
 
 }  // namespace
 
-absl::StatusOr<std::string> EncodeGray(const uint8_t* pixels, int width, int height,
-                                       int quality) {
+absl::StatusOr<absl::string_view> EncodeGray(const uint8_t* pixels, int width, int height,
+                                             int quality, RowOrder order,
+                                             std::vector<uint8_t>& buffer) {
   tjhandle tj = Compressor();
   if (tj == nullptr) return absl::InternalError("TurboJPEG: cannot create a compressor");
   if (width <= 0 || height <= 0) {
     return absl::InvalidArgumentError(absl::StrCat("JPEG of ", width, " x ", height, " pixels"));
   }
-  // A buffer of the worst-case size up front: TurboJPEG never reallocates.
-  unsigned long size = tjBufSize(width, height, TJSAMP_GRAY);
-  unsigned char* out = tjAlloc(static_cast<int>(size));
-  if (out == nullptr) return absl::ResourceExhaustedError("TurboJPEG: out of memory");
-  if (tjCompress2(tj, pixels, width, 0, height, TJPF_GRAY, &out, &size, TJSAMP_GRAY, quality,
-                  TJFLAG_FASTDCT | TJFLAG_NOREALLOC) != 0) {
-    std::string message = tjGetErrorStr2(tj);
-    if (out != nullptr) tjFree(out);
-    return absl::InternalError(absl::StrCat("TurboJPEG: ", message));
+  const unsigned long worst = tjBufSize(width, height, TJSAMP_GRAY);
+  if (worst == static_cast<unsigned long>(-1)) {
+    return absl::InvalidArgumentError(absl::StrCat("JPEG of ", width, " x ", height, " pixels"));
   }
-  std::string jpeg(reinterpret_cast<char*>(out), size);
-  tjFree(out);
-  return jpeg;
+  if (buffer.size() < worst) buffer.resize(worst);
+  unsigned char* out = buffer.data();
+  unsigned long size = worst;
+  // Bottom first: start at the last row and step back, a negative stride.
+  const unsigned char* plane =
+      order == RowOrder::kTopFirst ? pixels : pixels + static_cast<size_t>(height - 1) * width;
+  const int stride = order == RowOrder::kTopFirst ? width : -width;
+  if (tjCompressFromYUVPlanes(tj, &plane, width, &stride, height, TJSAMP_GRAY, &out, &size,
+                              quality, TJFLAG_FASTDCT | TJFLAG_NOREALLOC) != 0) {
+    return absl::InternalError(absl::StrCat("TurboJPEG: ", tjGetErrorStr2(tj)));
+  }
+  return absl::string_view(reinterpret_cast<const char*>(out), size);
+}
+
+absl::StatusOr<std::string> EncodeGray(const uint8_t* pixels, int width, int height,
+                                       int quality) {
+  thread_local std::vector<uint8_t> buffer;
+  absl::StatusOr<absl::string_view> jpeg =
+      EncodeGray(pixels, width, height, quality, RowOrder::kTopFirst, buffer);
+  if (!jpeg.ok()) return jpeg.status();
+  return std::string(*jpeg);
 }
 
 absl::StatusOr<Info> ReadInfo(absl::string_view data) {

@@ -98,7 +98,7 @@ TEST(PreviewTest, KeepsFitsOrientationAndSize) {
   worker::JpegOptions o;
   o.scaling = worker::JpegOptions::Scaling::kMinMax;
   o.quality = 95;
-  std::vector<uint8_t> scratch;
+  worker::PreviewScratch scratch;
   auto p = worker::MakePreview(px.data(), nx, ny, o, scratch);
   ASSERT_TRUE(p.ok()) << p.status();
   jpeg::Info info;

@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 // Writes through a temporary name with fdatasync, then renames: a
 // preview is there whole or not at all. The directory is synced once per
 // task, before the batch is published.
-absl::Status WriteFileDurably(const std::string& path, const std::string& data) {
+absl::Status WriteFileDurably(const std::string& path, absl::string_view data) {
   const std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoToStatus(errno, tmp);
@@ -77,7 +77,7 @@ struct FileResult {
 }  // namespace
 
 absl::StatusOr<Preview> MakePreview(const float* pixels, int64_t nx, int64_t ny,
-                                    const JpegOptions& o, std::vector<uint8_t>& out) {
+                                    const JpegOptions& o, PreviewScratch& scratch) {
   const size_t n = static_cast<size_t>(nx * ny);
   std::optional<Limits> limits;
   switch (o.scaling) {
@@ -94,6 +94,7 @@ absl::StatusOr<Preview> MakePreview(const float* pixels, int64_t nx, int64_t ny,
       o.max_size > 0 ? std::max<int64_t>(1, (std::max(nx, ny) + o.max_size - 1) / o.max_size) : 1;
   p.width = static_cast<int>(nx / bin);
   p.height = static_cast<int>(ny / bin);
+  std::vector<uint8_t>& out = scratch.picture;
   out.resize(static_cast<size_t>(p.width) * p.height);
   const double range = p.limits.hi - p.limits.lo;
   // Constant data: mid-grey; otherwise a linear stretch clipped to 0..255.
@@ -109,8 +110,8 @@ absl::StatusOr<Preview> MakePreview(const float* pixels, int64_t nx, int64_t ny,
     return static_cast<uint8_t>(s + 0.5f);
   };
   for (int y = 0; y < p.height; ++y) {
-    // FITS row 1 is the bottom of the picture: the JPEG's last row.
-    uint8_t* row = out.data() + static_cast<size_t>(p.height - 1 - y) * p.width;
+    // Rows in FITS order; the encoder puts row 1 at the bottom.
+    uint8_t* row = out.data() + static_cast<size_t>(y) * p.width;
     if (bin == 1) {
       const float* in = pixels + static_cast<size_t>(y) * nx;
       if (scale != 0) {
@@ -132,9 +133,8 @@ absl::StatusOr<Preview> MakePreview(const float* pixels, int64_t nx, int64_t ny,
       row[x] = count ? to8(static_cast<float>(sum / count)) : 0;
     }
   }
-  absl::StatusOr<std::string> jpeg = jpeg::EncodeGray(out.data(), p.width, p.height, o.quality);
-  if (!jpeg.ok()) return jpeg.status();
-  p.jpeg = *std::move(jpeg);
+  CURATOR_ASSIGN_OR_RETURN(p.jpeg, jpeg::EncodeGray(out.data(), p.width, p.height, o.quality,
+                                                    jpeg::RowOrder::kBottomFirst, scratch.jpeg));
   return p;
 }
 
@@ -146,7 +146,7 @@ absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
   std::atomic<size_t> next{0};
   auto work = [&] {
     std::vector<float> pixels;  // one detector
-    std::vector<uint8_t> scratch;
+    PreviewScratch scratch;
     for (size_t i = next++; i < n; i = next++) {
       if (in.control != nullptr && in.control->Cancelled()) return;
       const ImageInput& img = in.images[i];

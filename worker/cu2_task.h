@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "worker/cu3_task.h"
 #include "worker/scaling.h"
 #include "worker/task_control.h"
@@ -42,18 +43,24 @@ struct Cu2Input {
   TaskControl* control = nullptr;  // progress and cancellation, optional
 };
 
+// Buffers one thread reuses from detector to detector: the 8-bit picture
+// and TurboJPEG's output.
+struct PreviewScratch {
+  std::vector<uint8_t> picture;
+  std::vector<uint8_t> jpeg;
+};
+
 // One detector's preview.
 struct Preview {
   int width = 0, height = 0;
   Limits limits;
   bool all_blank = false;
-  std::string jpeg;
+  absl::string_view jpeg;  // in the PreviewScratch it was made with
 };
 
-// Scales `pixels` (nx * ny, FITS row 1 first) into a JPEG. `scratch`
-// is reused between calls.
+// Scales `pixels` (nx * ny, FITS row 1 first) into a JPEG.
 absl::StatusOr<Preview> MakePreview(const float* pixels, int64_t nx, int64_t ny,
-                                    const JpegOptions& options, std::vector<uint8_t>& scratch);
+                                    const JpegOptions& options, PreviewScratch& scratch);
 
 absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& input);
 
