@@ -1,5 +1,8 @@
 #include "common/rice.h"
 
+#include <algorithm>
+#include <bit>
+
 #include "absl/base/config.h"
 #include "absl/strings/str_cat.h"
 
@@ -14,7 +17,8 @@ namespace {
 // operations, not a load per field.
 class BitReader {
  public:
-  BitReader(const uint8_t* data, size_t bytes) : base_(data), next_(data), limit_(bytes * 8) {}
+  BitReader(const uint8_t* data, size_t bytes)
+      : base_(data), next_(data), stop_(data + bytes + 8), limit_(bytes * 8) {}
 
   void Refill() {
     uint64_t w;
@@ -22,6 +26,13 @@ class BitReader {
     buf_ |= __builtin_bswap64(w) >> avail_;
     next_ += (63 - avail_) >> 3;
     avail_ |= 56;
+  }
+  // Refill, and whether the next refill's load stays inside the padding
+  // (kRicePadding). When it would not, more bits have been taken than
+  // the stream has (Overrun() holds): checked per refill, not per pixel.
+  bool RefillInside() {
+    Refill();
+    return next_ <= stop_;
   }
   // `bits` (1..32) bits; needs avail() >= bits.
   uint32_t Take(unsigned bits) {
@@ -37,12 +48,29 @@ class BitReader {
     avail_ -= bits;
     return v;
   }
+  // One Rice code, when it is all buffered (the common case): `fs` low
+  // bits after a unary high part; false, having taken nothing, if not.
+  // The next code's position is one shift by the whole length, so the
+  // chain from one pixel to the next is count zeros, add, shift.
+  bool TakeCode(unsigned fs, uint32_t* high, uint32_t* low) {
+    const unsigned z = static_cast<unsigned>(std::countl_zero(buf_));  // 64 if empty
+    const unsigned length = z + 1 + fs;
+    if (length > avail_) return false;
+    const uint64_t rest = buf_ << z << 1;  // z < avail_ <= 63
+    *high = z;
+    *low = static_cast<uint32_t>(rest >> 1 >> (63 - fs));  // 0 when fs is 0
+    buf_ <<= length;
+    avail_ -= length;
+    return true;
+  }
   // The number of 0 bits before the next 1 bit, which is consumed too;
   // false if the stream ends first.
   bool TakeUnary(uint32_t* zeros) {
     uint32_t n = 0;
     while (true) {
-      const unsigned z = buf_ != 0 ? static_cast<unsigned>(__builtin_clzll(buf_)) : 64;
+      // "| 1": defined for an empty buffer; the lowest bit is never
+      // among the avail_ <= 63 buffered ones.
+      const unsigned z = static_cast<unsigned>(__builtin_clzll(buf_ | 1));
       if (z < avail_) {
         buf_ <<= z;
         buf_ <<= 1;
@@ -67,6 +95,7 @@ class BitReader {
  private:
   const uint8_t* const base_;
   const uint8_t* next_;
+  const uint8_t* const stop_;
   const size_t limit_;
   uint64_t buf_ = 0;
   unsigned avail_ = 0;
@@ -74,10 +103,10 @@ class BitReader {
 
 // Undoes the mapping of differences to unsigned values: even -> d/2,
 // odd -> ~(d/2), i.e. zigzag decoding.
-inline uint32_t Unmap(uint32_t d) { return (d & 1) == 0 ? d >> 1 : ~(d >> 1); }
+inline uint32_t Unmap(uint32_t d) { return (d >> 1) ^ (0u - (d & 1)); }
 
 template <int kBytePix>
-absl::Status Decode(const uint8_t* in, size_t in_bytes, int blocksize, int64_t count,
+[[gnu::always_inline]] inline absl::Status Decode(const uint8_t* in, size_t in_bytes, int blocksize, int64_t count,
                     int32_t* out) {
   constexpr unsigned kFsBits = kBytePix == 1 ? 3 : kBytePix == 2 ? 4 : 5;
   constexpr int kFsMax = kBytePix == 1 ? 6 : kBytePix == 2 ? 14 : 25;
@@ -94,8 +123,12 @@ absl::Status Decode(const uint8_t* in, size_t in_bytes, int blocksize, int64_t c
   uint32_t last = 0;
   for (int k = 0; k < kBytePix; ++k) last = (last << 8) | in[k];
   BitReader bits(in + kBytePix, in_bytes - kBytePix);
+  const auto ends_early = [&](int64_t i) {
+    return absl::DataLossError(absl::StrCat("Rice stream of ", in_bytes,
+                                            " bytes ends before pixel ", i, " of ", count));
+  };
   for (int64_t i = 0; i < count;) {
-    bits.Refill();
+    if (!bits.RefillInside()) return ends_early(i);
     const int fs = static_cast<int>(bits.Take(kFsBits)) - 1;
     const int64_t end = std::min<int64_t>(i + blocksize, count);
     if (fs < 0) {  // every difference zero
@@ -117,25 +150,25 @@ absl::Status Decode(const uint8_t* in, size_t in_bytes, int blocksize, int64_t c
         // A refill per pixel would put its load in the chain from one
         // pixel's length to the next; most pixels need well under 32 bits.
         if (bits.avail() < 32) bits.Refill();
-        uint32_t high;
-        if (!bits.TakeUnary(&high)) break;
-        if (bits.avail() < ufs) bits.Refill();
-        last += Unmap((high << ufs) | bits.TakeUpTo32(ufs));
+        uint32_t high, low;
+        if (!bits.TakeCode(ufs, &high, &low)) {  // a long code: in two steps
+          if (!bits.TakeUnary(&high)) break;
+          if (bits.avail() < ufs) bits.Refill();
+          low = bits.TakeUpTo32(ufs);
+        }
+        last += Unmap((high << ufs) | low);
         out[i] = store(last);
         if (bits.Overrun()) break;
       }
     }
-    if (bits.Overrun()) {
-      return absl::DataLossError(absl::StrCat("Rice stream of ", in_bytes,
-                                              " bytes ends before pixel ", i, " of ", count));
-    }
+    if (bits.Overrun()) return ends_early(i);
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::Status RiceDecode(const uint8_t* in, size_t in_bytes, int bytepix, int blocksize,
+__attribute__((target_clones("arch=x86-64-v3", "default"))) absl::Status RiceDecode(const uint8_t* in, size_t in_bytes, int bytepix, int blocksize,
                         int64_t count, int32_t* out) {
   if (blocksize < 1 || count < 0) {
     return absl::InvalidArgumentError(
