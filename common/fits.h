@@ -21,11 +21,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace curator::fits {
 
@@ -131,6 +132,34 @@ struct ColumnSpec {
   std::string unit;
 };
 
+// A 2-D image's pixels as stored, before any conversion to float, for a
+// reader that converts each pixel once itself (CU2 scales straight to 8
+// bits). physical = stored * scale + zero.
+//   kFloat32BigEndian: BITPIX = -32, not compressed: the file's bytes as
+//     they are (big-endian IEEE); blank pixels are NaN (or infinite).
+//   kInt32: Rice-compressed integers (what FitsFile's own decoder reads),
+//     decoded; blank pixels equal `blank` when has_blank.
+struct StoredImage {
+  enum class Type { kFloat32BigEndian, kInt32 };
+  Type type = Type::kInt32;
+  int64_t nx = 0, ny = 0;
+  double scale = 1, zero = 0;
+  bool has_blank = false;
+  int32_t blank = 0;
+  int64_t blank_pixels = 0;     // counted while reading
+  std::vector<uint32_t> words;  // nx * ny, FITS row 1 first; kept between reads
+
+  size_t size() const { return static_cast<size_t>(nx * ny); }
+  bool IsBlank(size_t i) const {
+    // A big-endian float's exponent bits are bits 0-6 and 15 of the word
+    // as loaded: all ones for NaN and infinities.
+    return type == Type::kFloat32BigEndian ? (words[i] & 0x807Fu) == 0x807Fu
+                                           : has_blank && static_cast<int32_t>(words[i]) == blank;
+  }
+  // Pixel i's physical value as float, as ReadRows gives it (NaN if blank).
+  float Value(size_t i) const;
+};
+
 class FitsFile {
  public:
   // Opens an existing file read-only (or read-write), positioned at the
@@ -201,6 +230,11 @@ class FitsFile {
   // That path alone (common/fits_rice.cc): false, having read nothing, if
   // this HDU is not a Rice image it handles.
   absl::StatusOr<bool> ReadRiceRows(int64_t first_row, int64_t num_rows, float* out);
+  // The current HDU's pixels as stored (see StoredImage), reusing
+  // `image.words`: a plain float32 image in one pass over its bytes, a Rice
+  // integer image by the own decoder. False, having read nothing, for any
+  // other image: read those with ReadRows.
+  absl::StatusOr<bool> ReadStored(StoredImage& image);
 
   // --- Tables ---
   absl::StatusOr<int64_t> NumRows();
@@ -279,6 +313,14 @@ class FitsFile {
   // "path HDU n (EXTNAME)": where an error happened.
   std::string Where() const;
   absl::Status CheckOpen() const;
+  // Rice tiles (common/fits_rice.cc), decoded in turn for rows
+  // [first_row, first_row + num_rows), each handed to `sink`. With
+  // `direct` (the image's rows from first_row on) and tiles that are whole
+  // rows, tiles are decoded in place there. False if this HDU is not a
+  // Rice image the own decoder handles.
+  struct RiceTile;
+  absl::StatusOr<bool> DecodeRiceTiles(int64_t first_row, int64_t num_rows, int32_t* direct,
+                                       absl::FunctionRef<void(const RiceTile&)> sink);
   template <typename T>
   absl::Status ReadRowsImpl(int64_t first_row, int64_t num_rows, T* out,
                             int datatype, bool nan_for_null);

@@ -14,6 +14,21 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/fits.h"
+
+namespace curator::fits {
+
+// One decoded Rice tile and its image's scaling (FitsFile::DecodeRiceTiles).
+struct FitsFile::RiceTile {
+  const int32_t* pixels;   // w * h values, row by row
+  int64_t x0, y0, w, h;    // its place in the image, 0-based
+  int64_t nx, ny;          // the image's size
+  double scale, zero;      // BSCALE, BZERO
+  bool has_blank;          // ZBLANK or BLANK given
+  int32_t blank;
+};
+
+}  // namespace curator::fits
 
 namespace curator::fits::internal {
 

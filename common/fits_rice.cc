@@ -1,5 +1,5 @@
-// FitsFile::ReadRiceRows: Rice-compressed integer images read without
-// CFITSIO's tile decompression. The tile table and heap of the HDU are
+// FitsFile::DecodeRiceTiles and ReadRiceRows: Rice-compressed integer
+// images read without CFITSIO's tile decompression. The tile table and heap of the HDU are
 // read in one piece through CFITSIO's I/O layer, each tile is decoded by
 // common/rice.h and scaled as CFITSIO scales to float. Anything it does
 // not handle (other algorithms, quantised floats, per-tile ZSCALE/ZZERO/
@@ -57,7 +57,9 @@ uint64_t BigEndian(const uint8_t* p, int bytes) {
 
 }  // namespace
 
-absl::StatusOr<bool> FitsFile::ReadRiceRows(int64_t first_row, int64_t num_rows, float* out) {
+absl::StatusOr<bool> FitsFile::DecodeRiceTiles(int64_t first_row, int64_t num_rows,
+                                               int32_t* direct,
+                                               absl::FunctionRef<void(const RiceTile&)> sink) {
   CURATOR_RETURN_IF_ERROR(CheckOpen());
   fitsfile* f = F(handle_);
   int status = 0;
@@ -151,6 +153,8 @@ absl::StatusOr<bool> FitsFile::ReadRiceRows(int64_t first_row, int64_t num_rows,
   const int64_t last_row = first_row + num_rows;
   const int32_t blank_value = static_cast<int32_t>(blank);
   tile.resize(static_cast<size_t>(tx * ty));
+  // Whole-row tiles lie in the image as they are: decoded in place.
+  const bool in_place = direct != nullptr && tx == nx;
   for (int64_t ty_i = first_row / ty; ty_i * ty < last_row; ++ty_i) {
     for (int64_t tx_i = 0; tx_i < tiles_x; ++tx_i) {
       const int64_t row = ty_i * tiles_x + tx_i;
@@ -165,20 +169,30 @@ absl::StatusOr<bool> FitsFile::ReadRiceRows(int64_t first_row, int64_t num_rows,
       }
       const int64_t x0 = tx_i * tx, y0 = ty_i * ty;
       const int64_t w = std::min(tx, nx - x0), h = std::min(ty, ny - y0);
+      // A tile straddling first_row is decoded whole, so not in place.
+      int32_t* to = in_place && y0 >= first_row && y0 + h <= last_row
+                        ? direct + (y0 - first_row) * nx
+                        : tile.data();
       if (absl::Status s = RiceDecode(bytes.data() + theap + offset,
-                                      static_cast<size_t>(length), bytepix, blocksize, w * h,
-                                      tile.data());
+                                      static_cast<size_t>(length), bytepix, blocksize, w * h, to);
           !s.ok()) {
         return absl::DataLossError(
             absl::StrCat(Where(), ": tile ", row + 1, " of ", rows, ": ", s.message()));
       }
-      for (int64_t y = std::max(y0, first_row); y < std::min(y0 + h, last_row); ++y) {
-        ToFloat(tile.data() + (y - y0) * w, out + (y - first_row) * nx + x0, w, scale, zero,
-                have_blank, blank_value);
-      }
+      sink(RiceTile{to, x0, y0, w, h, nx, ny, scale, zero, have_blank, blank_value});
     }
   }
   return true;
+}
+
+absl::StatusOr<bool> FitsFile::ReadRiceRows(int64_t first_row, int64_t num_rows, float* out) {
+  const int64_t last_row = first_row + num_rows;
+  return DecodeRiceTiles(first_row, num_rows, nullptr, [&](const RiceTile& t) {
+    for (int64_t y = std::max(t.y0, first_row); y < std::min(t.y0 + t.h, last_row); ++y) {
+      ToFloat(t.pixels + (y - t.y0) * t.w, out + (y - first_row) * t.nx + t.x0, t.w, t.scale,
+              t.zero, t.has_blank, t.blank);
+    }
+  });
 }
 
 }  // namespace curator::fits

@@ -116,6 +116,27 @@ TEST_P(RiceTest, EqualsCfitsioBitForBit) {
     differ += std::memcmp(&own[i], &ref[i], sizeof(float)) != 0;
   }
   EXPECT_EQ(differ, 0u) << "of " << own.size() << " pixels";
+  {  // the stored integers: the same values, and the blanks counted
+    auto file = FitsFile::Open(path);
+    ASSERT_TRUE(file.ok() && file->MoveToHdu(2).ok());
+    StoredImage stored;
+    absl::StatusOr<bool> read = file->ReadStored(stored);
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_TRUE(*read);
+    EXPECT_EQ(stored.type, StoredImage::Type::kInt32);
+    ASSERT_EQ(stored.size(), ref.size());
+    size_t stored_differ = 0, nan = 0, blank = 0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+      const float v = stored.Value(i);
+      stored_differ += std::memcmp(&v, &ref[i], sizeof(float)) != 0;
+      nan += std::isnan(ref[i]);
+      blank += stored.IsBlank(i);
+    }
+    EXPECT_EQ(stored_differ, 0u) << "of " << ref.size() << " pixels";
+    EXPECT_EQ(stored.blank_pixels, static_cast<int64_t>(nan));
+    EXPECT_EQ(blank, nan);
+    EXPECT_EQ(nan > 0, c.blanks);
+  }
   // A band of rows in the middle, crossing tile boundaries.
   const int64_t first = c.ny / 3, rows = std::max<int64_t>(1, c.ny / 3);
   const std::vector<float> band = Read(path, true, first, rows, &own_status);
@@ -211,6 +232,14 @@ TEST(RiceDecodeTest, ACorruptTileInAFileIsNamed) {
   EXPECT_FALSE(status.ok());
   EXPECT_THAT(std::string(status.message()), HasSubstr("corrupt.fits"));
   EXPECT_THAT(std::string(status.message()), HasSubstr(": tile "));
+  // The same through the stored-pixel read CU2 uses.
+  auto file = FitsFile::Open(path);
+  ASSERT_TRUE(file.ok() && file->MoveToHdu(2).ok());
+  StoredImage stored;
+  absl::StatusOr<bool> read = file->ReadStored(stored);
+  ASSERT_FALSE(read.ok());
+  EXPECT_THAT(std::string(read.status().message()), HasSubstr("corrupt.fits"));
+  EXPECT_THAT(std::string(read.status().message()), HasSubstr(": tile "));
 }
 
 }  // namespace

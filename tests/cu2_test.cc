@@ -1,7 +1,12 @@
 // CU2 previews: zscale against astropy's ZScaleInterval, orientation,
 // sizes, bad input, and the whole night into multiframe_detector.comp_file.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <functional>
+#include <random>
+#include <tuple>
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
@@ -125,6 +130,194 @@ TEST(PreviewTest, KeepsFitsOrientationAndSize) {
   std::vector<float> flat(nx * ny, 5.0f);
   p = worker::MakePreview(flat.data(), nx, ny, worker::JpegOptions{}, scratch);
   EXPECT_NEAR((*jpeg::DecodeGray(p->jpeg, nullptr))[100], 128, 3);
+}
+
+// A detector image (HDU 2) written with CFITSIO, for the stored-pixel
+// path: float32 or int32, plain or Rice, with extra keywords.
+template <typename T>
+std::string WriteDetector(const std::string& dir, const std::string& name, int bitpix,
+                          fits::Compression compression, const std::vector<T>& pixels,
+                          int64_t nx, int64_t ny,
+                          const std::vector<std::pair<std::string, double>>& keys = {}) {
+  const std::string path = absl::StrCat(dir, "/", name, ".fits");
+  auto f = fits::FitsFile::Create(path);
+  EXPECT_TRUE(f.ok()) << f.status();
+  EXPECT_TRUE(f->CreateImage(8, {}).ok());
+  EXPECT_TRUE(f->CreateImage(bitpix, {nx, ny}, compression).ok());
+  for (const auto& [key, value] : keys) {
+    if (key == "BLANK") {
+      EXPECT_TRUE(f->WriteKey(key, static_cast<int64_t>(value)).ok());
+    }
+  }
+  EXPECT_TRUE(f->WritePixels(pixels.data(), static_cast<int64_t>(pixels.size())).ok());
+  // Scaling keywords after the pixels: the bytes stay as written and
+  // readers apply them.
+  for (const auto& [key, value] : keys) {
+    if (key != "BLANK") {
+      EXPECT_TRUE(f->WriteKey(key, value).ok());
+    }
+  }
+  EXPECT_TRUE(f->Close().ok());
+  return path;
+}
+
+// Sky noise around `level` with a bright star, blanks where `blank` says.
+template <typename T>
+std::vector<T> Sky(int64_t nx, int64_t ny, double level, double sigma,
+                   const std::function<bool(int64_t, int64_t)>& blank, T blank_value) {
+  std::mt19937 rng(3);
+  std::normal_distribution<double> noise(0, sigma);
+  std::vector<T> px(static_cast<size_t>(nx * ny));
+  for (int64_t y = 0; y < ny; ++y) {
+    for (int64_t x = 0; x < nx; ++x) {
+      const double star = 40 * sigma * std::exp(-((x - 30) * (x - 30) + (y - 20) * (y - 20)) / 20.0);
+      px[y * nx + x] = blank(x, y) ? blank_value : static_cast<T>(std::lround(level + star + noise(rng)));
+    }
+  }
+  return px;
+}
+
+TEST(PreviewTest, StoredPixelsGiveTheFloatPathsPicture) {
+  testing::TempDir dir("curator-cu2-stored-");
+  const int64_t nx = 300, ny = 200;
+  const auto none = [](int64_t, int64_t) { return false; };
+  const auto holes = [](int64_t x, int64_t y) { return (x * 7 + y * 3) % 97 == 0 || (y == 150 && x < 100); };
+  struct Image {
+    std::string name;
+    std::string path;
+    worker::JpegOptions::Scaling scaling = worker::JpegOptions::Scaling::kZScale;
+  };
+  std::vector<float> floats = Sky<float>(nx, ny, 500, 15, holes, NAN);
+  floats[5] = INFINITY;
+  std::vector<Image> images = {
+      {"float32 with NaN holes, BSCALE and BZERO",
+       WriteDetector(dir.path(), "float", -32, fits::Compression::kNone, floats, nx, ny,
+                     {{"BSCALE", 2.0}, {"BZERO", 10.0}})},
+      {"Rice int32 with blanks",
+       WriteDetector(dir.path(), "rice_blank", 32, fits::Compression::kRice,
+                     Sky<int32_t>(nx, ny, 1000, 12, holes, -999), nx, ny, {{"BLANK", -999}})},
+      // Unsigned 32-bit (BITPIX 32, BZERO 2^31): stored values near -2^31,
+      // where float has 256-count steps; every grey level must survive.
+      {"Rice unsigned int32",
+       WriteDetector(dir.path(), "rice_uint", 32, fits::Compression::kRice,
+                     Sky<int32_t>(nx, ny, 1000.0 - 2147483648.0, 12, none, 0), nx, ny,
+                     {{"BZERO", 2147483648.0}})},
+      {"Rice int32, full-range noise",
+       WriteDetector(dir.path(), "rice_wide", 32, fits::Compression::kRice,
+                     Sky<int32_t>(nx, ny, 0, 1e9, none, 0), nx, ny)},
+      {"float32 constant",
+       WriteDetector(dir.path(), "flat", -32, fits::Compression::kNone,
+                     std::vector<float>(nx * ny, 5.0f), nx, ny)},
+      {"float32 all NaN",
+       WriteDetector(dir.path(), "nan", -32, fits::Compression::kNone,
+                     std::vector<float>(nx * ny, NAN), nx, ny)},
+  };
+  images.push_back(images[1]);
+  images.back().name += ", percentiles";
+  images.back().scaling = worker::JpegOptions::Scaling::kPercentile;
+
+  for (const Image& image : images) {
+    SCOPED_TRACE(image.name);
+    auto f = fits::FitsFile::Open(image.path);
+    ASSERT_TRUE(f.ok() && f->MoveToHdu(2).ok());
+    fits::StoredImage stored;
+    absl::StatusOr<bool> read = f->ReadStored(stored);
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_TRUE(*read);
+    std::vector<float> pixels(nx * ny);
+    ASSERT_TRUE(f->ReadRows(0, ny, pixels.data()).ok());
+    size_t differ = 0, nonfinite = 0;
+    for (size_t i = 0; i < pixels.size(); ++i) {
+      const float v = stored.Value(i);
+      differ += std::memcmp(&v, &pixels[i], sizeof v) != 0;
+      nonfinite += !std::isfinite(pixels[i]);
+    }
+    EXPECT_EQ(differ, 0u) << "stored values that are not ReadRows'";
+    EXPECT_EQ(stored.blank_pixels, static_cast<int64_t>(nonfinite));
+
+    worker::JpegOptions o;
+    o.scaling = image.scaling;
+    worker::PreviewScratch from_stored, from_float;
+    auto a = worker::MakePreview(stored, o, from_stored);
+    ASSERT_TRUE(a.has_value());
+    ASSERT_TRUE(a->ok()) << a->status();
+    auto b = worker::MakePreview(pixels.data(), nx, ny, o, from_float);
+    ASSERT_TRUE(b.ok()) << b.status();
+    EXPECT_EQ((*a)->limits.lo, b->limits.lo);
+    EXPECT_EQ((*a)->limits.hi, b->limits.hi);
+    EXPECT_EQ((*a)->all_blank, b->all_blank);
+    ASSERT_EQ(from_stored.picture.size(), from_float.picture.size());
+    int worst = 0;
+    size_t off_by_one = 0;
+    for (size_t i = 0; i < from_float.picture.size(); ++i) {
+      const int d = std::abs(from_stored.picture[i] - from_float.picture[i]);
+      worst = std::max(worst, d);
+      off_by_one += d != 0;
+    }
+    EXPECT_LE(worst, 1) << "grey levels apart";
+    EXPECT_LE(off_by_one, from_float.picture.size() / 200) << "pixels a grey level apart";
+    // Stretched, not flat (except the degenerate images).
+    const auto [lo, hi] = std::minmax_element(from_stored.picture.begin(), from_stored.picture.end());
+    if (image.name.find("float32 ") == 0 && image.name != "float32 with NaN holes, BSCALE and BZERO") {
+      EXPECT_EQ(*lo, *hi) << "a degenerate image is one grey";
+    } else {
+      EXPECT_EQ(*lo, 0);
+      EXPECT_EQ(*hi, 255);
+    }
+  }
+}
+
+TEST(PreviewTest, StoredPixelsKeepFitsOrientation) {
+  // Bright only in FITS rows 1..8, columns 1..8: the bottom left, through
+  // the stored-pixel path (zscale) this time.
+  testing::TempDir dir("curator-cu2-stored-");
+  const int64_t nx = 64, ny = 32;
+  std::vector<int32_t> px = Sky<int32_t>(nx, ny, 100, 3, [](int64_t, int64_t) { return false; }, 0);
+  for (int64_t y = 0; y < 8; ++y) {
+    for (int64_t x = 0; x < 8; ++x) px[y * nx + x] = 5000;
+  }
+  const std::string path = WriteDetector(dir.path(), "corner", 32, fits::Compression::kRice, px, nx, ny);
+  auto f = fits::FitsFile::Open(path);
+  ASSERT_TRUE(f.ok() && f->MoveToHdu(2).ok());
+  fits::StoredImage stored;
+  ASSERT_TRUE(*f->ReadStored(stored));
+  worker::PreviewScratch scratch;
+  auto p = worker::MakePreview(stored, worker::JpegOptions{}, scratch);
+  ASSERT_TRUE(p.has_value() && p->ok());
+  jpeg::Info info;
+  auto gray = jpeg::DecodeGray((*p)->jpeg, &info);
+  ASSERT_TRUE(gray.ok());
+  EXPECT_EQ(info.width, 64);
+  EXPECT_EQ(info.height, 32);
+  auto at = [&](int x, int y) { return (*gray)[y * 64 + x]; };  // y = 0 at the top
+  EXPECT_GT(at(3, 28), 200);  // bottom left: bright
+  EXPECT_LT(at(3, 3), 200);   // top left: sky
+  EXPECT_LT(at(60, 28), 200);  // bottom right: sky
+  // Min/max and binning are the float path's: not taken here.
+  worker::JpegOptions minmax;
+  minmax.scaling = worker::JpegOptions::Scaling::kMinMax;
+  EXPECT_FALSE(worker::MakePreview(stored, minmax, scratch).has_value());
+  worker::JpegOptions binned;
+  binned.max_size = 16;
+  EXPECT_FALSE(worker::MakePreview(stored, binned, scratch).has_value());
+}
+
+TEST(PreviewTest, OtherImagesAreNotReadAsStored) {
+  // Plain integers and gzip tiles go through ReadRows and float.
+  testing::TempDir dir("curator-cu2-stored-");
+  const std::vector<int32_t> px(40 * 30, 7);
+  for (auto [name, bitpix, compression] :
+       {std::tuple{"int16", 16, fits::Compression::kNone},
+        std::tuple{"int32", 32, fits::Compression::kNone},
+        std::tuple{"gzip", 32, fits::Compression::kGzip}}) {
+    const std::string path = WriteDetector(dir.path(), name, bitpix, compression, px, 40, 30);
+    auto f = fits::FitsFile::Open(path);
+    ASSERT_TRUE(f.ok() && f->MoveToHdu(2).ok());
+    fits::StoredImage stored;
+    absl::StatusOr<bool> read = f->ReadStored(stored);
+    ASSERT_TRUE(read.ok()) << name << ": " << read.status();
+    EXPECT_FALSE(*read) << name;
+  }
 }
 
 class Cu2NightTest : public testing::PipelineTest {};

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -62,6 +64,59 @@ void ScaleRow(const float* __restrict in, uint8_t* __restrict out, int n, float 
   }
 }
 
+// Big-endian IEEE floats to 8 bits: s = f * a + b, NaN to 0 (it fails
+// "s > 0"). Swapped in registers, so the file's bytes are read once.
+__attribute__((target_clones("avx2", "default"))) void ScaleBigEndianRow(const uint32_t* __restrict in, uint8_t* __restrict out, int64_t n,
+                       float a, float b) {
+  for (int64_t x = 0; x < n; ++x) {
+    const uint32_t bits = __builtin_bswap32(in[x]);
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    float s = f * a + b;
+    s = s > 0.0f ? s : 0.0f;
+    s = s < 255.0f ? s : 255.0f;
+    out[x] = static_cast<uint8_t>(static_cast<int32_t>(s));
+  }
+}
+
+// Integers to 8 bits: clamped to [vmin, vmax] first (the stored values
+// of the display limits), so v - vmin is small and exact and 32-bit
+// values far from zero (unsigned data with BZERO = 2^31) keep every grey
+// level; s = (v - vmin) * a + b. Blank pixels are black.
+template <bool kHasBlank>
+__attribute__((target_clones("avx2", "default"))) void ScaleIntRow(const int32_t* __restrict in, uint8_t* __restrict out, int64_t n, int32_t vmin,
+                 int32_t vmax, float a, float b, int32_t blank) {
+  for (int64_t x = 0; x < n; ++x) {
+    const int32_t v = in[x];
+    const int32_t c = v < vmin ? vmin : v > vmax ? vmax : v;
+    const int32_t d = static_cast<int32_t>(static_cast<uint32_t>(c) - static_cast<uint32_t>(vmin));
+    float s = static_cast<float>(d) * a + b;
+    s = s > 0.0f ? s : 0.0f;
+    s = s < 255.0f ? s : 255.0f;
+    const uint8_t byte = static_cast<uint8_t>(static_cast<int32_t>(s));
+    out[x] = kHasBlank && v == blank ? 0 : byte;
+  }
+}
+
+// One pixel to 8 bits the slow, general way: for constant data (mid grey)
+// and whatever the row loops above do not take.
+uint8_t To8(float v, float scale, float offset) {
+  float s = scale == 0 ? (std::isfinite(v) ? 128.0f : 0.0f) : (v - offset) * scale;
+  s = s > 0.0f ? s : 0.0f;
+  s = s < 255.0f ? s : 255.0f;
+  return static_cast<uint8_t>(s + 0.5f);
+}
+
+int64_t BinFactor(int64_t nx, int64_t ny, int max_size) {
+  return max_size > 0 ? std::max<int64_t>(1, (std::max(nx, ny) + max_size - 1) / max_size) : 1;
+}
+
+// Whether MakePreview takes stored pixels with these options: zscale or
+// percentiles at full size.
+bool TakesStored(const JpegOptions& o, int64_t nx, int64_t ny) {
+  return o.scaling != JpegOptions::Scaling::kMinMax && BinFactor(nx, ny, o.max_size) == 1;
+}
+
 struct DetectorJpeg {
   int ext_num;
   std::string relative_path;
@@ -90,8 +145,7 @@ absl::StatusOr<Preview> MakePreview(const float* pixels, int64_t nx, int64_t ny,
   Preview p;
   p.all_blank = !limits.has_value();
   p.limits = limits.value_or(Limits{0, 0});
-  const int64_t bin =
-      o.max_size > 0 ? std::max<int64_t>(1, (std::max(nx, ny) + o.max_size - 1) / o.max_size) : 1;
+  const int64_t bin = BinFactor(nx, ny, o.max_size);
   p.width = static_cast<int>(nx / bin);
   p.height = static_cast<int>(ny / bin);
   std::vector<uint8_t>& out = scratch.picture;
@@ -100,15 +154,7 @@ absl::StatusOr<Preview> MakePreview(const float* pixels, int64_t nx, int64_t ny,
   // Constant data: mid-grey; otherwise a linear stretch clipped to 0..255.
   const float scale = range > 0 ? static_cast<float>(255.0 / range) : 0.0f;
   const float offset = static_cast<float>(p.limits.lo);
-  const uint8_t flat = range > 0 ? 0 : 128;
-  // Branch-free so the compiler vectorises it: NaN fails "s > 0" and
-  // becomes 0 (black).
-  auto to8 = [&](float v) -> uint8_t {
-    float s = scale == 0 ? (std::isfinite(v) ? flat : 0.0f) : (v - offset) * scale;
-    s = s > 0.0f ? s : 0.0f;
-    s = s < 255.0f ? s : 255.0f;
-    return static_cast<uint8_t>(s + 0.5f);
-  };
+  auto to8 = [&](float v) { return To8(v, scale, offset); };
   for (int y = 0; y < p.height; ++y) {
     // Rows in FITS order; the encoder puts row 1 at the bottom.
     uint8_t* row = out.data() + static_cast<size_t>(y) * p.width;
@@ -138,6 +184,72 @@ absl::StatusOr<Preview> MakePreview(const float* pixels, int64_t nx, int64_t ny,
   return p;
 }
 
+std::optional<absl::StatusOr<Preview>> MakePreview(const fits::StoredImage& image,
+                                                   const JpegOptions& o,
+                                                   PreviewScratch& scratch) {
+  if (!TakesStored(o, image.nx, image.ny)) return std::nullopt;
+  const size_t n = image.size();
+  const size_t finite = n - static_cast<size_t>(image.blank_pixels);
+  const std::vector<float> sample = DrawSample(
+      n, finite,
+      o.scaling == JpegOptions::Scaling::kZScale ? o.zscale.n_samples : kPercentileSamples,
+      [&image](size_t i) { return image.IsBlank(i); },
+      [&image](size_t i) { return image.Value(i); });
+  const std::optional<Limits> limits =
+      o.scaling == JpegOptions::Scaling::kZScale
+          ? ZScaleOfSample(sample, o.zscale)
+          : PercentileOfSample(sample, o.percentile_lo, o.percentile_hi);
+  Preview p;
+  p.all_blank = !limits.has_value();
+  p.limits = limits.value_or(Limits{0, 0});
+  p.width = static_cast<int>(image.nx);
+  p.height = static_cast<int>(image.ny);
+  std::vector<uint8_t>& out = scratch.picture;
+  out.resize(n);
+  const double lo = p.limits.lo, range = p.limits.hi - p.limits.lo;
+  const double k = range > 0 ? 255.0 / range : 0.0;
+  bool done = false;
+  if (k > 0 && image.type == fits::StoredImage::Type::kFloat32BigEndian) {
+    // physical = f * scale + zero; s = (physical - lo) * k + 0.5.
+    const float a = static_cast<float>(image.scale * k);
+    const float b = static_cast<float>((image.zero - lo) * k + 0.5);
+    for (int64_t y = 0; y < image.ny; ++y) {
+      ScaleBigEndianRow(image.words.data() + y * image.nx, out.data() + y * image.nx, image.nx,
+                        a, b);
+    }
+    done = true;
+  } else if (k > 0 && image.scale != 0) {
+    // The stored values of the limits, widened to whole numbers and to
+    // int32's range; physical(v) = v * scale + zero, either way up.
+    const double t1 = (p.limits.lo - image.zero) / image.scale;
+    const double t2 = (p.limits.hi - image.zero) / image.scale;
+    constexpr double kMin = std::numeric_limits<int32_t>::min();
+    constexpr double kMax = std::numeric_limits<int32_t>::max();
+    const double vmin = std::clamp(std::floor(std::min(t1, t2)), kMin, kMax);
+    const double vmax = std::clamp(std::ceil(std::max(t1, t2)), kMin, kMax);
+    if (vmax - vmin <= kMax) {  // v - vmin fits in int32
+      const float a = static_cast<float>(image.scale * k);
+      const float b = static_cast<float>((vmin * image.scale + image.zero - lo) * k + 0.5);
+      const auto* in = reinterpret_cast<const int32_t*>(image.words.data());
+      for (int64_t y = 0; y < image.ny; ++y) {
+        (image.has_blank ? ScaleIntRow<true> : ScaleIntRow<false>)(
+            in + y * image.nx, out.data() + y * image.nx, image.nx, static_cast<int32_t>(vmin),
+            static_cast<int32_t>(vmax), a, b, image.blank);
+      }
+      done = true;
+    }
+  }
+  if (!done) {  // constant, all blank, or a range too wide for the above
+    const float scale = static_cast<float>(k), offset = static_cast<float>(lo);
+    for (size_t i = 0; i < n; ++i) out[i] = To8(image.Value(i), scale, offset);
+  }
+  absl::StatusOr<absl::string_view> jpeg = jpeg::EncodeGray(
+      out.data(), p.width, p.height, o.quality, jpeg::RowOrder::kBottomFirst, scratch.jpeg);
+  if (!jpeg.ok()) return jpeg.status();
+  p.jpeg = *jpeg;
+  return p;
+}
+
 absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
   const std::string jpeg_dir = layout::NightDir(in.archive_root, layout::kJpeg, in.night);
   CURATOR_RETURN_IF_ERROR(files::MakeDirs(jpeg_dir));
@@ -145,7 +257,8 @@ absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
   std::vector<FileResult> results(n);
   std::atomic<size_t> next{0};
   auto work = [&] {
-    std::vector<float> pixels;  // one detector
+    fits::StoredImage stored;   // one detector as stored,
+    std::vector<float> pixels;  // or as float where that is needed
     PreviewScratch scratch;
     for (size_t i = next++; i < n; i = next++) {
       if (in.control != nullptr && in.control->Cancelled()) return;
@@ -173,9 +286,19 @@ absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
           }
           const int64_t nx = info->axes[0], ny = info->axes[1];
           CURATOR_RETURN_IF_ERROR(f.CheckCurrentHduComplete());
-          pixels.resize(static_cast<size_t>(nx * ny));
-          CURATOR_RETURN_IF_ERROR(f.ReadRows(0, ny, pixels.data()));
-          CURATOR_ASSIGN_OR_RETURN(Preview p, MakePreview(pixels.data(), nx, ny, in.jpeg, scratch));
+          // Stored pixels are converted once, straight to 8 bits; other
+          // kinds and options go through float.
+          std::optional<absl::StatusOr<Preview>> made;
+          if (TakesStored(in.jpeg, nx, ny)) {
+            CURATOR_ASSIGN_OR_RETURN(const bool stored_read, f.ReadStored(stored));
+            if (stored_read) made = MakePreview(stored, in.jpeg, scratch);
+          }
+          if (!made.has_value()) {
+            pixels.resize(static_cast<size_t>(nx * ny));
+            CURATOR_RETURN_IF_ERROR(f.ReadRows(0, ny, pixels.data()));
+            made = MakePreview(pixels.data(), nx, ny, in.jpeg, scratch);
+          }
+          CURATOR_ASSIGN_OR_RETURN(Preview p, *std::move(made));
           if (p.all_blank) {
             v1::FileProblem w;
             w.set_path(img.path);

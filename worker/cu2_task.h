@@ -13,11 +13,13 @@
 #ifndef CURATOR_WORKER_CU2_TASK_H_
 #define CURATOR_WORKER_CU2_TASK_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/fits.h"
 #include "worker/cu3_task.h"
 #include "worker/scaling.h"
 #include "worker/task_control.h"
@@ -61,6 +63,13 @@ struct Preview {
 // Scales `pixels` (nx * ny, FITS row 1 first) into a JPEG.
 absl::StatusOr<Preview> MakePreview(const float* pixels, int64_t nx, int64_t ny,
                                     const JpegOptions& options, PreviewScratch& scratch);
+// The same from pixels as stored (fits::FitsFile::ReadStored), converted
+// once, straight to 8 bits: the same limits, and the same picture within
+// one grey level. For zscale and percentiles at full size; nullopt for
+// options it does not take (min/max, binning).
+std::optional<absl::StatusOr<Preview>> MakePreview(const fits::StoredImage& image,
+                                                   const JpegOptions& options,
+                                                   PreviewScratch& scratch);
 
 absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& input);
 

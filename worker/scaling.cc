@@ -9,39 +9,20 @@
 namespace curator::worker {
 namespace {
 
-// Every stride-th finite pixel, at most n_samples, sorted: astropy's
-// values[isfinite][::stride][:n_samples] with stride = max(1, finite / n).
+bool NonFinite(const float* data, size_t i) {
+  uint32_t bits;
+  std::memcpy(&bits, &data[i], 4);
+  return (bits & 0x7F800000u) == 0x7F800000u;
+}
+
 std::vector<float> Sample(const float* data, size_t n, int n_samples) {
   // Finite = exponent bits not all ones; as integer arithmetic this
   // vectorises, std::isfinite does not.
   size_t finite = 0;
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, &data[i], 4);
-    finite += (bits & 0x7F800000u) != 0x7F800000u;
-  }
-  std::vector<float> s;
-  if (finite == 0) return s;
-  const size_t stride = std::max<size_t>(1, static_cast<size_t>(
-                                                static_cast<double>(finite) / n_samples));
-  const size_t want = std::min<size_t>(n_samples, (finite + stride - 1) / stride);
-  s.reserve(want);
-  if (finite == n) {
-    // No blanks: every stride-th pixel, directly.
-    for (size_t i = 0; i < n && s.size() < want; i += stride) s.push_back(data[i]);
-  } else {
-    size_t skip = 0;  // finite pixels still to pass before the next sample
-    for (size_t i = 0; i < n && s.size() < want; ++i) {
-      if (!std::isfinite(data[i])) continue;
-      if (skip == 0) {
-        s.push_back(data[i]);
-        skip = stride;
-      }
-      --skip;
-    }
-  }
-  std::sort(s.begin(), s.end());
-  return s;
+  for (size_t i = 0; i < n; ++i) finite += !NonFinite(data, i);
+  return DrawSample(
+      n, finite, n_samples, [data](size_t i) { return NonFinite(data, i); },
+      [data](size_t i) { return data[i]; });
 }
 
 double Median(const std::vector<float>& sorted) {
@@ -52,7 +33,10 @@ double Median(const std::vector<float>& sorted) {
 }  // namespace
 
 std::optional<Limits> ZScale(const float* data, size_t n, const ZScaleParams& p) {
-  std::vector<float> samples = Sample(data, n, p.n_samples);
+  return ZScaleOfSample(Sample(data, n, p.n_samples), p);
+}
+
+std::optional<Limits> ZScaleOfSample(const std::vector<float>& samples, const ZScaleParams& p) {
   if (samples.empty()) return std::nullopt;
   const int npix = static_cast<int>(samples.size());
   double vmin = samples.front(), vmax = samples.back();
@@ -136,7 +120,10 @@ std::optional<Limits> MinMax(const float* data, size_t n) {
 
 std::optional<Limits> Percentile(const float* data, size_t n, double lo, double hi,
                                  int n_samples) {
-  std::vector<float> s = Sample(data, n, n_samples);
+  return PercentileOfSample(Sample(data, n, n_samples), lo, hi);
+}
+
+std::optional<Limits> PercentileOfSample(const std::vector<float>& s, double lo, double hi) {
   if (s.empty()) return std::nullopt;
   auto at = [&](double pct) {
     const double pos = pct / 100.0 * (s.size() - 1);
