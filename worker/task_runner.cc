@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/task_log.h"
@@ -185,7 +186,12 @@ void TaskRunner::WorkLoop() {
 void TaskRunner::Run(Task& task) {
   const v1::RunTaskRequest& r = task.request;
   if (!options_.pause_before_task_file.empty()) {
-    std::ofstream(options_.pause_before_task_file) << r.task_id() << "\n";
+    // Whole or absent: a test that sees the file reads the task id.
+    if (absl::Status s = files::WriteAtomically(options_.pause_before_task_file,
+                                                absl::StrCat(r.task_id(), "\n"));
+        !s.ok()) {
+      CURATOR_LOG(ERROR) << "test hook: " << s;
+    }
     CURATOR_LOG(WARNING) << "test hook: task " << r.task_id()
                          << " paused before it runs, until it is cancelled or killed";
     while (!task.control.Cancelled()) absl::SleepFor(absl::Milliseconds(10));
