@@ -149,16 +149,22 @@ template <int kBytePix>
       for (; i < end; ++i) {
         // A refill per pixel would put its load in the chain from one
         // pixel's length to the next; most pixels need well under 32 bits.
-        if (bits.avail() < 32) bits.Refill();
+        // Loads happen only at refills: checked there, not per pixel.
+        if (bits.avail() < 32) {
+          if (bits.Overrun()) break;
+          bits.Refill();
+        }
         uint32_t high, low;
         if (!bits.TakeCode(ufs, &high, &low)) {  // a long code: in two steps
           if (!bits.TakeUnary(&high)) break;
-          if (bits.avail() < ufs) bits.Refill();
+          if (bits.avail() < ufs) {
+            if (bits.Overrun()) break;
+            bits.Refill();
+          }
           low = bits.TakeUpTo32(ufs);
         }
         last += Unmap((high << ufs) | low);
         out[i] = store(last);
-        if (bits.Overrun()) break;
       }
     }
     if (bits.Overrun()) return ends_early(i);
