@@ -1,6 +1,6 @@
 // FitsFile::DecodeRiceTiles and ReadRiceRows: Rice-compressed integer
-// images read without CFITSIO's tile decompression. The tile table and heap of the HDU are
-// read in one piece through CFITSIO's I/O layer, each tile is decoded by
+// images read without CFITSIO's tile decompression. The tile table and
+// heap of the HDU are read in one piece through CFITSIO's I/O layer, each tile is decoded by
 // common/rice.h and scaled as CFITSIO scales to float. Anything it does
 // not handle (other algorithms, quantised floats, per-tile ZSCALE/ZZERO/
 // ZBLANK columns, tiles stored uncompressed, more than 2 axes) is left to

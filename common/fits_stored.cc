@@ -22,8 +22,8 @@ namespace {
 
 // Non-finite big-endian floats among `n` words (StoredImage::IsBlank);
 // integer arithmetic, so it vectorises.
-__attribute__((target_clones("avx2", "default"))) int64_t CountNonFinite(const uint32_t* words,
-                                                                       size_t n) {
+__attribute__((target_clones("avx2", "default"))) int64_t CountNonFinite(
+    const uint32_t* words, size_t n) {
   int64_t count = 0;
   for (size_t i = 0; i < n; ++i) count += (words[i] & 0x807Fu) == 0x807Fu;
   return count;

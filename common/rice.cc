@@ -106,8 +106,8 @@ class BitReader {
 inline uint32_t Unmap(uint32_t d) { return (d >> 1) ^ (0u - (d & 1)); }
 
 template <int kBytePix>
-[[gnu::always_inline]] inline absl::Status Decode(const uint8_t* in, size_t in_bytes, int blocksize, int64_t count,
-                    int32_t* out) {
+[[gnu::always_inline]] inline absl::Status Decode(const uint8_t* in, size_t in_bytes,
+                                                  int blocksize, int64_t count, int32_t* out) {
   constexpr unsigned kFsBits = kBytePix == 1 ? 3 : kBytePix == 2 ? 4 : 5;
   constexpr int kFsMax = kBytePix == 1 ? 6 : kBytePix == 2 ? 14 : 25;
   constexpr unsigned kRawBits = 8 * kBytePix;
@@ -174,8 +174,11 @@ template <int kBytePix>
 
 }  // namespace
 
-__attribute__((target_clones("arch=x86-64-v3", "default"))) absl::Status RiceDecode(const uint8_t* in, size_t in_bytes, int bytepix, int blocksize,
-                        int64_t count, int32_t* out) {
+// A clone for x86-64-v3 (lzcnt, shlx) besides the baseline one, chosen
+// at load time; Decode is inlined into each.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) absl::Status RiceDecode(
+    const uint8_t* in, size_t in_bytes, int bytepix, int blocksize, int64_t count,
+    int32_t* out) {
   if (blocksize < 1 || count < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("Rice block size ", blocksize, " or pixel count ", count, " is invalid"));

@@ -66,8 +66,10 @@ void ScaleRow(const float* __restrict in, uint8_t* __restrict out, int n, float 
 
 // Big-endian IEEE floats to 8 bits: s = f * a + b, NaN to 0 (it fails
 // "s > 0"). Swapped in registers, so the file's bytes are read once.
-__attribute__((target_clones("avx2", "default"))) void ScaleBigEndianRow(const uint32_t* __restrict in, uint8_t* __restrict out, int64_t n,
-                       float a, float b) {
+// The row loops have AVX2 clones, chosen at load time: baseline x86-64
+// (SSE2) has no byte shuffle, and GCC 12 leaves the swap scalar there.
+__attribute__((target_clones("avx2", "default"))) void ScaleBigEndianRow(
+    const uint32_t* __restrict in, uint8_t* __restrict out, int64_t n, float a, float b) {
   for (int64_t x = 0; x < n; ++x) {
     const uint32_t bits = __builtin_bswap32(in[x]);
     float f;
@@ -84,8 +86,9 @@ __attribute__((target_clones("avx2", "default"))) void ScaleBigEndianRow(const u
 // values far from zero (unsigned data with BZERO = 2^31) keep every grey
 // level; s = (v - vmin) * a + b. Blank pixels are black.
 template <bool kHasBlank>
-__attribute__((target_clones("avx2", "default"))) void ScaleIntRow(const int32_t* __restrict in, uint8_t* __restrict out, int64_t n, int32_t vmin,
-                 int32_t vmax, float a, float b, int32_t blank) {
+__attribute__((target_clones("avx2", "default"))) void ScaleIntRow(
+    const int32_t* __restrict in, uint8_t* __restrict out, int64_t n, int32_t vmin, int32_t vmax,
+    float a, float b, int32_t blank) {
   for (int64_t x = 0; x < n; ++x) {
     const int32_t v = in[x];
     const int32_t c = v < vmin ? vmin : v > vmax ? vmax : v;
