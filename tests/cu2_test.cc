@@ -330,6 +330,42 @@ TEST(PreviewTest, OtherImagesAreNotReadAsStored) {
 
 class Cu2NightTest : public testing::PipelineTest {};
 
+TEST_F(Cu2NightTest, APlainFloatNightWithDefectsGetsItsJpegs) {
+  // Plain float32 detectors take the stored-pixel path end to end; the
+  // truncated file is named and the rest of the night goes on.
+  synth::Options o = Survey(1, 8, 30, 200);
+  o.defects = synth::AllDefects();
+  Generate(o);
+  const std::string night = "20071021";
+  Register(night);
+  worker::TaskOutput cu2 = Cu2(night);
+  ASSERT_EQ(cu2.manifest.failures_size(), 1);
+  EXPECT_THAT(cu2.manifest.failures(0).message(), HasSubstr("truncated: the file has"));
+  // Its first detectors were fine, but a failed file leaves no previews.
+  const std::string failed = fs::path(cu2.manifest.failures(0).path()).stem().string();
+  int jpegs = 0;
+  for (const auto& entry : fs::directory_iterator(archive_ + "/jpeg/" + night)) {
+    EXPECT_NE(entry.path().filename().string().rfind(failed + "_", 0), 0u) << entry.path();
+    jpeg::Info info;
+    auto gray = jpeg::DecodeGray(testing::ReadFileToString(entry.path().string()), &info);
+    ASSERT_TRUE(gray.ok()) << entry.path();
+    EXPECT_EQ(info.width, 200);
+    EXPECT_EQ(info.height, 200);
+    EXPECT_TRUE(info.grayscale);
+    // Sky stretched by zscale: mid-grey on average, neither black nor white.
+    double mean = 0;
+    for (uint8_t v : *gray) mean += v;
+    mean /= static_cast<double>(gray->size());
+    EXPECT_GT(mean, 40) << entry.path();
+    EXPECT_LT(mean, 215) << entry.path();
+    ++jpegs;
+  }
+  // Every detector of every readable image file (the truncated one is
+  // out).
+  EXPECT_EQ(jpegs, 4 * (static_cast<int>(cu2.manifest.inputs_size()) - 1));
+  EXPECT_GE(jpegs, 4 * 7);
+}
+
 TEST_F(Cu2NightTest, EveryDetectorGetsAJpegNamedInTheArchive) {
   synth::Options o = Survey(1, 10, 30, 200);
   o.compression = fits::Compression::kRice;

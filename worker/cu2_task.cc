@@ -315,6 +315,15 @@ absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
         }
         return absl::OkStatus();
       }();
+      if (!r.status.ok()) {
+        // A file that fails has no previews: none of its detectors' stay
+        // behind unlisted (the batch names the file as failed).
+        for (const DetectorJpeg& j : r.jpegs) {
+          std::error_code ec;
+          fs::remove(absl::StrCat(in.archive_root, "/", j.relative_path), ec);
+        }
+        r.jpegs.clear();
+      }
       r.finished = absl::Now();
       if (in.control != nullptr) in.control->FileDone(r.status.ok());
     }
