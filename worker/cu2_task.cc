@@ -132,6 +132,15 @@ struct FileResult {
   absl::Time started, finished;
 };
 
+// Deletes the JPEGs a file's result lists (best effort) and forgets them.
+void RemovePreviews(const std::string& archive_root, FileResult& r) {
+  for (const DetectorJpeg& j : r.jpegs) {
+    std::error_code ec;
+    fs::remove(absl::StrCat(archive_root, "/", j.relative_path), ec);
+  }
+  r.jpegs.clear();
+}
+
 }  // namespace
 
 absl::StatusOr<Preview> MakePreview(const float* pixels, int64_t nx, int64_t ny,
@@ -318,11 +327,7 @@ absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
       if (!r.status.ok()) {
         // A file that fails has no previews: none of its detectors' stay
         // behind unlisted (the batch names the file as failed).
-        for (const DetectorJpeg& j : r.jpegs) {
-          std::error_code ec;
-          fs::remove(absl::StrCat(in.archive_root, "/", j.relative_path), ec);
-        }
-        r.jpegs.clear();
+        RemovePreviews(in.archive_root, r);
       }
       r.finished = absl::Now();
       if (in.control != nullptr) in.control->FileDone(r.status.ok());
@@ -338,12 +343,7 @@ absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
   }
   if (in.control != nullptr && in.control->Cancelled()) {
     // Nothing of a cancelled task stays behind.
-    for (const FileResult& r : results) {
-      for (const DetectorJpeg& j : r.jpegs) {
-        std::error_code ec;
-        fs::remove(absl::StrCat(in.archive_root, "/", j.relative_path), ec);
-      }
-    }
+    for (FileResult& r : results) RemovePreviews(in.archive_root, r);
     return absl::CancelledError(absl::StrCat("CU2 of ", in.night, " was cancelled"));
   }
   CURATOR_RETURN_IF_ERROR(files::FsyncDir(jpeg_dir));
