@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 
+#include "common/cpu.h"
 #include "common/fits.h"
 #include "common/fits_internal.h"
 #include "common/status.h"
@@ -21,12 +22,17 @@ using internal::F;
 namespace {
 
 // Non-finite big-endian floats among `n` words (StoredImage::IsBlank);
-// integer arithmetic, so it vectorises.
-__attribute__((target_clones("avx2", "default"))) int64_t CountNonFinite(
-    const uint32_t* words, size_t n) {
+// integer arithmetic, so it vectorises. Built twice (common/cpu.h).
+[[gnu::always_inline]] inline int64_t CountNonFiniteBody(const uint32_t* words, size_t n) {
   int64_t count = 0;
   for (size_t i = 0; i < n; ++i) count += (words[i] & 0x807Fu) == 0x807Fu;
   return count;
+}
+CURATOR_TARGET_X86_64_V3 int64_t CountNonFiniteV3(const uint32_t* words, size_t n) {
+  return CountNonFiniteBody(words, n);
+}
+int64_t CountNonFinite(const uint32_t* words, size_t n) {
+  return cpu::UseX86_64V3() ? CountNonFiniteV3(words, n) : CountNonFiniteBody(words, n);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "absl/base/config.h"
 #include "absl/strings/str_cat.h"
+#include "common/cpu.h"
 
 namespace curator::fits {
 namespace {
@@ -172,21 +173,37 @@ template <int kBytePix>
   return absl::OkStatus();
 }
 
+// Decode<kBytePix> for the CPU at hand (common/cpu.h): the x86-64-v3
+// build uses lzcnt and shlx.
+template <int kBytePix>
+CURATOR_TARGET_X86_64_V3 absl::Status DecodeV3(const uint8_t* in, size_t in_bytes, int blocksize,
+                                               int64_t count, int32_t* out) {
+  return Decode<kBytePix>(in, in_bytes, blocksize, count, out);
+}
+template <int kBytePix>
+absl::Status DecodeBaseline(const uint8_t* in, size_t in_bytes, int blocksize, int64_t count,
+                            int32_t* out) {
+  return Decode<kBytePix>(in, in_bytes, blocksize, count, out);
+}
+template <int kBytePix>
+absl::Status DecodeHere(const uint8_t* in, size_t in_bytes, int blocksize, int64_t count,
+                        int32_t* out) {
+  return cpu::UseX86_64V3() ? DecodeV3<kBytePix>(in, in_bytes, blocksize, count, out)
+                            : DecodeBaseline<kBytePix>(in, in_bytes, blocksize, count, out);
+}
+
 }  // namespace
 
-// A clone for x86-64-v3 (lzcnt, shlx) besides the baseline one, chosen
-// at load time; Decode is inlined into each.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) absl::Status RiceDecode(
-    const uint8_t* in, size_t in_bytes, int bytepix, int blocksize, int64_t count,
-    int32_t* out) {
+absl::Status RiceDecode(const uint8_t* in, size_t in_bytes, int bytepix, int blocksize,
+                        int64_t count, int32_t* out) {
   if (blocksize < 1 || count < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("Rice block size ", blocksize, " or pixel count ", count, " is invalid"));
   }
   switch (bytepix) {
-    case 1: return Decode<1>(in, in_bytes, blocksize, count, out);
-    case 2: return Decode<2>(in, in_bytes, blocksize, count, out);
-    case 4: return Decode<4>(in, in_bytes, blocksize, count, out);
+    case 1: return DecodeHere<1>(in, in_bytes, blocksize, count, out);
+    case 2: return DecodeHere<2>(in, in_bytes, blocksize, count, out);
+    case 4: return DecodeHere<4>(in, in_bytes, blocksize, count, out);
     default:
       return absl::InvalidArgumentError(
           absl::StrCat("Rice pixels of ", bytepix, " bytes: expected 1, 2 or 4"));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/cpu.h"
 #include "common/fits.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -93,10 +94,22 @@ std::vector<float> Read(const std::string& path, bool own, int64_t first_row, in
 
 class RiceTest : public ::testing::TestWithParam<Case> {};
 
+void CheckAgainstCfitsio(const Case& c, const std::string& path);
+void CheckTruncationsAndJunk();
+
 TEST_P(RiceTest, EqualsCfitsioBitForBit) {
   const Case& c = GetParam();
   testing::TempDir dir("curator-rice-");
   const std::string path = Write(dir.path(), c);
+  // Both builds of the decoder (common/cpu.h), whatever this CPU has.
+  for (bool baseline : {false, true}) {
+    SCOPED_TRACE(baseline ? "baseline x86-64 build" : "this CPU's build");
+    cpu::ScopedBuildForTesting build(baseline);
+    CheckAgainstCfitsio(c, path);
+  }
+}
+
+void CheckAgainstCfitsio(const Case& c, const std::string& path) {
   absl::Status own_status, cfitsio_status;
   const std::vector<float> own = Read(path, true, 0, c.ny, &own_status);
   const std::vector<float> ref = Read(path, false, 0, c.ny, &cfitsio_status);
@@ -182,6 +195,14 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 TEST(RiceDecodeTest, TruncatedOrCorruptStreamsAreErrorsNotCrashes) {
+  for (bool baseline : {false, true}) {
+    SCOPED_TRACE(baseline ? "baseline x86-64 build" : "this CPU's build");
+    cpu::ScopedBuildForTesting build(baseline);
+    CheckTruncationsAndJunk();
+  }
+}
+
+void CheckTruncationsAndJunk() {
   // A tile CFITSIO wrote, then every truncation and many corruptions of it.
   std::vector<int> pixels(1000);
   std::mt19937 rng(7);

@@ -10,6 +10,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "common/cpu.h"
 #include "common/fits.h"
 #include "common/jpeg.h"
 #include "common/migrations.h"
@@ -178,6 +179,61 @@ std::vector<T> Sky(int64_t nx, int64_t ny, double level, double sigma,
   return px;
 }
 
+// MakePreview of one detector's stored pixels against the float path's;
+// `picture` gets the stored path's 8 bits.
+void CompareStoredWithFloat(const std::string& path, worker::JpegOptions::Scaling scaling,
+                            bool one_grey, std::vector<uint8_t>* picture) {
+  const int64_t nx = 300, ny = 200;
+  auto f = fits::FitsFile::Open(path);
+  ASSERT_TRUE(f.ok() && f->MoveToHdu(2).ok());
+  fits::StoredImage stored;
+  absl::StatusOr<bool> read = f->ReadStored(stored);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_TRUE(*read);
+  std::vector<float> pixels(nx * ny);
+  ASSERT_TRUE(f->ReadRows(0, ny, pixels.data()).ok());
+  size_t differ = 0, nonfinite = 0;
+  for (size_t i = 0; i < pixels.size(); ++i) {
+    const float v = stored.Value(i);
+    differ += std::memcmp(&v, &pixels[i], sizeof v) != 0;
+    nonfinite += !std::isfinite(pixels[i]);
+  }
+  EXPECT_EQ(differ, 0u) << "stored values that are not ReadRows'";
+  EXPECT_EQ(stored.blank_pixels, static_cast<int64_t>(nonfinite));
+
+  worker::JpegOptions o;
+  o.scaling = scaling;
+  worker::PreviewScratch from_stored, from_float;
+  auto a = worker::MakePreview(stored, o, from_stored);
+  ASSERT_TRUE(a.has_value());
+  ASSERT_TRUE(a->ok()) << a->status();
+  auto b = worker::MakePreview(pixels.data(), nx, ny, o, from_float);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ((*a)->limits.lo, b->limits.lo);
+  EXPECT_EQ((*a)->limits.hi, b->limits.hi);
+  EXPECT_EQ((*a)->all_blank, b->all_blank);
+  ASSERT_EQ(from_stored.picture.size(), from_float.picture.size());
+  int worst = 0;
+  size_t off_by_one = 0;
+  for (size_t i = 0; i < from_float.picture.size(); ++i) {
+    const int d = std::abs(from_stored.picture[i] - from_float.picture[i]);
+    worst = std::max(worst, d);
+    off_by_one += d != 0;
+  }
+  EXPECT_LE(worst, 1) << "grey levels apart";
+  EXPECT_LE(off_by_one, from_float.picture.size() / 200) << "pixels a grey level apart";
+  // Stretched from black to white, or one grey.
+  *picture = from_stored.picture;
+  const auto [lo, hi] =
+      std::minmax_element(from_stored.picture.begin(), from_stored.picture.end());
+  if (one_grey) {
+    EXPECT_EQ(*lo, *hi);
+  } else {
+    EXPECT_EQ(*lo, 0);
+    EXPECT_EQ(*hi, 255);
+  }
+}
+
 TEST(PreviewTest, StoredPixelsGiveTheFloatPathsPicture) {
   testing::TempDir dir("curator-cu2-stored-");
   const int64_t nx = 300, ny = 200;
@@ -222,56 +278,17 @@ TEST(PreviewTest, StoredPixelsGiveTheFloatPathsPicture) {
   images.back().name += ", percentiles";
   images.back().scaling = worker::JpegOptions::Scaling::kPercentile;
 
-  for (const Image& image : images) {
-    SCOPED_TRACE(image.name);
-    auto f = fits::FitsFile::Open(image.path);
-    ASSERT_TRUE(f.ok() && f->MoveToHdu(2).ok());
-    fits::StoredImage stored;
-    absl::StatusOr<bool> read = f->ReadStored(stored);
-    ASSERT_TRUE(read.ok()) << read.status();
-    ASSERT_TRUE(*read);
-    std::vector<float> pixels(nx * ny);
-    ASSERT_TRUE(f->ReadRows(0, ny, pixels.data()).ok());
-    size_t differ = 0, nonfinite = 0;
-    for (size_t i = 0; i < pixels.size(); ++i) {
-      const float v = stored.Value(i);
-      differ += std::memcmp(&v, &pixels[i], sizeof v) != 0;
-      nonfinite += !std::isfinite(pixels[i]);
-    }
-    EXPECT_EQ(differ, 0u) << "stored values that are not ReadRows'";
-    EXPECT_EQ(stored.blank_pixels, static_cast<int64_t>(nonfinite));
-
-    worker::JpegOptions o;
-    o.scaling = image.scaling;
-    worker::PreviewScratch from_stored, from_float;
-    auto a = worker::MakePreview(stored, o, from_stored);
-    ASSERT_TRUE(a.has_value());
-    ASSERT_TRUE(a->ok()) << a->status();
-    auto b = worker::MakePreview(pixels.data(), nx, ny, o, from_float);
-    ASSERT_TRUE(b.ok()) << b.status();
-    EXPECT_EQ((*a)->limits.lo, b->limits.lo);
-    EXPECT_EQ((*a)->limits.hi, b->limits.hi);
-    EXPECT_EQ((*a)->all_blank, b->all_blank);
-    ASSERT_EQ(from_stored.picture.size(), from_float.picture.size());
-    int worst = 0;
-    size_t off_by_one = 0;
-    for (size_t i = 0; i < from_float.picture.size(); ++i) {
-      const int d = std::abs(from_stored.picture[i] - from_float.picture[i]);
-      worst = std::max(worst, d);
-      off_by_one += d != 0;
-    }
-    EXPECT_LE(worst, 1) << "grey levels apart";
-    EXPECT_LE(off_by_one, from_float.picture.size() / 200) << "pixels a grey level apart";
-    // Stretched from black to white, or one grey.
-    const auto [lo, hi] =
-        std::minmax_element(from_stored.picture.begin(), from_stored.picture.end());
-    if (image.one_grey) {
-      EXPECT_EQ(*lo, *hi);
-    } else {
-      EXPECT_EQ(*lo, 0);
-      EXPECT_EQ(*hi, 255);
+  // Both builds of the row loops (common/cpu.h) give the same picture.
+  std::vector<std::vector<uint8_t>> pictures[2];
+  for (bool baseline : {false, true}) {
+    cpu::ScopedBuildForTesting build(baseline);
+    for (const Image& image : images) {
+      SCOPED_TRACE(image.name + (baseline ? ", baseline x86-64 build" : ", this CPU's build"));
+      CompareStoredWithFloat(image.path, image.scaling, image.one_grey,
+                             &pictures[baseline].emplace_back());
     }
   }
+  EXPECT_TRUE(pictures[0] == pictures[1]) << "the two builds' pictures differ";
 }
 
 TEST(PreviewTest, StoredPixelsKeepFitsOrientation) {

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/archive_layout.h"
+#include "common/cpu.h"
 #include "common/files.h"
 #include "common/fits.h"
 #include "common/jpeg.h"
@@ -66,10 +67,9 @@ void ScaleRow(const float* __restrict in, uint8_t* __restrict out, int n, float 
 
 // Big-endian IEEE floats to 8 bits: s = f * a + b, NaN to 0 (it fails
 // "s > 0"). Swapped in registers, so the file's bytes are read once.
-// The row loops have AVX2 clones, chosen at load time: baseline x86-64
-// (SSE2) has no byte shuffle, and GCC 12 leaves the swap scalar there.
-__attribute__((target_clones("avx2", "default"))) void ScaleBigEndianRow(
-    const uint32_t* __restrict in, uint8_t* __restrict out, int64_t n, float a, float b) {
+[[gnu::always_inline]] inline void ScaleBigEndianRowBody(const uint32_t* __restrict in,
+                                                         uint8_t* __restrict out, int64_t n,
+                                                         float a, float b) {
   for (int64_t x = 0; x < n; ++x) {
     const uint32_t bits = __builtin_bswap32(in[x]);
     float f;
@@ -86,9 +86,10 @@ __attribute__((target_clones("avx2", "default"))) void ScaleBigEndianRow(
 // values far from zero (unsigned data with BZERO = 2^31) keep every grey
 // level; s = (v - vmin) * a + b. Blank pixels are black.
 template <bool kHasBlank>
-__attribute__((target_clones("avx2", "default"))) void ScaleIntRow(
-    const int32_t* __restrict in, uint8_t* __restrict out, int64_t n, int32_t vmin, int32_t vmax,
-    float a, float b, int32_t blank) {
+[[gnu::always_inline]] inline void ScaleIntRowBody(const int32_t* __restrict in,
+                                                   uint8_t* __restrict out, int64_t n,
+                                                   int32_t vmin, int32_t vmax, float a, float b,
+                                                   int32_t blank) {
   for (int64_t x = 0; x < n; ++x) {
     const int32_t v = in[x];
     const int32_t c = v < vmin ? vmin : v > vmax ? vmax : v;
@@ -99,6 +100,38 @@ __attribute__((target_clones("avx2", "default"))) void ScaleIntRow(
     const uint8_t byte = static_cast<uint8_t>(static_cast<int32_t>(s));
     out[x] = kHasBlank && v == blank ? 0 : byte;
   }
+}
+
+// Each row loop built twice (common/cpu.h): baseline x86-64 has no byte
+// shuffle, and GCC 12 leaves the swap scalar there; the x86-64-v3 build
+// vectorises both with AVX2.
+using BigEndianRowFn = void (*)(const uint32_t*, uint8_t*, int64_t, float, float);
+using IntRowFn = void (*)(const int32_t*, uint8_t*, int64_t, int32_t, int32_t, float, float,
+                          int32_t);
+CURATOR_TARGET_X86_64_V3 void ScaleBigEndianRowV3(const uint32_t* in, uint8_t* out, int64_t n,
+                                                  float a, float b) {
+  ScaleBigEndianRowBody(in, out, n, a, b);
+}
+void ScaleBigEndianRowBaseline(const uint32_t* in, uint8_t* out, int64_t n, float a, float b) {
+  ScaleBigEndianRowBody(in, out, n, a, b);
+}
+template <bool kHasBlank>
+CURATOR_TARGET_X86_64_V3 void ScaleIntRowV3(const int32_t* in, uint8_t* out, int64_t n,
+                                            int32_t vmin, int32_t vmax, float a, float b,
+                                            int32_t blank) {
+  ScaleIntRowBody<kHasBlank>(in, out, n, vmin, vmax, a, b, blank);
+}
+template <bool kHasBlank>
+void ScaleIntRowBaseline(const int32_t* in, uint8_t* out, int64_t n, int32_t vmin, int32_t vmax,
+                         float a, float b, int32_t blank) {
+  ScaleIntRowBody<kHasBlank>(in, out, n, vmin, vmax, a, b, blank);
+}
+BigEndianRowFn BigEndianRowHere() {
+  return cpu::UseX86_64V3() ? ScaleBigEndianRowV3 : ScaleBigEndianRowBaseline;
+}
+IntRowFn IntRowHere(bool has_blank) {
+  if (cpu::UseX86_64V3()) return has_blank ? ScaleIntRowV3<true> : ScaleIntRowV3<false>;
+  return has_blank ? ScaleIntRowBaseline<true> : ScaleIntRowBaseline<false>;
 }
 
 // One pixel to 8 bits the slow, general way: for constant data (mid grey)
@@ -225,9 +258,9 @@ std::optional<absl::StatusOr<Preview>> MakePreview(const fits::StoredImage& imag
     // physical = f * scale + zero; s = (physical - lo) * k + 0.5.
     const float a = static_cast<float>(image.scale * k);
     const float b = static_cast<float>((image.zero - lo) * k + 0.5);
+    const BigEndianRowFn row = BigEndianRowHere();
     for (int64_t y = 0; y < image.ny; ++y) {
-      ScaleBigEndianRow(image.words.data() + y * image.nx, out.data() + y * image.nx, image.nx,
-                        a, b);
+      row(image.words.data() + y * image.nx, out.data() + y * image.nx, image.nx, a, b);
     }
     done = true;
   } else if (k > 0 && image.scale != 0) {
@@ -243,9 +276,9 @@ std::optional<absl::StatusOr<Preview>> MakePreview(const fits::StoredImage& imag
       const float a = static_cast<float>(image.scale * k);
       const float b = static_cast<float>((vmin * image.scale + image.zero - lo) * k + 0.5);
       const auto* in = reinterpret_cast<const int32_t*>(image.words.data());
+      const IntRowFn row = IntRowHere(image.has_blank);
       for (int64_t y = 0; y < image.ny; ++y) {
-        (image.has_blank ? ScaleIntRow<true> : ScaleIntRow<false>)(
-            in + y * image.nx, out.data() + y * image.nx, image.nx, static_cast<int32_t>(vmin),
+        row(in + y * image.nx, out.data() + y * image.nx, image.nx, static_cast<int32_t>(vmin),
             static_cast<int32_t>(vmax), a, b, image.blank);
       }
       done = true;
