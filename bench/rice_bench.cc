@@ -1,7 +1,9 @@
 // The Rice decoder alone: Curator's (common/rice.h) against CFITSIO's
 // fits_rdecomp on the same tiles, one 2048-pixel row per tile as CFITSIO
 // writes them, for sky-like int32 images of a few noise levels (bits per
-// pixel printed). Megapixels/s on one core, median of 5; asserts nothing.
+// pixel printed). Megapixels/s on one core, median of 5, for this CPU's
+// build of the decoder and the baseline x86-64 one (common/cpu.h);
+// asserts nothing.
 //
 //   rice_bench
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "common/cpu.h"
 #include "common/rice.h"
 
 extern "C" int fits_rcomp(int a[], int nx, unsigned char* c, int clen, int nblock);
@@ -43,17 +46,23 @@ int main() {
       std::sort(mpx.begin(), mpx.end());
       return mpx[mpx.size() / 2];
     };
-    const double ours = time([&](std::vector<uint8_t>& t) {
+    const auto decode = [&](std::vector<uint8_t>& t) {
       (void)curator::fits::RiceDecode(t.data(), t.size() - curator::fits::kRicePadding, 4, 32,
                                       kWidth, out.data());
-    });
+    };
+    const double ours = time(decode);
+    curator::cpu::ForceBaselineForTesting(true);
+    const double baseline = time(decode);
+    curator::cpu::ForceBaselineForTesting(false);
     const double theirs = time([&](std::vector<uint8_t>& t) {
       fits_rdecomp(t.data(), static_cast<int>(t.size() - curator::fits::kRicePadding),
                    reinterpret_cast<unsigned int*>(out.data()), kWidth, 32);
     });
-    std::printf("Rice int32, noise sigma %5.0f (%.1f bits/pixel): Curator %4.0f Mpx/s, CFITSIO "
-                "%4.0f Mpx/s, ratio %.2fx\n",
-                sigma, 8.0 * bytes / (kWidth * kRows), ours, theirs, ours / theirs);
+    std::printf("Rice int32, noise sigma %5.0f (%.1f bits/pixel): Curator %4.0f Mpx/s (%s; "
+                "baseline build %4.0f), CFITSIO %4.0f Mpx/s, ratio %.2fx\n",
+                sigma, 8.0 * bytes / (kWidth * kRows), ours,
+                curator::cpu::UseX86_64V3() ? "x86-64-v3 build" : "baseline build", baseline,
+                theirs, ours / theirs);
   }
   return 0;
 }
