@@ -150,11 +150,13 @@ struct StoredImage {
   std::vector<uint32_t> words;  // nx * ny, FITS row 1 first; kept between reads
 
   size_t size() const { return static_cast<size_t>(nx * ny); }
+  // Whether a big-endian float, as loaded, is NaN or infinite: its
+  // exponent bits (bits 0-6 and 15 of the word) all ones.
+  static bool NonFiniteBigEndian(uint32_t word) { return (word & 0x807Fu) == 0x807Fu; }
   bool IsBlank(size_t i) const {
-    // A big-endian float's exponent bits are bits 0-6 and 15 of the word
-    // as loaded: all ones for NaN and infinities.
-    return type == Type::kFloat32BigEndian ? (words[i] & 0x807Fu) == 0x807Fu
-                                           : has_blank && static_cast<int32_t>(words[i]) == blank;
+    return type == Type::kFloat32BigEndian
+               ? NonFiniteBigEndian(words[i])
+               : has_blank && static_cast<int32_t>(words[i]) == blank;
   }
   // Pixel i's physical value as float, as ReadRows gives it (NaN if blank).
   float Value(size_t i) const;

@@ -21,11 +21,11 @@ using internal::F;
 
 namespace {
 
-// Non-finite big-endian floats among `n` words (StoredImage::IsBlank);
-// integer arithmetic, so it vectorises. Built twice (common/cpu.h).
+// Non-finite big-endian floats among `n` words; integer arithmetic, so
+// it vectorises. Built twice (common/cpu.h).
 [[gnu::always_inline]] inline int64_t CountNonFiniteBody(const uint32_t* words, size_t n) {
   int64_t count = 0;
-  for (size_t i = 0; i < n; ++i) count += (words[i] & 0x807Fu) == 0x807Fu;
+  for (size_t i = 0; i < n; ++i) count += StoredImage::NonFiniteBigEndian(words[i]);
   return count;
 }
 CURATOR_TARGET_X86_64_V3 int64_t CountNonFiniteV3(const uint32_t* words, size_t n) {
@@ -63,16 +63,13 @@ absl::StatusOr<bool> FitsFile::ReadStored(StoredImage& image) {
     image.blank_pixels = 0;
     image.words.resize(image.size());
     int32_t* rows = reinterpret_cast<int32_t*>(image.words.data());
-    bool first = true;
     CURATOR_ASSIGN_OR_RETURN(
         bool done, DecodeRiceTiles(0, ny, rows, [&](const RiceTile& t) {
-          if (first) {
-            image.scale = t.scale;
-            image.zero = t.zero;
-            image.has_blank = t.has_blank;
-            image.blank = t.blank;
-            first = false;
-          }
+          // The image's scaling, the same on every tile.
+          image.scale = t.scale;
+          image.zero = t.zero;
+          image.has_blank = t.has_blank;
+          image.blank = t.blank;
           for (int64_t y = 0; y < t.h; ++y) {
             const int32_t* from = t.pixels + y * t.w;
             int32_t* to = rows + (t.y0 + y) * nx + t.x0;

@@ -345,17 +345,27 @@ TEST(PreviewTest, OtherImagesAreNotReadAsStored) {
   }
 }
 
-class Cu2NightTest : public testing::PipelineTest {};
+class Cu2NightTest : public testing::PipelineTest {
+ protected:
+  static constexpr const char* kNight = "20071021";
+
+  // CU2 of a night of `o` with every defect, registered: its one failure
+  // is the truncated image.
+  worker::TaskOutput Cu2OfANightWithDefects(synth::Options o) {
+    o.defects = synth::AllDefects();
+    Generate(o);
+    Register(kNight);
+    worker::TaskOutput cu2 = Cu2(kNight);
+    EXPECT_EQ(cu2.manifest.failures_size(), 1);
+    return cu2;
+  }
+};
 
 TEST_F(Cu2NightTest, APlainFloatNightWithDefectsGetsItsJpegs) {
   // Plain float32 detectors take the stored-pixel path end to end; the
   // truncated file is named and the rest of the night goes on.
-  synth::Options o = Survey(1, 8, 30, 200);
-  o.defects = synth::AllDefects();
-  Generate(o);
-  const std::string night = "20071021";
-  Register(night);
-  worker::TaskOutput cu2 = Cu2(night);
+  const std::string night = kNight;
+  worker::TaskOutput cu2 = Cu2OfANightWithDefects(Survey(1, 8, 30, 200));
   ASSERT_EQ(cu2.manifest.failures_size(), 1);
   EXPECT_THAT(cu2.manifest.failures(0).message(), HasSubstr("truncated: the file has"));
   // Its first detectors were fine, but a failed file leaves no previews.
@@ -387,11 +397,8 @@ TEST_F(Cu2NightTest, EveryDetectorGetsAJpegNamedInTheArchive) {
   synth::Options o = Survey(1, 10, 30, 200);
   o.compression = fits::Compression::kRice;
   o.bitpix = 32;
-  o.defects = synth::AllDefects();
-  Generate(o);
-  const std::string night = "20071021";
-  Register(night);
-  worker::TaskOutput cu2 = Cu2(night);
+  const std::string night = kNight;
+  worker::TaskOutput cu2 = Cu2OfANightWithDefects(o);
   ASSERT_EQ(cu2.manifest.failures_size(), 1);
   EXPECT_THAT(cu2.manifest.failures(0).message(),
               HasSubstr("w20071021_00010.fit HDU 4 (DET3): truncated: the file has"));

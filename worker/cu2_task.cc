@@ -190,6 +190,27 @@ struct FileResult {
   absl::Time started, finished;
 };
 
+// A preview of width x height with these limits (none: all blank), its
+// 8-bit picture sized in `scratch` for the caller to fill.
+Preview StartPreview(const std::optional<Limits>& limits, int64_t width, int64_t height,
+                     PreviewScratch& scratch) {
+  Preview p;
+  p.all_blank = !limits.has_value();
+  p.limits = limits.value_or(Limits{0, 0});
+  p.width = static_cast<int>(width);
+  p.height = static_cast<int>(height);
+  scratch.picture.resize(static_cast<size_t>(p.width) * p.height);
+  return p;
+}
+
+// The filled picture to JPEG, FITS row 1 at the bottom.
+absl::StatusOr<Preview> FinishPreview(Preview p, int quality, PreviewScratch& scratch) {
+  CURATOR_ASSIGN_OR_RETURN(p.jpeg, jpeg::EncodeGray(scratch.picture.data(), p.width, p.height,
+                                                    quality, jpeg::RowOrder::kBottomFirst,
+                                                    scratch.jpeg));
+  return p;
+}
+
 // Deletes the JPEGs a file's result lists (best effort) and forgets them.
 void RemovePreviews(const std::string& archive_root, FileResult& r) {
   for (const DetectorJpeg& j : r.jpegs) {
@@ -212,14 +233,9 @@ absl::StatusOr<Preview> MakePreview(const float* pixels, int64_t nx, int64_t ny,
       limits = Percentile(pixels, n, o.percentile_lo, o.percentile_hi);
       break;
   }
-  Preview p;
-  p.all_blank = !limits.has_value();
-  p.limits = limits.value_or(Limits{0, 0});
   const int64_t bin = BinFactor(nx, ny, o.max_size);
-  p.width = static_cast<int>(nx / bin);
-  p.height = static_cast<int>(ny / bin);
+  Preview p = StartPreview(limits, nx / bin, ny / bin, scratch);
   std::vector<uint8_t>& out = scratch.picture;
-  out.resize(static_cast<size_t>(p.width) * p.height);
   const double range = p.limits.hi - p.limits.lo;
   // Constant data: mid-grey; otherwise a linear stretch clipped to 0..255.
   const float scale = range > 0 ? static_cast<float>(255.0 / range) : 0.0f;
@@ -249,9 +265,7 @@ absl::StatusOr<Preview> MakePreview(const float* pixels, int64_t nx, int64_t ny,
       row[x] = count ? to8(static_cast<float>(sum / count)) : 0;
     }
   }
-  CURATOR_ASSIGN_OR_RETURN(p.jpeg, jpeg::EncodeGray(out.data(), p.width, p.height, o.quality,
-                                                    jpeg::RowOrder::kBottomFirst, scratch.jpeg));
-  return p;
+  return FinishPreview(std::move(p), o.quality, scratch);
 }
 
 std::optional<absl::StatusOr<Preview>> MakePreview(const fits::StoredImage& image,
@@ -269,13 +283,8 @@ std::optional<absl::StatusOr<Preview>> MakePreview(const fits::StoredImage& imag
       o.scaling == JpegOptions::Scaling::kZScale
           ? ZScaleOfSample(sample, o.zscale)
           : PercentileOfSample(sample, o.percentile_lo, o.percentile_hi);
-  Preview p;
-  p.all_blank = !limits.has_value();
-  p.limits = limits.value_or(Limits{0, 0});
-  p.width = static_cast<int>(image.nx);
-  p.height = static_cast<int>(image.ny);
+  Preview p = StartPreview(limits, image.nx, image.ny, scratch);
   std::vector<uint8_t>& out = scratch.picture;
-  out.resize(n);
   const double lo = p.limits.lo, range = p.limits.hi - p.limits.lo;
   const double k = range > 0 ? 255.0 / range : 0.0;
   bool done = false;
@@ -313,11 +322,7 @@ std::optional<absl::StatusOr<Preview>> MakePreview(const fits::StoredImage& imag
     const float scale = static_cast<float>(k), offset = static_cast<float>(lo);
     for (size_t i = 0; i < n; ++i) out[i] = To8(image.Value(i), scale, offset);
   }
-  absl::StatusOr<absl::string_view> jpeg = jpeg::EncodeGray(
-      out.data(), p.width, p.height, o.quality, jpeg::RowOrder::kBottomFirst, scratch.jpeg);
-  if (!jpeg.ok()) return jpeg.status();
-  p.jpeg = *jpeg;
-  return p;
+  return FinishPreview(std::move(p), o.quality, scratch);
 }
 
 absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
