@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "common/cpu.h"
+#include "base/cpu.h"
 #include "synth/survey_generator.h"
 #include "tests/support/command.h"
 #include "tests/support/temp_dir.h"

@@ -12,9 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "common/migrations.h"
-#include "common/pg.h"
-#include "daemon/registry.h"
+#include "db/migrations.h"
+#include "db/pg.h"
+#include "archive/file_registry.h"
 #include "ingester/loader.h"
 #include "synth/survey_generator.h"
 #include "tests/support/command.h"
@@ -59,9 +59,9 @@ int main(int argc, char** argv) {
   auto conn = pg::Connection::Connect((*server)->ConnInfo());
   if (!conn.ok()) return Die(conn.status());
   if (auto m = migrations::Migrate(**conn); !m.ok()) return Die(m.status());
-  auto reg = daemon::RegisterNight(**conn, archive, night);
+  auto reg = archive::RegisterNight(**conn, archive, night);
   if (!reg.ok()) return Die(reg.status());
-  auto images = daemon::RegisteredImages(**conn, night);
+  auto images = archive::RegisteredImages(**conn, night);
   worker::TaskInput input{archive, night, 1, {}, 1};
   std::vector<std::string> paths;
   for (const auto& i : *images) {

@@ -20,11 +20,11 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/batch.h"
-#include "common/migrations.h"
-#include "common/pg.h"
-#include "common/pgcopy.h"
-#include "daemon/registry.h"
+#include "archive/batch.h"
+#include "db/migrations.h"
+#include "db/pg.h"
+#include "db/pgcopy.h"
+#include "archive/file_registry.h"
 #include "ingester/loader.h"
 #include "synth/survey_generator.h"
 #include "tests/support/pg_server.h"
@@ -70,9 +70,9 @@ int main(int argc, char** argv) {
   if (!conn.ok()) return Die(conn.status());
   pg::Connection& db = **conn;
   if (auto m = migrations::Migrate(db); !m.ok()) return Die(m.status());
-  if (auto r = daemon::RegisterNight(db, archive, night); !r.ok()) return Die(r.status());
+  if (auto r = archive::RegisterNight(db, archive, night); !r.ok()) return Die(r.status());
   {  // CU3 first: the detections' foreign keys.
-    auto images = daemon::RegisteredImages(db, night);
+    auto images = archive::RegisteredImages(db, night);
     worker::TaskInput in{archive, night, 0, {}, 2};
     for (const auto& i : *images) in.images.push_back({i.multiframe_id, i.path, i.file_name, i.file_time_stamp, i.cat_name});
     (void)db.Exec("INSERT INTO curation.cu_event (cu, kind, producer) VALUES (3, 'process', 'bench')");

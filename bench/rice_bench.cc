@@ -1,8 +1,8 @@
-// The Rice decoder alone: Curator's (common/rice.h) against CFITSIO's
+// The Rice decoder alone: Curator's (fits/rice.h) against CFITSIO's
 // fits_rdecomp on the same tiles, one 2048-pixel row per tile as CFITSIO
 // writes them, for sky-like int32 images of a few noise levels (bits per
 // pixel printed). Megapixels/s on one core, median of 5, for this CPU's
-// build of the decoder and the baseline x86-64 one (common/cpu.h);
+// build of the decoder and the baseline x86-64 one (base/cpu.h);
 // asserts nothing.
 //
 //   rice_bench
@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "common/cpu.h"
-#include "common/rice.h"
+#include "base/cpu.h"
+#include "fits/rice.h"
 
 extern "C" int fits_rcomp(int a[], int nx, unsigned char* c, int clen, int nblock);
 extern "C" int fits_rdecomp(unsigned char* c, int clen, unsigned int array[], int nx, int nblock);

@@ -15,7 +15,7 @@ foreach(input IN LISTS INPUTS)
   string(APPEND body "      {${version}, \"${name}\", R\"curator_sql(${sql})curator_sql\"},\n")
 endforeach()
 file(WRITE "${OUTPUT}.tmp" "// Generated from deploy/migrations by cmake/EmbedMigrations.cmake.
-#include \"common/migrations.h\"
+#include \"db/migrations.h\"
 
 namespace curator::migrations {
 

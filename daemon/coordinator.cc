@@ -10,14 +10,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "common/archive_layout.h"
-#include "common/batch.h"
-#include "common/http_server.h"
-#include "common/log.h"
-#include "common/migrations.h"
-#include "common/status.h"
-#include "common/task_log.h"
-#include "daemon/registry.h"
+#include "archive/file_registry.h"
+#include "archive/layout.h"
+#include "archive/batch.h"
+#include "server/http_server.h"
+#include "base/log.h"
+#include "db/migrations.h"
+#include "base/status.h"
+#include "archive/task_log.h"
 #include "daemon/task_store.h"
 #include "daemon/worker_store.h"
 
@@ -579,12 +579,12 @@ absl::Status Coordinator::DiscoverNights() {
   for (const auto& e : fs::directory_iterator(
            absl::StrCat(options_.archive_root, "/", layout::kIncoming), ec)) {
     const std::string night = e.path().filename();
-    if (nights_done_.count(night) || !IsNightName(night) ||
+    if (nights_done_.count(night) || !archive::IsNightName(night) ||
         !fs::exists(e.path() / layout::kTransferMarker, ec)) {
       continue;
     }
-    CURATOR_ASSIGN_OR_RETURN(NightRegistration reg,
-                             RegisterNight(*conn_, options_.archive_root, night));
+    CURATOR_ASSIGN_OR_RETURN(archive::NightRegistration reg,
+                             archive::RegisterNight(*conn_, options_.archive_root, night));
     CURATOR_ASSIGN_OR_RETURN(int created, CreateNightTasks(*conn_, night));
     CURATOR_LOG(INFO) << "night " << night << ": " << reg.files.size() << " files registered ("
                       << reg.new_files << " new), " << created << " tasks created";
@@ -613,16 +613,16 @@ absl::Status Coordinator::Dispatch() {
     request.set_cu(t.cu);
     request.set_night(t.night);
     if (t.cu == 4) {
-      CURATOR_ASSIGN_OR_RETURN(std::vector<CatalogueFile> cats, RegisteredCatalogues(*conn_, t.night));
-      for (const CatalogueFile& c : cats) {
+      CURATOR_ASSIGN_OR_RETURN(std::vector<archive::CatalogueFile> cats, archive::RegisteredCatalogues(*conn_, t.night));
+      for (const archive::CatalogueFile& c : cats) {
         v1::TaskFile* f = request.add_files();
         f->set_multiframe_id(c.multiframe_id);
         f->set_path(c.path);
         f->set_image_path(c.image_path);
       }
     } else {
-      CURATOR_ASSIGN_OR_RETURN(std::vector<ImageFile> images, RegisteredImages(*conn_, t.night));
-      for (const ImageFile& i : images) {
+      CURATOR_ASSIGN_OR_RETURN(std::vector<archive::ImageFile> images, archive::RegisteredImages(*conn_, t.night));
+      for (const archive::ImageFile& i : images) {
         v1::TaskFile* f = request.add_files();
         f->set_multiframe_id(i.multiframe_id);
         f->set_path(i.path);

@@ -18,8 +18,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/pg.h"
-#include "common/rpc_security.h"
+#include "db/pg.h"
+#include "server/rpc_security.h"
 #include "curator/v1/services.grpc.pb.h"
 #include "daemon/planner.h"
 

@@ -30,18 +30,18 @@
 #include "curator/v1/services.grpc.pb.h"
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/create_channel.h>
-#include "common/archive_layout.h"
-#include "common/migrations.h"
-#include "common/config.h"
-#include "common/pg.h"
-#include "common/rpc_security.h"
-#include "common/site.h"
-#include "daemon/registry.h"
+#include "archive/layout.h"
+#include "db/migrations.h"
+#include "config/config.h"
+#include "db/pg.h"
+#include "server/rpc_security.h"
+#include "config/site.h"
+#include "archive/file_registry.h"
 
 ABSL_FLAG(bool, all, false,
           "register: every night under incoming/ with a transfer marker; approve: every "
           "pending task");
-ABSL_DECLARE_FLAG(std::string, config);  // common/site_flags.cc
+ABSL_DECLARE_FLAG(std::string, config);  // config/site_flags.cc
 ABSL_FLAG(bool, json, false, "Answer in JSON");
 ABSL_FLAG(std::string, daemon, "", "host:port of curator-daemon (default: daemon.listen_address)");
 ABSL_FLAG(std::string, state, "", "tasks: only tasks in this state");
@@ -434,7 +434,7 @@ int main(int argc, char** argv) {
   if (nights.empty()) return Fail(1, "register: give NIGHT (YYYYMMDD) or --all");
   bool problems = false;
   for (const std::string& night : nights) {
-    auto reg = curator::daemon::RegisterNight(**conn, archive, night);
+    auto reg = curator::archive::RegisterNight(**conn, archive, night);
     if (!reg.ok()) return Fail(3, reg.status().ToString());
     int images = 0, catalogues = 0;
     for (const auto& f : reg->files) (f.is_catalogue ? catalogues : images)++;

@@ -12,11 +12,11 @@
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "common/log.h"
+#include "base/log.h"
 #include "absl/strings/str_cat.h"
-#include "common/service_manager.h"
-#include "common/signals.h"
-#include "common/site.h"
+#include "server/service_manager.h"
+#include "base/signals.h"
+#include "config/site.h"
 #include "daemon/server.h"
 
 int main(int argc, char** argv) {

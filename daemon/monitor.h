@@ -16,7 +16,7 @@
 #ifndef CURATOR_DAEMON_MONITOR_H_
 #define CURATOR_DAEMON_MONITOR_H_
 
-#include "common/http_server.h"
+#include "server/http_server.h"
 #include "daemon/coordinator.h"
 
 namespace curator::daemon {

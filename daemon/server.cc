@@ -5,9 +5,9 @@
 #include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
-#include "common/grpc_status.h"
-#include "common/log.h"
-#include "common/status.h"
+#include "server/grpc_status.h"
+#include "base/log.h"
+#include "base/status.h"
 #include "daemon/monitor.h"
 
 namespace curator::daemon {

@@ -16,8 +16,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/http_server.h"
-#include "common/service_manager.h"
+#include "server/http_server.h"
+#include "server/service_manager.h"
 #include "curator/v1/config.pb.h"
 #include "daemon/coordinator.h"
 

@@ -1,8 +1,8 @@
 #include "daemon/task_store.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/status.h"
-#include "common/task_log.h"
+#include "base/status.h"
+#include "archive/task_log.h"
 
 namespace curator::daemon {
 namespace {

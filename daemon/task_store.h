@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/pg.h"
+#include "db/pg.h"
 #include "daemon/task_state.h"
 
 namespace curator::daemon {

@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/pg.h"
+#include "db/pg.h"
 #include "daemon/planner.h"
 
 namespace curator::daemon {

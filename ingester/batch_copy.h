@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "common/pg.h"
+#include "db/pg.h"
 #include "curator/v1/batch.pb.h"
 
 namespace curator::ingester {

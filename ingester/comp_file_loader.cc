@@ -5,7 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/status.h"
+#include "base/status.h"
 #include "ingester/batch_copy.h"
 
 namespace curator::ingester {

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/pg.h"
-#include "common/task_log.h"
+#include "db/pg.h"
+#include "archive/task_log.h"
 #include "curator/v1/batch.pb.h"
 
 namespace curator::ingester {

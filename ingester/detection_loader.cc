@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "common/pgcopy.h"
-#include "common/status.h"
+#include "db/pgcopy.h"
+#include "base/status.h"
 #include "ingester/batch_copy.h"
 
 namespace curator::ingester {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/pg.h"
+#include "db/pg.h"
 
 namespace curator::ingester {
 

@@ -1,8 +1,8 @@
 #include "ingester/poller.h"
 
-#include "common/http_server.h"
-#include "common/log.h"
-#include "common/pg.h"
+#include "server/http_server.h"
+#include "base/log.h"
+#include "db/pg.h"
 
 namespace curator::ingester {
 

@@ -6,7 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
-#include "common/status.h"
+#include "base/status.h"
 #include "ingester/batch_copy.h"
 
 namespace curator::ingester {

@@ -5,9 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/casu_catalogue.h"
-#include "common/fits.h"
-#include "common/status.h"
+#include "fits/casu_catalogue.h"
+#include "fits/fits.h"
+#include "base/status.h"
 
 namespace curator::synth {
 namespace {

@@ -16,9 +16,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "common/archive_layout.h"
-#include "common/files.h"
-#include "common/status.h"
+#include "archive/layout.h"
+#include "base/files.h"
+#include "base/status.h"
 #include "synth/frame_writer.h"
 #include "synth/random.h"
 

@@ -13,8 +13,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
-#include "common/fits.h"
-#include "common/wcs.h"
+#include "fits/fits.h"
+#include "fits/wcs.h"
 
 namespace curator::synth {
 

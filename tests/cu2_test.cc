@@ -10,13 +10,13 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
-#include "common/cpu.h"
-#include "common/fits.h"
-#include "common/jpeg.h"
-#include "common/migrations.h"
-#include "common/pg.h"
-#include "common/task_log.h"
-#include "daemon/registry.h"
+#include "base/cpu.h"
+#include "fits/fits.h"
+#include "worker/jpeg.h"
+#include "db/migrations.h"
+#include "db/pg.h"
+#include "archive/task_log.h"
+#include "archive/file_registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ingester/loader.h"
@@ -278,7 +278,7 @@ TEST(PreviewTest, StoredPixelsGiveTheFloatPathsPicture) {
   images.back().name += ", percentiles";
   images.back().scaling = worker::JpegOptions::Scaling::kPercentile;
 
-  // Both builds of the row loops (common/cpu.h) give the same picture.
+  // Both builds of the row loops (base/cpu.h) give the same picture.
   std::vector<std::vector<uint8_t>> pictures[2];
   for (bool baseline : {false, true}) {
     cpu::ScopedBuildForTesting build(baseline);

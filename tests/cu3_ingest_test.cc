@@ -12,13 +12,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/archive_layout.h"
-#include "common/batch.h"
-#include "common/fits.h"
-#include "common/migrations.h"
-#include "common/pg.h"
-#include "common/task_log.h"
-#include "daemon/registry.h"
+#include "archive/layout.h"
+#include "archive/batch.h"
+#include "fits/fits.h"
+#include "db/migrations.h"
+#include "db/pg.h"
+#include "archive/task_log.h"
+#include "archive/file_registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ingester/loader.h"
@@ -67,7 +67,7 @@ TEST_F(Cu3IngestTest, RegistrationGivesOneIdPerFileAndReportsChanges) {
   synth::Options o = Survey(1, 3);
   o.defects = {synth::Defect::kOrphanCatalogue};
   Generate(o);
-  auto first = daemon::RegisterNight(*conn_, archive_, "20071021");
+  auto first = archive::RegisterNight(*conn_, archive_, "20071021");
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_TRUE(first->transfer_complete);
   EXPECT_EQ(first->new_files, 7);  // 3 images, 3 catalogues, 1 orphan catalogue
@@ -81,7 +81,7 @@ TEST_F(Cu3IngestTest, RegistrationGivesOneIdPerFileAndReportsChanges) {
   EXPECT_THAT(first->problems,
               UnorderedElementsAre(HasSubstr("w20071021_00004_cat.fits: catalogue without an image")));
 
-  auto second = daemon::RegisterNight(*conn_, archive_, "20071021");
+  auto second = archive::RegisterNight(*conn_, archive_, "20071021");
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->new_files, 0);
   for (const auto& f : second->files) EXPECT_EQ(f.multiframe_id, ids[f.file_name]) << f.file_name;
@@ -89,7 +89,7 @@ TEST_F(Cu3IngestTest, RegistrationGivesOneIdPerFileAndReportsChanges) {
   // The image of frame 2 changes after registration: reported, same id.
   const std::string changed = archive_ + "/incoming/20071021/w20071021_00002.fit";
   { std::ofstream(changed, std::ios::app) << "more bytes"; }
-  auto third = daemon::RegisterNight(*conn_, archive_, "20071021");
+  auto third = archive::RegisterNight(*conn_, archive_, "20071021");
   ASSERT_TRUE(third.ok());
   EXPECT_EQ(third->new_files, 0);
   bool reported = false;
@@ -102,7 +102,7 @@ TEST_F(Cu3IngestTest, RegistrationGivesOneIdPerFileAndReportsChanges) {
   // The image arriving late links the orphan catalogue to it.
   fs::copy_file(archive_ + "/incoming/20071021/w20071021_00001.fit",
                 archive_ + "/incoming/20071021/w20071021_00004.fit");
-  auto fourth = daemon::RegisterNight(*conn_, archive_, "20071021");
+  auto fourth = archive::RegisterNight(*conn_, archive_, "20071021");
   ASSERT_TRUE(fourth.ok());
   EXPECT_EQ(Count("SELECT count(*) FROM curation.registered_file c JOIN curation.registered_file i "
                   "USING (multiframe_id) WHERE c.file_name = 'w20071021_00004_cat.fits' AND "

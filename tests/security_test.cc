@@ -9,8 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "common/config.h"
-#include "common/rpc_security.h"
+#include "config/config.h"
+#include "server/rpc_security.h"
 #include "tests/support/cluster_test.h"
 #include "tests/support/grpc_health.h"
 

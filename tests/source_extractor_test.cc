@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "common/fits.h"
+#include "fits/fits.h"
 #include "gtest/gtest.h"
 #include "synth/survey_generator.h"
 #include "tests/support/command.h"

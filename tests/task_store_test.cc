@@ -5,7 +5,7 @@
 #include <map>
 
 #include "daemon/planner.h"
-#include "daemon/registry.h"
+#include "archive/file_registry.h"
 #include "daemon/worker_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -6,9 +6,9 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "common/task_log.h"
+#include "archive/task_log.h"
 #include "curator/v1/services.grpc.pb.h"
-#include "daemon/registry.h"
+#include "archive/file_registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/grpc_health.h"
@@ -60,7 +60,7 @@ class WorkerServerTest : public testing::PipelineTest {
     r.set_cu(cu);
     r.set_night(night);
     r.set_cu_event_id(*tasklog::StartEvent(*conn_, cu, "process", night, "test"));
-    auto images = daemon::RegisteredImages(*conn_, night);
+    auto images = archive::RegisteredImages(*conn_, night);
     EXPECT_TRUE(images.ok()) << images.status();
     for (const auto& i : *images) {
       v1::TaskFile* f = r.add_files();
@@ -183,7 +183,7 @@ TEST_F(WorkerServerTest, CancelledTasksLeaveNothing) {
   // A running task told to stop publishes nothing and removes its output.
   worker::TaskControl control;
   control.cancelled = true;
-  auto images = daemon::RegisteredImages(*conn_, "20071021");
+  auto images = archive::RegisteredImages(*conn_, "20071021");
   worker::TaskInput in{archive_, "20071021", 0, {}, 1, &control};
   for (const auto& i : *images) in.images.push_back({i.multiframe_id, i.path, i.file_name, i.file_time_stamp, i.cat_name});
   auto out = worker::RunCu3(in);

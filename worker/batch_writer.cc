@@ -9,10 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "common/archive_layout.h"
-#include "common/batch.h"
-#include "common/files.h"
-#include "common/status.h"
+#include "archive/layout.h"
+#include "archive/batch.h"
+#include "base/files.h"
+#include "base/status.h"
 
 namespace curator::worker {
 

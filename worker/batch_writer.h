@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/pgcopy.h"
+#include "db/pgcopy.h"
 #include "curator/v1/batch.pb.h"
 
 namespace curator::worker {

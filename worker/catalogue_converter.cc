@@ -7,8 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/fits.h"
-#include "common/status.h"
+#include "fits/fits.h"
+#include "base/status.h"
 
 namespace curator::worker {
 namespace {

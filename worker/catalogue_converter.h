@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/pgcopy.h"
+#include "db/pgcopy.h"
 #include "curator/v1/batch.pb.h"
 #include "worker/cu4_columns.h"
 

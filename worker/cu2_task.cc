@@ -18,12 +18,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/archive_layout.h"
-#include "common/cpu.h"
-#include "common/files.h"
-#include "common/fits.h"
-#include "common/jpeg.h"
-#include "common/status.h"
+#include "archive/layout.h"
+#include "base/cpu.h"
+#include "base/files.h"
+#include "fits/fits.h"
+#include "worker/jpeg.h"
+#include "base/status.h"
 #include "worker/batch_writer.h"
 
 namespace curator::worker {
@@ -106,7 +106,7 @@ template <bool kHasBlank>
   }
 }
 
-// Each row loop built twice (common/cpu.h): baseline x86-64 has no byte
+// Each row loop built twice (base/cpu.h): baseline x86-64 has no byte
 // shuffle, and GCC 12 leaves the swap scalar there; the x86-64-v3 build
 // vectorises both with AVX2.
 using BigEndianRowFn = void (*)(const uint32_t*, uint8_t*, int64_t, float, float);

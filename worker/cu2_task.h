@@ -19,7 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "common/fits.h"
+#include "fits/fits.h"
 #include "worker/cu3_task.h"
 #include "worker/scaling.h"
 #include "worker/task_control.h"

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/status.h"
+#include "base/status.h"
 #include "worker/batch_writer.h"
 #include "worker/cu3_columns.h"
 #include "worker/multiframe_reader.h"

@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/task_log.h"
+#include "archive/task_log.h"
 #include "curator/v1/batch.pb.h"
 #include "worker/task_control.h"
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/fits.h"
+#include "fits/fits.h"
 
 namespace curator::worker {
 

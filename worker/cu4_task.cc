@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "common/status.h"
+#include "base/status.h"
 #include "worker/batch_writer.h"
 
 namespace curator::worker {

@@ -20,14 +20,14 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
-#include "common/batch.h"
-#include "common/pg.h"
-#include "common/site.h"
-#include "common/task_log.h"
-#include "daemon/registry.h"
-#include "common/log.h"
-#include "common/service_manager.h"
-#include "common/signals.h"
+#include "archive/batch.h"
+#include "db/pg.h"
+#include "config/site.h"
+#include "archive/task_log.h"
+#include "archive/file_registry.h"
+#include "base/log.h"
+#include "server/service_manager.h"
+#include "base/signals.h"
 #include "worker/cu2_task.h"
 #include "worker/cu3_task.h"
 #include "worker/cu4_task.h"
@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
     return Fail(1, "--jpeg_scale must be zscale, minmax or percentile");
   }
   if (jpeg.quality < 1 || jpeg.quality > 100) return Fail(1, "--jpeg_quality must be in 1..100");
-  if (!curator::daemon::IsNightName(night)) return Fail(1, "--night must be YYYYMMDD");
+  if (!curator::archive::IsNightName(night)) return Fail(1, "--night must be YYYYMMDD");
   auto site = curator::SiteFromFlags();
   if (!site.ok()) return Fail(1, std::string(site.status().message()));
   auto conn = curator::pg::Connection::Connect(site->config.database().conninfo());
@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
     return absl::OkStatus();
   };
   if (cu == 2 || cu == 3) {
-    auto images = curator::daemon::RegisteredImages(**conn, night);
+    auto images = curator::archive::RegisteredImages(**conn, night);
     if (!images.ok()) return Fail(3, images.status().ToString());
     if (images->empty()) {
       return Fail(3, absl::StrCat("night ", night, " has no registered images (curatorctl register ",
@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
                                      input.threads, jpeg});
     }
   } else {
-    auto cats = curator::daemon::RegisteredCatalogues(**conn, night);
+    auto cats = curator::archive::RegisteredCatalogues(**conn, night);
     if (!cats.ok()) return Fail(3, cats.status().ToString());
     if (cats->empty()) {
       return Fail(3, absl::StrCat("night ", night, " has no registered catalogues (curatorctl "

@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
-#include "common/fits.h"
+#include "fits/fits.h"
 #include "curator/v1/batch.pb.h"
 
 namespace curator::worker {

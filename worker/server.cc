@@ -10,9 +10,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "common/grpc_status.h"
-#include "common/log.h"
-#include "common/status.h"
+#include "server/grpc_status.h"
+#include "base/log.h"
+#include "base/status.h"
 
 namespace curator::worker {
 

@@ -16,8 +16,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/http_server.h"
-#include "common/rpc_security.h"
+#include "server/http_server.h"
+#include "server/rpc_security.h"
 #include "curator/v1/config.pb.h"
 #include "curator/v1/services.grpc.pb.h"
 #include "worker/task_runner.h"

@@ -21,7 +21,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
-#include "common/status.h"
+#include "base/status.h"
 
 namespace curator::testing {
 namespace {

@@ -5,9 +5,9 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
-#include "common/migrations.h"
-#include "common/task_log.h"
-#include "daemon/registry.h"
+#include "db/migrations.h"
+#include "archive/task_log.h"
+#include "archive/file_registry.h"
 #include "synth/survey_generator.h"
 #include "tests/support/process.h"
 #include "worker/cu4_task.h"
@@ -40,12 +40,12 @@ void PipelineTest::Generate(const synth::Options& o) {
 }
 
 void PipelineTest::Register(const std::string& night) {
-  auto reg = daemon::RegisterNight(*conn_, archive_, night);
+  auto reg = archive::RegisterNight(*conn_, archive_, night);
   ASSERT_TRUE(reg.ok()) << reg.status();
 }
 
 std::vector<worker::ImageInput> PipelineTest::Images(const std::string& night) {
-  auto images = daemon::RegisteredImages(*conn_, night);
+  auto images = archive::RegisteredImages(*conn_, night);
   EXPECT_TRUE(images.ok()) << images.status();
   std::vector<worker::ImageInput> out;
   for (const auto& i : *images) {
@@ -72,7 +72,7 @@ worker::TaskOutput PipelineTest::Cu3(const std::string& night) {
 }
 
 worker::TaskOutput PipelineTest::Cu4(const std::string& night) {
-  auto cats = daemon::RegisteredCatalogues(*conn_, night);
+  auto cats = archive::RegisteredCatalogues(*conn_, night);
   EXPECT_TRUE(cats.ok()) << cats.status();
   const int64_t event = *tasklog::StartEvent(*conn_, 4, "process", night, "test");
   worker::Cu4Input in{archive_, night, event, {}, 2};

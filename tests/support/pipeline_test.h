@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "common/pg.h"
+#include "db/pg.h"
 #include "ingester/loader.h"
 #include "synth/survey_model.h"
 #include "tests/support/pg_test.h"

@@ -16,7 +16,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "common/status.h"
+#include "base/status.h"
 #include "tests/support/command.h"
 
 extern char** environ;

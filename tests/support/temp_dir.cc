@@ -5,7 +5,7 @@
 #include <system_error>
 #include <vector>
 
-#include "common/log.h"
+#include "base/log.h"
 
 namespace curator::testing {
 

@@ -1,0 +1,92 @@
+#include "base/files.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "base/status.h"
+
+namespace curator::files {
+
+namespace fs = std::filesystem;
+
+absl::Status FsyncDir(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoToStatus(errno, path);
+  int rc = fsync(fd);
+  int e = errno;
+  close(fd);
+  if (rc != 0) return ErrnoToStatus(e, path);
+  return absl::OkStatus();
+}
+
+absl::Status WriteAtomically(const std::string& path, absl::string_view content) {
+  const std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoToStatus(errno, tmp);
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      close(fd);
+      return ErrnoToStatus(e, tmp);
+    }
+    done += n;
+  }
+  if (fsync(fd) != 0) {
+    int e = errno;
+    close(fd);
+    return ErrnoToStatus(e, tmp);
+  }
+  close(fd);
+  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoToStatus(errno, path);
+  return FsyncDir(fs::path(path).parent_path().string());
+}
+
+absl::StatusOr<std::string> ReadToString(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ErrnoToStatus(errno, path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+absl::Status MakeDirs(const std::string& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) return ErrnoToStatus(ec.value(), path);
+  return absl::OkStatus();
+}
+
+absl::Status MoveDir(const std::string& from, const std::string& to) {
+  const std::string parent = fs::path(to).parent_path().string();
+  if (absl::Status s = MakeDirs(parent); !s.ok()) return s;
+  if (rename(from.c_str(), to.c_str()) != 0) {
+    if (errno != ENOTEMPTY && errno != EEXIST) {
+      return ErrnoToStatus(errno, absl::StrCat("rename ", from, " -> ", to));
+    }
+    // `to` holds an older copy: set it aside, move in, then drop it. Never
+    // delete `to` first: another process may be moving the same directory.
+    static std::atomic<int> counter{0};
+    const std::string aside = absl::StrCat(to, ".replaced-", getpid(), "-", counter++);
+    if (rename(to.c_str(), aside.c_str()) != 0 && errno != ENOENT) {
+      return ErrnoToStatus(errno, absl::StrCat("rename ", to, " -> ", aside));
+    }
+    if (rename(from.c_str(), to.c_str()) != 0) {
+      return ErrnoToStatus(errno, absl::StrCat("rename ", from, " -> ", to));
+    }
+    std::error_code ec;
+    fs::remove_all(aside, ec);
+  }
+  return FsyncDir(parent);
+}
+
+}  // namespace curator::files

@@ -1,0 +1,30 @@
+// Small file-system helpers with Status errors naming the path.
+#ifndef CURATOR_BASE_FILES_H_
+#define CURATOR_BASE_FILES_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace curator::files {
+
+// Writes `content` to `path` through "<path>.tmp": write, fsync, rename,
+// fsync of the directory. Readers see the whole file or none of it.
+absl::Status WriteAtomically(const std::string& path, absl::string_view content);
+
+absl::StatusOr<std::string> ReadToString(const std::string& path);
+
+// mkdir -p.
+absl::Status MakeDirs(const std::string& path);
+
+// Renames directory `from` to `to`, making `to`'s parent first. If `to`
+// exists already it is replaced (the old one set aside first, then
+// removed). NotFound if `from` is gone.
+absl::Status MoveDir(const std::string& from, const std::string& to);
+
+absl::Status FsyncDir(const std::string& path);
+
+}  // namespace curator::files
+
+#endif  // CURATOR_BASE_FILES_H_

@@ -1,0 +1,102 @@
+// A thin libpq wrapper: one connection, parameterised statements, and
+// binary COPY from a file, all with absl::Status errors that keep
+// PostgreSQL's message and SQLSTATE.
+//
+// libpqxx 6.4 does not expose its connection's PGconn, and binary COPY
+// must run in the same transaction as the validation that follows it, so
+// the database paths that load data use this wrapper throughout.
+//
+// Codes: Unavailable for a lost or refused connection (SQLSTATE class 08,
+// admin shutdown: retry later), Aborted for serialization failures and
+// deadlocks (retry the transaction), AlreadyExists for unique violations,
+// FailedPrecondition for other integrity violations, InvalidArgument for
+// bad data, Internal otherwise.
+//
+// Thread-compatible: one connection per thread.
+#ifndef CURATOR_DB_PG_H_
+#define CURATOR_DB_PG_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+struct pg_conn;
+struct pg_result;
+
+namespace curator::pg {
+
+class Result {
+ public:
+  Result() = default;
+  explicit Result(pg_result* result);
+  Result(Result&&) noexcept;
+  Result& operator=(Result&&) noexcept;
+  ~Result();
+
+  int rows() const;
+  int columns() const;
+  bool IsNull(int row, int column) const;
+  std::string Get(int row, int column) const;  // "" for NULL
+  int64_t GetInt(int row, int column) const;
+  double GetDouble(int row, int column) const;
+  // Rows affected by INSERT/UPDATE/DELETE/COPY.
+  int64_t AffectedRows() const;
+
+ private:
+  pg_result* result_ = nullptr;
+};
+
+using Param = std::optional<std::string>;  // nullopt is SQL NULL
+
+// A text[] literal of `items`, each quoted, for a $n::text[] parameter.
+std::string TextArray(const std::vector<std::string>& items);
+
+class Connection {
+ public:
+  static absl::StatusOr<std::unique_ptr<Connection>> Connect(
+      const std::string& conninfo);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs one statement with $1.. parameters (text format).
+  absl::StatusOr<Result> Exec(absl::string_view sql,
+                              const std::vector<Param>& params = {});
+  // Runs a script of several statements without parameters (PQexec).
+  absl::Status ExecScript(absl::string_view sql);
+  // Runs `copy_sql` (a COPY ... FROM STDIN) and streams the file at
+  // `path` to it; returns the rows PostgreSQL reports it copied.
+  // `transform`, if given, sees every chunk read and returns what to send.
+  absl::StatusOr<int64_t> CopyInFromFile(
+      absl::string_view copy_sql, const std::string& path,
+      const std::function<absl::StatusOr<absl::string_view>(absl::string_view)>& transform =
+          nullptr);
+  // Same, from memory.
+  absl::StatusOr<int64_t> CopyIn(absl::string_view copy_sql,
+                                 absl::string_view data);
+
+  // BEGIN / COMMIT / ROLLBACK.
+  absl::Status Begin();
+  absl::Status Commit();
+  absl::Status Rollback();
+
+  // "schema"."table" quoting of an identifier.
+  std::string QuoteIdentifier(absl::string_view name) const;
+  pg_conn* raw() { return conn_; }
+
+ private:
+  explicit Connection(pg_conn* conn) : conn_(conn) {}
+  absl::Status ResultError(pg_result* result, absl::string_view sql) const;
+  absl::StatusOr<int64_t> FinishCopy(absl::string_view copy_sql);
+  pg_conn* conn_;
+};
+
+}  // namespace curator::pg
+
+#endif  // CURATOR_DB_PG_H_
