@@ -13,6 +13,7 @@
 #include "absl/time/civil_time.h"
 #include "archive/layout.h"
 #include "base/status.h"
+#include "db/lock_keys.h"
 
 namespace curator::archive {
 namespace {
@@ -43,7 +44,8 @@ std::string StemOfImage(const std::string& name) {
 absl::Status RegisterInTransaction(pg::Connection& conn, const std::string& dir,
                                    NightRegistration& reg) {
   CURATOR_RETURN_IF_ERROR(
-      conn.Exec("SELECT pg_advisory_xact_lock(hashtext('register ' || $1))", {reg.night})
+      conn.Exec(absl::StrCat("SELECT pg_advisory_xact_lock(", pg::lock_keys::kRegisterNight, ")"),
+                {reg.night})
           .status());
   CURATOR_RETURN_IF_ERROR(
       conn.Exec("INSERT INTO curation.night (night, incoming_dir, transfer_complete) "

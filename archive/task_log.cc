@@ -45,18 +45,42 @@ absl::StatusOr<int64_t> StartEvent(pg::Connection& conn, int cu,
   return r.GetInt(0, 0);
 }
 
-absl::Status Finish(pg::Connection& conn, int64_t cu_event_id,
-                    const std::vector<Step>& steps, bool failed,
-                    absl::string_view message) {
+namespace {
+
+absl::Status FinishInTransaction(pg::Connection& conn, int64_t cu_event_id,
+                                 const std::vector<Step>& steps, bool failed,
+                                 absl::string_view message) {
   int64_t rows = 0;
   int errors = 0, warnings = 0;
-  std::string file_rows, message_rows;
   for (const Step& step : steps) {
     // Steps pass the same rows along (read, then write): the event's rows
     // are the most any step handled, not their sum.
     rows = std::max(rows, step.rows);
     errors += step.errors;
     warnings += step.warnings;
+  }
+  // The event is closed first, and only if it is still running: an
+  // attempt the daemon already ended (its worker was lost, then came back
+  // and reported late) keeps the record it has.
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result closed,
+      conn.Exec("UPDATE curation.cu_event SET finished_at = clock_timestamp(), status = $2, "
+                "rows = $3, errors = $4, warnings = $5, message = $6 WHERE cu_event_id = $1 AND "
+                "status = 'running'",
+                {std::to_string(cu_event_id), failed ? "failed" : "done", std::to_string(rows),
+                 std::to_string(errors), std::to_string(warnings), std::string(message)}));
+  if (closed.AffectedRows() != 1) {
+    CURATOR_ASSIGN_OR_RETURN(
+        pg::Result now, conn.Exec("SELECT status, coalesce(message, '') FROM curation.cu_event "
+                                  "WHERE cu_event_id = $1",
+                                  {std::to_string(cu_event_id)}));
+    if (now.rows() == 0) return absl::NotFoundError(absl::StrCat("no event ", cu_event_id));
+    return absl::FailedPreconditionError(
+        absl::StrCat("event ", cu_event_id, " was ended already (", now.Get(0, 0), ": ",
+                     now.Get(0, 1), "); its record stays as it is"));
+  }
+  std::string file_rows, message_rows;
+  for (const Step& step : steps) {
     CURATOR_ASSIGN_OR_RETURN(
         pg::Result r,
         conn.Exec("INSERT INTO curation.step_log (cu_event_id, step, started_at, "
@@ -94,13 +118,20 @@ absl::Status Finish(pg::Connection& conn, int64_t cu_event_id,
                     message_rows)
             .status());
   }
-  return conn
-      .Exec("UPDATE curation.cu_event SET finished_at = now(), status = $2, rows = $3, "
-            "errors = $4, warnings = $5, message = $6 WHERE cu_event_id = $1",
-            {std::to_string(cu_event_id), failed ? "failed" : "done",
-             std::to_string(rows), std::to_string(errors), std::to_string(warnings),
-             std::string(message)})
-      .status();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Finish(pg::Connection& conn, int64_t cu_event_id,
+                    const std::vector<Step>& steps, bool failed,
+                    absl::string_view message) {
+  // Inside the caller's transaction (an ingest), or in one of its own:
+  // the event's end and its steps are recorded together or not at all.
+  if (conn.InTransaction()) return FinishInTransaction(conn, cu_event_id, steps, failed, message);
+  CURATOR_ASSIGN_OR_RETURN(pg::Transaction tx, pg::Transaction::Begin(conn));
+  CURATOR_RETURN_IF_ERROR(FinishInTransaction(conn, cu_event_id, steps, failed, message));
+  return tx.Commit();
 }
 
 }  // namespace curator::tasklog

@@ -49,7 +49,10 @@ absl::StatusOr<int64_t> StartEvent(pg::Connection& conn, int cu,
 
 // Records the steps (their files and messages) and closes the event:
 // status 'done' or 'failed', errors and warnings summed over the steps,
-// rows the most any step handled, and `message`.
+// rows the most any step handled, `message`, and the wall-clock time.
+// Atomic (in the caller's transaction, or one of its own). An event that
+// is no longer running (the daemon ended a lost attempt's) is left as it
+// is: FailedPrecondition, and no step is added.
 absl::Status Finish(pg::Connection& conn, int64_t cu_event_id,
                     const std::vector<Step>& steps, bool failed,
                     absl::string_view message);

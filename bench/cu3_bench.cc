@@ -15,7 +15,7 @@
 #include "db/migrations.h"
 #include "db/pg.h"
 #include "archive/file_registry.h"
-#include "ingester/loader.h"
+#include "ingester/ingest.h"
 #include "synth/survey_generator.h"
 #include "tests/support/command.h"
 #include "tests/support/pg_server.h"
@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
               "multiframes/s (%.0f with writing the batch: %.3f s)\n",
               n, read_s, n / read_s, n / (read_s + write_s), write_s);
 
-  ingester::Loader loader(conn->get(), {archive, ""});
+  ingester::Ingester loader(conn->get(), ingester::DefaultIngestOptions(archive));
   const absl::Time t0 = absl::Now();
   auto ingested = loader.IngestReady();
   const double ingest_s = absl::ToDoubleSeconds(absl::Now() - t0);

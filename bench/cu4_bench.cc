@@ -25,7 +25,7 @@
 #include "db/pg.h"
 #include "db/pgcopy.h"
 #include "archive/file_registry.h"
-#include "ingester/loader.h"
+#include "ingester/ingest.h"
 #include "synth/survey_generator.h"
 #include "tests/support/pg_server.h"
 #include "tests/support/temp_dir.h"
@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
     in.cu_event_id = 1;
     auto out = worker::RunCu3(in);
     if (!out.ok()) return Die(out.status());
-    ingester::Loader loader(&db, {archive, ""});
+    ingester::Ingester loader(&db, ingester::DefaultIngestOptions(archive));
     auto done = loader.IngestReady();
     if (!done.ok()) return Die(done.status());
   }
@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
   (void)db.ExecScript("DROP TABLE ref_indexed; DROP TABLE ref_bare; CHECKPOINT;");
 
   // (b) End to end.
-  ingester::Loader loader(&db, {archive, ""});
+  ingester::Ingester loader(&db, ingester::DefaultIngestOptions(archive));
   const absl::Time b0 = absl::Now();
   auto outcome = loader.IngestBatch(batch_dir);
   const double ingest_s = Seconds(b0);

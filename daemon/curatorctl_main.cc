@@ -3,7 +3,8 @@
 //   curatorctl migrate  [--config F | --db CONNINFO]
 //   curatorctl register NIGHT... | --all   [--config F | --archive DIR --db CONNINFO]
 //   curatorctl tasks [--state S] | workers | plan | approve (--all | ID...) |
-//       reject ID... | cancel ID... | retry ID... | pause | resume
+//       reject ID... | cancel ID... | retry ID... | rerun ID... | cus |
+//       pause | resume
 //       --config F [--daemon HOST:PORT] [--json]
 //   curatorctl describe --json     every command, its arguments and types
 //
@@ -36,6 +37,7 @@
 #include "db/pg.h"
 #include "server/rpc_security.h"
 #include "config/site.h"
+#include "archive/cu_registry.h"
 #include "archive/file_registry.h"
 
 ABSL_FLAG(bool, all, false,
@@ -83,7 +85,12 @@ const std::vector<CommandSpec>& Commands() {
         {"all", "bool", false, "every pending task"}}},
       {"reject", "approved tasks back to pending", {{"task_ids", "int64[]", true, "tasks"}}},
       {"cancel", "stop tasks, also on their workers", {{"task_ids", "int64[]", true, "tasks"}}},
-      {"retry", "failed or cancelled tasks back to pending", {{"task_ids", "int64[]", true, "tasks"}}},
+      {"retry", "failed or cancelled tasks back to pending, with a fresh budget of attempts",
+       {{"task_ids", "int64[]", true, "tasks"}}},
+      {"rerun", "finished tasks (done, ingested, failed, cancelled) back to pending, to be "
+                "processed again; the new batch replaces the old",
+       {{"task_ids", "int64[]", true, "tasks"}}},
+      {"cus", "the curation use cases the daemon knows, and what each waits for", {}},
       {"nights", "nights, their files and their tasks' states", {}},
       {"batches", "batches: ready, waiting, ingested, quarantined, with rows and timings", {}},
       {"log", "a task's steps and its errors and warnings", {{"task_id", "int64", true, "task"}}},
@@ -126,6 +133,37 @@ int Describe() {
   return 0;
 }
 
+// "CU3" for a CU id, from the daemon's registry (ListCus), fetched once.
+class CuNames {
+ public:
+  explicit CuNames(curator::v1::Coordinator::Stub* stub) : stub_(stub) {}
+  std::string operator()(int cu) {
+    if (names_.empty()) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      curator::v1::ListCusResponse cus;
+      if (stub_->ListCus(&ctx, curator::v1::ListCusRequest(), &cus).ok()) {
+        for (const auto& c : cus.cus()) {
+          names_[c.cu()] = c.name();
+          order_.push_back(c.name());
+        }
+      }
+    }
+    auto it = names_.find(cu);
+    return it != names_.end() ? it->second : absl::StrCat("CU", cu);
+  }
+  // Every CU's name, in planning order.
+  const std::vector<std::string>& order() {
+    (*this)(0);
+    return order_;
+  }
+
+ private:
+  curator::v1::Coordinator::Stub* stub_;
+  std::map<int, std::string> names_;
+  std::vector<std::string> order_;
+};
+
 // The daemon commands.
 int DaemonCommand(const std::string& command, const std::vector<std::string>& args) {
   // The config says how to reach the daemon: its address, TLS or
@@ -152,19 +190,24 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
   std::unique_ptr<google::protobuf::Message> reply;
   grpc::Status st;
   int code = 0;
+  CuNames cu_name(stub.get());
   if (command == "tasks") {
     curator::v1::ListTasksRequest r;
     r.set_state(absl::GetFlag(FLAGS_state));
     auto out = std::make_unique<curator::v1::ListTasksResponse>();
     st = stub->ListTasks(&ctx, r, out.get());
     if (st.ok() && !absl::GetFlag(FLAGS_json)) {
-      std::printf("%8s  %-8s  %-3s  %-10s  %5s  %8s  %-12s  %s\n", "TASK", "NIGHT", "CU", "STATE",
-                  "FILES", "ATTEMPTS", "WORKER", "BATCH / LAST ERROR");
+      std::printf("%8s  %-8s  %-4s  %-10s  %5s  %8s  %-12s  %s\n", "TASK", "NIGHT", "CU", "STATE",
+                  "FILES", "ATTEMPTS", "WORKER", "BATCH / LAST ERROR / WAITING FOR");
       for (const auto& t : out->tasks()) {
-        std::printf("%8lld  %-8s  %-3d  %-10s  %5d  %8d  %-12s  %s\n",
-                    static_cast<long long>(t.task_id()), t.night().c_str(), t.cu(),
-                    t.state().c_str(), t.files(), t.attempts(), t.worker_id().c_str(),
-                    (t.batch_id().empty() ? t.last_error() : t.batch_id()).c_str());
+        std::string note = t.batch_id().empty() ? t.last_error() : t.batch_id();
+        if (!t.waiting_for().empty()) {
+          note = absl::StrCat("waits for ", absl::StrJoin(t.waiting_for(), "; "));
+        }
+        std::printf("%8lld  %-8s  %-4s  %-10s  %5d  %8d  %-12s  %s\n",
+                    static_cast<long long>(t.task_id()), t.night().c_str(),
+                    cu_name(t.cu()).c_str(), t.state().c_str(), t.files(), t.attempts(),
+                    t.worker_id().c_str(), note.c_str());
       }
     }
     reply = std::move(out);
@@ -187,11 +230,11 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
     auto out = std::make_unique<curator::v1::GetPlanResponse>();
     st = stub->GetPlan(&ctx, curator::v1::GetPlanRequest(), out.get());
     if (st.ok() && !absl::GetFlag(FLAGS_json)) {
-      std::printf("%8s  %-8s  %-3s  %-14s  %9s  %10s\n", "TASK", "NIGHT", "CU", "WORKER", "START IN",
+      std::printf("%8s  %-8s  %-4s  %-14s  %9s  %10s\n", "TASK", "NIGHT", "CU", "WORKER", "START IN",
                   "FINISH IN");
       for (const auto& e : out->entries()) {
-        std::printf("%8lld  %-8s  %-3d  %-14s  %8.0fs  %9.0fs%s\n",
-                    static_cast<long long>(e.task_id()), e.night().c_str(), e.cu(),
+        std::printf("%8lld  %-8s  %-4s  %-14s  %8.0fs  %9.0fs%s\n",
+                    static_cast<long long>(e.task_id()), e.night().c_str(), cu_name(e.cu()).c_str(),
                     e.worker_id().c_str(), std::max(0.0, e.start_in_seconds()),
                     std::max(0.0, e.finish_in_seconds()),
                     e.starts_now() ? "  (starts when approved)" : "");
@@ -238,7 +281,7 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
       std::printf("%-8s  %-8s  %6s  %10s  %s\n", "NIGHT", "COMPLETE", "IMAGES", "CATALOGUES", "TASKS");
       for (const auto& n : out->nights()) {
         std::vector<std::string> tasks;
-        for (const char* cu : {"CU3", "CU2", "CU4"}) {
+        for (const std::string& cu : cu_name.order()) {
           auto it = n.tasks().find(cu);
           if (it != n.tasks().end()) tasks.push_back(absl::StrCat(cu, " ", it->second));
         }
@@ -252,11 +295,14 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
     auto out = std::make_unique<curator::v1::ListBatchesResponse>();
     st = stub->ListBatches(&ctx, curator::v1::ListBatchesRequest(), out.get());
     if (st.ok() && !absl::GetFlag(FLAGS_json)) {
-      std::printf("%-24s  %-3s  %-11s  %9s  %s\n", "BATCH", "CU", "STATE", "INGEST", "ROWS / REPORT");
+      std::printf("%-24s  %-4s  %-11s  %9s  %s\n", "BATCH", "CU", "STATE", "INGEST", "ROWS / REPORT");
       for (const auto& b : out->batches()) {
-        std::printf("%-24s  %-3d  %-11s  %7.0fms  %s\n", b.batch_id().c_str(), b.cu(),
-                    b.state().c_str(), b.ingest_ms(),
-                    (b.report().empty() ? b.rows_per_table() : b.report()).c_str());
+        std::string note = b.report().empty() ? b.rows_per_table() : b.report();
+        if (!b.held_by().empty()) {
+          note = absl::StrCat("held by ", b.held_by(), " since ", b.held_since());
+        }
+        std::printf("%-24s  %-4s  %-11s  %7.0fms  %s\n", b.batch_id().c_str(),
+                    cu_name(b.cu()).c_str(), b.state().c_str(), b.ingest_ms(), note.c_str());
       }
     }
     reply = std::move(out);
@@ -269,8 +315,9 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
     st = stub->GetTaskLog(&ctx, r, out.get());
     if (st.ok() && !absl::GetFlag(FLAGS_json)) {
       const auto& t = out->task();
-      std::printf("task %lld: CU%d of %s, %s, attempt %d on %s%s%s\n",
-                  static_cast<long long>(t.task_id()), t.cu(), t.night().c_str(), t.state().c_str(),
+      std::printf("task %lld: %s of %s, %s, attempt %d on %s%s%s\n",
+                  static_cast<long long>(t.task_id()), cu_name(t.cu()).c_str(), t.night().c_str(),
+                  t.state().c_str(),
                   t.attempts(), t.worker_id().empty() ? "-" : t.worker_id().c_str(),
                   t.last_error().empty() ? "" : "; last error: ", t.last_error().c_str());
       for (const auto& a : out->attempts()) {
@@ -336,7 +383,24 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
       }
       return 0;
     }
-  } else if (command == "cancel" || command == "retry" || command == "reject") {
+  } else if (command == "cus") {
+    auto out = std::make_unique<curator::v1::ListCusResponse>();
+    st = stub->ListCus(&ctx, curator::v1::ListCusRequest(), out.get());
+    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
+      std::printf("%-5s  %-24s  %-10s  %-22s  %s\n", "CU", "WHAT", "READS", "PROCESSED AFTER",
+                  "INGESTED AFTER");
+      for (const auto& c : out->cus()) {
+        const auto list = [](const auto& l) {
+          return l.empty() ? std::string("-") : absl::StrJoin(l, ", ");
+        };
+        std::printf("%-5s  %-24s  %-10s  %-22s  %s\n", c.name().c_str(), c.title().c_str(),
+                    c.input().c_str(), list(c.before_processing()).c_str(),
+                    list(c.before_ingest()).c_str());
+      }
+    }
+    reply = std::move(out);
+  } else if (command == "cancel" || command == "retry" || command == "reject" ||
+             command == "rerun") {
     curator::v1::TaskIdsRequest r;
     for (const std::string& a : args) {
       int64_t id = 0;
@@ -347,6 +411,7 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
     auto out = std::make_unique<curator::v1::TaskIdsResponse>();
     st = command == "cancel"  ? stub->Cancel(&ctx, r, out.get())
          : command == "retry" ? stub->Retry(&ctx, r, out.get())
+         : command == "rerun" ? stub->Rerun(&ctx, r, out.get())
                               : stub->Reject(&ctx, r, out.get());
     if (st.ok() && !absl::GetFlag(FLAGS_json)) {
       std::printf("%s: %d task(s)\n", command.c_str(), out->changed_size());
@@ -383,14 +448,14 @@ int main(int argc, char** argv) {
       "curatorctl migrate | register NIGHT... | register --all\n"
       "  [--config FILE] [--archive DIR] [--db CONNINFO]\n"
       "curatorctl tasks [--state S] | workers | plan | approve (--all | ID...) | reject ID... |\n"
-      "  cancel ID... | retry ID... | pause | resume\n"
+      "  cancel ID... | retry ID... | rerun ID... | cus | pause | resume\n"
       "  --config FILE [--daemon HOST:PORT] [--json]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) return Fail(1, "give a command: migrate, register, tasks, workers, plan, approve, pause or resume");
   const std::string command = args[1];
   if (command == "describe") return Describe();
   for (const char* c : {"tasks", "workers", "plan", "approve", "reject", "cancel", "retry",
-                        "nights", "batches", "log", "status", "pause", "resume"}) {
+                        "rerun", "cus", "nights", "batches", "log", "status", "pause", "resume"}) {
     if (command == c) return DaemonCommand(command, std::vector<std::string>(args.begin() + 2, args.end()));
   }
   if (command != "migrate" && command != "register") {
@@ -407,6 +472,12 @@ int main(int argc, char** argv) {
 
   if (command == "migrate") {
     auto applied = curator::migrations::Migrate(**conn);
+    if (applied.ok()) {
+      if (absl::Status s = curator::archive::SyncCuTable(**conn, curator::archive::CuRegistry::Default());
+          !s.ok()) {
+        return Fail(3, s.ToString());
+      }
+    }
     if (!applied.ok()) return Fail(3, applied.status().ToString());
     auto version = curator::migrations::CurrentVersion(**conn);
     if (applied->empty()) {

@@ -53,7 +53,7 @@ HttpResponse Asset(const std::string& name, const std::string& type) {
 
 }  // namespace
 
-void AddMonitorRoutes(Coordinator* c, HttpServer* http) {
+void AddMonitorRoutes(Daemon* d, HttpServer* http) {
   for (const char* page : {"/", "/workers", "/batches", "/tasks/\\d+"}) {
     http->Get(page, [](const HttpRequest&) {
       return Asset("index.html", "text/html; charset=utf-8");
@@ -65,28 +65,26 @@ void AddMonitorRoutes(Coordinator* c, HttpServer* http) {
   http->Get("/monitor.css", [](const HttpRequest&) {
     return Asset("monitor.css", "text/css; charset=utf-8");
   });
-  http->Get("/api/nights", [c](const HttpRequest&) { return Json(c->ListNights()); });
-  http->Get("/api/tasks", [c](const HttpRequest&) { return Json(c->ListTasks("")); });
-  http->Get("/api/workers", [c](const HttpRequest&) { return Json(c->ListWorkers()); });
-  http->Get("/api/batches", [c](const HttpRequest&) { return Json(c->ListBatches()); });
-  http->Get("/api/plan", [c](const HttpRequest&) { return Json(c->GetPlan()); });
-  http->Get("/api/tasks/(\\d+)/log", [c](const HttpRequest& req) {
+  ReadQueries* q = &d->queries();
+  http->Get("/api/nights", [q](const HttpRequest&) { return Json(q->ListNights()); });
+  http->Get("/api/tasks", [q](const HttpRequest&) { return Json(q->ListTasks("")); });
+  http->Get("/api/workers", [q](const HttpRequest&) { return Json(q->ListWorkers()); });
+  http->Get("/api/batches", [q](const HttpRequest&) { return Json(q->ListBatches()); });
+  http->Get("/api/plan", [q](const HttpRequest&) { return Json(q->GetPlan()); });
+  http->Get("/api/cus", [q](const HttpRequest&) {
+    return Json(absl::StatusOr<v1::ListCusResponse>(q->ListCus()));
+  });
+  http->Get("/api/tasks/(\\d+)/log", [q](const HttpRequest& req) {
     int64_t id = 0;
     if (!absl::SimpleAtoi(req.captures.at(0), &id)) {
       return Json(absl::NotFoundError("no such task"));
     }
-    return Json(c->GetTaskLog(id));
+    return Json(q->GetTaskLog(id));
   });
-  http->Get("/metrics", [c](const HttpRequest&) {
-    absl::StatusOr<std::string> text = c->Metrics();
+  http->Get("/metrics", [d](const HttpRequest&) {
     HttpResponse r;
-    if (!text.ok()) {
-      r.status = 503;
-      r.body = absl::StrCat("# ", text.status().message(), "\n");
-      return r;
-    }
     r.content_type = kMetricsContentType;
-    r.body = *std::move(text);
+    r.body = d->Metrics();
     return r;
   });
 }

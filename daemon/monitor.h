@@ -6,7 +6,7 @@
 //   /batches          ready, loading, waiting, ingested, quarantined
 //   /tasks/<id>       one task's steps, errors and warnings
 //   /api/nights, /api/tasks, /api/workers, /api/batches, /api/plan,
-//   /api/tasks/<id>/log   the JSON behind each page (proto3 JSON of the
+//   /api/cus, /api/tasks/<id>/log   the JSON behind each page (proto3 JSON of the
 //                     matching Coordinator response, field names as in the
 //                     .proto)
 //   /metrics          Prometheus text format
@@ -17,12 +17,12 @@
 #define CURATOR_DAEMON_MONITOR_H_
 
 #include "server/http_server.h"
-#include "daemon/coordinator.h"
+#include "daemon/daemon.h"
 
 namespace curator::daemon {
 
-// Adds the routes above to `http`; `coordinator` must outlive it.
-void AddMonitorRoutes(Coordinator* coordinator, HttpServer* http);
+// Adds the routes above to `http`; `daemon` must outlive it.
+void AddMonitorRoutes(Daemon* daemon, HttpServer* http);
 
 }  // namespace curator::daemon
 

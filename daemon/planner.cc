@@ -9,9 +9,6 @@ namespace {
 
 constexpr double kDefaultSecondsPerFile = 0.05;
 
-// Order of CUs: CU3 first, its ingest gates the others.
-int CuRank(int cu) { return cu == 3 ? 0 : cu == 4 ? 1 : 2; }
-
 }  // namespace
 
 void DurationModel::Record(int cu, int64_t files, absl::Duration took) {
@@ -75,13 +72,42 @@ Plan MakePlan(const std::vector<PendingTask>& tasks, const std::vector<WorkerSta
     const PendingTask& x = tasks[a];
     const PendingTask& y = tasks[b];
     if (x.priority != y.priority) return x.priority > y.priority;
-    if (CuRank(x.cu) != CuRank(y.cu)) return CuRank(x.cu) < CuRank(y.cu);
+    if (x.rank != y.rank) return x.rank < y.rank;
     if (x.ready_since != y.ready_since) return x.ready_since < y.ready_since;
     return x.task_id < y.task_id;
   });
   plan.entries.reserve(tasks.size());
+  // When each planned task is estimated to finish, for the tasks that
+  // wait for it.
+  std::map<int64_t, absl::Time> finishes;
+  std::map<int64_t, size_t> index_of;
+  for (size_t i = 0; i < tasks.size(); ++i) index_of[tasks[i].task_id] = i;
+  // A task waiting for one planned later (a higher priority than its
+  // prerequisite) goes round again once that one is placed.
+  std::vector<size_t> deferred;
+  const auto earliest = [&](const PendingTask& t, absl::Time* at) {
+    *at = t.ready ? now : now + absl::Microseconds(1);
+    for (int64_t p : t.after) {
+      auto f = finishes.find(p);
+      if (f != finishes.end()) {
+        *at = std::max(*at, f->second);
+      } else if (index_of.count(p)) {
+        return false;  // not placed yet
+      }
+    }
+    return true;
+  };
+  for (size_t round = 0; round < 2 && !order.empty(); ++round) {
   for (size_t i : order) {
     const PendingTask& t = tasks[i];
+    absl::Time not_before;
+    if (!earliest(t, &not_before)) {
+      if (round == 0) {
+        deferred.push_back(i);
+        continue;
+      }
+      not_before = now + absl::Microseconds(1);
+    }
     auto it = slots.find(t.data_root);
     if (it == slots.end() || it->second.empty()) {
       plan.unplaceable.push_back(t.task_id);
@@ -99,13 +125,17 @@ Plan MakePlan(const std::vector<PendingTask>& tasks, const std::vector<WorkerSta
     PlanEntry e;
     e.task_id = t.task_id;
     e.worker_id = workers[slot.worker].id;
-    e.start = slot.free_at;
-    e.finish = slot.free_at + durations.Estimate(t.cu, t.files);
-    e.starts_now = slot.free_at <= now;
+    e.start = std::max(slot.free_at, not_before);
+    e.finish = e.start + durations.Estimate(t.cu, t.files);
+    e.starts_now = e.start <= now;
     plan.finish = std::max(plan.finish, e.finish);
+    finishes[t.task_id] = e.finish;
     slot.free_at = free_at[slot.index] = e.finish;
     heap.push(slot);
     plan.entries.push_back(std::move(e));
+  }
+  order = std::move(deferred);
+  deferred.clear();
   }
   return plan;
 }

@@ -10,8 +10,12 @@
 //  - its free slots now are slots - running, none while its load average
 //    per core is above the threshold; later slots free up as the tasks
 //    the plan gives it finish;
-//  - tasks go in order of priority, then CU3 before CU2 and CU4 (their
-//    ingests wait for CU3's), then the oldest first;
+//  - tasks go in order of priority, then their CU's rank (the registry's:
+//    a CU whose ingest or processing others wait for goes first), then
+//    the oldest first;
+//  - a task whose prerequisites are not met yet never starts now: it is
+//    planned after the prerequisites this plan places (or a moment from
+//    now if they run already);
 //  - each goes to the eligible slot that is free soonest (ties: the
 //    least loaded worker), so the plan also says when the night will be
 //    done.
@@ -41,11 +45,16 @@ struct WorkerState {
 struct PendingTask {
   int64_t task_id = 0;
   int cu = 0;
+  int rank = 0;  // the CU's planning rank (archive/cu_registry.h)
   std::string night;
   int64_t files = 0;
   std::string data_root;
   int priority = 0;  // higher first
   absl::Time ready_since;
+  // False while a prerequisite for processing is not met; `after` lists
+  // the tasks it waits for.
+  bool ready = true;
+  std::vector<int64_t> after;
 };
 
 // Seconds per input file of each CU, from the durations of finished

@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "archive/cu_registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -25,6 +26,8 @@ PendingTask Task(int64_t id, int cu, int64_t files = 10, std::string root = "/a"
   PendingTask t;
   t.task_id = id;
   t.cu = cu;
+  // The rank the CU registry gives the CU: CU3 first.
+  t.rank = archive::CuRegistry::Default().Find(cu)->rank;
   t.night = "20071021";
   t.files = files;
   t.data_root = std::move(root);
@@ -60,6 +63,28 @@ TEST(PlannerTest, Cu3GoesFirstThenPriorityAndAge) {
   std::vector<int64_t> order;
   for (const PlanEntry& e : plan.entries) order.push_back(e.task_id);
   EXPECT_THAT(order, ::testing::ElementsAre(4, 3, 1, 2));
+}
+
+TEST(PlannerTest, ATaskWaitingForAnotherStartsAfterItAndNeverNow) {
+  DurationModel d;
+  d.Record(4, 10, absl::Seconds(10));  // 1 s per file
+  // Task 2 (a CU that reads CU4's output) waits for task 1, and has a
+  // higher priority, so it is looked at first; task 3 waits for a task
+  // outside this plan (running already).
+  std::vector<PendingTask> tasks = {Task(1, 4), Task(2, 3), Task(3, 3)};
+  tasks[1].priority = 9;
+  tasks[1].ready = false;
+  tasks[1].after = {1};
+  tasks[2].ready = false;
+  tasks[2].after = {77};
+  Plan plan = MakePlan(tasks, {Worker("w1", 2), Worker("w2", 2)}, d, {}, kNow);
+  ASSERT_EQ(plan.entries.size(), 3u);
+  std::map<int64_t, PlanEntry> by_id;
+  for (const PlanEntry& e : plan.entries) by_id[e.task_id] = e;
+  EXPECT_TRUE(by_id[1].starts_now);
+  EXPECT_FALSE(by_id[2].starts_now);
+  EXPECT_GE(by_id[2].start, by_id[1].finish);
+  EXPECT_FALSE(by_id[3].starts_now);  // free slots, but its prerequisite is not met
 }
 
 TEST(PlannerTest, RespectsLoadDiskLivenessAndLocality) {

@@ -1,14 +1,11 @@
 #include "daemon/server.h"
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/server_builder.h>
-
 #include "absl/strings/str_cat.h"
-#include "server/grpc_status.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "daemon/monitor.h"
+#include "server/grpc_server.h"
+#include "server/grpc_status.h"
 
 namespace curator::daemon {
 namespace {
@@ -21,119 +18,150 @@ namespace {
     return allowed;                                                                \
   }
 
+template <typename T>
+grpc::Status Answer(absl::StatusOr<T> result, T* out) {
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *out = *std::move(result);
+  return grpc::Status::OK;
+}
+
+grpc::Status Answer(absl::StatusOr<bool> paused, v1::DispatchState* out) {
+  if (!paused.ok()) return ToGrpcStatus(paused.status());
+  out->set_paused(*paused);
+  return grpc::Status::OK;
+}
+
 class CoordinatorService final : public v1::Coordinator::Service {
  public:
-  CoordinatorService(Coordinator* c, const RpcSecurity* security) : c_(c), security_(security) {}
+  CoordinatorService(Daemon* d, const RpcSecurity* security, std::function<void()> wake)
+      : d_(d), security_(security), wake_(std::move(wake)) {}
+
   grpc::Status Register(grpc::ServerContext* context, const v1::HeartbeatRequest* r,
-                        v1::HeartbeatResponse*) override {
-    CURATOR_MAY_CHANGE_STATE(context);
-    return ToGrpcStatus(c_->Heartbeat(*r));
+                        v1::HeartbeatResponse* out) override {
+    return Heartbeat(context, r, out);
   }
   grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* r,
-                         v1::HeartbeatResponse*) override {
+                         v1::HeartbeatResponse* out) override {
     CURATOR_MAY_CHANGE_STATE(context);
-    return ToGrpcStatus(c_->Heartbeat(*r));
+    grpc::Status st = Answer(d_->workers().Heartbeat(*r), out);
+    // A finished task frees a slot: dispatch at once, not at the next
+    // pass.
+    if (st.ok() && out->acknowledged_size() > 0) wake_();
+    return st;
   }
   grpc::Status ReportResult(grpc::ServerContext* context, const v1::ReportResultRequest* r,
-                            v1::ReportResultResponse*) override {
+                            v1::ReportResultResponse* out) override {
     CURATOR_MAY_CHANGE_STATE(context);
-    return ToGrpcStatus(c_->ReportResult(*r));
+    absl::StatusOr<bool> recorded = d_->workers().ReportResult(r->worker_id(), r->status());
+    if (!recorded.ok()) return ToGrpcStatus(recorded.status());
+    out->set_acknowledged(*recorded);
+    wake_();
+    return grpc::Status::OK;
   }
   grpc::Status ListTasks(grpc::ServerContext*, const v1::ListTasksRequest* r,
                          v1::ListTasksResponse* out) override {
-    return Answer(c_->ListTasks(r->state()), out);
+    return Answer(d_->queries().ListTasks(r->state()), out);
   }
   grpc::Status GetPlan(grpc::ServerContext*, const v1::GetPlanRequest*,
                        v1::GetPlanResponse* out) override {
-    return Answer(c_->GetPlan(), out);
+    return Answer(d_->queries().GetPlan(), out);
   }
   grpc::Status Approve(grpc::ServerContext* context, const v1::ApproveRequest* r,
                        v1::ApproveResponse* out) override {
     CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(c_->Approve(*r), out);
+    return Answer(d_->commands().Approve(*r), out);
   }
   grpc::Status Reject(grpc::ServerContext* context, const v1::TaskIdsRequest* r,
                       v1::TaskIdsResponse* out) override {
     CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(c_->Reject(*r), out);
+    return Answer(d_->commands().Reject(*r), out);
   }
   grpc::Status Cancel(grpc::ServerContext* context, const v1::TaskIdsRequest* r,
                       v1::TaskIdsResponse* out) override {
     CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(c_->Cancel(*r), out);
+    return Answer(d_->commands().Cancel(*r), out);
   }
   grpc::Status Retry(grpc::ServerContext* context, const v1::TaskIdsRequest* r,
                      v1::TaskIdsResponse* out) override {
     CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(c_->Retry(*r), out);
+    return Answer(d_->commands().Retry(*r), out);
+  }
+  grpc::Status Rerun(grpc::ServerContext* context, const v1::TaskIdsRequest* r,
+                     v1::TaskIdsResponse* out) override {
+    CURATOR_MAY_CHANGE_STATE(context);
+    return Answer(d_->commands().Rerun(*r), out);
   }
   grpc::Status ListNights(grpc::ServerContext*, const v1::ListNightsRequest*,
                           v1::ListNightsResponse* out) override {
-    return Answer(c_->ListNights(), out);
+    return Answer(d_->queries().ListNights(), out);
   }
   grpc::Status ListBatches(grpc::ServerContext*, const v1::ListBatchesRequest*,
                            v1::ListBatchesResponse* out) override {
-    return Answer(c_->ListBatches(), out);
+    return Answer(d_->queries().ListBatches(), out);
   }
   grpc::Status GetTaskLog(grpc::ServerContext*, const v1::GetTaskLogRequest* r,
                           v1::GetTaskLogResponse* out) override {
-    return Answer(c_->GetTaskLog(r->task_id()), out);
+    return Answer(d_->queries().GetTaskLog(r->task_id()), out);
   }
   grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
                            v1::ListWorkersResponse* out) override {
-    return Answer(c_->ListWorkers(), out);
+    return Answer(d_->queries().ListWorkers(), out);
+  }
+  grpc::Status ListCus(grpc::ServerContext*, const v1::ListCusRequest*,
+                       v1::ListCusResponse* out) override {
+    *out = d_->queries().ListCus();
+    return grpc::Status::OK;
   }
   grpc::Status Pause(grpc::ServerContext* context, const v1::PauseRequest*,
                      v1::DispatchState* out) override {
     CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(c_->SetPaused(true), out);
+    return Answer(d_->commands().SetPaused(true), out);
   }
   grpc::Status Resume(grpc::ServerContext* context, const v1::ResumeRequest*,
                       v1::DispatchState* out) override {
     CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(c_->SetPaused(false), out);
+    return Answer(d_->commands().SetPaused(false), out);
   }
 
  private:
-  template <typename T>
-  static grpc::Status Answer(absl::StatusOr<T> result, T* out) {
-    if (!result.ok()) return ToGrpcStatus(result.status());
-    *out = *std::move(result);
-    return grpc::Status::OK;
-  }
-  static grpc::Status Answer(absl::StatusOr<bool> paused, v1::DispatchState* out) {
-    if (!paused.ok()) return ToGrpcStatus(paused.status());
-    out->set_paused(*paused);
-    return grpc::Status::OK;
-  }
-  Coordinator* c_;
+  Daemon* d_;
   const RpcSecurity* security_;
+  std::function<void()> wake_;
 };
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<DaemonServer>> DaemonServer::Create(const v1::Config& config) {
+absl::StatusOr<std::unique_ptr<DaemonServer>> DaemonServer::Create(
+    const v1::Config& config, const archive::CuRegistry* registry, const Clock* clock,
+    std::unique_ptr<WorkerClient> client) {
   if (!config.has_daemon() || config.daemon().listen_address().empty()) {
     return absl::InvalidArgumentError("the config has no daemon.listen_address");
   }
   std::unique_ptr<DaemonServer> s(new DaemonServer());
   s->config_ = config;
   const v1::DaemonConfig& d = config.daemon();
-  CoordinatorOptions o;
+  DaemonOptions o;
   o.archive_root = config.archive_root();
   o.conninfo = config.database().conninfo();
   o.auto_approve = d.auto_approve();
-  o.heartbeat_timeout = absl::Milliseconds(d.heartbeat_timeout_ms() ? d.heartbeat_timeout_ms() : 30000);
-  o.retry_backoff = absl::Milliseconds(d.retry_backoff_ms() ? d.retry_backoff_ms() : 10000);
+  o.heartbeat_timeout =
+      absl::Milliseconds(d.heartbeat_timeout_ms() ? d.heartbeat_timeout_ms() : 30000);
+  o.policy.retry_backoff = absl::Milliseconds(d.retry_backoff_ms() ? d.retry_backoff_ms() : 10000);
   o.max_load_per_core = d.max_load_per_core() > 0 ? d.max_load_per_core() : 1.5;
   s->interval_ = absl::Milliseconds(d.poll_interval_ms() ? d.poll_interval_ms() : 1000);
   absl::StatusOr<RpcSecurity> security = RpcSecurity::FromConfig(config);
   if (!security.ok()) return absl::InvalidArgumentError(security.status().message());
-  o.security = *security;
   CURATOR_ASSIGN_OR_RETURN(s->credentials_, security->ServerCredentials());
-  CURATOR_ASSIGN_OR_RETURN(s->coordinator_, Coordinator::Create(o));
   s->security_ = *std::move(security);
-  s->service_ = std::make_unique<CoordinatorService>(s->coordinator_.get(), &s->security_);
+  if (client == nullptr) {
+    // A dispatch is a queueing call: a worker that takes longer than this
+    // to answer is treated as not having the task (daemon/dispatcher.h).
+    client = std::make_unique<GrpcWorkerClient>(s->security_, absl::Seconds(10));
+  }
+  CURATOR_ASSIGN_OR_RETURN(s->daemon_, Daemon::Create(o, registry, clock, std::move(client)));
+  DaemonServer* self = s.get();
+  s->service_ = std::make_unique<CoordinatorService>(s->daemon_.get(), &s->security_,
+                                                     [self] { self->Wake(); });
   return s;
 }
 
@@ -142,30 +170,24 @@ DaemonServer::~DaemonServer() {
   Wait();
 }
 
+void DaemonServer::Wake() {
+  std::lock_guard<std::mutex> lock(mu_);
+  woken_ = true;
+  cv_.notify_all();
+}
+
 absl::Status DaemonServer::Start() {
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(config_.daemon().listen_address(), credentials_,
-                           &port_);
-  builder.RegisterService(service_.get());
-  server_ = builder.BuildAndStart();
-  if (server_ == nullptr || port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.daemon().listen_address()));
-  }
+  CURATOR_ASSIGN_OR_RETURN(server_, StartGrpcServer(config_.daemon().listen_address(),
+                                                    credentials_, {service_.get()}, &port_));
   if (!config_.daemon().monitor_address().empty()) {
     monitor_ = std::make_unique<HttpServer>();
-    AddMonitorRoutes(coordinator_.get(), monitor_.get());
+    AddMonitorRoutes(daemon_.get(), monitor_.get());
     if (absl::Status s = monitor_->Start(config_.daemon().monitor_address()); !s.ok()) {
       server_->Shutdown();
       return s;
     }
   }
-  coordinator_->SetWake([this] {
-    std::lock_guard<std::mutex> lock(mu_);
-    woken_ = true;
-    cv_.notify_all();
-  });
+  daemon_->SetWake([this] { Wake(); });
   loop_ = std::thread([this] { Loop(); });
   CURATOR_LOG(INFO) << "curator-daemon serving on port " << port_
                     << (monitor_ ? absl::StrCat(", Load Monitor on port ", monitor_->port()) : "")
@@ -174,12 +196,23 @@ absl::Status DaemonServer::Start() {
 }
 
 void DaemonServer::Loop() {
+  bool failing = false;
+  absl::Time last_said = absl::InfinitePast();
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     lock.unlock();
-    absl::Status s = coordinator_->Tick();
-    if (!s.ok()) CURATOR_LOG(ERROR) << "daemon loop: " << s;
-    beat_.Beat();
+    absl::Status s = daemon_->Tick();
+    if (s.ok()) {
+      if (failing) CURATOR_LOG(INFO) << "daemon loop: working again";
+      failing = false;
+      beat_.Beat();
+    } else if (!failing || absl::Now() - last_said > absl::Minutes(1)) {
+      // Said when it starts and once a minute, not every pass: the
+      // database may be away for minutes.
+      CURATOR_LOG(ERROR) << "daemon loop: " << s;
+      failing = true;
+      last_said = absl::Now();
+    }
     lock.lock();
     cv_.wait_for(lock, absl::ToChronoMilliseconds(interval_),
                  [this] { return stopping_ || woken_; });

@@ -1,7 +1,8 @@
-// curator-daemon's gRPC server: the Coordinator service (a thin layer over
-// daemon::Coordinator), grpc.health.v1 and server reflection, and the
-// daemon loop (Coordinator::Tick every poll interval), and the Load
-// Monitor over HTTP (daemon/monitor.h) when daemon.monitor_address is set.
+// curator-daemon's servers: the Coordinator gRPC service (a thin layer:
+// check who may change state, call the daemon's parts, convert the
+// status), with grpc.health.v1 and reflection; the Load Monitor over HTTP
+// (daemon/monitor.h) when daemon.monitor_address is set; and the daemon
+// loop (Daemon::Tick every poll interval, or at once when woken).
 //
 // Lifecycle: Create, Start, Shutdown(deadline), Wait.
 #ifndef CURATOR_DAEMON_SERVER_H_
@@ -16,33 +17,44 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/http_server.h"
-#include "server/service_manager.h"
+#include "archive/cu_registry.h"
+#include "base/clock.h"
 #include "curator/v1/config.pb.h"
-#include "daemon/coordinator.h"
+#include "daemon/daemon.h"
+#include "server/http_server.h"
+#include "server/rpc_security.h"
+#include "server/service_manager.h"
 
 namespace curator::daemon {
 
 class DaemonServer {
  public:
-  static absl::StatusOr<std::unique_ptr<DaemonServer>> Create(const v1::Config& config);
+  // `registry` and `clock` must outlive the server; `client` (for tests)
+  // replaces the gRPC worker client.
+  static absl::StatusOr<std::unique_ptr<DaemonServer>> Create(
+      const v1::Config& config,
+      const archive::CuRegistry* registry = &archive::CuRegistry::Default(),
+      const Clock* clock = Clock::Real(), std::unique_ptr<WorkerClient> client = nullptr);
   ~DaemonServer();
   absl::Status Start();
   void Shutdown(absl::Duration deadline);
   void Wait();
   int port() const { return port_; }
   // The Load Monitor's HTTP port; 0 when daemon.monitor_address is empty.
-  // Whether the daemon loop has finished a pass within `limit` (for the
-  // systemd watchdog).
-  bool LoopRecent(absl::Duration limit) const { return beat_.Recent(limit); }
   int monitor_port() const { return monitor_ != nullptr ? monitor_->port() : 0; }
+  // Whether the daemon loop has finished a pass without error within
+  // `limit` (for the systemd watchdog: a daemon that cannot reach its
+  // database does not do its work, and says so by not pinging).
+  bool LoopRecent(absl::Duration limit) const { return beat_.Recent(limit); }
+  Daemon& daemon() { return *daemon_; }
 
  private:
   DaemonServer() = default;
   void Loop();
+  void Wake();
 
   v1::Config config_;
-  std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<Daemon> daemon_;
   RpcSecurity security_;
   std::shared_ptr<grpc::ServerCredentials> credentials_;
   std::unique_ptr<grpc::Service> service_;

@@ -1,23 +1,38 @@
 #include "daemon/task_store.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "base/status.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "archive/task_log.h"
+#include "base/status.h"
 
 namespace curator::daemon {
 namespace {
 
+using archive::CuSpec;
+
 constexpr char kColumns[] =
     "task_id, to_char(night, 'YYYYMMDD'), cu, state, priority, files, attempts, max_attempts, "
     "(extract(epoch from not_before) * 1000000)::bigint, coalesce(worker_id, ''), "
-    "coalesce(cu_event_id, 0), coalesce(batch_id, ''), coalesce(last_error, '')";
+    "coalesce(cu_event_id, 0), coalesce(batch_id, ''), coalesce(last_error, ''), "
+    "(extract(epoch from created_at) * 1000000)::bigint";
 
-TaskRow ReadRow(const pg::Result& r, int i) {
+// The states in which a task is on a worker.
+constexpr char kOnWorker[] = "'{dispatched,running}'";
+
+// A time as exact microseconds, and the SQL that reads it back.
+std::string Micros(absl::Time t) { return std::to_string(absl::ToUnixMicros(t)); }
+std::string At(int param) {
+  return absl::StrFormat("(timestamptz 'epoch' + $%d::bigint * interval '1 microsecond')", param);
+}
+
+absl::StatusOr<TaskRow> ReadRow(const pg::Result& r, int i) {
   TaskRow t;
   t.task_id = r.GetInt(i, 0);
   t.night = r.Get(i, 1);
   t.cu = static_cast<int>(r.GetInt(i, 2));
-  t.state = ParseTaskState(r.Get(i, 3)).value_or(TaskState::kPending);
+  CURATOR_ASSIGN_OR_RETURN(t.state, TaskStateFromDatabase(r.Get(i, 3)));
   t.priority = static_cast<int>(r.GetInt(i, 4));
   t.files = static_cast<int>(r.GetInt(i, 5));
   t.attempts = static_cast<int>(r.GetInt(i, 6));
@@ -27,141 +42,479 @@ TaskRow ReadRow(const pg::Result& r, int i) {
   t.cu_event_id = r.GetInt(i, 10);
   t.batch_id = r.Get(i, 11);
   t.last_error = r.Get(i, 12);
+  t.created = absl::FromUnixMicros(r.GetInt(i, 13));
   return t;
 }
 
-// A CTE closing the open attempt of the task that CTE `t` updated, with
-// outcome and error from parameters $<outcome> and $<error>.
-std::string CloseAttempt(size_t outcome, size_t error) {
-  return absl::StrCat(", a AS (UPDATE curation.task_attempt x SET finished_at = now(), outcome = $",
-                      outcome, ", error = $", error,
-                      " FROM t WHERE x.task_id = t.task_id AND x.finished_at IS NULL)");
+absl::StatusOr<std::vector<TaskRow>> ReadRows(const pg::Result& r) {
+  std::vector<TaskRow> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    CURATOR_ASSIGN_OR_RETURN(TaskRow t, ReadRow(r, i));
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
-// Ends the processing event in column `column` of row 0 of `r` (if there
-// is one) as failed with `error`: for attempts that end without a report
-// from their worker.
-absl::Status EndEvent(pg::Connection& conn, const pg::Result& r, int column,
-                      const std::string& error) {
-  if (r.IsNull(0, column)) return absl::OkStatus();
-  return tasklog::Finish(conn, r.GetInt(0, column), {}, /*failed=*/true, error);
+// Closes the task's open attempt with `outcome` and `error`.
+absl::Status CloseAttempt(pg::Connection& conn, int64_t task_id, const char* outcome,
+                          const pg::Param& error) {
+  return conn
+      .Exec("UPDATE curation.task_attempt SET finished_at = clock_timestamp(), outcome = $2, "
+            "error = $3 WHERE task_id = $1 AND finished_at IS NULL",
+            {std::to_string(task_id), outcome, error})
+      .status();
+}
+
+// Ends an attempt's processing event as failed, unless its worker ended it
+// already (tasklog::Finish refuses to overwrite an ended event).
+absl::Status EndEvent(pg::Connection& conn, int64_t event, const std::string& why) {
+  if (event == 0) return absl::OkStatus();
+  absl::Status s = tasklog::Finish(conn, event, {}, /*failed=*/true, why);
+  return s.code() == absl::StatusCode::kFailedPrecondition ? absl::OkStatus() : s;
+}
+
+// Why `task_id` could not move by `event`: its state now, or that it
+// does not exist.
+absl::StatusOr<std::string> RefusalFor(pg::Connection& conn, int64_t task_id, TaskEvent event) {
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result now,
+      conn.Exec("SELECT state FROM curation.task WHERE task_id = $1", {std::to_string(task_id)}));
+  if (now.rows() == 0) return absl::StrCat("no task ", task_id);
+  CURATOR_ASSIGN_OR_RETURN(TaskState state, TaskStateFromDatabase(now.Get(0, 0)));
+  return Refusal(task_id, state, event);
 }
 
 }  // namespace
 
-absl::StatusOr<int> CreateNightTasks(pg::Connection& conn, const std::string& night) {
-  // Files per task: images for CU2 and CU3, catalogues for CU4.
-  CURATOR_ASSIGN_OR_RETURN(
-      pg::Result r,
-      conn.Exec("INSERT INTO curation.task (night, cu, files) SELECT $1::date, c.cu, (SELECT "
-                "count(*) FROM curation.registered_file f WHERE f.night = $1::date AND f.kind = "
-                "CASE WHEN c.cu = 4 THEN 'catalogue' ELSE 'image' END) FROM (VALUES (3), (2), "
-                "(4)) AS c(cu) WHERE EXISTS (SELECT 1 FROM curation.night n WHERE n.night = "
-                "$1::date) ON CONFLICT (night, cu) DO NOTHING",
-                {night}));
-  return static_cast<int>(r.AffectedRows());
+std::string TaskStore::AttemptId(int64_t task_id, int attempt) {
+  return absl::StrCat("task-", task_id, "-", attempt);
 }
 
-absl::Status Transition(pg::Connection& conn, int64_t task_id, TaskState to,
-                        const TransitionFields& f) {
-  std::string set = absl::StrCat("state = '", TaskStateName(to), "', updated_at = now()");
-  std::vector<pg::Param> params = {std::to_string(task_id)};
-  auto add = [&](const char* column, pg::Param value) {
-    params.push_back(std::move(value));
-    absl::StrAppend(&set, ", ", column, " = $", params.size());
-  };
-  if (f.worker_id) add("worker_id", *f.worker_id);
-  if (f.cu_event_id) add("cu_event_id", std::to_string(*f.cu_event_id));
-  if (f.batch_id) add("batch_id", *f.batch_id);
-  if (f.error) add("last_error", *f.error);
-  if (f.count_attempt) absl::StrAppend(&set, ", attempts = attempts + 1");
-  // The move and the task's attempt record in one statement: a dispatch
-  // opens an attempt; done and cancelled close the open one.
-  std::string attempt;
-  if (to == TaskState::kDispatched && f.count_attempt) {
-    attempt = ", a AS (INSERT INTO curation.task_attempt (task_id, worker_id, cu_event_id) "
-              "SELECT task_id, worker_id, cu_event_id FROM t)";
-  } else if (to == TaskState::kDone || to == TaskState::kCancelled) {
-    params.push_back(to == TaskState::kDone ? "done" : "cancelled");
-    params.push_back(f.error ? pg::Param(*f.error) : std::nullopt);
-    attempt = CloseAttempt(params.size() - 1, params.size());
+bool TaskStore::ParseAttemptId(const std::string& s, int64_t* task_id, int* attempt) {
+  std::vector<std::string> parts = absl::StrSplit(s, '-');
+  return parts.size() == 3 && parts[0] == "task" && absl::SimpleAtoi(parts[1], task_id) &&
+         absl::SimpleAtoi(parts[2], attempt);
+}
+
+absl::StatusOr<int> TaskStore::CreateNightTasks(const std::string& night) {
+  std::vector<std::string> cus, inputs;
+  std::vector<std::string> dep_cu, dep_on, dep_step, dep_stage;
+  for (const CuSpec& s : registry_->specs()) {
+    cus.push_back(std::to_string(s.cu));
+    inputs.push_back(archive::CuInputName(s.input));
+    for (const auto& [step, list] :
+         {std::pair{"process", &s.before_processing}, std::pair{"ingest", &s.before_ingest}}) {
+      for (const archive::Prerequisite& p : *list) {
+        dep_cu.push_back(std::to_string(s.cu));
+        dep_on.push_back(std::to_string(p.cu));
+        dep_step.push_back(step);
+        dep_stage.push_back(archive::StageName(p.stage));
+      }
+    }
   }
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(pg::Transaction tx, pg::Transaction::Begin(*conn));
+  // Files per task: the night's registered files of the kind its CU reads.
   CURATOR_ASSIGN_OR_RETURN(
-      pg::Result r,
-      conn.Exec(absl::StrCat("WITH t AS (UPDATE curation.task SET ", set,
-                             " WHERE task_id = $1 AND state = ANY('", AllowedFromSql(to),
-                             "') RETURNING task_id, worker_id, cu_event_id)", attempt,
-                             " SELECT count(*) FROM t"),
-                params));
-  if (r.GetInt(0, 0) == 1) return absl::OkStatus();
-  CURATOR_ASSIGN_OR_RETURN(
-      pg::Result now, conn.Exec("SELECT state FROM curation.task WHERE task_id = $1",
-                                {std::to_string(task_id)}));
-  if (now.rows() == 0) return absl::NotFoundError(absl::StrCat("no task ", task_id));
-  return absl::FailedPreconditionError(absl::StrCat("task ", task_id, " is ", now.Get(0, 0),
-                                                    "; it cannot become ", TaskStateName(to)));
+      pg::Result made,
+      conn->Exec("INSERT INTO curation.task (night, cu, files) SELECT $1::date, s.cu, CASE s.input "
+                 "WHEN 'images' THEN (SELECT count(*) FROM curation.registered_file f WHERE "
+                 "f.night = $1::date AND f.kind = 'image') WHEN 'catalogues' THEN (SELECT "
+                 "count(*) FROM curation.registered_file f WHERE f.night = $1::date AND f.kind = "
+                 "'catalogue') ELSE 0 END FROM unnest($2::smallint[], $3::text[]) AS s(cu, "
+                 "input) WHERE EXISTS (SELECT 1 FROM curation.night n WHERE n.night = $1::date) "
+                 "ON CONFLICT (night, cu) DO NOTHING",
+                 {night, pg::TextArray(cus), pg::TextArray(inputs)}));
+  CURATOR_RETURN_IF_ERROR(
+      conn->Exec("INSERT INTO curation.task_prerequisite (task_id, prerequisite, for_step, "
+                 "stage) SELECT t.task_id, p.task_id, d.for_step, d.stage FROM "
+                 "unnest($2::smallint[], $3::smallint[], $4::text[], $5::text[]) AS d(cu, on_cu, "
+                 "for_step, stage) JOIN curation.task t ON t.night = $1::date AND t.cu = d.cu "
+                 "JOIN curation.task p ON p.night = $1::date AND p.cu = d.on_cu ON CONFLICT DO "
+                 "NOTHING",
+                 {night, pg::TextArray(dep_cu), pg::TextArray(dep_on), pg::TextArray(dep_step),
+                  pg::TextArray(dep_stage)})
+          .status());
+  CURATOR_RETURN_IF_ERROR(tx.Commit());
+  return static_cast<int>(made.AffectedRows());
 }
 
-absl::StatusOr<TaskState> FailAttempt(pg::Connection& conn, int64_t task_id,
-                                      const std::string& error, absl::Duration base_backoff,
-                                      AttemptOutcome outcome) {
+absl::StatusOr<MoveResult> TaskStore::MoveEach(const std::vector<int64_t>& ids, TaskEvent event,
+                                               const std::string& extra_set) {
+  const TaskMove& m = MoveOf(event);
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(pg::Transaction tx, pg::Transaction::Begin(*conn));
+  MoveResult out;
+  for (int64_t id : ids) {
+    CURATOR_ASSIGN_OR_RETURN(
+        pg::Result r,
+        conn->Exec(absl::StrCat("UPDATE curation.task SET state = '", TaskStateName(m.to),
+                                "', updated_at = now()", extra_set,
+                                " WHERE task_id = $1 AND state = ANY('", FromSql(event), "')"),
+                   {std::to_string(id)}));
+    if (r.AffectedRows() == 1) {
+      out.changed.push_back(id);
+    } else {
+      CURATOR_ASSIGN_OR_RETURN(std::string why, RefusalFor(*conn, id, event));
+      out.refused.push_back(std::move(why));
+    }
+  }
+  CURATOR_RETURN_IF_ERROR(tx.Commit());
+  return out;
+}
+
+absl::StatusOr<MoveResult> TaskStore::Approve(const std::vector<int64_t>& ids) {
+  return MoveEach(ids, TaskEvent::kApprove);
+}
+
+absl::StatusOr<MoveResult> TaskStore::ApproveAllPending() {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
-      conn.Exec(absl::StrCat(
-                    "WITH t AS (UPDATE curation.task SET state = CASE WHEN attempts < "
-                    "max_attempts THEN 'pending' ELSE 'failed' END, not_before = CASE WHEN "
-                    "attempts < max_attempts THEN now() + $3 * interval '1 microsecond' * "
-                    "power(2, greatest(attempts - 1, 0)) END, last_error = $2, worker_id = NULL, "
-                    "updated_at = now() WHERE task_id = $1 AND state = ANY('",
-                    AllowedFromSql(TaskState::kFailed),
-                    "') RETURNING task_id, state, cu_event_id)", CloseAttempt(4, 2),
-                    " SELECT state, cu_event_id FROM t"),
-                {std::to_string(task_id), error,
-                 std::to_string(absl::ToInt64Microseconds(base_backoff)),
-                 outcome == AttemptOutcome::kLost ? "lost" : "failed"}));
+      conn->Exec(absl::StrCat("UPDATE curation.task SET state = 'approved', updated_at = now() "
+                              "WHERE state = ANY('",
+                              FromSql(TaskEvent::kApprove), "') RETURNING task_id")));
+  MoveResult out;
+  for (int i = 0; i < r.rows(); ++i) out.changed.push_back(r.GetInt(i, 0));
+  return out;
+}
+
+absl::StatusOr<MoveResult> TaskStore::Reject(const std::vector<int64_t>& ids) {
+  return MoveEach(ids, TaskEvent::kReject);
+}
+
+absl::StatusOr<MoveResult> TaskStore::Cancel(
+    const std::vector<int64_t>& ids, std::vector<std::pair<std::string, std::string>>* on_workers) {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(pg::Transaction tx, pg::Transaction::Begin(*conn));
+  MoveResult out;
+  for (int64_t id : ids) {
+    CURATOR_ASSIGN_OR_RETURN(
+        pg::Result before,
+        conn->Exec("SELECT state, coalesce(worker_id, ''), attempts, coalesce(cu_event_id, 0) "
+                   "FROM curation.task WHERE task_id = $1 FOR UPDATE",
+                   {std::to_string(id)}));
+    CURATOR_ASSIGN_OR_RETURN(
+        pg::Result r, conn->Exec(absl::StrCat("UPDATE curation.task SET state = 'cancelled', "
+                                              "updated_at = now() WHERE task_id = $1 AND state = "
+                                              "ANY('",
+                                              FromSql(TaskEvent::kCancel), "')"),
+                                 {std::to_string(id)}));
+    if (r.AffectedRows() != 1) {
+      CURATOR_ASSIGN_OR_RETURN(std::string why, RefusalFor(*conn, id, TaskEvent::kCancel));
+      out.refused.push_back(std::move(why));
+      continue;
+    }
+    out.changed.push_back(id);
+    CURATOR_ASSIGN_OR_RETURN(TaskState was, TaskStateFromDatabase(before.Get(0, 0)));
+    if (was == TaskState::kDispatched || was == TaskState::kRunning) {
+      const std::string why = "cancelled by an operator";
+      CURATOR_RETURN_IF_ERROR(CloseAttempt(*conn, id, "cancelled", std::nullopt));
+      CURATOR_RETURN_IF_ERROR(EndEvent(*conn, before.GetInt(0, 3), why));
+      if (on_workers != nullptr && !before.Get(0, 1).empty()) {
+        on_workers->emplace_back(before.Get(0, 1),
+                                 AttemptId(id, static_cast<int>(before.GetInt(0, 2))));
+      }
+    }
+  }
+  CURATOR_RETURN_IF_ERROR(tx.Commit());
+  return out;
+}
+
+absl::StatusOr<MoveResult> TaskStore::Retry(const std::vector<int64_t>& ids) {
+  return MoveEach(ids, TaskEvent::kRetry,
+                  absl::StrCat(", max_attempts = attempts + ", policy_.max_attempts,
+                               ", not_before = NULL, worker_id = NULL"));
+}
+
+absl::StatusOr<MoveResult> TaskStore::Rerun(const std::vector<int64_t>& ids) {
+  return MoveEach(ids, TaskEvent::kRerun,
+                  absl::StrCat(", max_attempts = attempts + ", policy_.max_attempts,
+                               ", not_before = NULL, worker_id = NULL, batch_id = NULL"));
+}
+
+absl::StatusOr<std::vector<TaskRow>> TaskStore::Ready() {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  // A prerequisite is met when its task has reached the stage: ingested,
+  // or done where being processed is enough.
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn->Exec(absl::StrCat(
+                     "SELECT ", kColumns,
+                     " FROM curation.task t WHERE t.state = 'approved' AND (t.not_before IS NULL "
+                     "OR t.not_before <= ",
+                     At(1),
+                     ") AND NOT EXISTS (SELECT 1 FROM curation.task_prerequisite r JOIN "
+                     "curation.task p ON p.task_id = r.prerequisite WHERE r.task_id = t.task_id "
+                     "AND r.for_step = 'process' AND NOT (p.state = 'ingested' OR (r.stage = "
+                     "'processed' AND p.state = 'done'))) ORDER BY t.priority DESC, t.created_at, "
+                     "t.task_id"),
+                 {Micros(clock_->Now())}));
+  return ReadRows(r);
+}
+
+absl::StatusOr<Claimed> TaskStore::Claim(int64_t task_id, const std::string& worker_id) {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(pg::Transaction tx, pg::Transaction::Begin(*conn));
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result row, conn->Exec("SELECT cu, to_char(night, 'YYYYMMDD'), state, attempts FROM "
+                                 "curation.task WHERE task_id = $1 FOR UPDATE",
+                                 {std::to_string(task_id)}));
+  if (row.rows() == 0) return absl::NotFoundError(absl::StrCat("no task ", task_id));
+  CURATOR_ASSIGN_OR_RETURN(TaskState state, TaskStateFromDatabase(row.Get(0, 2)));
+  if (!IsAllowed(TaskEvent::kDispatch, state)) {
+    return absl::FailedPreconditionError(Refusal(task_id, state, TaskEvent::kDispatch));
+  }
+  CURATOR_ASSIGN_OR_RETURN(int64_t event,
+                           tasklog::StartEvent(*conn, static_cast<int>(row.GetInt(0, 0)),
+                                               "process", row.Get(0, 1), worker_id));
+  CURATOR_RETURN_IF_ERROR(
+      conn->Exec(absl::StrCat("UPDATE curation.task SET state = 'dispatched', attempts = "
+                              "attempts + 1, worker_id = $2, cu_event_id = $3, worker_boot = "
+                              "NULL, worker_seq = NULL, not_before = NULL, dispatched_at = ",
+                              At(4), ", updated_at = now() WHERE task_id = $1"),
+                 {std::to_string(task_id), worker_id, std::to_string(event),
+                  Micros(clock_->Now())})
+          .status());
+  CURATOR_RETURN_IF_ERROR(
+      conn->Exec("INSERT INTO curation.task_attempt (task_id, worker_id, cu_event_id) VALUES ($1, "
+                 "$2, $3)",
+                 {std::to_string(task_id), worker_id, std::to_string(event)})
+          .status());
+  CURATOR_RETURN_IF_ERROR(tx.Commit());
+  return Claimed{static_cast<int>(row.GetInt(0, 3)) + 1, event};
+}
+
+absl::Status TaskStore::Accepted(int64_t task_id, int attempt, const std::string& boot_id,
+                                 int64_t seq) {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  return conn
+      ->Exec(absl::StrCat("UPDATE curation.task SET worker_boot = $3, worker_seq = $4 WHERE "
+                          "task_id = $1 AND attempts = $2 AND state = ANY(",
+                          kOnWorker, ")"),
+             {std::to_string(task_id), std::to_string(attempt), boot_id, std::to_string(seq)})
+      .status();
+}
+
+absl::Status TaskStore::GiveBack(int64_t task_id, int attempt, const std::string& worker_id,
+                                 const std::string& why) {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(pg::Transaction tx, pg::Transaction::Begin(*conn));
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn->Exec(absl::StrCat("UPDATE curation.task SET state = 'approved', max_attempts = "
+                              "max_attempts + 1, worker_id = NULL, worker_boot = NULL, worker_seq "
+                              "= NULL, not_before = NULL, last_error = $4, updated_at = now() "
+                              "WHERE task_id = $1 AND attempts = $2 AND worker_id = $3 AND state "
+                              "= ANY('",
+                              FromSql(TaskEvent::kGiveBack), "') RETURNING coalesce(cu_event_id, 0)"),
+                 {std::to_string(task_id), std::to_string(attempt), worker_id, why}));
   if (r.rows() == 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("task ", task_id, " is not dispatched or running; nothing to fail"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "task ", task_id, " is no longer on attempt ", attempt, " on ", worker_id));
   }
+  CURATOR_RETURN_IF_ERROR(CloseAttempt(*conn, task_id, "lost", why));
+  CURATOR_RETURN_IF_ERROR(EndEvent(*conn, r.GetInt(0, 0), why));
+  return tx.Commit();
+}
+
+absl::StatusOr<TaskState> TaskStore::FailAttempt(int64_t task_id, int attempt,
+                                                 const std::string& worker_id, AttemptEnd end,
+                                                 const std::string& why) {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(pg::Transaction tx, pg::Transaction::Begin(*conn));
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn->Exec(
+          absl::StrCat("UPDATE curation.task SET state = CASE WHEN attempts < max_attempts THEN "
+                       "'approved' ELSE 'failed' END, not_before = CASE WHEN attempts < "
+                       "max_attempts THEN ",
+                       At(5),
+                       " + $6::bigint * interval '1 microsecond' * power(2, greatest(attempts - "
+                       "1, 0)) END, last_error = $4, worker_id = NULL, worker_boot = NULL, "
+                       "worker_seq = NULL, updated_at = now() WHERE task_id = $1 AND attempts = "
+                       "$2 AND worker_id = $3 AND state = ANY(",
+                       kOnWorker, ") RETURNING state, coalesce(cu_event_id, 0)"),
+          {std::to_string(task_id), std::to_string(attempt), worker_id, why,
+           Micros(clock_->Now()),
+           std::to_string(absl::ToInt64Microseconds(policy_.retry_backoff))}));
+  if (r.rows() == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "task ", task_id, " is no longer on attempt ", attempt, " on ", worker_id));
+  }
+  CURATOR_RETURN_IF_ERROR(
+      CloseAttempt(*conn, task_id, end == AttemptEnd::kLost ? "lost" : "failed", why));
   // A worker that failed a task wrote its event's log itself; a lost one
   // cannot, so the event ends here rather than stay 'running'.
-  if (outcome == AttemptOutcome::kLost) CURATOR_RETURN_IF_ERROR(EndEvent(conn, r, 1, error));
-  return ParseTaskState(r.Get(0, 0)).value_or(TaskState::kFailed);
+  if (end == AttemptEnd::kLost) CURATOR_RETURN_IF_ERROR(EndEvent(*conn, r.GetInt(0, 1), why));
+  CURATOR_ASSIGN_OR_RETURN(TaskState now, TaskStateFromDatabase(r.Get(0, 0)));
+  CURATOR_RETURN_IF_ERROR(tx.Commit());
+  return now;
 }
 
-absl::Status GiveBack(pg::Connection& conn, int64_t task_id, const std::string& worker_id,
-                      const std::string& error) {
-  CURATOR_RETURN_IF_ERROR(conn.Exec("UPDATE curation.worker SET last_heartbeat = NULL WHERE "
-                                    "worker_id = $1",
-                                    {worker_id})
-                              .status());
+absl::Status TaskStore::Started(int64_t task_id, int attempt, const std::string& worker_id) {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  return conn
+      ->Exec(absl::StrCat("UPDATE curation.task SET state = 'running', updated_at = now() WHERE "
+                          "task_id = $1 AND attempts = $2 AND worker_id = $3 AND state = ANY('",
+                          FromSql(TaskEvent::kStart), "')"),
+             {std::to_string(task_id), std::to_string(attempt), worker_id})
+      .status();
+}
+
+absl::Status TaskStore::Finished(int64_t task_id, int attempt, const std::string& worker_id,
+                                 const std::string& batch_id) {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(pg::Transaction tx, pg::Transaction::Begin(*conn));
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
-      conn.Exec(absl::StrCat("WITH t AS (UPDATE curation.task SET state = 'approved', "
-                             "max_attempts = max_attempts + 1, worker_id = NULL, last_error = $2, "
-                             "updated_at = now() WHERE task_id = $1 AND state IN "
-                             "('dispatched', 'running') AND worker_id = $4 RETURNING task_id, "
-                             "cu_event_id)",
-                             CloseAttempt(3, 2), " SELECT task_id, cu_event_id FROM t"),
-                {std::to_string(task_id), error, "lost", worker_id}));
-  if (r.rows() == 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("task ", task_id, " is no longer on ", worker_id, "; nothing to give back"));
+      conn->Exec(absl::StrCat("UPDATE curation.task SET state = 'done', batch_id = $4, updated_at "
+                              "= now() WHERE task_id = $1 AND attempts = $2 AND worker_id = $3 "
+                              "AND state = ANY('",
+                              FromSql(TaskEvent::kFinish), "')"),
+                 {std::to_string(task_id), std::to_string(attempt), worker_id, batch_id}));
+  if (r.AffectedRows() == 1) {
+    CURATOR_RETURN_IF_ERROR(CloseAttempt(*conn, task_id, "done", std::nullopt));
   }
-  return EndEvent(conn, r, 1, error);
+  return tx.Commit();
 }
 
-absl::StatusOr<std::vector<TaskRow>> ListTasks(pg::Connection& conn,
-                                               std::optional<TaskState> state) {
+absl::StatusOr<std::vector<TaskOnWorker>> TaskStore::OnWorker(const std::string& worker_id) {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
-      state ? conn.Exec(absl::StrCat("SELECT ", kColumns, " FROM curation.task WHERE state = $1 "
-                                     "ORDER BY priority DESC, created_at, task_id"),
-                        {std::string(TaskStateName(*state))})
-            : conn.Exec(absl::StrCat("SELECT ", kColumns,
-                                     " FROM curation.task ORDER BY night, cu, task_id")));
-  std::vector<TaskRow> out;
-  for (int i = 0; i < r.rows(); ++i) out.push_back(ReadRow(r, i));
+      conn->Exec(absl::StrCat("SELECT task_id, attempts, state, coalesce(worker_boot, ''), "
+                              "coalesce(worker_seq, 0), coalesce((extract(epoch from "
+                              "dispatched_at) * 1000000)::bigint, 0) FROM curation.task WHERE "
+                              "worker_id = $1 AND state = ANY(",
+                              kOnWorker, ") ORDER BY task_id"),
+                 {worker_id}));
+  std::vector<TaskOnWorker> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    TaskOnWorker t;
+    t.task_id = r.GetInt(i, 0);
+    t.attempt = static_cast<int>(r.GetInt(i, 1));
+    CURATOR_ASSIGN_OR_RETURN(t.state, TaskStateFromDatabase(r.Get(i, 2)));
+    t.boot_id = r.Get(i, 3);
+    t.seq = r.GetInt(i, 4);
+    t.dispatched_at = absl::FromUnixMicros(r.GetInt(i, 5));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<int64_t>> TaskStore::ApplyBatchOutcomes() {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(pg::Transaction tx, pg::Transaction::Begin(*conn));
+  std::vector<int64_t> moved;
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result ingested,
+      conn->Exec(absl::StrCat("UPDATE curation.task t SET state = 'ingested', updated_at = now() "
+                              "FROM curation.batch b WHERE t.state = ANY('",
+                              FromSql(TaskEvent::kIngest),
+                              "') AND b.batch_id = t.batch_id AND b.state = 'ingested' RETURNING "
+                              "t.task_id")));
+  for (int i = 0; i < ingested.rows(); ++i) moved.push_back(ingested.GetInt(i, 0));
+  // Quarantined since the task's current attempt started: that attempt's
+  // batch (or an identical one it found staged) was refused.
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result refused,
+      conn->Exec(
+          absl::StrCat(
+              "UPDATE curation.task t SET state = CASE WHEN t.attempts < t.max_attempts THEN "
+              "'approved' ELSE 'failed' END, not_before = CASE WHEN t.attempts < t.max_attempts "
+              "THEN ",
+              At(1),
+              " + $2::bigint * interval '1 microsecond' * power(2, greatest(t.attempts - 1, 0)) "
+              "END, last_error = 'batch ' || b.batch_id || ' quarantined: ' || "
+              "coalesce(b.report, ''), worker_id = NULL, updated_at = now() FROM curation.batch b "
+              "WHERE t.state = ANY('",
+              FromSql(TaskEvent::kRetryLater),
+              "') AND t.state = 'done' AND b.batch_id = t.batch_id AND b.state = 'quarantined' "
+              "AND b.ingest_finished_at >= (SELECT max(a.started_at) FROM curation.task_attempt "
+              "a WHERE a.task_id = t.task_id) RETURNING t.task_id, t.last_error"),
+          {Micros(clock_->Now()),
+           std::to_string(absl::ToInt64Microseconds(policy_.retry_backoff))}));
+  for (int i = 0; i < refused.rows(); ++i) {
+    moved.push_back(refused.GetInt(i, 0));
+    CURATOR_RETURN_IF_ERROR(
+        conn->Exec("UPDATE curation.task_attempt SET outcome = 'quarantined', error = $2 WHERE "
+                   "attempt_id = (SELECT max(attempt_id) FROM curation.task_attempt WHERE "
+                   "task_id = $1)",
+                   {refused.Get(i, 0), refused.Get(i, 1)})
+            .status());
+  }
+  CURATOR_RETURN_IF_ERROR(tx.Commit());
+  return moved;
+}
+
+absl::StatusOr<std::vector<TaskRow>> TaskStore::List(std::optional<TaskState> state) {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      state ? conn->Exec(absl::StrCat("SELECT ", kColumns, " FROM curation.task WHERE state = $1 "
+                                      "ORDER BY priority DESC, created_at, task_id"),
+                         {std::string(TaskStateName(*state))})
+            : conn->Exec(absl::StrCat("SELECT ", kColumns,
+                                      " FROM curation.task ORDER BY night, cu, task_id")));
+  return ReadRows(r);
+}
+
+absl::StatusOr<std::optional<TaskRow>> TaskStore::Get(int64_t task_id) {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r, conn->Exec(absl::StrCat("SELECT ", kColumns,
+                                            " FROM curation.task WHERE task_id = $1"),
+                               {std::to_string(task_id)}));
+  if (r.rows() == 0) return std::nullopt;
+  CURATOR_ASSIGN_OR_RETURN(TaskRow t, ReadRow(r, 0));
+  return t;
+}
+
+absl::StatusOr<std::map<int64_t, std::vector<std::string>>> TaskStore::WaitingFor() {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn->Exec("SELECT r.task_id, r.for_step, r.stage, p.task_id, p.cu, to_char(p.night, "
+                 "'YYYYMMDD'), p.state FROM curation.task_prerequisite r JOIN curation.task t ON "
+                 "t.task_id = r.task_id JOIN curation.task p ON p.task_id = r.prerequisite WHERE "
+                 "NOT (p.state = 'ingested' OR (r.stage = 'processed' AND p.state = 'done')) AND "
+                 "((r.for_step = 'process' AND t.state IN ('pending', 'approved')) OR (r.for_step "
+                 "= 'ingest' AND t.state IN ('pending', 'approved', 'dispatched', 'running', "
+                 "'done'))) ORDER BY r.task_id, r.for_step DESC, p.cu"));
+  std::map<int64_t, std::vector<std::string>> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    const std::string what = absl::StrCat(registry_->Name(static_cast<int>(r.GetInt(i, 4))),
+                                          " of ", r.Get(i, 5), " ", r.Get(i, 2), " (task ",
+                                          r.Get(i, 3), " is ", r.Get(i, 6), ")");
+    out[r.GetInt(i, 0)].push_back(r.Get(i, 1) == "process" ? what
+                                                           : absl::StrCat("its ingest: ", what));
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<int64_t, std::vector<int64_t>>> TaskStore::ProcessingPrerequisites() {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn->Exec("SELECT r.task_id, r.prerequisite FROM curation.task_prerequisite r JOIN "
+                 "curation.task t ON t.task_id = r.task_id JOIN curation.task p ON p.task_id = "
+                 "r.prerequisite WHERE r.for_step = 'process' AND t.state IN ('pending', "
+                 "'approved') AND NOT (p.state = 'ingested' OR (r.stage = 'processed' AND "
+                 "p.state = 'done')) ORDER BY 1, 2"));
+  std::map<int64_t, std::vector<int64_t>> out;
+  for (int i = 0; i < r.rows(); ++i) out[r.GetInt(i, 0)].push_back(r.GetInt(i, 1));
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, int>> TaskStore::BusyByWorker() {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r, conn->Exec(absl::StrCat("SELECT worker_id, count(*) FROM curation.task WHERE "
+                                            "state = ANY(",
+                                            kOnWorker, ") GROUP BY worker_id")));
+  std::map<std::string, int> out;
+  for (int i = 0; i < r.rows(); ++i) out[r.Get(i, 0)] = static_cast<int>(r.GetInt(i, 1));
   return out;
 }
 

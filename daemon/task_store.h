@@ -1,18 +1,34 @@
-// The daemon's tasks in PostgreSQL (curation.task): the task graph of a
-// night, and moves between states through the one transition table
-// (daemon/task_state.h), each a conditional update, so two daemons or a
-// restart mid-move can never move a task twice.
+// The daemon's tasks in PostgreSQL: the only writer of curation.task,
+// curation.task_attempt and curation.task_prerequisite. Every move goes
+// through the one table of daemon/task_state.h as a conditional update,
+// so two callers (an operator and the dispatcher, or a restarted daemon
+// and a late report) can never move a task twice; every method is one
+// transaction.
+//
+// Attempts: a dispatch counts one (attempts + 1) and opens its row in
+// curation.task_attempt; the attempt's id on a worker is
+// "task-<id>-<attempt>" (AttemptId). Methods about an attempt name it, and
+// change nothing once the task has moved on to another attempt or worker:
+// a lost attempt's late report is ignored.
+//
+// Time: decisions (backoff, readiness) use the injected clock, so the
+// dispatcher and the worker registry are tested with a fake one.
+//
+// Thread-safe.
 #ifndef CURATOR_DAEMON_TASK_STORE_H_
 #define CURATOR_DAEMON_TASK_STORE_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "db/pg.h"
+#include "archive/cu_registry.h"
+#include "base/clock.h"
 #include "daemon/task_state.h"
+#include "db/pool.h"
 
 namespace curator::daemon {
 
@@ -25,64 +41,140 @@ struct TaskRow {
   int files = 0;
   int attempts = 0;
   int max_attempts = 0;
-  std::optional<absl::Time> not_before;
+  std::optional<absl::Time> not_before;  // retry backoff
   std::string worker_id;
   int64_t cu_event_id = 0;
   std::string batch_id;
   std::string last_error;
+  absl::Time created;
 };
 
-// The tasks of a registered night: CU3, CU2 and CU4 (processing depends
-// only on registration). Creating them again adds nothing. Returns how
-// many were created now.
-absl::StatusOr<int> CreateNightTasks(pg::Connection& conn, const std::string& night);
-
-struct TransitionFields {
-  std::optional<std::string> worker_id = std::nullopt;
-  std::optional<int64_t> cu_event_id = std::nullopt;
-  std::optional<std::string> batch_id = std::nullopt;
-  std::optional<std::string> error = std::nullopt;
-  bool count_attempt = false;  // attempts + 1 (on dispatch)
+// A task as its worker holds it, for reconciling heartbeats.
+struct TaskOnWorker {
+  int64_t task_id = 0;
+  int attempt = 0;
+  TaskState state = TaskState::kDispatched;
+  std::string boot_id;  // empty until the worker accepted the attempt
+  int64_t seq = 0;
+  absl::Time dispatched_at;
 };
 
-// Every move keeps curation.task_attempt in step: a dispatch (with
-// count_attempt) opens an attempt row; done and cancelled close it.
-//
-// Moves the task to `to`. FailedPrecondition naming the task, its state
-// and the move if the state does not allow it (or it changed meanwhile);
-// NotFound if there is no such task.
-absl::Status Transition(pg::Connection& conn, int64_t task_id, TaskState to,
-                        const TransitionFields& fields = {});
+// The outcome of an operator's command over several tasks.
+struct MoveResult {
+  std::vector<int64_t> changed;
+  std::vector<std::string> refused;  // each naming the task and why
+};
 
-// How an attempt ended, as curation.task_attempt records it.
-enum class AttemptOutcome { kFailed, kLost };
+// An attempt handed to the dispatcher.
+struct Claimed {
+  int attempt = 0;
+  int64_t cu_event_id = 0;
+};
 
-// A dispatched or running task failed (or its worker was lost): back to
-// pending after a backoff of base * 2^(attempts - 1) while attempts are
-// left, else failed for good; its attempt is closed with `outcome`, and a
-// lost attempt's processing event ends as failed with `error`.
-// Returns the state it is in now.
-absl::StatusOr<TaskState> FailAttempt(pg::Connection& conn, int64_t task_id,
-                                      const std::string& error, absl::Duration base_backoff,
-                                      AttemptOutcome outcome = AttemptOutcome::kFailed);
+struct TaskPolicy {
+  // Attempts a task gets, and again at each operator retry or rerun.
+  int max_attempts = 3;
+  // A failed attempt's retry waits base * 2^(attempts - 1).
+  absl::Duration retry_backoff = absl::Seconds(10);
+};
 
-// A task its worker never ran to the end through no fault of the task: a
-// dispatch that never reached the worker (unreachable), or a task the
-// worker stopped because it is shutting down. The task goes back from
-// dispatched or running to approved, to be planned again at once, and its
-// budget of attempts grows by one so this one does not count against it
-// (the attempt number still moves on, so the next attempt's id on a
-// worker is new); the attempt is recorded as lost with `error`; the
-// worker is marked lost until it heartbeats again; the attempt's
-// processing event ends as failed with `error`. The one move outside
-// AllowedFrom(): an operator must not be able to approve a dispatched or
-// running task, so the table does not list it.
-absl::Status GiveBack(pg::Connection& conn, int64_t task_id, const std::string& worker_id,
-                      const std::string& error);
+// How an attempt ended without being done, as task_attempt records it.
+enum class AttemptEnd { kFailed, kLost };
 
-// Tasks, optionally of one state, by priority and age.
-absl::StatusOr<std::vector<TaskRow>> ListTasks(pg::Connection& conn,
-                                               std::optional<TaskState> state = std::nullopt);
+class TaskStore {
+ public:
+  TaskStore(pg::ConnectionPool* pool, const archive::CuRegistry* registry, const Clock* clock,
+            TaskPolicy policy)
+      : pool_(pool), registry_(registry), clock_(clock), policy_(policy) {}
+
+  // "task-<id>-<attempt>", and back.
+  static std::string AttemptId(int64_t task_id, int attempt);
+  static bool ParseAttemptId(const std::string& id, int64_t* task_id, int* attempt);
+
+  // The task graph of a registered night: one task per CU of the
+  // registry, with its prerequisites on the night's other tasks, from the
+  // registry's declarations. Idempotent: returns how many tasks were made
+  // now (0 for a night that is not registered).
+  absl::StatusOr<int> CreateNightTasks(const std::string& night);
+
+  // Operator commands (and the auto-approve policy): one transaction
+  // each, refusals naming the task and its state.
+  absl::StatusOr<MoveResult> Approve(const std::vector<int64_t>& ids);
+  absl::StatusOr<MoveResult> ApproveAllPending();
+  absl::StatusOr<MoveResult> Reject(const std::vector<int64_t>& ids);
+  // Also returns, per cancelled task that was on a worker, the worker and
+  // the attempt id to stop there.
+  absl::StatusOr<MoveResult> Cancel(const std::vector<int64_t>& ids,
+                                    std::vector<std::pair<std::string, std::string>>* on_workers);
+  // A fresh budget of attempts; the attempt count goes on (attempt ids on
+  // workers are never reused).
+  absl::StatusOr<MoveResult> Retry(const std::vector<int64_t>& ids);
+  absl::StatusOr<MoveResult> Rerun(const std::vector<int64_t>& ids);
+
+  // Approved tasks that may start now: their backoff has passed and every
+  // prerequisite for processing has reached its stage. By priority, then
+  // age.
+  absl::StatusOr<std::vector<TaskRow>> Ready();
+  // approved -> dispatched on `worker_id`: counts and opens the attempt
+  // and starts its processing event. FailedPrecondition if the task moved
+  // meanwhile.
+  absl::StatusOr<Claimed> Claim(int64_t task_id, const std::string& worker_id);
+  // The worker accepted the attempt (RunTask answered): its process and
+  // sequence number, for reconciling its heartbeats.
+  absl::Status Accepted(int64_t task_id, int attempt, const std::string& boot_id, int64_t seq);
+  // The attempt never ran through no fault of the task (the worker was
+  // unreachable, or stopped it to shut down, or the dispatch timed out):
+  // back to approved at once, this attempt not counted against its budget
+  // (the attempt number still moves on); the attempt recorded lost with
+  // `why` and its processing event ended as failed.
+  absl::Status GiveBack(int64_t task_id, int attempt, const std::string& worker_id,
+                        const std::string& why);
+  // The attempt failed or was lost: back to approved after a backoff while
+  // attempts are left (an approved task stays approved), else failed for
+  // good. A lost attempt's event ends as failed. Returns the state now;
+  // FailedPrecondition if the task is no longer on that attempt.
+  absl::StatusOr<TaskState> FailAttempt(int64_t task_id, int attempt, const std::string& worker_id,
+                                        AttemptEnd end, const std::string& why);
+
+  // What the worker reports of an attempt: started (dispatched ->
+  // running) and finished (-> done, with its batch). OK and no change for
+  // an attempt the task is no longer on.
+  absl::Status Started(int64_t task_id, int attempt, const std::string& worker_id);
+  absl::Status Finished(int64_t task_id, int attempt, const std::string& worker_id,
+                        const std::string& batch_id);
+
+  // The tasks dispatched to or running on a worker.
+  absl::StatusOr<std::vector<TaskOnWorker>> OnWorker(const std::string& worker_id);
+
+  // Batches decided since: done tasks whose batch is ingested become
+  // ingested; a quarantined batch (quarantined after the task's current
+  // attempt started) sends its task back to be retried, or fails it, with
+  // the report. Returns the tasks moved.
+  absl::StatusOr<std::vector<int64_t>> ApplyBatchOutcomes();
+
+  // Tasks, optionally of one state: by night and CU (all), or by priority
+  // and age (one state).
+  absl::StatusOr<std::vector<TaskRow>> List(std::optional<TaskState> state = std::nullopt);
+  absl::StatusOr<std::optional<TaskRow>> Get(int64_t task_id);
+  // Why each task that has not started (or whose batch is not in) waits
+  // for another task: "CU3 of 20071021 ingested (task 4 is running)".
+  absl::StatusOr<std::map<int64_t, std::vector<std::string>>> WaitingFor();
+  // Per pending or approved task, the other tasks it still waits for
+  // before it is processed (for the planner).
+  absl::StatusOr<std::map<int64_t, std::vector<int64_t>>> ProcessingPrerequisites();
+  // How many tasks are dispatched to or running on each worker.
+  absl::StatusOr<std::map<std::string, int>> BusyByWorker();
+
+ private:
+  // Applies `event` to each task in one transaction.
+  absl::StatusOr<MoveResult> MoveEach(const std::vector<int64_t>& ids, TaskEvent event,
+                                      const std::string& extra_set = "");
+
+  pg::ConnectionPool* pool_;
+  const archive::CuRegistry* registry_;
+  const Clock* clock_;
+  const TaskPolicy policy_;
+};
 
 }  // namespace curator::daemon
 

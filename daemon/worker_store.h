@@ -1,6 +1,9 @@
-// The daemon's record of its workers (curation.worker): what each
-// reported at registration and in its last heartbeat, which are alive for
-// the planner, and reclaiming the tasks of a worker that went silent.
+// The daemon's record of its workers in PostgreSQL (curation.worker): what
+// each reported when it last heartbeat (written when it changes, and at
+// most every few seconds otherwise), so a restarted daemon knows its
+// workers before they next call, and SQL readers see them. The live view
+// (who is alive, their load this second) is the worker registry's
+// (daemon/worker_registry.h). Thread-safe.
 #ifndef CURATOR_DAEMON_WORKER_STORE_H_
 #define CURATOR_DAEMON_WORKER_STORE_H_
 
@@ -8,39 +11,32 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/time/time.h"
-#include "db/pg.h"
-#include "daemon/planner.h"
+#include "curator/v1/services.pb.h"
+#include "db/pool.h"
 
 namespace curator::daemon {
 
-struct WorkerReport {
+struct WorkerRecord {
   std::string worker_id;
   std::string address;  // host:port of its gRPC server
-  int slots = 1;
-  int cores = 1;
-  double load_average = 0;
-  int64_t free_memory = 0;
-  int64_t free_disk = 0;
-  int running_tasks = 0;
+  std::string boot_id;
+  v1::Load load;
   std::vector<std::string> data_roots;
 };
 
-// Registration or heartbeat: inserts or updates the worker and stamps its
-// last heartbeat now.
-absl::Status RecordWorker(pg::Connection& conn, const WorkerReport& report);
+class WorkerStore {
+ public:
+  explicit WorkerStore(pg::ConnectionPool* pool) : pool_(pool) {}
 
-// Every known worker as the planner sees it; alive = heard from within
-// `timeout`.
-absl::StatusOr<std::vector<WorkerState>> Workers(pg::Connection& conn, absl::Duration timeout);
+  // Inserts or updates the worker; its last heartbeat is now.
+  // InvalidArgument without an id, an address or a slot.
+  absl::Status Record(const WorkerRecord& worker);
+  // Every worker ever recorded, by id.
+  absl::StatusOr<std::vector<WorkerRecord>> All();
 
-// Workers silent for longer than `timeout` lose their dispatched and
-// running tasks: each attempt is failed ("worker W lost") and the task
-// goes back to pending with backoff, or to failed when out of attempts.
-// Returns the task ids reclaimed.
-absl::StatusOr<std::vector<int64_t>> ReclaimLostWorkers(pg::Connection& conn,
-                                                        absl::Duration timeout,
-                                                        absl::Duration base_backoff);
+ private:
+  pg::ConnectionPool* pool_;
+};
 
 }  // namespace curator::daemon
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
+#include "db/lock_keys.h"
 
 namespace curator::migrations {
 namespace {
@@ -17,11 +18,9 @@ constexpr char kBootstrap[] = R"sql(
   );
 )sql";
 
-// Any constant shared by every Curator process.
-constexpr char kLockKey[] = "4242001";
 
 absl::StatusOr<std::vector<int>> MigrateInTransaction(pg::Connection& conn) {
-  CURATOR_RETURN_IF_ERROR(conn.Exec(absl::StrCat("SELECT pg_advisory_xact_lock(", kLockKey, ")")).status());
+  CURATOR_RETURN_IF_ERROR(conn.Exec(absl::StrCat("SELECT pg_advisory_xact_lock(", pg::lock_keys::kMigrations, ")")).status());
   CURATOR_RETURN_IF_ERROR(conn.ExecScript(kBootstrap));
   CURATOR_ASSIGN_OR_RETURN(pg::Result applied,
                            conn.Exec("SELECT version FROM curation.schema_migration"));

@@ -12,7 +12,14 @@
 // FailedPrecondition for other integrity violations, InvalidArgument for
 // bad data, Internal otherwise.
 //
-// Thread-compatible: one connection per thread.
+// Every connection has TCP keepalives and a user timeout (a dead peer is
+// noticed in seconds, not after the kernel's two hours), a connect
+// timeout, and an application_name saying which process holds it
+// ("curator-ingester@pixel00:4242", seen in pg_stat_activity), unless the
+// connection string sets them itself.
+//
+// Thread-compatible: one connection per thread; Interrupt() alone may be
+// called from another thread.
 #ifndef CURATOR_DB_PG_H_
 #define CURATOR_DB_PG_H_
 
@@ -61,6 +68,8 @@ class Connection {
  public:
   static absl::StatusOr<std::unique_ptr<Connection>> Connect(
       const std::string& conninfo);
+  // "<program>@<host>:<pid>", the default application_name.
+  static std::string DefaultApplicationName();
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -86,6 +95,16 @@ class Connection {
   absl::Status Commit();
   absl::Status Rollback();
 
+  // True once the connection is lost: every call will fail with
+  // Unavailable; make a new one.
+  bool IsBroken() const;
+  // True while a transaction is open (or failed and not rolled back).
+  bool InTransaction() const;
+  // Unblocks a call blocked on the network in another thread (it fails
+  // with Unavailable) and breaks the connection: for a shutdown that must
+  // not wait for a dead peer. Thread-safe.
+  void Interrupt();
+
   // "schema"."table" quoting of an identifier.
   std::string QuoteIdentifier(absl::string_view name) const;
   pg_conn* raw() { return conn_; }
@@ -95,6 +114,23 @@ class Connection {
   absl::Status ResultError(pg_result* result, absl::string_view sql) const;
   absl::StatusOr<int64_t> FinishCopy(absl::string_view copy_sql);
   pg_conn* conn_;
+};
+
+// BEGIN ... COMMIT, rolled back unless committed. Store methods that must
+// be atomic with their caller's other writes take one.
+class Transaction {
+ public:
+  static absl::StatusOr<Transaction> Begin(Connection& conn);
+  Transaction(Transaction&& other) noexcept;
+  Transaction& operator=(Transaction&&) = delete;
+  ~Transaction();
+  Connection& conn() { return *conn_; }
+  absl::Status Commit();
+
+ private:
+  explicit Transaction(Connection* conn) : conn_(conn) {}
+  Connection* conn_;
+  bool open_ = true;
 };
 
 }  // namespace curator::pg

@@ -116,8 +116,9 @@ while true; do
   line=$(echo "$status" | json_get "'tasks: ' + ', '.join(f'{v} {k}' for k, v in sorted(d['tasks'].items())) + '; batches: ' + (', '.join(f'{v} {k}' for k, v in sorted(d['batches'].items())) or 'none')")
   [ "$line" != "$last" ] && printf "  %5.1f s  %s\n" "$(echo "$(date +%s.%N) - $start" | bc)" "$line"
   last=$line
-  # Finished: no task still to run, and a settled batch for every done task.
-  if echo "$status" | json_get "int(all(k in ('done', 'failed', 'cancelled') for k in d['tasks']) and sum(v for k, v in d['batches'].items() if k in ('ingested', 'quarantined')) >= d['tasks'].get('done', 0))" | grep -q 1; then
+  # Finished: every task's batch in the archive, or the task settled
+  # (failed or cancelled).
+  if echo "$status" | json_get "int(all(k in ('ingested', 'failed', 'cancelled') for k in d['tasks']))" | grep -q 1; then
     break
   fi
   sleep 0.5

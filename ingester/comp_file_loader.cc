@@ -10,10 +10,13 @@
 
 namespace curator::ingester {
 
-absl::StatusOr<CompFileLoad> LoadCompFiles(pg::Connection& conn, const std::string& archive_root,
-                                           const std::string& dir, const v1::Manifest& m,
-                                           std::vector<std::string>* problems) {
-  CompFileLoad load;
+absl::StatusOr<LoadResult> CompFileLoader::Load(const LoadInput& in,
+                                                std::vector<std::string>* problems) {
+  pg::Connection& conn = in.conn;
+  const std::string& archive_root = in.archive_root;
+  const std::string& dir = in.dir;
+  const v1::Manifest& m = in.manifest;
+  LoadResult load;
   if (m.files_size() != 1 || m.files(0).table() != "multiframe_detector" ||
       m.files(0).columns_size() != 3 || m.files(0).columns(0) != "multiframe_id" ||
       m.files(0).columns(1) != "ext_num" || m.files(0).columns(2) != "comp_file") {
@@ -59,13 +62,17 @@ absl::StatusOr<CompFileLoad> LoadCompFiles(pg::Connection& conn, const std::stri
                 "d WHERE d.multiframe_id = l.multiframe_id AND d.ext_num = l.ext_num) RETURNING "
                 "multiframe_id, ext_num, comp_file"));
   for (int i = 0; i < orphans.rows(); ++i) {
-    load.left_out.push_back(absl::StrCat(orphans.Get(i, 2), ": detector ", orphans.Get(i, 0), "/",
-                                         orphans.Get(i, 1),
-                                         " has no CU3 row (its image failed CU3); left out"));
+    v1::FileProblem* p = &load.left_out.emplace_back();
+    p->set_path(orphans.Get(i, 2));
+    p->set_message(absl::StrCat(orphans.Get(i, 2), ": detector ", orphans.Get(i, 0), "/",
+                                orphans.Get(i, 1),
+                                " has no CU3 row (its image failed CU3); left out"));
   }
   validate.finished = absl::Now();
   validate.warnings = static_cast<int>(load.left_out.size());
-  for (const std::string& l : load.left_out) validate.messages.push_back({"warning", dir, 0, "", l});
+  for (const v1::FileProblem& l : load.left_out) {
+    validate.messages.push_back({"warning", dir, 0, "", l.message()});
+  }
 
   tasklog::Step publish{"publish", absl::Now()};
   CURATOR_ASSIGN_OR_RETURN(
@@ -73,6 +80,7 @@ absl::StatusOr<CompFileLoad> LoadCompFiles(pg::Connection& conn, const std::stri
       conn.Exec("UPDATE multiframe_detector d SET comp_file = l.comp_file FROM load_comp_file l "
                 "WHERE d.multiframe_id = l.multiframe_id AND d.ext_num = l.ext_num"));
   load.rows = publish.rows = updated.AffectedRows();
+  load.rows_per_table["multiframe_detector.comp_file"] = load.rows;
   publish.finished = absl::Now();
   load.steps = {std::move(copy), std::move(validate), std::move(publish)};
   return load;

@@ -9,22 +9,15 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
-#include "db/pg.h"
-#include "archive/task_log.h"
-#include "curator/v1/batch.pb.h"
+#include "ingester/batch_loader.h"
 
 namespace curator::ingester {
 
-struct CompFileLoad {
-  int64_t rows = 0;
-  std::vector<std::string> left_out;
-  std::vector<tasklog::Step> steps;  // copy, validate, publish
+class CompFileLoader : public BatchLoader {
+ public:
+  absl::StatusOr<LoadResult> Load(const LoadInput& in,
+                                  std::vector<std::string>* problems) override;
 };
-
-absl::StatusOr<CompFileLoad> LoadCompFiles(pg::Connection& conn, const std::string& archive_root,
-                                           const std::string& dir, const v1::Manifest& manifest,
-                                           std::vector<std::string>* problems);
 
 }  // namespace curator::ingester
 

@@ -8,59 +8,29 @@
 #include "absl/time/clock.h"
 #include "db/pgcopy.h"
 #include "base/status.h"
+#include "archive/batch_store.h"
 #include "ingester/batch_copy.h"
 
 namespace curator::ingester {
 
-absl::StatusOr<IdBlock> ReserveIdBlock(pg::Connection& conn, const v1::Manifest& m) {
+absl::Status DetectionLoader::Prepare(pg::Connection& conn, const v1::Manifest& m) {
   int64_t count = 0;
   for (const v1::BatchFile& f : m.files()) count += f.rows();
-  CURATOR_RETURN_IF_ERROR(conn.Begin());
-  auto body = [&]() -> absl::StatusOr<IdBlock> {
-    // One allocator at a time, for every ingester.
-    CURATOR_RETURN_IF_ERROR(
-        conn.Exec("SELECT pg_advisory_xact_lock(hashtext('curator obj_id blocks'))").status());
-    CURATOR_ASSIGN_OR_RETURN(
-        pg::Result found,
-        conn.Exec("SELECT base, count FROM curation.id_block WHERE batch_id = $1", {m.batch_id()}));
-    if (found.rows() == 1) return IdBlock{found.GetInt(0, 0), found.GetInt(0, 1)};
-    CURATOR_RETURN_IF_ERROR(
-        conn.Exec("INSERT INTO curation.batch (batch_id, cu, night, state, producer) VALUES "
-                  "($1, $2, $3, 'waiting', $4) ON CONFLICT (batch_id) DO NOTHING",
-                  {m.batch_id(), std::to_string(m.cu()), m.night(), m.producer()})
-            .status());
-    CURATOR_ASSIGN_OR_RETURN(
-        pg::Result next,
-        conn.Exec("SELECT coalesce(max(base + count), 1) FROM curation.id_block WHERE id_kind = "
-                  "'obj_id'"));
-    IdBlock block{next.GetInt(0, 0), count};
-    CURATOR_RETURN_IF_ERROR(
-        conn.Exec("INSERT INTO curation.id_block (batch_id, id_kind, base, count) VALUES ($1, "
-                  "'obj_id', $2, $3)",
-                  {m.batch_id(), std::to_string(block.base), std::to_string(block.count)})
-            .status());
-    return block;
-  };
-  absl::StatusOr<IdBlock> block = body();
-  if (!block.ok()) {
-    (void)conn.Rollback();
-    return block.status();
-  }
-  CURATOR_RETURN_IF_ERROR(conn.Commit());
-  return block;
+  return archive::BatchStore::ReserveIdBlock(conn, m, count).status();
 }
 
-absl::StatusOr<DetectionLoad> LoadDetections(pg::Connection& conn, const std::string& dir,
-                                             const v1::Manifest& m,
-                                             std::vector<std::string>* problems) {
-  DetectionLoad load;
-  CURATOR_ASSIGN_OR_RETURN(
-      pg::Result b,
-      conn.Exec("SELECT base, count FROM curation.id_block WHERE batch_id = $1", {m.batch_id()}));
-  if (b.rows() != 1) {
+absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
+                                                 std::vector<std::string>* problems) {
+  pg::Connection& conn = in.conn;
+  const std::string& dir = in.dir;
+  const v1::Manifest& m = in.manifest;
+  LoadResult load;
+  CURATOR_ASSIGN_OR_RETURN(std::optional<archive::IdBlock> reserved,
+                           archive::BatchStore::IdBlockOf(conn, m.batch_id()));
+  if (!reserved) {
     return absl::InternalError(absl::StrCat("batch ", m.batch_id(), " has no id block"));
   }
-  const IdBlock block{b.GetInt(0, 0), b.GetInt(0, 1)};
+  const archive::IdBlock block = *reserved;
   int64_t manifest_rows = 0;
   for (const v1::BatchFile& f : m.files()) manifest_rows += f.rows();
   if (manifest_rows != block.count) {
@@ -105,18 +75,23 @@ absl::StatusOr<DetectionLoad> LoadDetections(pg::Connection& conn, const std::st
 
   tasklog::Step copy{"copy", absl::Now()};
   std::map<std::pair<int64_t, int>, pgcopy::IdRewriter::DetectorTally> tallies;
-  load.partition = absl::StrCat("detection_", m.night(), "_b", block.base);
-  const std::string part = conn.QuoteIdentifier(load.partition);
+  const std::string partition = absl::StrCat("detection_", m.night(), "_b", block.base);
+  const std::string part = conn.QuoteIdentifier(partition);
   CURATOR_RETURN_IF_ERROR(
       conn.Exec(absl::StrCat("CREATE TABLE ", part, " (LIKE detection INCLUDING DEFAULTS, CHECK "
                              "(obj_id >= ", block.base, " AND obj_id < ", block.base + block.count,
                              "))"))
           .status());
+  std::map<int64_t, std::string> input_path;
+  for (const v1::InputOutcome& i : m.inputs()) input_path[i.multiframe_id()] = i.path();
   for (const v1::BatchFile& f : m.files()) {
     if (!with_detectors.count(f.multiframe_id())) {
-      load.left_out.push_back(absl::StrCat(
-          f.name(), ": multiframe ", f.multiframe_id(),
-          " has no CU3 rows (its image failed CU3); its ", f.rows(), " detections are left out"));
+      v1::FileProblem* p = &load.left_out.emplace_back();
+      p->set_path(input_path.count(f.multiframe_id()) ? input_path[f.multiframe_id()]
+                                                      : absl::StrCat(dir, "/", f.name()));
+      p->set_message(absl::StrCat("multiframe ", f.multiframe_id(),
+                                  " has no CU3 rows (its image failed CU3); its ", f.rows(),
+                                  " detections are left out"));
       continue;
     }
     std::vector<std::string> quoted;
@@ -158,7 +133,9 @@ absl::StatusOr<DetectionLoad> LoadDetections(pg::Connection& conn, const std::st
     copy.files.push_back({absl::StrCat(dir, "/", f.name()), f.multiframe_id(), {}, absl::Now(), *copied});
   }
   copy.finished = absl::Now();
-  for (const std::string& l : load.left_out) copy.messages.push_back({"warning", dir, 0, "", l});
+  for (const v1::FileProblem& l : load.left_out) {
+    copy.messages.push_back({"warning", l.path(), 0, "", l.message()});
+  }
   copy.warnings = static_cast<int>(load.left_out.size());
   load.rows = copy.rows;
 
@@ -212,6 +189,7 @@ absl::StatusOr<DetectionLoad> LoadDetections(pg::Connection& conn, const std::st
           .status());
   attach.finished = absl::Now();
   attach.rows = load.rows;
+  load.rows_per_table["detection"] = load.rows;
   load.steps = {std::move(copy), std::move(validate), std::move(attach)};
   return load;
 }

@@ -1,9 +1,9 @@
 // The CU4 ingest (DESIGN.md, "Identifiers"; Pan-STARRS' switch-partition
 // load):
-//  1. ReserveIdBlock, in its own short transaction under a lock: one block
-//     of obj_ids for the batch, stored with it (curation.id_block), so
+//  1. Prepare, in its own short transaction under a lock: one block of
+//     obj_ids for the batch, stored with it (curation.id_block), so
 //     loading the batch again never hands out new ids.
-//  2. LoadDetections, inside the transaction that claimed the batch:
+//  2. Load, inside the transaction that claimed the batch:
 //     COPY every file into a fresh table holding exactly the block
 //     (CHECK obj_id in [base, base + count)), turning temporary ids into
 //     global ones on the way (obj_id = base - temp_id - 1), validate in one
@@ -18,34 +18,17 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
-#include "db/pg.h"
-#include "archive/task_log.h"
-#include "curator/v1/batch.pb.h"
+#include "ingester/batch_loader.h"
 
 namespace curator::ingester {
 
-struct IdBlock {
-  int64_t base = 0;
-  int64_t count = 0;
+class DetectionLoader : public BatchLoader {
+ public:
+  // The batch's block of obj_ids (archive::BatchStore::ReserveIdBlock).
+  absl::Status Prepare(pg::Connection& conn, const v1::Manifest& manifest) override;
+  absl::StatusOr<LoadResult> Load(const LoadInput& in,
+                                  std::vector<std::string>* problems) override;
 };
-
-// Finds the batch's block, or reserves the next one after every block
-// handed out so far. Commits on its own.
-absl::StatusOr<IdBlock> ReserveIdBlock(pg::Connection& conn, const v1::Manifest& manifest);
-
-struct DetectionLoad {
-  int64_t rows = 0;
-  std::string partition;                // empty if nothing was loaded
-  std::vector<std::string> left_out;    // catalogues skipped, with why
-  std::vector<tasklog::Step> steps;     // copy, validate, index and attach
-};
-
-// In the open transaction. Validation problems go to `problems` (the
-// caller quarantines the batch); errors are systematic.
-absl::StatusOr<DetectionLoad> LoadDetections(pg::Connection& conn, const std::string& dir,
-                                             const v1::Manifest& manifest,
-                                             std::vector<std::string>* problems);
 
 }  // namespace curator::ingester
 

@@ -1,19 +1,10 @@
 #include "ingester/poller.h"
 
-#include "server/http_server.h"
+#include "absl/strings/str_cat.h"
 #include "base/log.h"
-#include "db/pg.h"
+#include "server/http_server.h"
 
 namespace curator::ingester {
-
-absl::StatusOr<std::unique_ptr<Poller>> Poller::Create(const v1::Config& config,
-                                                       LoaderOptions options) {
-  const uint32_t ms = config.has_ingester() ? config.ingester().poll_interval_ms() : 1000;
-  if (ms == 0) return absl::InvalidArgumentError("ingester.poll_interval_ms must be > 0");
-  options.archive_root = config.archive_root();
-  return std::unique_ptr<Poller>(
-      new Poller(config.database().conninfo(), std::move(options), absl::Milliseconds(ms)));
-}
 
 Poller::~Poller() {
   Shutdown();
@@ -28,10 +19,20 @@ void Poller::Shutdown() {
   cv_.notify_all();
 }
 
+void Poller::Interrupt() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (active_ != nullptr) active_->Interrupt();
+}
+
 void Poller::Wake() {
   std::lock_guard<std::mutex> lock(mu_);
   woken_ = true;
   cv_.notify_all();
+}
+
+bool Poller::WaitFor(absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [this] { return ended_; });
 }
 
 void Poller::Wait() {
@@ -46,16 +47,16 @@ int64_t Poller::batches_ingested() const {
 std::string Poller::Metrics() const {
   std::lock_guard<std::mutex> lock(mu_);
   MetricsText m;
-  for (IngestOutcome::Kind k :
-       {IngestOutcome::Kind::kIngested, IngestOutcome::Kind::kAlreadyIngested,
-        IngestOutcome::Kind::kWaiting, IngestOutcome::Kind::kQuarantined,
-        IngestOutcome::Kind::kBusy}) {
+  for (IngestOutcome::Kind k : AllOutcomes()) {
     auto it = outcomes_.find(OutcomeName(k));
     m.Add("curator_ingester_batches_total", "counter",
           "Batches handled by this ingester, by outcome.", {{"outcome", OutcomeName(k)}},
           it == outcomes_.end() ? 0 : it->second);
   }
   m.Add("curator_ingester_rows_total", "counter", "Rows published by this ingester.", {}, rows_);
+  m.Add("curator_ingester_files_left_out_total", "counter",
+        "Input files taken out of batches at ingest, the rest of each batch loaded.", {},
+        files_left_out_);
   m.Add("curator_ingester_ingest_seconds_total", "counter",
         "Time spent loading the batches it ingested.", {}, seconds_);
   m.Add("curator_ingester_rows_per_second", "gauge", "Rate of the last batch ingested.", {},
@@ -65,6 +66,18 @@ std::string Poller::Metrics() const {
   m.Add("curator_ingester_database_up", "gauge", "1 while connected to the database.", {},
         connected_ ? 1 : 0);
   return m.str();
+}
+
+void Poller::Record(const IngestOutcome& o) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++outcomes_[OutcomeName(o.kind)];
+  if (o.kind == IngestOutcome::Kind::kIngested) {
+    ++ingested_;
+    rows_ += o.rows;
+    files_left_out_ += o.files_left_out;
+    seconds_ += o.seconds;
+    if (o.seconds > 0) last_rows_per_second_ = o.rows / o.seconds;
+  }
 }
 
 void Poller::Run() {
@@ -79,6 +92,7 @@ void Poller::Run() {
         backoff = interval_;
         std::lock_guard<std::mutex> lock(mu_);
         connected_ = true;
+        active_ = conn.get();
       } else {
         CURATOR_LOG(WARNING) << c.status() << "; retrying in " << backoff;
         wait = backoff;
@@ -86,47 +100,48 @@ void Poller::Run() {
       }
     }
     if (conn != nullptr) {
-      Loader loader(conn.get(), options_);
-      for (const std::string& dir : loader.ReadyBatches()) {
+      Ingester ingester(conn.get(), options_);
+      for (const std::string& dir : ingester.ReadyBatches()) {
         {
           std::lock_guard<std::mutex> lock(mu_);
-          if (stopping_) return;
+          if (stopping_) break;
         }
-        absl::StatusOr<IngestOutcome> o = loader.IngestBatch(dir);
+        absl::StatusOr<IngestOutcome> o = ingester.IngestBatch(dir);
         if (!o.ok()) {
           CURATOR_LOG(ERROR) << o.status();
           std::lock_guard<std::mutex> lock(mu_);
           ++errors_;
-          if (o.status().code() == absl::StatusCode::kUnavailable) {
+          if (o.status().code() == absl::StatusCode::kUnavailable || conn->IsBroken()) {
+            active_ = nullptr;
             conn.reset();  // reconnect on the next pass
             connected_ = false;
             break;
           }
           continue;
         }
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          ++outcomes_[OutcomeName(o->kind)];
-          if (o->kind == IngestOutcome::Kind::kIngested) {
-            ++ingested_;
-            rows_ += o->rows;
-            seconds_ += o->seconds;
-            if (o->seconds > 0) last_rows_per_second_ = o->rows / o->seconds;
-          }
-        }
+        Record(*o);
         if (o->kind == IngestOutcome::Kind::kIngested) {
           CURATOR_LOG(INFO) << "ingested " << o->batch_id << ": " << o->rows << " rows in "
-                            << o->seconds << " s";
+                            << o->seconds << " s"
+                            << (o->files_left_out ? absl::StrCat(", ", o->files_left_out,
+                                                                 " files left out")
+                                                  : "");
         } else if (o->kind != IngestOutcome::Kind::kBusy) {
-          CURATOR_LOG(INFO) << o->batch_id << ": " << OutcomeName(o->kind) << " "
-                            << o->report;
+          CURATOR_LOG(INFO) << o->batch_id << ": " << OutcomeName(o->kind) << " " << o->report;
         }
       }
     }
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, absl::ToChronoMilliseconds(wait), [this] { return stopping_ || woken_; });
-    if (stopping_) return;
+    if (!stopping_) {
+      cv_.wait_for(lock, absl::ToChronoMilliseconds(wait), [this] { return stopping_ || woken_; });
+    }
     woken_ = false;
+    if (stopping_) {
+      active_ = nullptr;
+      ended_ = true;
+      cv_.notify_all();
+      return;
+    }
   }
 }
 

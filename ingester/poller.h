@@ -3,8 +3,9 @@
 // lost, backing off up to a minute; a systematic error leaves the batch in
 // staging for the next pass.
 //
-// Lifecycle: Create, Start, Shutdown (finishes the batch in hand), Wait.
-// Thread-safe.
+// Lifecycle: Start, Shutdown (finishes the batch in hand), Interrupt (for a
+// shutdown whose deadline passed: a load blocked on a dead database link
+// fails at once and its batch stays in staging), Wait. Thread-safe.
 #ifndef CURATOR_INGESTER_POLLER_H_
 #define CURATOR_INGESTER_POLLER_H_
 
@@ -16,19 +17,22 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "curator/v1/config.pb.h"
-#include "ingester/loader.h"
+#include "db/pg.h"
+#include "ingester/ingest.h"
 
 namespace curator::ingester {
 
 class Poller {
  public:
-  static absl::StatusOr<std::unique_ptr<Poller>> Create(const v1::Config& config,
-                                                        LoaderOptions options);
+  Poller(std::string conninfo, IngestOptions options, absl::Duration interval)
+      : conninfo_(std::move(conninfo)), options_(std::move(options)), interval_(interval) {}
   ~Poller();
 
   void Start();
   void Shutdown();
+  void Interrupt();
+  // True once the loop has ended.
+  bool WaitFor(absl::Duration timeout);
   void Wait();
   // Starts a pass now instead of at the next interval.
   void Wake();
@@ -40,20 +44,22 @@ class Poller {
   std::string Metrics() const;
 
  private:
-  Poller(std::string conninfo, LoaderOptions options, absl::Duration interval)
-      : conninfo_(std::move(conninfo)), options_(std::move(options)), interval_(interval) {}
   void Run();
+  void Record(const IngestOutcome& o);
 
   const std::string conninfo_;
-  const LoaderOptions options_;
+  const IngestOptions options_;
   const absl::Duration interval_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
   bool woken_ = false;
+  bool ended_ = false;
+  pg::Connection* active_ = nullptr;  // the loop's connection, for Interrupt
   int64_t ingested_ = 0;
   std::map<std::string, int64_t> outcomes_;  // by OutcomeName
   int64_t rows_ = 0;
+  int64_t files_left_out_ = 0;
   double seconds_ = 0;
   double last_rows_per_second_ = 0;
   int64_t errors_ = 0;  // batches left in staging by a systematic error

@@ -1,5 +1,6 @@
 #include "ingester/table_loader.h"
 
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -27,12 +28,30 @@ std::string Expand(const std::string& sql, const std::string& table, const std::
 
 }  // namespace
 
-absl::StatusOr<TablesLoad> LoadTables(pg::Connection& conn, const std::string& dir,
-                                      const std::string& night,
-                                      const std::vector<TableRule>& rules,
-                                      const std::map<std::string, const v1::BatchFile*>& file_of_table,
-                                      std::vector<std::string>* problems) {
-  TablesLoad load;
+absl::StatusOr<LoadResult> TableLoader::Load(const LoadInput& in,
+                                             std::vector<std::string>* problems) {
+  pg::Connection& conn = in.conn;
+  const std::string& dir = in.dir;
+  const std::string& night = in.manifest.night();
+  const std::vector<TableRule>& rules = rules_;
+  LoadResult load;
+  // Exactly one file per table of the rules.
+  std::map<std::string, const v1::BatchFile*> file_of_table;
+  for (const v1::BatchFile& f : in.manifest.files()) file_of_table[f.table()] = &f;
+  {
+    std::set<std::string> expected;
+    for (const TableRule& r : rules) expected.insert(r.table);
+    for (const auto& [table, f] : file_of_table) {
+      if (!expected.count(table)) problems->push_back(absl::StrCat("unexpected table '", table, "'"));
+    }
+    for (const std::string& t : expected) {
+      if (!file_of_table.count(t)) problems->push_back(absl::StrCat("no file for table '", t, "'"));
+    }
+    if (file_of_table.size() != static_cast<size_t>(in.manifest.files_size())) {
+      problems->push_back("two files for one table");
+    }
+    if (!problems->empty()) return load;
+  }
     // copy
     tasklog::Step copy_step{"copy", absl::Now()};
     std::map<std::string, std::vector<std::string>> not_null_columns;
@@ -156,7 +175,7 @@ absl::StatusOr<TablesLoad> LoadTables(pg::Connection& conn, const std::string& d
                                                  ") SELECT ", column_list, " FROM ",
                                                  LoadTableName(rule.table))));
       publish_step.rows += r.AffectedRows();
-      load.rows_per_table.push_back(absl::StrCat("\"", rule.table, "\": ", r.AffectedRows()));
+      load.rows_per_table[rule.table] = r.AffectedRows();
     }
     publish_step.finished = absl::Now();
     load.rows = publish_step.rows;

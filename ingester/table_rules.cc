@@ -4,8 +4,7 @@ namespace curator::ingester {
 
 std::string LoadTableName(const std::string& table) { return "load_" + table; }
 
-std::optional<std::vector<TableRule>> RulesForCu(int cu) {
-  if (cu != 3) return std::nullopt;
+std::vector<TableRule> MetadataRules() {
   return std::vector<TableRule>{
       {"multiframe",
        {"multiframe_id"},

@@ -1,6 +1,8 @@
-// What the ingester accepts for each CU: the destination tables, the order
-// to publish them in, their keys, and the checks a batch must pass before
-// anything is published (DESIGN.md, "Batches"). One place per CU.
+// What the generic table loader (ingester/table_loader.h) accepts: the
+// destination tables, the order to publish them in, their keys, and the
+// checks a batch must pass before anything is published
+// (docs/ARCHITECTURE.md, "Batches"). One list of rules per CU that loads
+// this way.
 #ifndef CURATOR_INGESTER_TABLE_RULES_H_
 #define CURATOR_INGESTER_TABLE_RULES_H_
 
@@ -27,9 +29,8 @@ struct TableRule {
   std::vector<std::string> checks;
 };
 
-// The tables of a CU's batches, in publishing order; nullopt for a CU
-// with none.
-std::optional<std::vector<TableRule>> RulesForCu(int cu);
+// CU3's tables (multiframe metadata), in publishing order.
+std::vector<TableRule> MetadataRules();
 
 // The load table's name for a destination table.
 std::string LoadTableName(const std::string& table);

@@ -62,7 +62,7 @@ TEST_F(ControlPlaneTest, NightsArePlannedApprovedDispatchedToBothWorkersAndInges
   EXPECT_EQ(approve.exit_code, 0) << approve.output;
   EXPECT_THAT(approve.output, HasSubstr("approved 9 task(s)"));
   ASSERT_TRUE(AllIngested(9, absl::Seconds(90))) << daemon.Log() << w1.Log() << w2.Log();
-  EXPECT_EQ(Count("SELECT count(*) FROM curation.task WHERE state = 'done'"), 9);
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.task WHERE state = 'ingested'"), 9);
   EXPECT_EQ(Count("SELECT count(DISTINCT worker_id) FROM curation.task"), 2);
   EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 9);
   EXPECT_EQ(Count("SELECT count(*) FROM detection"), 9 * 4 * 60);
@@ -74,7 +74,7 @@ TEST_F(ControlPlaneTest, NightsArePlannedApprovedDispatchedToBothWorkersAndInges
   // Approving again is refused, with the reason.
   testing::CommandResult again = Ctl("approve 1");
   EXPECT_EQ(again.exit_code, 2);
-  EXPECT_THAT(again.output, HasSubstr("task 1 is done; it cannot become approved"));
+  EXPECT_THAT(again.output, HasSubstr("task 1 is ingested; it cannot become approved"));
 }
 
 TEST_F(ControlPlaneTest, AWorkerStoppedMidTaskGivesItBackAtOnce) {
@@ -129,7 +129,7 @@ TEST_F(ControlPlaneTest, AWorkerThatDiesMidTaskLosesItAndTheRestartedDaemonCarri
   ASSERT_TRUE(AllIngested(3, absl::Seconds(120))) << daemon2.Log() << w2.Log();
   // w1's task went back to the queue and ran on w2; nothing twice, nothing missing.
   EXPECT_GE(Count("SELECT count(*) FROM curation.task WHERE last_error LIKE 'worker w1 lost%'"), 1);
-  EXPECT_EQ(Count("SELECT count(*) FROM curation.task WHERE state = 'done' AND worker_id = 'w2'"), 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.task WHERE state = 'ingested' AND worker_id = 'w2'"), 3);
   EXPECT_EQ(Count("SELECT max(attempts) FROM curation.task"), 2);
   // The attempts on record: w1's lost, w2's done, none left open; and w1's
   // processing event ended as failed instead of staying 'running'.
@@ -212,17 +212,17 @@ TEST_F(ControlPlaneTest, TheOperatorPausesRejectsCancelsRetriesAndResumes) {
   EXPECT_EQ(Count("SELECT count(*) FROM curation.task_attempt"), 3);
   // What an operator looks at afterwards.
   testing::CommandResult nights = Ctl("nights");
-  EXPECT_THAT(nights.output, HasSubstr("20071021  yes            2           2  CU3 done, CU2 done, CU4 done"));
+  EXPECT_THAT(nights.output, HasSubstr("20071021  yes            2           2  CU3 ingested, CU4 ingested, CU2 ingested"));
   testing::CommandResult batches = Ctl("batches");
   EXPECT_THAT(batches.output, HasSubstr("ingested"));
   EXPECT_THAT(batches.output, HasSubstr("\"detection\": 160"));
   testing::CommandResult log = Ctl(absl::StrCat("log ", cu3));
   EXPECT_EQ(log.exit_code, 0) << log.output;
-  EXPECT_THAT(log.output, HasSubstr("CU3 of 20071021, done, attempt 1 on w1"));
+  EXPECT_THAT(log.output, HasSubstr("CU3 of 20071021, ingested, attempt 1 on w1"));
   EXPECT_THAT(log.output, HasSubstr("step read headers"));
   EXPECT_THAT(log.output, HasSubstr("2 files"));
   testing::CommandResult status = Ctl("status");
-  EXPECT_THAT(status.output, HasSubstr("tasks: 3 done"));
+  EXPECT_THAT(status.output, HasSubstr("tasks: 3 ingested"));
   EXPECT_THAT(status.output, HasSubstr("workers: 1 alive of 1"));
   EXPECT_THAT(status.output, HasSubstr("batches: 3 ingested"));
   EXPECT_EQ(Ctl("log 424242").exit_code, 3);
@@ -350,7 +350,7 @@ TEST_F(ControlPlaneTest, TwoWorkersMakeTheSameArchiveAsOne) {
     const bool done = testing::WaitUntil(
         [&] {
           return holds("SELECT (SELECT count(*) FROM curation.batch WHERE state = 'ingested') = 6 "
-                       "AND (SELECT count(*) FROM curation.task WHERE state = 'done') = 6");
+                       "AND (SELECT count(*) FROM curation.task WHERE state = 'ingested') = 6");
         },
         absl::Seconds(120));
     EXPECT_TRUE(done) << daemon.Log();

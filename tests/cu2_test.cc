@@ -19,7 +19,7 @@
 #include "archive/file_registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ingester/loader.h"
+#include "ingester/ingest.h"
 #include "synth/survey_generator.h"
 #include "tests/support/command.h"
 #include "tests/support/pipeline_test.h"
@@ -403,7 +403,7 @@ TEST_F(Cu2NightTest, EveryDetectorGetsAJpegNamedInTheArchive) {
   EXPECT_THAT(cu2.manifest.failures(0).message(),
               HasSubstr("w20071021_00010.fit HDU 4 (DET3): truncated: the file has"));
   // CU2 waits for the night's CU3 ingest.
-  ingester::Loader loader(conn_.get(), {archive_, ""});
+  ingester::Ingester loader(conn_.get(), ingester::DefaultIngestOptions(archive_));
   EXPECT_EQ(loader.IngestBatch(cu2.batch_dir)->kind, IK::kWaiting);
   Cu3(night);
   auto outcomes = IngestAll();

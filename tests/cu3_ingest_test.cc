@@ -21,7 +21,7 @@
 #include "archive/file_registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ingester/loader.h"
+#include "ingester/ingest.h"
 #include "synth/survey_generator.h"
 #include "tests/support/command.h"
 #include "tests/support/pipeline_test.h"
@@ -298,6 +298,7 @@ TEST_F(Cu3IngestTest, IngestingAgainChangesNothing) {
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(second[0].kind, IK::kAlreadyIngested);
   // And the ingested batch copied back into staging by hand.
+  fs::create_directories(archive_ + "/staging/20071021");
   fs::copy(archive_ + "/ingested/20071021/" + out.manifest.batch_id(),
            archive_ + "/staging/20071021/" + out.manifest.batch_id());
   EXPECT_EQ(IngestAll()[0].kind, IK::kAlreadyIngested);
@@ -369,10 +370,10 @@ TEST_F(Cu3IngestTest, OtherCusWaitForTheNightsCu3Ingest) {
   v1::Manifest m;
   m.set_format_version(batch::kFormatVersion);
   m.set_batch_id("20071021-cu2-00000000");
-  m.set_cu(2);
+  m.set_cu(v1::CU2);
   m.set_night("20071021");
   ASSERT_TRUE(batch::WriteManifest(cu2, m).ok());
-  ingester::Loader loader(conn_.get(), {archive_, ""});
+  ingester::Ingester loader(conn_.get(), ingester::DefaultIngestOptions(archive_));
   auto waiting = loader.IngestBatch(cu2);
   ASSERT_TRUE(waiting.ok()) << waiting.status();
   EXPECT_EQ(waiting->kind, IK::kWaiting);
@@ -408,7 +409,8 @@ TEST_F(Cu3IngestTest, TwoIngestersAtOnceLoadEachBatchOnce) {
   EXPECT_EQ(Count("SELECT count(*) FROM (SELECT 1 FROM multiframe_header_card GROUP BY "
                   "multiframe_id, hdu, card_num HAVING count(*) > 1) d"),
             0);
-  EXPECT_TRUE(fs::is_empty(archive_ + "/staging/20071021"));
+  // Nothing left in staging, not even the night's empty directory.
+  EXPECT_FALSE(fs::exists(archive_ + "/staging/20071021"));
 }
 
 TEST_F(Cu3IngestTest, SigkillMidBatchThenRestartLoadsItExactlyOnce) {

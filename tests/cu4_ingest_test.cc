@@ -17,7 +17,7 @@
 #include "archive/file_registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ingester/loader.h"
+#include "ingester/ingest.h"
 #include "synth/survey_generator.h"
 #include "tests/support/command.h"
 #include "tests/support/process.h"

@@ -56,7 +56,7 @@ TEST_F(MonitorTest, ShowsARunInProgressWithAFailedTaskInRed) {
   ASSERT_TRUE(testing::WaitUntil(
       [&] {
         return TaskState(bad_night, 2) == "failed" &&
-               Count("SELECT count(*) FROM curation.task WHERE state = 'done'") == 5 &&
+               Count("SELECT count(*) FROM curation.task WHERE state = 'ingested'") == 5 &&
                Count("SELECT count(*) FROM curation.batch WHERE state = 'ingested'") == 5;
       },
       absl::Seconds(90)))
@@ -125,7 +125,7 @@ TEST_F(MonitorTest, ShowsARunInProgressWithAFailedTaskInRed) {
   EXPECT_THAT(metrics.body, HasSubstr("curator_tasks{state=\"failed\"} 1\n"));
   EXPECT_THAT(metrics.body, HasSubstr("curator_tasks{state=\"running\"} 1\n"));
   EXPECT_THAT(metrics.body, HasSubstr("curator_batches{state=\"ingested\"} 5\n"));
-  EXPECT_THAT(metrics.body, HasSubstr("curator_rows_ingested_total{cu=\"4\"} 480\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("curator_rows_ingested_total{cu=\"CU4\"} 480\n"));
   EXPECT_THAT(metrics.body, HasSubstr("curator_worker_up{worker=\"w2\"} 1\n"));
   EXPECT_THAT(metrics.body, HasSubstr("curator_worker_running_tasks{worker=\"w2\"} 1\n"));
   EXPECT_THAT(metrics.body, HasSubstr("curator_log_messages_total{level=\"error\"}"));

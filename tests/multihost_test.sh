@@ -133,7 +133,7 @@ ctl workers > "$dir/workers.txt" || fail "curatorctl workers: $(cat "$dir/worker
 grep -q "${addr[w1]}:7401" "$dir/workers.txt" && grep -q "${addr[w2]}:7401" "$dir/workers.txt" ||
   fail "the daemon does not know the workers by their own addresses: $(cat "$dir/workers.txt")"
 ctl approve --all || fail "approve"
-done_all() { [ "$(sql "SELECT count(*) FROM curation.task WHERE state = 'done'")" = 6 ] &&
+done_all() { [ "$(sql "SELECT count(*) FROM curation.task WHERE state = 'ingested'")" = 6 ] &&
              [ "$(sql "SELECT count(*) FROM curation.batch WHERE state = 'ingested'")" = 6 ]; }
 wait_for 120 done_all || fail "not every task done and batch ingested: $(sql "SELECT state, count(*) FROM curation.task GROUP BY 1")"
 

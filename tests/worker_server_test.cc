@@ -57,7 +57,7 @@ class WorkerServerTest : public testing::PipelineTest {
   v1::RunTaskRequest Request(const std::string& id, int cu, const std::string& night) {
     v1::RunTaskRequest r;
     r.set_task_id(id);
-    r.set_cu(cu);
+    r.set_cu(static_cast<v1::Cu>(cu));
     r.set_night(night);
     r.set_cu_event_id(*tasklog::StartEvent(*conn_, cu, "process", night, "test"));
     auto images = archive::RegisteredImages(*conn_, night);
@@ -182,7 +182,7 @@ TEST_F(WorkerServerTest, CancelledTasksLeaveNothing) {
 
   // A running task told to stop publishes nothing and removes its output.
   worker::TaskControl control;
-  control.cancelled = true;
+  control.Cancel();
   auto images = archive::RegisteredImages(*conn_, "20071021");
   worker::TaskInput in{archive_, "20071021", 0, {}, 1, &control};
   for (const auto& i : *images) in.images.push_back({i.multiframe_id, i.path, i.file_name, i.file_time_stamp, i.cat_name});
@@ -201,7 +201,7 @@ TEST_F(WorkerServerTest, RefusesMalformedRequestsWithReasons) {
     std::function<void(v1::RunTaskRequest&)> spoil;
     const char* expected;
   } cases[] = {
-      {[](v1::RunTaskRequest& r) { r.set_cu(7); }, "cu must be 2, 3 or 4, not 7"},
+      {[](v1::RunTaskRequest& r) { r.set_cu(static_cast<v1::Cu>(7)); }, "unknown CU 7 (known: CU3, CU4, CU2)"},
       {[](v1::RunTaskRequest& r) { r.set_night("2007-10-21"); }, "is not YYYYMMDD"},
       {[](v1::RunTaskRequest& r) { r.clear_files(); }, "the task has no files"},
       {[](v1::RunTaskRequest& r) { r.mutable_files(0)->set_path("/etc/passwd"); },

@@ -41,7 +41,7 @@ absl::StatusOr<std::unique_ptr<BatchWriter>> BatchWriter::Create(
   v1::Manifest& m = w->manifest_;
   m.set_format_version(batch::kFormatVersion);
   m.set_batch_id(batch_id);
-  m.set_cu(cu);
+  m.set_cu(static_cast<v1::Cu>(cu));
   m.set_night(night);
   m.set_cu_event_id(cu_event_id);
   m.set_producer(batch::ProducerName());

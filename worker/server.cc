@@ -1,15 +1,13 @@
 #include "worker/server.h"
 
+#include <algorithm>
 #include <map>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/create_channel.h>
-#include <grpcpp/server_builder.h>
 #include <unistd.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "server/grpc_server.h"
 #include "server/grpc_status.h"
 #include "base/log.h"
 #include "base/status.h"
@@ -20,10 +18,12 @@ grpc::Status WorkerService::RunTask(grpc::ServerContext* context,
                                     const v1::RunTaskRequest* request,
                                     v1::RunTaskResponse* response) {
   if (grpc::Status allowed = security_->MayChangeState(context); !allowed.ok()) return allowed;
-  absl::StatusOr<bool> accepted = runner_->Submit(*request);
+  absl::StatusOr<TaskRunner::Accepted> accepted = runner_->Submit(*request);
   if (!accepted.ok()) return ToGrpcStatus(accepted.status());
-  response->set_accepted(*accepted);
-  response->set_message(*accepted ? "queued" : "a task with this id is known already");
+  response->set_accepted(accepted->accepted);
+  response->set_message(accepted->accepted ? "queued" : "a task with this id is known already");
+  response->set_boot_id(runner_->boot_id());
+  response->set_accepted_seq(accepted->seq);
   return grpc::Status::OK;
 }
 
@@ -44,8 +44,8 @@ grpc::Status WorkerService::GetStatus(grpc::ServerContext*, const v1::GetStatusR
 
 WorkerServer::WorkerServer(const v1::Config& config) : config_(config) {}
 
-absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Create(
-    const v1::Config& config, const std::string& pause_before_task_file) {
+absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Create(const v1::Config& config,
+                                                                   WorkerParts parts) {
   if (config.archive_root().empty() || config.archive_root()[0] != '/') {
     return absl::InvalidArgumentError("archive_root must be an absolute path");
   }
@@ -62,26 +62,40 @@ absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Create(
   options.slots = static_cast<int>(std::max(1u, config.worker().slots()));
   options.threads_per_task = static_cast<int>(config.worker().threads_per_task());
   options.conninfo = config.database().conninfo();
-  options.pause_before_task_file = pause_before_task_file;
+  if (parts.handlers == nullptr) {
+    s->own_handlers_ = DefaultHandlers();
+    parts.handlers = &s->own_handlers_;
+  }
+  CURATOR_RETURN_IF_ERROR(CheckHandlers(*parts.handlers, *parts.registry));
+  options.registry = parts.registry;
+  options.handlers = parts.handlers;
+  options.hooks = parts.hooks;
   WorkerServer* self = s.get();
   if (!config.worker().daemon_address().empty()) {
     // A task's end goes to the daemon at once, not only with the next
     // heartbeat.
-    options.on_finished = [self](const v1::TaskStatus& status) {
-      v1::ReportResultRequest r;
-      r.set_worker_id(self->id_);
-      *r.mutable_status() = status;
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-      self->security_.Authorize(&ctx);
-      v1::ReportResultResponse response;
-      grpc::Status st = self->daemon_->ReportResult(&ctx, r, &response);
-      if (!st.ok()) CURATOR_LOG(WARNING) << "ReportResult: " << st.error_message();
-    };
+    options.on_finished = [self](const v1::TaskStatus& status) { self->ReportFinished(status); };
   }
   s->runner_ = std::make_unique<TaskRunner>(options);
   s->service_ = std::make_unique<WorkerService>(s->runner_.get(), &s->security_);
   return s;
+}
+
+void WorkerServer::ReportFinished(const v1::TaskStatus& status) {
+  v1::ReportResultRequest r;
+  r.set_worker_id(id_);
+  *r.mutable_status() = status;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  security_.Authorize(&ctx);
+  v1::ReportResultResponse response;
+  grpc::Status st = daemon_->ReportResult(&ctx, r, &response);
+  if (!st.ok()) {
+    // The heartbeats repeat it until it is acknowledged.
+    CURATOR_LOG(WARNING) << "ReportResult: " << st.error_message();
+  } else if (response.acknowledged()) {
+    runner_->Forget({status.task_id()});
+  }
 }
 
 WorkerServer::~WorkerServer() {
@@ -96,19 +110,10 @@ absl::Status WorkerServer::Start() {
   gethostname(host, sizeof host - 1);
   id_ = config_.worker().worker_id().empty() ? host : config_.worker().worker_id();
   if (!config_.worker().daemon_address().empty()) {
-    daemon_ = v1::Coordinator::NewStub(grpc::CreateChannel(config_.worker().daemon_address(),
-                                                           security_.ChannelCredentials()));
+    daemon_ = v1::Coordinator::NewStub(MakeChannel(config_.worker().daemon_address(), security_));
   }
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(config_.worker().listen_address(), credentials_, &port_);
-  builder.RegisterService(service_.get());
-  server_ = builder.BuildAndStart();
-  if (server_ == nullptr || port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", config_.worker().listen_address()));
-  }
+  CURATOR_ASSIGN_OR_RETURN(server_, StartGrpcServer(config_.worker().listen_address(),
+                                                    credentials_, {service_.get()}, &port_));
   if (!config_.worker().metrics_address().empty()) {
     metrics_ = std::make_unique<HttpServer>();
     metrics_->Get("/metrics", [this](const HttpRequest&) {
@@ -133,6 +138,9 @@ v1::HeartbeatRequest WorkerServer::Report() {
   request.set_address(address_);
   *request.mutable_load() = runner_->Load();
   request.add_data_roots(config_.archive_root());
+  // The sequence number first: every task it covers is in the list below.
+  request.set_boot_id(runner_->boot_id());
+  request.set_seq(runner_->seq());
   for (v1::TaskStatus& t : runner_->Tasks()) *request.add_tasks() = std::move(t);
   return request;
 }
@@ -153,6 +161,13 @@ void WorkerServer::HeartbeatLoop() {
     grpc::Status st = registered ? daemon_->Heartbeat(&ctx, request, &response)
                                  : daemon_->Register(&ctx, request, &response);
     registered |= st.ok();
+    if (st.ok()) {
+      runner_->Forget({response.acknowledged().begin(), response.acknowledged().end()});
+      for (const std::string& id : response.cancel()) {
+        CURATOR_LOG(WARNING) << "the daemon does not expect task " << id << " here; stopping it";
+        runner_->Cancel(id);
+      }
+    }
     if (!st.ok() && !reported_failure) {
       CURATOR_LOG(WARNING) << "heartbeat to " << config_.worker().daemon_address()
                            << " failed: " << st.error_message() << " (will keep trying)";
@@ -166,25 +181,30 @@ void WorkerServer::HeartbeatLoop() {
 std::string WorkerServer::Metrics() const {
   const std::vector<v1::TaskStatus> tasks = runner_->Tasks();
   const v1::Load load = runner_->Load();
+  const TaskRunner::Totals totals = runner_->totals();
+  MetricsText m;
   std::map<std::string, double> by_state;
-  double files_done = 0, files_failed = 0;
   for (int s = v1::TaskStatus::QUEUED; s <= v1::TaskStatus::CANCELLED; ++s) {
     by_state[absl::AsciiStrToLower(v1::TaskStatus::State_Name(s))] = 0;
   }
   for (const v1::TaskStatus& t : tasks) {
     ++by_state[absl::AsciiStrToLower(v1::TaskStatus::State_Name(t.state()))];
-    files_done += t.files_done();
-    files_failed += t.files_failed();
   }
-  MetricsText m;
   for (const auto& [state, n] : by_state) {
-    m.Add("curator_worker_tasks", "gauge", "Tasks this worker knows of, by state.",
+    m.Add("curator_worker_tasks", "gauge",
+          "Tasks this worker holds (finished ones until the daemon acknowledges them), by state.",
           {{"state", state}}, n);
   }
+  m.Add("curator_worker_tasks_total", "counter", "Tasks this worker finished, by outcome.",
+        {{"outcome", "done"}}, static_cast<double>(totals.done));
+  m.Add("curator_worker_tasks_total", "counter", "Tasks this worker finished, by outcome.",
+        {{"outcome", "failed"}}, static_cast<double>(totals.failed));
+  m.Add("curator_worker_tasks_total", "counter", "Tasks this worker finished, by outcome.",
+        {{"outcome", "cancelled"}}, static_cast<double>(totals.cancelled));
   m.Add("curator_worker_files_processed_total", "counter", "Input files processed by tasks.", {},
-        files_done);
+        static_cast<double>(totals.files_processed));
   m.Add("curator_worker_files_failed_total", "counter", "Input files that failed.", {},
-        files_failed);
+        static_cast<double>(totals.files_failed));
   m.Add("curator_worker_slots", "gauge", "Tasks this worker runs at once.", {}, load.slots());
   m.Add("curator_worker_running_tasks", "gauge", "Tasks running now.", {}, load.running_tasks());
   m.Add("curator_worker_queued_tasks", "gauge", "Tasks waiting for a slot.", {},

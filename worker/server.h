@@ -41,14 +41,24 @@ class WorkerService final : public v1::Worker::Service {
   const RpcSecurity* security_;
 };
 
+// What a worker runs, for tests to replace: the CU registry, the
+// handlers (default: DefaultHandlers(), owned by the server) and test
+// hooks.
+struct WorkerParts {
+  const archive::CuRegistry* registry = &archive::CuRegistry::Default();
+  const HandlerTable* handlers = nullptr;
+  TaskHooks* hooks = nullptr;
+};
+
 class WorkerServer {
  public:
   // Needs config.archive_root and the worker section; database.conninfo,
   // if set, receives the tasks' logs; worker.daemon_address, if set, gets
   // a heartbeat every worker.heartbeat_interval_ms with the load and the
   // tasks' status. Port 0 in listen_address picks a free port (port()).
-  static absl::StatusOr<std::unique_ptr<WorkerServer>> Create(
-      const v1::Config& config, const std::string& pause_before_task_file = "");
+  // FailedPrecondition if a CU of the registry has no handler.
+  static absl::StatusOr<std::unique_ptr<WorkerServer>> Create(const v1::Config& config,
+                                                              WorkerParts parts = {});
   ~WorkerServer();
 
   absl::Status Start();
@@ -64,8 +74,10 @@ class WorkerServer {
 
  private:
   explicit WorkerServer(const v1::Config& config);
-  // Reports to the daemon (worker.daemon_address) every interval.
+  // Reports to the daemon (worker.daemon_address) every interval, and does
+  // what the answer says: forget acknowledged tasks, cancel unexpected ones.
   void HeartbeatLoop();
+  void ReportFinished(const v1::TaskStatus& status);
   v1::HeartbeatRequest Report();
   std::unique_ptr<v1::Coordinator::Stub> daemon_;
   std::string id_, address_;
@@ -74,6 +86,7 @@ class WorkerServer {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread heartbeat_;
+  HandlerTable own_handlers_;
   std::unique_ptr<TaskRunner> runner_;
   std::unique_ptr<WorkerService> service_;
   RpcSecurity security_;

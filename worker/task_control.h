@@ -1,24 +1,42 @@
 // Shared between a running task and whoever watches it (the worker
 // server): per-file progress, and a flag that asks the task to stop.
 // A cancelled task returns Cancelled and publishes nothing; what it wrote
-// so far is removed.
+// so far is removed. Thread-safe.
 #ifndef CURATOR_WORKER_TASK_CONTROL_H_
 #define CURATOR_WORKER_TASK_CONTROL_H_
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 
 namespace curator::worker {
 
-struct TaskControl {
-  std::atomic<bool> cancelled{false};
-  std::atomic<int> files_done{0};
-  std::atomic<int> files_failed{0};
-
-  bool Cancelled() const { return cancelled.load(std::memory_order_relaxed); }
-  void FileDone(bool ok) {
-    files_done.fetch_add(1, std::memory_order_relaxed);
-    if (!ok) files_failed.fetch_add(1, std::memory_order_relaxed);
+class TaskControl {
+ public:
+  bool Cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+  void Cancel() {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    cv_.notify_all();
   }
+  // Blocks until the task is cancelled (test hooks hold a task this way).
+  void WaitCancelled() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return Cancelled(); });
+  }
+  void FileDone(bool ok) {
+    files_done_.fetch_add(1, std::memory_order_relaxed);
+    if (!ok) files_failed_.fetch_add(1, std::memory_order_relaxed);
+  }
+  int files_done() const { return files_done_.load(std::memory_order_relaxed); }
+  int files_failed() const { return files_failed_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+  std::atomic<int> files_done_{0};
+  std::atomic<int> files_failed_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
 };
 
 }  // namespace curator::worker

@@ -6,19 +6,19 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "base/files.h"
 #include "base/log.h"
+#include "base/status.h"
 #include "db/pg.h"
 #include "archive/task_log.h"
-#include "worker/cu2_task.h"
-#include "worker/cu3_task.h"
-#include "worker/cu4_task.h"
 
 namespace curator::worker {
 namespace {
@@ -27,10 +27,12 @@ namespace fs = std::filesystem;
 
 using State = v1::TaskStatus::State;
 
-absl::Status Validate(const v1::RunTaskRequest& r, const std::string& archive_root) {
+absl::Status Validate(const v1::RunTaskRequest& r, const std::string& archive_root,
+                      const archive::CuRegistry& registry, const HandlerTable& handlers) {
   if (r.task_id().empty()) return absl::InvalidArgumentError("task_id is empty");
-  if (r.cu() < 2 || r.cu() > 4) {
-    return absl::InvalidArgumentError(absl::StrCat("cu must be 2, 3 or 4, not ", r.cu()));
+  CURATOR_ASSIGN_OR_RETURN(const archive::CuSpec* spec, registry.Get(r.cu()));
+  if (!handlers.count(r.cu())) {
+    return absl::InvalidArgumentError(absl::StrCat("this worker does not run ", spec->name));
   }
   absl::CivilDay day;
   if (r.night().size() != 8 ||
@@ -39,7 +41,11 @@ absl::Status Validate(const v1::RunTaskRequest& r, const std::string& archive_ro
                             &day)) {
     return absl::InvalidArgumentError(absl::StrCat("night '", r.night(), "' is not YYYYMMDD"));
   }
-  if (r.files().empty()) return absl::InvalidArgumentError("the task has no files");
+  if (r.files().empty() && spec->input != archive::CuInput::kDatabase) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(spec->name, " reads ", archive::CuInputName(spec->input),
+                     " and the task has no files"));
+  }
   // Every path stays inside the archive: absolute, no "..", and still
   // inside once symbolic links are resolved.
   const std::string prefix = archive_root + "/";
@@ -77,17 +83,32 @@ int64_t MemAvailable() {
   return 0;
 }
 
+// 64 random bits, new at every start of the process.
+std::string NewBootId() {
+  std::random_device random;
+  const uint64_t bits = (uint64_t{random()} << 32) ^ random() ^
+                        static_cast<uint64_t>(absl::GetCurrentTimeNanos());
+  return absl::StrFormat("%016x", bits);
+}
+
 }  // namespace
 
-TaskRunner::TaskRunner(TaskRunnerOptions options) : options_(std::move(options)) {
+TaskRunner::TaskRunner(TaskRunnerOptions options)
+    : options_(std::move(options)), boot_id_(NewBootId()) {
+  CURATOR_CHECK(options_.handlers != nullptr && options_.registry != nullptr)
+      << "a task runner needs the CU registry and a handler table";
   const int slots = std::max(1, options_.slots);
   for (int i = 0; i < slots; ++i) threads_.emplace_back([this] { WorkLoop(); });
 }
 
 TaskRunner::~TaskRunner() { Shutdown(); }
 
-absl::StatusOr<bool> TaskRunner::Submit(const v1::RunTaskRequest& request) {
-  if (absl::Status s = Validate(request, options_.archive_root); !s.ok()) return s;
+absl::StatusOr<TaskRunner::Accepted> TaskRunner::Submit(const v1::RunTaskRequest& request) {
+  if (absl::Status s = Validate(request, options_.archive_root, *options_.registry,
+                                *options_.handlers);
+      !s.ok()) {
+    return s;
+  }
   auto task = std::make_shared<Task>();
   task->request = request;
   task->status.set_task_id(request.task_id());
@@ -97,11 +118,34 @@ absl::StatusOr<bool> TaskRunner::Submit(const v1::RunTaskRequest& request) {
   task->status.set_files_total(request.files_size());
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return absl::FailedPreconditionError("the worker is shutting down");
-  if (tasks_.count(request.task_id())) return false;
+  if (tasks_.count(request.task_id())) return Accepted{false, seq_};
   tasks_[request.task_id()] = task;
   queue_.push_back(task);
   cv_.notify_one();
-  return true;
+  return Accepted{true, ++seq_};
+}
+
+TaskRunner::Totals TaskRunner::totals() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return totals_;
+}
+
+int64_t TaskRunner::seq() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return seq_;
+}
+
+void TaskRunner::Forget(const std::vector<std::string>& task_ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& id : task_ids) {
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) continue;
+    const State s = it->second->status.state();
+    if (s == v1::TaskStatus::DONE || s == v1::TaskStatus::FAILED ||
+        s == v1::TaskStatus::CANCELLED) {
+      tasks_.erase(it);
+    }
+  }
 }
 
 bool TaskRunner::Cancel(const std::string& task_id) {
@@ -111,7 +155,7 @@ bool TaskRunner::Cancel(const std::string& task_id) {
   Task& t = *it->second;
   const State s = t.status.state();
   if (s != v1::TaskStatus::QUEUED && s != v1::TaskStatus::RUNNING) return false;
-  t.control.cancelled = true;
+  t.control.Cancel();
   if (s == v1::TaskStatus::QUEUED) {
     t.status.set_state(v1::TaskStatus::CANCELLED);
     std::erase_if(queue_, [&](const std::shared_ptr<Task>& q) { return q.get() == &t; });
@@ -124,8 +168,8 @@ std::vector<v1::TaskStatus> TaskRunner::Tasks() const {
   std::vector<v1::TaskStatus> out;
   for (const auto& [id, t] : tasks_) {
     v1::TaskStatus s = t->status;
-    s.set_files_done(t->control.files_done.load());
-    s.set_files_failed(t->control.files_failed.load());
+    s.set_files_done(t->control.files_done());
+    s.set_files_failed(t->control.files_failed());
     out.push_back(std::move(s));
   }
   return out;
@@ -153,7 +197,7 @@ void TaskRunner::Shutdown() {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ && threads_.empty()) return;
     stopping_ = true;
-    for (auto& [id, t] : tasks_) t->control.cancelled = true;
+    for (auto& [id, t] : tasks_) t->control.Cancel();
     for (auto& t : queue_) t->status.set_state(v1::TaskStatus::CANCELLED);
     queue_.clear();
     cv_.notify_all();
@@ -185,39 +229,20 @@ void TaskRunner::WorkLoop() {
 
 void TaskRunner::Run(Task& task) {
   const v1::RunTaskRequest& r = task.request;
-  if (!options_.pause_before_task_file.empty()) {
-    // Whole or absent: a test that sees the file reads the task id.
-    if (absl::Status s = files::WriteAtomically(options_.pause_before_task_file,
-                                                absl::StrCat(r.task_id(), "\n"));
-        !s.ok()) {
-      CURATOR_LOG(ERROR) << "test hook: " << s;
-    }
-    CURATOR_LOG(WARNING) << "test hook: task " << r.task_id()
-                         << " paused before it runs, until it is cancelled or killed";
-    while (!task.control.Cancelled()) absl::SleepFor(absl::Milliseconds(10));
-  }
-  std::vector<ImageInput> images;
-  std::vector<CatalogueInput> catalogues;
-  for (const v1::TaskFile& f : r.files()) {
-    images.push_back({f.multiframe_id(), f.path(), f.file_name(),
-                      absl::FromUnixMicros(f.file_time_stamp_us()), f.cat_name()});
-    catalogues.push_back({f.multiframe_id(), f.path(), f.image_path()});
-  }
-  absl::StatusOr<TaskOutput> out;
-  const int threads = options_.threads_per_task;
-  switch (r.cu()) {
-    case 2:
-      out = RunCu2({options_.archive_root, r.night(), r.cu_event_id(), images, threads, {},
-                    &task.control});
-      break;
-    case 3:
-      out = RunCu3({options_.archive_root, r.night(), r.cu_event_id(), images, threads,
-                    &task.control});
-      break;
-    default:
-      out = RunCu4({options_.archive_root, r.night(), r.cu_event_id(), catalogues, threads,
-                    &task.control});
-  }
+  if (options_.hooks != nullptr) options_.hooks->BeforeTask(r, task.control);
+  TaskContext context;
+  context.archive_root = options_.archive_root;
+  context.night = r.night();
+  context.attempt_id = r.task_id();
+  context.cu_event_id = r.cu_event_id();
+  context.files.assign(r.files().begin(), r.files().end());
+  context.threads = options_.threads_per_task;
+  context.conninfo = options_.conninfo;
+  context.control = &task.control;
+  // Validate checked there is one.
+  absl::StatusOr<TaskOutput> out = task.control.Cancelled()
+                                       ? absl::CancelledError("cancelled before it started")
+                                       : options_.handlers->at(r.cu())->Run(context);
   // The task's log, under the event the caller gave it.
   if (!options_.conninfo.empty() && r.cu_event_id() != 0) {
     auto conn = pg::Connection::Connect(options_.conninfo);
@@ -230,22 +255,27 @@ void TaskRunner::Run(Task& task) {
     if (!logged.ok()) CURATOR_LOG(WARNING) << "task " << r.task_id() << ": log not written: " << logged;
   }
   std::unique_lock<std::mutex> lock(mu_);
+  totals_.files_processed += task.control.files_done();
+  totals_.files_failed += task.control.files_failed();
   if (out.ok()) {
+    ++totals_.done;
     task.status.set_state(v1::TaskStatus::DONE);
     task.status.set_batch_id(out->manifest.batch_id());
     task.status.set_batch_dir(out->batch_dir);
   } else if (out.status().code() == absl::StatusCode::kCancelled) {
+    ++totals_.cancelled;
     task.status.set_state(v1::TaskStatus::CANCELLED);
   } else {
+    ++totals_.failed;
     task.status.set_state(v1::TaskStatus::FAILED);
     task.status.set_error(std::string(out.status().message()));
   }
-  CURATOR_LOG(INFO) << "task " << r.task_id() << " (CU" << r.cu() << " " << r.night() << "): "
-                    << v1::TaskStatus::State_Name(task.status.state());
+  CURATOR_LOG(INFO) << "task " << r.task_id() << " (" << options_.registry->Name(r.cu()) << " "
+                    << r.night() << "): " << v1::TaskStatus::State_Name(task.status.state());
   if (options_.on_finished) {
     v1::TaskStatus s = task.status;
-    s.set_files_done(task.control.files_done.load());
-    s.set_files_failed(task.control.files_failed.load());
+    s.set_files_done(task.control.files_done());
+    s.set_files_failed(task.control.files_failed());
     lock.unlock();
     options_.on_finished(s);
   }

@@ -65,11 +65,13 @@ class DaemonTest(unittest.TestCase):
         nights = self.c.nights()["nights"]
         self.assertEqual([n["night"] for n in nights], ["20071021"])
         tasks = self.c.tasks(state="pending")["tasks"]
-        self.assertEqual(sorted(t["cu"] for t in tasks), [2, 3, 4])
-        cu3 = next(int(t["task_id"]) for t in tasks if t["cu"] == 3)
+        # The CUs by name, as the daemon's registry knows them.
+        self.assertEqual([c["name"] for c in self.c.cus()["cus"]], ["CU3", "CU4", "CU2"])
+        self.assertEqual(sorted(t["cu"] for t in tasks), ["CU2", "CU3", "CU4"])
+        cu3 = next(int(t["task_id"]) for t in tasks if t["cu"] == "CU3")
         # Approved, then rejected back to pending.
         self.assertEqual([int(i) for i in self.c.approve([cu3])["approved"]], [cu3])
-        self.assertEqual(self.c.tasks(state="approved")["tasks"][0]["cu"], 3)
+        self.assertEqual(self.c.tasks(state="approved")["tasks"][0]["cu"], "CU3")
         self.assertEqual([int(i) for i in self.c.reject([cu3])["changed"]], [cu3])
         # Exit code 2: done with problems; the refusal comes back as data.
         refused = self.c.retry([cu3])

@@ -46,10 +46,28 @@ async function get(path) {
   return body;
 }
 
-const CUS = ["CU3", "CU2", "CU4"];
+// The CUs, from the daemon's registry (/api/cus), in planning order:
+// their names for the columns, and a name for each CU as tasks and
+// batches give it (a name, or a number for a CU outside the enum).
+let cus = null;
+async function cuNames() {
+  if (cus === null) {
+    const list = (await get("/api/cus")).cus || [];
+    cus = { order: list.map((c) => c.name), name: {} };
+    for (const c of list) cus.name[String(c.cu)] = c.name;
+  }
+  return cus;
+}
+function cuName(cu) { return (cus && cus.name[String(cu)]) || ("CU" + cu); }
+
+function waits(t) {
+  return (t.waiting_for || []).length ? "waits for " + t.waiting_for.join("; ") : "";
+}
 
 async function nightsPage() {
-  const [nights, tasks] = await Promise.all([get("/api/nights"), get("/api/tasks")]);
+  const [nights, tasks, names] =
+      await Promise.all([get("/api/nights"), get("/api/tasks"), cuNames()]);
+  const CUS = names.order;
   const rows = (nights.nights || []).map((n) => el("tr", { "data-night": n.night },
     el("td", {}, n.night),
     el("td", {}, n.transfer_complete ? "complete" : "transferring"),
@@ -61,13 +79,15 @@ async function nightsPage() {
     })));
   const taskRows = (tasks.tasks || []).map((t) => el("tr", { "data-task": t.task_id },
     el("td", {}, el("a", { href: "/tasks/" + t.task_id }, t.task_id)),
-    el("td", {}, t.night), el("td", {}, "CU" + t.cu), stateCell(t.state),
-    num(t.files), num(t.attempts), el("td", {}, t.worker_id), el("td", {}, t.last_error)));
+    el("td", {}, t.night), el("td", {}, cuName(t.cu)), stateCell(t.state),
+    num(t.files), num(t.attempts), el("td", {}, t.worker_id),
+    el("td", {}, waits(t) || t.last_error)));
   return [
     el("h2", {}, "Nights"),
     table(["Night", "Transfer", "Images", "Catalogues", ...CUS], rows, "nights"),
     el("h2", {}, "Tasks"),
-    table(["Task", "Night", "CU", "State", "Files", "Attempts", "Worker", "Last error"],
+    table(["Task", "Night", "CU", "State", "Files", "Attempts", "Worker",
+           "Last error / waiting for"],
           taskRows, "tasks"),
   ];
 }
@@ -98,18 +118,19 @@ async function workersPage() {
 }
 
 async function batchesPage() {
-  const batches = await get("/api/batches");
+  const [batches] = await Promise.all([get("/api/batches"), cuNames()]);
   const rows = (batches.batches || []).map((b) => el("tr", { "data-batch": b.batch_id },
-    el("td", {}, b.batch_id), el("td", {}, b.night), el("td", {}, "CU" + b.cu),
+    el("td", {}, b.batch_id), el("td", {}, b.night), el("td", {}, cuName(b.cu)),
     stateCell(b.state), num(b.rows), el("td", {}, b.rows_per_table),
-    num(b.ingest_ms ? Number(b.ingest_ms).toFixed(0) + " ms" : ""), el("td", {}, b.report)));
+    num(b.ingest_ms ? Number(b.ingest_ms).toFixed(0) + " ms" : ""),
+    el("td", {}, b.held_by ? "held by " + b.held_by + " since " + b.held_since : b.report)));
   return [el("h2", {}, "Batches"),
     table(["Batch", "Night", "CU", "State", "Rows", "Rows per table", "Ingest time", "Report"],
           rows, "batches")];
 }
 
 async function taskPage(id) {
-  const log = await get("/api/tasks/" + id + "/log");
+  const [log] = await Promise.all([get("/api/tasks/" + id + "/log"), cuNames()]);
   const t = log.task;
   const steps = (log.steps || []).map((s) => el("tr", {},
     el("td", {}, s.step), num(Number(s.seconds).toFixed(2) + " s"), num(s.rows), num(s.files),
@@ -122,7 +143,7 @@ async function taskPage(id) {
     el("td", {}, l.level), el("td", {}, l.step), el("td", {}, l.path), num(l.hdu || ""),
     el("td", {}, l.item), el("td", {}, l.message)));
   return [
-    el("h2", {}, "Task " + t.task_id + ": CU" + t.cu + " of night " + t.night),
+    el("h2", {}, "Task " + t.task_id + ": " + cuName(t.cu) + " of night " + t.night),
     table(["State", "Files", "Attempts", "Worker", "Batch", "Last error"], [el("tr", {},
       stateCell(t.state), num(t.files), num(t.attempts), el("td", {}, t.worker_id),
       el("td", {}, t.batch_id), el("td", {}, t.last_error))], "task"),

@@ -66,8 +66,10 @@ Process ClusterTest::Daemon(const std::string& log) {
 }
 
 Process ClusterTest::Worker(const std::string& id, const std::string& pause_file) {
-  std::vector<std::string> argv = {Bin("worker/curator-worker"), "serve", "--config", config_,
-                                   "--worker_id", id};
+  // The test build (with its hooks) only where a test holds a task.
+  std::vector<std::string> argv = {
+      Bin(pause_file.empty() ? "worker/curator-worker" : "tests/curator-worker-hooked"), "serve",
+      "--config", config_, "--worker_id", id};
   if (!pause_file.empty()) {
     argv.push_back("--pause_before_task");
     argv.push_back(pause_file);
@@ -88,7 +90,7 @@ bool ClusterTest::AllIngested(int batches, absl::Duration timeout) {
   return WaitUntil(
       [&] {
         return Count("SELECT count(*) FROM curation.batch WHERE state = 'ingested'") == batches &&
-               Count("SELECT count(*) FROM curation.task WHERE state <> 'done'") == 0;
+               Count("SELECT count(*) FROM curation.task WHERE state <> 'ingested'") == 0;
       },
       timeout);
 }

@@ -5,7 +5,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
-#include "db/migrations.h"
+#include "archive/cu_registry.h"
 #include "archive/task_log.h"
 #include "archive/file_registry.h"
 #include "synth/survey_generator.h"
@@ -19,8 +19,8 @@ void PipelineTest::SetUp() {
   auto c = pg::Connection::Connect(conninfo());
   ASSERT_TRUE(c.ok()) << c.status();
   conn_ = *std::move(c);
-  auto applied = migrations::Migrate(*conn_);
-  ASSERT_TRUE(applied.ok()) << applied.status();
+  absl::Status migrated = archive::MigrateArchive(*conn_, archive::CuRegistry::Default());
+  ASSERT_TRUE(migrated.ok()) << migrated;
   archive_ = archive_dir_.path();
 }
 
@@ -81,8 +81,8 @@ worker::TaskOutput PipelineTest::Cu4(const std::string& night) {
 }
 
 std::vector<ingester::IngestOutcome> PipelineTest::IngestAll() {
-  ingester::Loader loader(conn_.get(), {archive_, ""});
-  auto outcomes = loader.IngestReady();
+  ingester::Ingester ingester(conn_.get(), ingester::DefaultIngestOptions(archive_));
+  auto outcomes = ingester.IngestReady();
   EXPECT_TRUE(outcomes.ok()) << outcomes.status();
   return outcomes.ok() ? *outcomes : std::vector<ingester::IngestOutcome>{};
 }
@@ -95,7 +95,7 @@ int64_t PipelineTest::Count(const std::string& sql) {
 
 void PipelineTest::KillIngesterBeforeCommit() {
   const std::string paused = archive_dir_.Join("ingester-paused");
-  auto victim = Process::Start({Bin("ingester/curator-ingester"), "--once", "--archive", archive_,
+  auto victim = Process::Start({Bin("tests/curator-ingester-hooked"), "--once", "--archive", archive_,
                                 "--db", conninfo(), "--pause_before_commit", paused},
                                archive_dir_.Join("victim.log"));
   ASSERT_TRUE(victim.ok()) << victim.status();

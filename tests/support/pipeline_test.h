@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "db/pg.h"
-#include "ingester/loader.h"
+#include "ingester/ingest.h"
 #include "synth/survey_model.h"
 #include "tests/support/pg_test.h"
 #include "tests/support/temp_dir.h"

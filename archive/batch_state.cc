@@ -1,8 +1,9 @@
-#include "ingester/batch_state.h"
+#include "archive/batch_state.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-namespace curator::ingester {
+namespace curator::archive {
 
 const char* StateName(BatchState state) {
   switch (state) {
@@ -11,6 +12,14 @@ const char* StateName(BatchState state) {
     case BatchState::kQuarantined: return "quarantined";
   }
   return "unknown";
+}
+
+absl::StatusOr<BatchState> BatchStateFromDatabase(absl::string_view name) {
+  for (BatchState s : {BatchState::kWaiting, BatchState::kIngested, BatchState::kQuarantined}) {
+    if (name == StateName(s)) return s;
+  }
+  return absl::InternalError(absl::StrCat("the database holds a batch state '", name,
+                                          "' that this program does not know"));
 }
 
 std::vector<BatchState> AllowedFrom(BatchState to) {
@@ -28,4 +37,4 @@ std::string AllowedFromSql(BatchState to) {
   return "{" + absl::StrJoin(names, ",") + "}";
 }
 
-}  // namespace curator::ingester
+}  // namespace curator::archive

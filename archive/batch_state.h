@@ -6,17 +6,22 @@
 //   waiting     -> waiting, ingested, quarantined
 //   quarantined -> ingested (fixed and requeued), quarantined
 // Nothing leaves 'ingested': loading a batch again changes nothing.
-#ifndef CURATOR_INGESTER_BATCH_STATE_H_
-#define CURATOR_INGESTER_BATCH_STATE_H_
+#ifndef CURATOR_ARCHIVE_BATCH_STATE_H_
+#define CURATOR_ARCHIVE_BATCH_STATE_H_
 
 #include <string>
 #include <vector>
 
-namespace curator::ingester {
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace curator::archive {
 
 enum class BatchState { kWaiting, kIngested, kQuarantined };
 
 const char* StateName(BatchState state);
+// A state read from the database: an unknown one is an error.
+absl::StatusOr<BatchState> BatchStateFromDatabase(absl::string_view name);
 
 // The states a batch may be in for a move to `to`; a batch without a row
 // yet may always move.
@@ -25,6 +30,6 @@ std::vector<BatchState> AllowedFrom(BatchState to);
 // A SQL array literal of AllowedFrom(to), e.g. '{waiting,quarantined}'.
 std::string AllowedFromSql(BatchState to);
 
-}  // namespace curator::ingester
+}  // namespace curator::archive
 
-#endif  // CURATOR_INGESTER_BATCH_STATE_H_
+#endif  // CURATOR_ARCHIVE_BATCH_STATE_H_

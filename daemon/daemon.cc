@@ -1,0 +1,64 @@
+#include "daemon/daemon.h"
+
+#include "base/log.h"
+#include "base/status.h"
+#include "daemon/daemon_metrics.h"
+
+namespace curator::daemon {
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& o,
+                                                       const archive::CuRegistry* registry,
+                                                       const Clock* clock,
+                                                       std::unique_ptr<WorkerClient> client) {
+  std::unique_ptr<Daemon> d(new Daemon());
+  d->options_ = o;
+  d->registry_ = registry;
+  d->clock_ = clock;
+  d->pool_ = std::make_unique<pg::ConnectionPool>(
+      pg::ConnectionPool::Options{o.conninfo, std::max(2, o.connections)});
+  {
+    CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, d->pool_->Get());
+    CURATOR_RETURN_IF_ERROR(archive::MigrateArchive(*conn, *registry));
+  }
+  d->client_ = std::move(client);
+  d->tasks_ = std::make_unique<TaskStore>(d->pool_.get(), registry, clock, o.policy);
+  d->worker_store_ = std::make_unique<WorkerStore>(d->pool_.get());
+  d->workers_ = std::make_unique<WorkerRegistry>(
+      d->tasks_.get(), d->worker_store_.get(), clock,
+      WorkerRegistry::Options{.heartbeat_timeout = o.heartbeat_timeout});
+  CURATOR_RETURN_IF_ERROR(d->workers_->Load());
+  d->dispatcher_ = std::make_unique<Dispatcher>(
+      d->tasks_.get(), d->workers_.get(), d->client_.get(), d->pool_.get(), registry, clock,
+      Dispatcher::Options{o.archive_root, o.max_load_per_core});
+  d->commands_ = std::make_unique<OperatorCommands>(d->tasks_.get(), d->workers_.get(),
+                                                    d->client_.get(), d->pool_.get());
+  CURATOR_RETURN_IF_ERROR(d->commands_->Load());
+  d->queries_ = std::make_unique<ReadQueries>(d->tasks_.get(), d->workers_.get(),
+                                              d->dispatcher_.get(), d->commands_.get(),
+                                              d->pool_.get(), registry, clock, o.archive_root);
+  d->scanner_ = std::make_unique<NightScanner>(o.archive_root, d->pool_.get(), d->tasks_.get());
+  return d;
+}
+
+Daemon::~Daemon() {
+  // Calls in flight apply their answers through the stores: they end
+  // before the stores and the pool do.
+  if (dispatcher_ != nullptr) dispatcher_->WaitIdle();
+}
+
+void Daemon::SetWake(std::function<void()> wake) { commands_->SetWake(std::move(wake)); }
+
+absl::Status Daemon::Tick() {
+  CURATOR_RETURN_IF_ERROR(scanner_->Scan());
+  CURATOR_RETURN_IF_ERROR(workers_->ReclaimSilent().status());
+  workers_->CheckLinks(*client_);
+  CURATOR_ASSIGN_OR_RETURN(std::vector<int64_t> decided, tasks_->ApplyBatchOutcomes());
+  if (!decided.empty()) CURATOR_LOG(INFO) << decided.size() << " task(s) moved by their batches";
+  if (options_.auto_approve) CURATOR_RETURN_IF_ERROR(tasks_->ApproveAllPending().status());
+  if (commands_->paused()) return absl::OkStatus();
+  return dispatcher_->RunOnce().status();
+}
+
+std::string Daemon::Metrics() { return DaemonMetrics(*queries_, *pool_, *registry_); }
+
+}  // namespace curator::daemon

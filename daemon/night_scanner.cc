@@ -1,0 +1,37 @@
+#include "daemon/night_scanner.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "archive/file_registry.h"
+#include "archive/layout.h"
+#include "base/log.h"
+#include "base/status.h"
+
+namespace curator::daemon {
+
+absl::Status NightScanner::Scan() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(
+           absl::StrCat(archive_root_, "/", layout::kIncoming), ec)) {
+    const std::string night = e.path().filename();
+    if (done_.count(night) || !archive::IsNightName(night) ||
+        !fs::exists(e.path() / layout::kTransferMarker, ec)) {
+      continue;
+    }
+    archive::NightRegistration reg;
+    {
+      CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+      CURATOR_ASSIGN_OR_RETURN(reg, archive::RegisterNight(*conn, archive_root_, night));
+    }
+    CURATOR_ASSIGN_OR_RETURN(int created, tasks_->CreateNightTasks(night));
+    CURATOR_LOG(INFO) << "night " << night << ": " << reg.files.size() << " files registered ("
+                      << reg.new_files << " new), " << created << " tasks created";
+    for (const std::string& p : reg.problems) CURATOR_LOG(WARNING) << p;
+    done_.insert(night);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace curator::daemon

@@ -1,0 +1,259 @@
+#include "daemon/read_queries.h"
+
+#include <map>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "archive/batch.h"
+#include "archive/batch_store.h"
+#include "base/status.h"
+
+namespace curator::daemon {
+
+v1::TaskInfo ReadQueries::Info(const TaskRow& t) const {
+  v1::TaskInfo i;
+  i.set_task_id(t.task_id);
+  i.set_night(t.night);
+  i.set_cu(static_cast<v1::Cu>(t.cu));
+  i.set_state(TaskStateName(t.state));
+  i.set_files(t.files);
+  i.set_attempts(t.attempts);
+  i.set_max_attempts(t.max_attempts);
+  i.set_worker_id(t.worker_id);
+  i.set_batch_id(t.batch_id);
+  i.set_last_error(t.last_error);
+  return i;
+}
+
+absl::StatusOr<v1::ListTasksResponse> ReadQueries::ListTasks(const std::string& state) {
+  std::optional<TaskState> filter;
+  if (!state.empty()) {
+    filter = ParseTaskState(state);
+    if (!filter) return absl::InvalidArgumentError(absl::StrCat("no task state '", state, "'"));
+  }
+  CURATOR_ASSIGN_OR_RETURN(std::vector<TaskRow> rows, tasks_->List(filter));
+  CURATOR_ASSIGN_OR_RETURN(auto waits, tasks_->WaitingFor());
+  const absl::Time now = clock_->Now();
+  v1::ListTasksResponse out;
+  for (const TaskRow& t : rows) {
+    v1::TaskInfo* i = out.add_tasks();
+    *i = Info(t);
+    auto w = waits.find(t.task_id);
+    if (w != waits.end()) {
+      for (const std::string& why : w->second) i->add_waiting_for(why);
+    }
+    if (t.state == TaskState::kApproved && t.not_before && *t.not_before > now) {
+      i->add_waiting_for(absl::StrCat(
+          "retry after ", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", *t.not_before,
+                                           absl::UTCTimeZone())));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<v1::GetPlanResponse> ReadQueries::GetPlan() {
+  CURATOR_ASSIGN_OR_RETURN(std::vector<TaskRow> rows, tasks_->List(TaskState::kPending));
+  CURATOR_ASSIGN_OR_RETURN(std::vector<TaskRow> approved, tasks_->List(TaskState::kApproved));
+  rows.insert(rows.end(), approved.begin(), approved.end());
+  CURATOR_ASSIGN_OR_RETURN(auto waits, tasks_->ProcessingPrerequisites());
+  CURATOR_ASSIGN_OR_RETURN(Plan plan, dispatcher_->PlanFor(rows, waits));
+  std::map<int64_t, const TaskRow*> by_id;
+  for (const TaskRow& t : rows) by_id[t.task_id] = &t;
+  const absl::Time now = clock_->Now();
+  v1::GetPlanResponse out;
+  for (const PlanEntry& e : plan.entries) {
+    v1::PlanEntryInfo* i = out.add_entries();
+    i->set_task_id(e.task_id);
+    i->set_night(by_id[e.task_id]->night);
+    i->set_cu(static_cast<v1::Cu>(by_id[e.task_id]->cu));
+    i->set_worker_id(e.worker_id);
+    i->set_start_in_seconds(absl::ToDoubleSeconds(e.start - now));
+    i->set_finish_in_seconds(absl::ToDoubleSeconds(e.finish - now));
+    i->set_starts_now(e.starts_now);
+  }
+  for (int64_t id : plan.unplaceable) out.add_unplaceable(id);
+  out.set_finish_in_seconds(std::max(0.0, absl::ToDoubleSeconds(plan.finish - now)));
+  out.set_paused(commands_->paused());
+  return out;
+}
+
+absl::StatusOr<v1::ListWorkersResponse> ReadQueries::ListWorkers() {
+  // The workers are the registry's, in memory: they are listed even
+  // while the database is away (then without the database's count of
+  // tasks on the dead ones).
+  absl::StatusOr<std::map<std::string, int>> tasks_on = tasks_->BusyByWorker();
+  const std::map<std::string, int> busy = tasks_on.ok() ? *tasks_on : std::map<std::string, int>();
+  v1::ListWorkersResponse out;
+  for (const WorkerView& w : workers_->Snapshot()) {
+    v1::WorkerInfo* i = out.add_workers();
+    i->set_worker_id(w.record.worker_id);
+    i->set_address(w.record.address);
+    i->set_alive(w.alive);
+    i->set_seconds_since_heartbeat(absl::ToDoubleSeconds(w.since_heard));
+    *i->mutable_load() = w.record.load;
+    // A worker that is not alive runs nothing the daemon knows of but the
+    // tasks it still has on it, until they are taken back.
+    if (!w.alive) {
+      auto b = busy.find(w.record.worker_id);
+      i->mutable_load()->set_running_tasks(b == busy.end() ? 0 : b->second);
+      i->mutable_load()->set_queued_tasks(0);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<v1::ListNightsResponse> ReadQueries::ListNights() {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn->Exec("SELECT to_char(n.night, 'YYYYMMDD'), n.transfer_complete, (SELECT count(*) "
+                 "FROM curation.registered_file f WHERE f.night = n.night AND f.kind = 'image'), "
+                 "(SELECT count(*) FROM curation.registered_file f WHERE f.night = n.night AND "
+                 "f.kind = 'catalogue'), coalesce((SELECT string_agg(t.cu || '=' || t.state || "
+                 "'=' || t.task_id, ',' ORDER BY t.cu) FROM curation.task t WHERE t.night = "
+                 "n.night), '') FROM curation.night n ORDER BY n.night"));
+  v1::ListNightsResponse out;
+  for (int i = 0; i < r.rows(); ++i) {
+    v1::NightInfo* n = out.add_nights();
+    n->set_night(r.Get(i, 0));
+    n->set_transfer_complete(r.Get(i, 1) == "t");
+    n->set_images(static_cast<int32_t>(r.GetInt(i, 2)));
+    n->set_catalogues(static_cast<int32_t>(r.GetInt(i, 3)));
+    for (absl::string_view kv : absl::StrSplit(r.Get(i, 4), ',', absl::SkipEmpty())) {
+      std::vector<std::string> p = absl::StrSplit(kv, '=');
+      int cu = 0;
+      int64_t id = 0;
+      if (p.size() != 3 || !absl::SimpleAtoi(p[0], &cu) || !absl::SimpleAtoi(p[2], &id)) continue;
+      (*n->mutable_tasks())[registry_->Name(cu)] = p[1];
+      (*n->mutable_task_ids())[registry_->Name(cu)] = id;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<v1::ListBatchesResponse> ReadQueries::ListBatches() {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(std::vector<archive::BatchRecord> rows,
+                           archive::BatchStore::List(*conn));
+  v1::ListBatchesResponse out;
+  std::map<std::string, v1::BatchInfo*> by_id;
+  for (const archive::BatchRecord& r : rows) {
+    v1::BatchInfo* b = out.add_batches();
+    b->set_batch_id(r.batch_id);
+    b->set_cu(static_cast<v1::Cu>(r.cu));
+    b->set_night(r.night);
+    b->set_state(archive::StateName(r.state));
+    b->set_rows_per_table(r.rows_per_table);
+    b->set_ingest_ms(r.ingest_ms);
+    b->set_report(r.report);
+    b->set_rows(r.rows);
+    by_id[b->batch_id()] = b;
+  }
+  // Batches in staging that have no row yet are ready; one an ingester
+  // holds is loading, and says who holds it since when.
+  std::vector<std::string> staged;
+  for (const std::string& dir : batch::StagedBatchDirs(archive_root_)) {
+    absl::StatusOr<v1::Manifest> m = batch::ReadManifest(dir);
+    if (!m.ok()) continue;
+    auto known = by_id.find(m->batch_id());
+    if (known == by_id.end()) {
+      v1::BatchInfo* b = out.add_batches();
+      b->set_batch_id(m->batch_id());
+      b->set_cu(m->cu());
+      b->set_night(m->night());
+      b->set_state("ready");
+      for (const v1::BatchFile& f : m->files()) b->set_rows(b->rows() + f.rows());
+      by_id[b->batch_id()] = b;
+    }
+    staged.push_back(m->batch_id());
+  }
+  CURATOR_ASSIGN_OR_RETURN(auto holders, archive::BatchStore::Holders(*conn, staged));
+  for (const auto& [id, holder] : holders) {
+    v1::BatchInfo* b = by_id[id];
+    if (b->state() == "ready" || b->state() == "waiting") b->set_state("loading");
+    b->set_held_by(holder.session);
+    b->set_held_since(holder.since);
+  }
+  return out;
+}
+
+absl::StatusOr<v1::GetTaskLogResponse> ReadQueries::GetTaskLog(int64_t task_id) {
+  CURATOR_ASSIGN_OR_RETURN(std::optional<TaskRow> task, tasks_->Get(task_id));
+  if (!task) return absl::NotFoundError(absl::StrCat("no task ", task_id));
+  v1::GetTaskLogResponse out;
+  *out.mutable_task() = Info(*task);
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result attempts,
+      conn->Exec("SELECT coalesce(worker_id, ''), to_char(started_at AT TIME ZONE 'UTC', "
+                 "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), extract(epoch from coalesce(finished_at, "
+                 "now()) - started_at), coalesce(outcome, ''), coalesce(error, '') FROM "
+                 "curation.task_attempt WHERE task_id = $1 ORDER BY attempt_id",
+                 {std::to_string(task_id)}));
+  for (int i = 0; i < attempts.rows(); ++i) {
+    v1::AttemptInfo* a = out.add_attempts();
+    a->set_number(i + 1);
+    a->set_worker_id(attempts.Get(i, 0));
+    a->set_started(attempts.Get(i, 1));
+    a->set_seconds(attempts.GetDouble(i, 2));
+    a->set_outcome(attempts.Get(i, 3));
+    a->set_error(attempts.Get(i, 4));
+  }
+  if (task->cu_event_id == 0) return out;
+  const std::string event = std::to_string(task->cu_event_id);
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result steps,
+      conn->Exec("SELECT s.step, coalesce(extract(epoch from s.finished_at - s.started_at), 0), "
+                 "s.rows, (SELECT count(*) FROM curation.file_log f WHERE f.step_id = "
+                 "s.step_id), s.errors, s.warnings FROM curation.step_log s WHERE s.cu_event_id "
+                 "= $1 ORDER BY s.step_id",
+                 {event}));
+  for (int i = 0; i < steps.rows(); ++i) {
+    v1::StepInfo* s = out.add_steps();
+    s->set_step(steps.Get(i, 0));
+    s->set_seconds(steps.GetDouble(i, 1));
+    s->set_rows(steps.GetInt(i, 2));
+    s->set_files(static_cast<int32_t>(steps.GetInt(i, 3)));
+    s->set_errors(static_cast<int32_t>(steps.GetInt(i, 4)));
+    s->set_warnings(static_cast<int32_t>(steps.GetInt(i, 5)));
+  }
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result lines,
+      conn->Exec("SELECT coalesce(s.step, ''), m.level, coalesce(m.path, ''), coalesce(m.hdu, "
+                 "0), coalesce(m.item, ''), m.message FROM curation.log_message m LEFT JOIN "
+                 "curation.step_log s USING (step_id) WHERE m.cu_event_id = $1 AND m.level <> "
+                 "'info' ORDER BY m.message_id",
+                 {event}));
+  for (int i = 0; i < lines.rows(); ++i) {
+    v1::LogLine* l = out.add_lines();
+    l->set_step(lines.Get(i, 0));
+    l->set_level(lines.Get(i, 1));
+    l->set_path(lines.Get(i, 2));
+    l->set_hdu(static_cast<int32_t>(lines.GetInt(i, 3)));
+    l->set_item(lines.Get(i, 4));
+    l->set_message(lines.Get(i, 5));
+  }
+  return out;
+}
+
+v1::ListCusResponse ReadQueries::ListCus() const {
+  v1::ListCusResponse out;
+  for (const archive::CuSpec& s : registry_->specs()) {
+    v1::CuInfo* c = out.add_cus();
+    c->set_cu(s.cu);
+    c->set_name(s.name);
+    c->set_title(s.title);
+    c->set_input(archive::CuInputName(s.input));
+    for (const archive::Prerequisite& p : s.before_processing) {
+      c->add_before_processing(registry_->Describe(p));
+    }
+    for (const archive::Prerequisite& p : s.before_ingest) {
+      c->add_before_ingest(registry_->Describe(p));
+    }
+  }
+  return out;
+}
+
+}  // namespace curator::daemon

@@ -1,0 +1,262 @@
+#include "ingester/ingest.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "archive/batch.h"
+#include "archive/batch_store.h"
+#include "archive/layout.h"
+#include "archive/task_log.h"
+#include "base/files.h"
+#include "base/log.h"
+#include "base/status.h"
+
+namespace curator::ingester {
+namespace {
+
+namespace fs = std::filesystem;
+using archive::BatchState;
+using archive::BatchStore;
+
+double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
+
+}  // namespace
+
+const char* OutcomeName(IngestOutcome::Kind kind) {
+  switch (kind) {
+    case IngestOutcome::Kind::kIngested: return "ingested";
+    case IngestOutcome::Kind::kAlreadyIngested: return "already-ingested";
+    case IngestOutcome::Kind::kWaiting: return "waiting";
+    case IngestOutcome::Kind::kQuarantined: return "quarantined";
+    case IngestOutcome::Kind::kBusy: return "busy";
+  }
+  return "unknown";
+}
+
+const std::vector<IngestOutcome::Kind>& AllOutcomes() {
+  static const std::vector<IngestOutcome::Kind>* all = new std::vector<IngestOutcome::Kind>{
+      IngestOutcome::Kind::kIngested, IngestOutcome::Kind::kAlreadyIngested,
+      IngestOutcome::Kind::kWaiting, IngestOutcome::Kind::kQuarantined,
+      IngestOutcome::Kind::kBusy};
+  return *all;
+}
+
+IngestOptions DefaultIngestOptions(const std::string& archive_root) {
+  IngestOptions o;
+  o.archive_root = archive_root;
+  o.loaders = &DefaultLoaderTable();
+  return o;
+}
+
+std::vector<std::string> Ingester::ReadyBatches() const {
+  std::vector<std::string> dirs = batch::StagedBatchDirs(options_.archive_root);
+  // Within a night, by the registry's rank of the batch's CU: the CUs
+  // whose ingest others wait for come first.
+  std::map<std::string, int> rank;
+  for (const std::string& dir : dirs) {
+    absl::StatusOr<v1::Manifest> m = batch::ReadManifest(dir);
+    const archive::CuSpec* spec = m.ok() ? options_.registry->Find(m->cu()) : nullptr;
+    rank[dir] = spec != nullptr ? spec->rank : -1;  // unreadable: first, to be quarantined
+  }
+  std::stable_sort(dirs.begin(), dirs.end(), [&](const std::string& a, const std::string& b) {
+    return std::make_pair(fs::path(a).parent_path().filename().string(), rank[a]) <
+           std::make_pair(fs::path(b).parent_path().filename().string(), rank[b]);
+  });
+  return dirs;
+}
+
+absl::StatusOr<std::vector<IngestOutcome>> Ingester::IngestReady() {
+  std::vector<IngestOutcome> outcomes;
+  for (const std::string& dir : ReadyBatches()) {
+    CURATOR_ASSIGN_OR_RETURN(IngestOutcome o, IngestBatch(dir));
+    outcomes.push_back(std::move(o));
+  }
+  return outcomes;
+}
+
+absl::Status Ingester::MoveToQuarantine(const std::string& dir, const std::string& batch_id,
+                                        const std::string& night, const std::string& report) {
+  CURATOR_RETURN_IF_ERROR(files::WriteAtomically(
+      absl::StrCat(dir, "/REPORT.txt"),
+      absl::StrCat("batch ", batch_id, " was quarantined at ",
+                   absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone()),
+                   " by ", batch::ProducerName(), "\n\n", report, "\n")));
+  return MoveOut(dir, layout::BatchDir(options_.archive_root, layout::kQuarantine,
+                                       night.empty() ? "unknown" : night, batch_id));
+}
+
+absl::Status Ingester::MoveOut(const std::string& from, const std::string& to) {
+  absl::Status s = files::MoveDir(from, to);
+  std::error_code ec;
+  // Another ingester may have moved it first: then it is where it belongs.
+  if (s.code() == absl::StatusCode::kNotFound && fs::exists(to, ec)) s = absl::OkStatus();
+  if (!s.ok()) return s;
+  // An empty night directory in staging is left by nobody on purpose
+  // (fails with ENOTEMPTY while other batches of the night are there).
+  (void)rmdir(fs::path(from).parent_path().c_str());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<IngestOutcome> Ingester::Quarantine(const std::string& dir, IngestOutcome outcome,
+                                                   int64_t cu_event_id,
+                                                   const std::string& report) {
+  CURATOR_LOG(WARNING) << "batch " << outcome.batch_id << " quarantined: " << report;
+  // Undo the load but keep the claim, and record why, in one commit.
+  absl::Status q = conn_->Exec("ROLLBACK TO SAVEPOINT claimed").status();
+  if (q.ok() && outcome.cu != 0 && outcome.night.size() == 8) {
+    absl::StatusOr<int64_t> event = tasklog::StartEvent(*conn_, outcome.cu, "ingest",
+                                                        outcome.night, batch::ProducerName());
+    q = event.status();
+    if (q.ok()) {
+      q = BatchStore::RecordQuarantined(*conn_, outcome.batch_id, outcome.cu, outcome.night,
+                                        cu_event_id, *event, report);
+    }
+    if (q.ok()) {
+      tasklog::Step step{"validate", absl::Now(), absl::Now(), 0, 1, 0};
+      step.messages.push_back({"error", dir, 0, "", report});
+      q = tasklog::Finish(*conn_, *event, {step}, true, report);
+    }
+  }
+  if (q.ok()) q = conn_->Commit();
+  if (!q.ok()) {
+    (void)conn_->Rollback();
+    return Annotate(q, absl::StrCat("quarantining batch ", outcome.batch_id));
+  }
+  CURATOR_RETURN_IF_ERROR(MoveToQuarantine(dir, outcome.batch_id, outcome.night, report));
+  outcome.kind = IngestOutcome::Kind::kQuarantined;
+  outcome.report = report;
+  outcome.rows = 0;
+  return outcome;
+}
+
+absl::StatusOr<IngestOutcome> Ingester::IngestBatch(const std::string& dir) {
+  const absl::Time start = absl::Now();
+  IngestOutcome outcome;
+  outcome.batch_id = fs::path(dir).filename();
+  outcome.night = fs::path(dir).parent_path().filename();
+  const std::string& batch_id = outcome.batch_id;
+
+  // What a loader reserves before the load (CU4's id block) is reserved
+  // in a transaction of its own, so it outlives a failed load.
+  if (absl::StatusOr<v1::Manifest> early = batch::ReadManifest(dir);
+      early.ok() && early->batch_id() == batch_id && options_.registry->Find(early->cu())) {
+    auto loader = options_.loaders->find(early->cu());
+    if (loader != options_.loaders->end()) {
+      CURATOR_RETURN_IF_ERROR(loader->second->Prepare(*conn_, *early));
+    }
+  }
+
+  CURATOR_RETURN_IF_ERROR(conn_->Begin());
+  // Anything but a clean end leaves the transaction rolled back.
+  struct Rollback {
+    pg::Connection* conn;
+    bool armed = true;
+    ~Rollback() {
+      if (armed && conn->InTransaction()) (void)conn->Rollback();
+    }
+  } rollback{conn_};
+
+  // Claim.
+  CURATOR_ASSIGN_OR_RETURN(bool claimed, BatchStore::TryClaim(*conn_, batch_id));
+  if (!claimed) {
+    outcome.kind = IngestOutcome::Kind::kBusy;
+    return outcome;
+  }
+  CURATOR_ASSIGN_OR_RETURN(std::optional<BatchState> state, BatchStore::StateOf(*conn_, batch_id));
+  if (state == BatchState::kIngested) {
+    outcome.kind = IngestOutcome::Kind::kAlreadyIngested;
+    CURATOR_RETURN_IF_ERROR(conn_->Rollback());
+    CURATOR_RETURN_IF_ERROR(MoveOut(
+        dir, layout::BatchDir(options_.archive_root, layout::kIngested, outcome.night, batch_id)));
+    return outcome;
+  }
+  CURATOR_RETURN_IF_ERROR(conn_->Exec("SAVEPOINT claimed").status());
+
+  // Verify.
+  absl::StatusOr<v1::Manifest> read = batch::ReadManifest(dir);
+  if (!read.ok()) {
+    if (read.status().code() == absl::StatusCode::kNotFound) {
+      outcome.kind = IngestOutcome::Kind::kBusy;  // moved away meanwhile
+      return outcome;
+    }
+    return Quarantine(dir, outcome, 0, std::string(read.status().message()));
+  }
+  const v1::Manifest m = *std::move(read);
+  outcome.cu = m.cu();
+  if (m.night().size() == 8) outcome.night = m.night();
+  if (absl::Status v = batch::Verify(dir, m); !v.ok()) {
+    return Quarantine(dir, outcome, m.cu_event_id(), std::string(v.message()));
+  }
+  const archive::CuSpec* spec = options_.registry->Find(m.cu());
+  auto loader = options_.loaders->find(m.cu());
+  if (spec == nullptr || loader == options_.loaders->end()) {
+    return Quarantine(dir, outcome, m.cu_event_id(),
+                      absl::StrCat("this ingester loads no batches of CU ", m.cu(), " (it loads ",
+                                   options_.registry->KnownNames(), ")"));
+  }
+  const absl::Time verified = absl::Now();
+
+  // Prerequisites.
+  CURATOR_ASSIGN_OR_RETURN(
+      std::vector<std::string> unmet,
+      BatchStore::UnmetIngestPrerequisites(*conn_, *options_.registry, m.cu(), m.night()));
+  if (!unmet.empty()) {
+    outcome.kind = IngestOutcome::Kind::kWaiting;
+    outcome.report = absl::StrCat("waiting for ", absl::StrJoin(unmet, ", "));
+    CURATOR_RETURN_IF_ERROR(BatchStore::RecordWaiting(*conn_, m, outcome.report));
+    CURATOR_RETURN_IF_ERROR(conn_->Commit());
+    return outcome;
+  }
+
+  // Load.
+  CURATOR_ASSIGN_OR_RETURN(int64_t event, tasklog::StartEvent(*conn_, m.cu(), "ingest", m.night(),
+                                                              batch::ProducerName()));
+  std::vector<std::string> problems;
+  CURATOR_ASSIGN_OR_RETURN(
+      LoadResult load,
+      loader->second->Load(LoadInput{*conn_, options_.archive_root, dir, m}, &problems));
+  if (!problems.empty()) {
+    return Quarantine(dir, outcome, m.cu_event_id(),
+                      absl::StrCat("validation failed:\n", absl::StrJoin(problems, "\n")));
+  }
+
+  // Record.
+  archive::IngestRecord record;
+  record.ingest_event_id = event;
+  record.started = start;
+  record.verify_ms = Ms(verified - start);
+  const auto step_ms = [&](size_t i) {
+    return i < load.steps.size() ? Ms(load.steps[i].finished - load.steps[i].started) : 0.0;
+  };
+  record.copy_ms = step_ms(0);
+  record.validate_ms = step_ms(1);
+  record.publish_ms = step_ms(2);
+  record.rows_per_table = load.rows_per_table;
+  record.failures.assign(m.failures().begin(), m.failures().end());
+  record.failures.insert(record.failures.end(), load.left_out.begin(), load.left_out.end());
+  CURATOR_RETURN_IF_ERROR(BatchStore::RecordIngested(*conn_, m, record));
+  std::vector<tasklog::Step> steps = {tasklog::Step{"verify", start, verified}};
+  for (tasklog::Step& s : load.steps) steps.push_back(std::move(s));
+  CURATOR_RETURN_IF_ERROR(tasklog::Finish(
+      *conn_, event, steps, false, absl::StrCat("ingested batch ", batch_id, ": ", load.rows, " rows")));
+  if (options_.hooks != nullptr) options_.hooks->BeforeCommit(batch_id);
+  CURATOR_RETURN_IF_ERROR(conn_->Commit());
+  rollback.armed = false;
+  outcome.kind = IngestOutcome::Kind::kIngested;
+  outcome.rows = load.rows;
+  outcome.files_left_out = static_cast<int>(load.left_out.size());
+
+  // Move.
+  CURATOR_RETURN_IF_ERROR(MoveOut(
+      dir, layout::BatchDir(options_.archive_root, layout::kIngested, outcome.night, batch_id)));
+  outcome.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return outcome;
+}
+
+}  // namespace curator::ingester
