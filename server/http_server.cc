@@ -1,57 +1,145 @@
 #include "server/http_server.h"
 
-#include <httplib.h>
-
 #include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <regex>
+#include <thread>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "base/log.h"
+#include "server/http_event_loop.h"
+#include "server/http_wire.h"
 
 namespace curator {
+namespace {
 
-struct HttpServer::Impl {
-  httplib::Server server;
+struct Route {
+  std::regex pattern;
+  HttpServer::Handler handler;
 };
 
-HttpServer::HttpServer() : impl_(std::make_unique<Impl>()) {
-  // Pages are served with their scripts as separate files, so a strict
-  // policy costs nothing and keeps injected markup inert.
-  impl_->server.set_default_headers(
-      {{"X-Content-Type-Options", "nosniff"},
-       {"Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"},
-       {"Cache-Control", "no-store"}});
-  const auto refuse = [](const httplib::Request&, httplib::Response& res) {
-    res.status = 405;
-    res.set_header("Allow", "GET, HEAD");
-    res.set_content("read-only: only GET is served\n", "text/plain; charset=utf-8");
-  };
-  impl_->server.Post(".*", refuse);
-  impl_->server.Put(".*", refuse);
-  impl_->server.Patch(".*", refuse);
-  impl_->server.Delete(".*", refuse);
-  impl_->server.Options(".*", refuse);
+struct Job {
+  uint64_t connection;
+  http_internal::RequestHead head;
+};
+
+absl::Status ValidateOptions(const HttpServerOptions& o) {
+  if (o.max_connections_per_client < 1 || o.max_connections < 1 ||
+      o.handler_threads < 1 || o.max_request_head_bytes < 64 ||
+      o.max_request_line_bytes < 16 || o.max_header_count < 1 ||
+      o.request_head_timeout <= absl::ZeroDuration() ||
+      o.keep_alive_timeout <= absl::ZeroDuration() ||
+      o.send_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "HTTP server options: caps, sizes, timeouts and threads must be "
+        "positive");
+  }
+  return absl::OkStatus();
 }
+
+}  // namespace
+
+// Pool threads take complete requests from `jobs`, run the route's handler
+// and hand the serialized response back to the loop. Routes are fixed
+// before Start, so the pool reads them without a lock.
+struct HttpServer::Impl {
+  explicit Impl(HttpServerOptions o) : options(std::move(o)) {}
+
+  void Enqueue(uint64_t connection, http_internal::RequestHead head) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      jobs.push_back({connection, std::move(head)});
+    }
+    cv.notify_one();
+  }
+
+  void Work() {
+    std::unique_lock<std::mutex> lock(mu);
+    while (true) {
+      cv.wait(lock, [this] { return stopping || !jobs.empty(); });
+      if (stopping) return;
+      Job job = std::move(jobs.front());
+      jobs.pop_front();
+      lock.unlock();
+      const bool close = !job.head.keep_alive;
+      loop->Respond(job.connection, Answer(job.head), close);
+      lock.lock();
+    }
+  }
+
+  std::string Answer(const http_internal::RequestHead& head) const {
+    http_internal::ResponseParts parts;
+    parts.head_only = head.method == "HEAD";
+    parts.close = !head.keep_alive;
+    HttpResponse response{404, "text/plain; charset=utf-8", "not found\n"};
+    try {
+      for (const Route& route : routes) {
+        std::smatch match;
+        if (!std::regex_match(head.path, match, route.pattern)) continue;
+        HttpRequest request;
+        request.path = head.path;
+        for (size_t i = 1; i < match.size(); ++i) {
+          request.captures.push_back(match[i]);
+        }
+        response = route.handler(request);
+        break;
+      }
+    } catch (const std::exception& e) {
+      // std::regex can throw on a pathological path; a handler should not,
+      // but a thrown exception must not end the process from a pool thread.
+      CURATOR_LOG(ERROR) << "HTTP handler for " << head.path
+                         << " threw: " << e.what();
+      response = {500, "text/plain; charset=utf-8", "internal error\n"};
+    }
+    if (response.status < 200 || response.status > 599) {
+      CURATOR_LOG(ERROR) << "HTTP handler for " << head.path
+                         << " returned status " << response.status;
+      response = {500, "text/plain; charset=utf-8", "internal error\n"};
+    }
+    parts.status = response.status;
+    parts.content_type = response.content_type;
+    parts.body = response.body;
+    return http_internal::SerializeResponse(parts);
+  }
+
+  const HttpServerOptions options;
+  std::vector<Route> routes;
+  std::unique_ptr<http_internal::EventLoop> loop;
+  std::thread loop_thread;
+  std::vector<std::thread> pool;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Job> jobs;   // guarded by mu
+  bool stopping = false;  // guarded by mu
+};
+
+HttpServer::HttpServer(HttpServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Get(const std::string& pattern, Handler handler) {
-  impl_->server.Get(pattern, [handler = std::move(handler)](const httplib::Request& req,
-                                                            httplib::Response& res) {
-    HttpRequest request;
-    request.path = req.path;
-    for (size_t i = 1; i < req.matches.size(); ++i) request.captures.push_back(req.matches[i]);
-    HttpResponse response = handler(request);
-    res.status = response.status;
-    res.set_content(std::move(response.body), response.content_type.c_str());
-  });
+  CURATOR_CHECK(impl_->loop == nullptr) << "HttpServer::Get after Start";
+  impl_->routes.push_back({std::regex(pattern), std::move(handler)});
 }
 
 absl::Status HttpServer::Start(const std::string& address) {
+  if (impl_->loop != nullptr) {
+    return absl::FailedPreconditionError("HTTP server already started");
+  }
+  if (absl::Status s = ValidateOptions(impl_->options); !s.ok()) return s;
   const size_t colon = address.rfind(':');
   int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat("HTTP address \"", address, "\" is not host:port"));
   }
@@ -59,24 +147,38 @@ absl::Status HttpServer::Start(const std::string& address) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
-  if (port == 0) {
-    port = impl_->server.bind_to_any_port(host);
-    if (port < 0) port = 0;
-  } else if (!impl_->server.bind_to_port(host, port)) {
-    port = 0;
+  Impl* impl = impl_.get();
+  auto loop = std::make_unique<http_internal::EventLoop>(
+      impl->options,
+      [impl](uint64_t connection, http_internal::RequestHead head) {
+        impl->Enqueue(connection, std::move(head));
+      });
+  absl::StatusOr<int> bound = loop->Listen(host, port);
+  if (!bound.ok()) return bound.status();
+  port_ = *bound;
+  impl->loop = std::move(loop);
+  impl->stopping = false;
+  for (int i = 0; i < impl->options.handler_threads; ++i) {
+    impl->pool.emplace_back([impl] { impl->Work(); });
   }
-  if (port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen for HTTP on ", address));
-  }
-  port_ = port;
-  thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
+  impl->loop_thread = std::thread([impl] { impl->loop->Run(); });
   return absl::OkStatus();
 }
 
 void HttpServer::Stop() {
-  if (!thread_.joinable()) return;
-  impl_->server.stop();
-  thread_.join();
+  if (impl_->loop == nullptr) return;
+  // The loop first: it closes every connection at once, however many hang.
+  impl_->loop->Stop();
+  impl_->loop_thread.join();
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->stopping = true;
+    impl_->jobs.clear();
+  }
+  impl_->cv.notify_all();
+  for (std::thread& t : impl_->pool) t.join();
+  impl_->pool.clear();
+  impl_->loop.reset();
 }
 
 void MetricsText::Add(const std::string& name, const std::string& type, const std::string& help,
