@@ -157,12 +157,14 @@ absl::StatusOr<int> FitsFile::NumHdus() {
   CURATOR_RETURN_IF_ERROR(CheckOpen());
   // Walked here, not by CFITSIO, so that each HDU is checked before it is
   // parsed.
+  // As CFITSIO counts: the HDUs whose headers are there, whatever follows
+  // the last (MoveToNextHdu reports a cut or junk there).
   const int here = CurrentHdu();
-  absl::StatusOr<bool> more = true;
-  while (more.ok() && *more) more = MoveToNextHdu();
+  absl::StatusOr<Step> step = Step{Step::kMoved};
+  while (step.ok() && step->kind == Step::kMoved) step = StepToNextHdu();
   const int n = CurrentHdu();
   absl::Status back = MoveToHdu(here);
-  if (!more.ok()) return more.status();
+  if (!step.ok()) return step.status();
   CURATOR_RETURN_IF_ERROR(back);
   return n;
 }
@@ -209,41 +211,60 @@ absl::Status FitsFile::MoveToHdu(int hdu_number) {
 
 absl::Status FitsFile::CheckCurrentHduComplete() {
   CURATOR_ASSIGN_OR_RETURN(int64_t end, CurrentHduDataEnd());
-  struct stat st;
-  if (stat(path_.c_str(), &st) != 0) return ErrnoToStatus(errno, path_);
-  if (st.st_size < end) {
-    return absl::DataLossError(absl::StrCat(Where(), ": truncated: the file has ", st.st_size,
+  const int64_t size = FileBytes();
+  if (size < end) {
+    return absl::DataLossError(absl::StrCat(Where(), ": truncated: the file has ", size,
                                             " bytes but this HDU's data ends at byte ", end));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> FitsFile::MoveToNextHdu() {
-  CURATOR_ASSIGN_OR_RETURN(int64_t end, CurrentHduDataEnd());
+int64_t FitsFile::FileBytes() const {
+  return handle_ == nullptr ? 0 : static_cast<int64_t>(F(handle_)->Fptr->logfilesize);
+}
+
+absl::StatusOr<FitsFile::Step> FitsFile::StepToNextHdu() {
+  CURATOR_ASSIGN_OR_RETURN(const int64_t data_end, CurrentHduDataEnd());
+  LONGLONG head = 0, data = 0, next = 0;
+  int status = 0;
+  fits_get_hduaddrll(F(handle_), &head, &data, &next, &status);
+  if (status != 0) return Error(status, "reading HDU address");
   const int from = CurrentHdu();
   bool checked = from + 1 <= checked_hdus_;
   if (!checked) {
-    CURATOR_ASSIGN_OR_RETURN(checked, CheckHeaderAt(end, from + 1));
+    CURATOR_ASSIGN_OR_RETURN(checked, CheckHeaderAt(next, from + 1));
   }
-  int status = 0;
   fits_movrel_hdu(F(handle_), 1, nullptr, &status);
   if (status == 0) {
     if (checked) checked_hdus_ = std::max(checked_hdus_, from + 1);
-    return true;
+    return Step{Step::kMoved};
   }
   if (status != END_OF_FILE && status != READ_ERROR) {
     return Error(status, absl::StrCat("moving to HDU ", from + 1));
   }
-  struct stat st;
-  if (stat(path_.c_str(), &st) != 0) return ErrnoToStatus(errno, path_);
-  if (st.st_size == end) return false;
-  if (st.st_size < end) {
-    return absl::DataLossError(absl::StrCat(path_, ": truncated: the file has ", st.st_size,
-                                            " bytes but HDU ", from, "'s data ends at byte ",
-                                            end));
+  // The file ends here. Complete if it holds the data, padded to a block
+  // or not (CFITSIO's next-HDU offset can lie past the padding: it counts
+  // a THEAP gap twice).
+  const int64_t size = FileBytes();
+  const int64_t padded = std::max<int64_t>(next, (data_end + 2879) / 2880 * 2880);
+  if (size >= data_end && size <= padded) return Step{Step::kEnd};
+  return Step{size < data_end ? Step::kTruncated : Step::kJunk, from, size, data_end, padded};
+}
+
+absl::StatusOr<bool> FitsFile::MoveToNextHdu() {
+  CURATOR_ASSIGN_OR_RETURN(const Step step, StepToNextHdu());
+  switch (step.kind) {
+    case Step::kMoved: return true;
+    case Step::kEnd: return false;
+    case Step::kTruncated:
+      return absl::DataLossError(absl::StrCat(path_, ": truncated: the file has ", step.size,
+                                              " bytes but HDU ", step.from,
+                                              "'s data ends at byte ", step.data_end));
+    case Step::kJunk: break;
   }
   return absl::DataLossError(absl::StrCat(path_, ": truncated or damaged: the ",
-                                          st.st_size - end, " bytes after HDU ", from,
+                                          step.size - step.padded_end, " bytes after HDU ",
+                                          step.from,
                                           " are not a whole HDU (a file cut inside a header)"));
 }
 
@@ -295,7 +316,23 @@ absl::StatusOr<int64_t> FitsFile::CurrentHduDataEnd() {
   int status = 0;
   fits_get_hduaddrll(F(handle_), &head, &data, &end, &status);
   if (status != 0) return Error(status, "reading HDU address");
-  return static_cast<int64_t>(end);
+  // The data as the header declares them (FITS 4.0, sections 4.4.1 and
+  // 7.3): |BITPIX| / 8 x GCOUNT x (PCOUNT + NAXIS1 x ... x NAXISn), random
+  // groups without NAXIS1, tables NAXIS1 x NAXIS2 + PCOUNT. The header's
+  // check (CheckHeaderStructure) keeps this from overflowing.
+  const auto key = [this](const char* name, LONGLONG fallback) {
+    LONGLONG v = fallback;
+    int s = 0;
+    fits_read_key(F(handle_), TLONGLONG, name, &v, nullptr, &s);
+    return s == 0 ? v : fallback;
+  };
+  const LONGLONG bitpix = key("BITPIX", 8), naxis = key("NAXIS", 0);
+  int groups = 0, s = 0;
+  fits_read_key(F(handle_), TLOGICAL, "GROUPS", &groups, nullptr, &s);
+  LONGLONG values = naxis == 0 ? 0 : (s == 0 && groups) ? 1 : key("NAXIS1", 0);
+  for (LONGLONG i = 2; i <= naxis; ++i) values *= key(absl::StrCat("NAXIS", i).c_str(), 0);
+  const LONGLONG bytes = std::abs(bitpix) / 8 * key("GCOUNT", 1) * (key("PCOUNT", 0) + values);
+  return static_cast<int64_t>(data + bytes);
 }
 
 // --- Keywords ---

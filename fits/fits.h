@@ -218,17 +218,22 @@ class FitsFile {
   // The first HDU whose EXTNAME (or HDUNAME) is `extname`, ignoring case.
   absl::Status MoveToExtName(absl::string_view extname);
   // Moves to the next HDU; false at a clean end of file (the file ends
-  // where the current HDU's data ends). DataLoss if bytes follow that are
-  // not a whole HDU (a file cut inside a header). Cheaper than NumHdus,
-  // which walks the whole file.
+  // where the current HDU's data ends, with or without the padding to a
+  // whole block). DataLoss if the file ends inside the data ("truncated")
+  // or bytes follow that are not a whole HDU (a file cut inside a header).
+  // Cheaper than NumHdus, which walks the whole file (and, as CFITSIO,
+  // counts the HDUs whose headers are there, whatever follows the last).
   absl::StatusOr<bool> MoveToNextHdu();
   absl::StatusOr<HduType> CurrentHduType();
   // DataLoss ("truncated: ...") if the file ends before the current HDU's
   // data does; call before reading pixels.
   absl::Status CheckCurrentHduComplete();
-  // Byte offset just past the current HDU's data, from its header alone
-  // (no data is read): compare with the file size to find truncation.
+  // Byte offset just past the current HDU's data as its header declares
+  // them, padding not included (no data is read): compare with FileBytes()
+  // to find truncation.
   absl::StatusOr<int64_t> CurrentHduDataEnd();
+  // The file's size as CFITSIO reads it (uncompressed, for a .gz file).
+  int64_t FileBytes() const;
 
   // --- Keywords of the current HDU ---
   // NotFound if absent; InvalidArgument if the value cannot be converted.
@@ -350,6 +355,15 @@ class FitsFile {
   // checked nothing, where no whole header starts there (the end of the
   // file or a cut): CFITSIO's move then says what it is.
   absl::StatusOr<bool> CheckHeaderAt(int64_t start, int hdu);
+  // One step of MoveToNextHdu: moved, or why not at the end of the file.
+  struct Step {
+    enum Kind { kMoved, kEnd, kTruncated, kJunk } kind;
+    int from = 0;                // the last HDU
+    int64_t size = 0;            // FileBytes()
+    int64_t data_end = 0;        // its CurrentHduDataEnd()
+    int64_t padded_end = 0;      // where a next HDU could start
+  };
+  absl::StatusOr<Step> StepToNextHdu();
   // Rice tiles (fits/fits_rice.cc), decoded in turn for rows
   // [first_row, first_row + num_rows), each handed to `sink`. With
   // `direct` (the image's rows from first_row on) and tiles that are whole

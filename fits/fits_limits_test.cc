@@ -158,10 +158,20 @@ TEST_F(FitsLimitsTest, ImageOfTwoBillionSquaredPixels) {
                   absl::StatusCode::kInvalidArgument, "16385 x 16384");
 }
 
-TEST_F(FitsLimitsTest, AxisLongerThanTheLimitEvenWithNoPixels) {
-  ExpectHdu2Fails("axis.fits", Hdu(Image("8", {"100000000", "0"})),
+TEST_F(FitsLimitsTest, AxisLongerThanTheLimit) {
+  // 10^8 pixels is within the image limit, but not in one row.
+  ExpectHdu2Fails("axis.fits", Hdu(Image("8", {"100000000", "1"})),
                   absl::StatusCode::kInvalidArgument,
                   "NAXIS1 = 100000000, more than the limit of 16777216 pixels an axis");
+  // Without pixels any axis goes: AIPS marks UV data so in the primary.
+  const std::string aips =
+      Write("aips.fits", Hdu({{"SIMPLE", "T"}, {"BITPIX", "8"}, {"NAXIS", "2"},
+                              {"NAXIS1", "777777701"}, {"NAXIS2", "0"}, {"EXTEND", "T"}}) +
+                             Hdu(Table("8", "1"), 8));
+  auto f = FitsFile::Open(aips);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(*f->NumHdus(), 2);
+  EXPECT_EQ(f->GetImageInfo()->num_pixels(), 0);
   ExpectHdu2Fails("negative.fits", Hdu(Image("8", {"10", "-5"})),
                   absl::StatusCode::kInvalidArgument, "NAXIS2 = -5 is negative");
 }
@@ -342,6 +352,37 @@ TEST_F(FitsLimitsTest, GarbageXtension) {
   ExpectHdu2Fails("naxis.fits", Hdu(With(Image("-32", {"10", "10"}), "NAXIS2", "'ten'"), 400),
                   absl::StatusCode::kInvalidArgument,
                   "keyword 'NAXIS2' is 'ten', expected an integer");
+}
+
+TEST_F(FitsLimitsTest, DataPastTheEndIsTruncatedMissingPaddingIsNot) {
+  // 10 x 20 float pixels (800 bytes) and a table of 3 x 8 bytes, the file
+  // ending right after the table's last byte: complete, unpadded.
+  std::string bytes = Primary() + Hdu(Image("-32", {"10", "20"}), 800) + Hdu(Table("8", "3"), 24);
+  bytes.resize(bytes.size() - 2880 + 24);
+  const std::string path = Write("unpadded.fits", bytes);
+  auto f = FitsFile::Open(path);
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE(*f->MoveToNextHdu());
+  ASSERT_TRUE(*f->MoveToNextHdu());
+  EXPECT_TRUE(f->CheckCurrentHduComplete().ok());
+  EXPECT_EQ(*f->CurrentHduDataEnd(), static_cast<int64_t>(bytes.size()));
+  EXPECT_FALSE(*f->MoveToNextHdu());
+  EXPECT_EQ(*f->NumHdus(), 3);
+  // One byte fewer: the table's data are cut.
+  bytes.pop_back();
+  const std::string cut = Write("cut.fits", bytes);
+  f = FitsFile::Open(cut);
+  ASSERT_TRUE(f->MoveToHdu(3).ok());
+  absl::Status complete = f->CheckCurrentHduComplete();
+  EXPECT_EQ(complete.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(complete.message()),
+              HasSubstr(cut + " HDU 3 (CAT): truncated: the file has 11543 bytes but this HDU's "
+                        "data ends at byte 11544"));
+  auto next = f->MoveToNextHdu();
+  EXPECT_EQ(next.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(next.status().message()),
+              HasSubstr("truncated: the file has 11543 bytes but HDU 3's data ends at byte 11544"));
+  EXPECT_EQ(*f->NumHdus(), 3);  // as CFITSIO counts: three headers
 }
 
 TEST_F(FitsLimitsTest, BadPrimaryFailsAtOpen) {

@@ -163,7 +163,9 @@ absl::Status CheckImageSize(absl::string_view where, absl::string_view prefix, i
                                        absl::StrJoin(axes, " x "), " = ", Shown(shown),
                                        " pixels, more than the limit of ", kMaxImagePixels));
   }
-  for (size_t i = 0; i < axes.size(); ++i) {
+  // An image without pixels costs nothing, whatever its axes say (AIPS
+  // writes NAXIS1 = 777777701, NAXIS2 = 0 as a signature of UV data).
+  for (size_t i = 0; i < axes.size() && pixels > 0; ++i) {
     if (axes[i] > kMaxAxisLength) {
       return Invalid(where, absl::StrCat(names[i], " = ", axes[i], ", more than the limit of ",
                                          kMaxAxisLength, " pixels an axis"));

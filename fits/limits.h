@@ -29,10 +29,10 @@ inline constexpr int kMaxColumns = 999;
 // stacks in use a few times 10^8 at most.
 inline constexpr int64_t kMaxImagePixels = int64_t{1} << 28;
 
-// The length of one image axis (NAXISn, ZNAXISn): 2^24 = 16777216, longer
-// than any detector, mosaic or spectrum Curator reads. It catches a
-// damaged axis even where another axis is 0, which leaves the pixel count
-// (the limit above) at 0.
+// The length of one axis of an image that has pixels (NAXISn, ZNAXISn):
+// 2^24 = 16777216, longer than any detector, mosaic or spectrum Curator
+// reads and 256 times what one JPEG side can hold. An image with no pixels
+// may state any axes (AIPS UV data: NAXIS1 = 777777701, NAXIS2 = 0).
 inline constexpr int64_t kMaxAxisLength = int64_t{1} << 24;
 
 // Pixels in one compression tile, ZTILE1 x ZTILE2 x ...: CFITSIO

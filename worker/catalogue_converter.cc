@@ -286,8 +286,8 @@ absl::StatusOr<CatalogueScan> ScanCatalogue(const CatalogueInput& input) {
     scan.rows += t.rows;
     scan.tables.push_back(std::move(t));
   }
-  if (data_end > st.st_size) {
-    return absl::DataLossError(absl::StrCat(path, ": truncated: the file has ", st.st_size,
+  if (data_end > f.FileBytes()) {
+    return absl::DataLossError(absl::StrCat(path, ": truncated: the file has ", f.FileBytes(),
                                             " bytes but its last HDU's data ends at byte ",
                                             data_end));
   }
