@@ -160,6 +160,10 @@ TEST_F(Cu4IngestTest, BadCataloguesAreNamedAndTheRestLoads) {
   synth::Options o = Survey(1, 16, 20);
   o.defects = synth::AllDefects();
   ASSERT_TRUE(synth::GenerateSurvey(o).ok());
+  // The duplicated image (run 18) gets frame 1's catalogue too: readable
+  // by CU4, but its image fails CU3, so the ingester leaves it out.
+  const std::string night_dir = archive_ + "/incoming/20071021/";
+  fs::copy_file(night_dir + "w20071021_00001_cat.fits", night_dir + "w20071021_00018_cat.fits");
   Register("20071021");
   Cu3("20071021");
   worker::TaskOutput out = Cu4("20071021");
@@ -206,10 +210,11 @@ TEST_F(Cu4IngestTest, BadCataloguesAreNamedAndTheRestLoads) {
   EXPECT_EQ(Count("SELECT count(DISTINCT multiframe_id) FROM detection"), 6);
   EXPECT_EQ(Count("SELECT max(obj_id) - min(obj_id) + 1 FROM detection"),
             4 * 4 * 20 + 3 * 20 + 2 * 20);
-  // Every catalogue left out was named by the worker: none by the ingester.
+  // Every bad catalogue was named by the worker; the ingester leaves out
+  // only the good one whose image failed CU3 (a duplicate).
   EXPECT_EQ(Count("SELECT count(*) FROM curation.batch WHERE cu = 4 AND failures::text LIKE "
-                  "'%has no CU3 rows%'"),
-            0);
+                  "'%has no CU3 rows (its image failed CU3); its 80 detections are left out%'"),
+            1);
   EXPECT_EQ(Count("SELECT count(*) FROM curation.log_message m JOIN curation.cu_event e USING "
                   "(cu_event_id) WHERE e.cu = 4 AND m.level = 'error'"),
             11);
