@@ -43,7 +43,8 @@ FitsFile::FitsFile(void* handle, std::string path)
 FitsFile::FitsFile(FitsFile&& other) noexcept
     : handle_(std::exchange(other.handle_, nullptr)),
       path_(std::move(other.path_)),
-      own_rice_(other.own_rice_) {}
+      own_rice_(other.own_rice_),
+      checked_hdus_(other.checked_hdus_) {}
 
 FitsFile& FitsFile::operator=(FitsFile&& other) noexcept {
   if (this != &other) {
@@ -52,6 +53,7 @@ FitsFile& FitsFile::operator=(FitsFile&& other) noexcept {
     handle_ = std::exchange(other.handle_, nullptr);
     path_ = std::move(other.path_);
     own_rice_ = other.own_rice_;
+    checked_hdus_ = other.checked_hdus_;
   }
   return *this;
 }
@@ -82,7 +84,12 @@ absl::StatusOr<FitsFile> FitsFile::Open(const std::string& path,
                                   : CodeFor(status),
         absl::StrCat(path, ": cannot open as FITS: ", CfitsioText(status)));
   }
-  return FitsFile(fptr, path);
+  FitsFile file(fptr, path);
+  // CFITSIO has parsed the primary header already; an image's header asks
+  // for no allocation, so checking it now is in time.
+  CURATOR_ASSIGN_OR_RETURN(const bool checked, file.CheckHeaderAt(0, 1));
+  if (checked) file.checked_hdus_ = 1;
+  return file;
 }
 
 absl::StatusOr<FitsFile> FitsFile::Create(const std::string& path) {
@@ -96,7 +103,9 @@ absl::StatusOr<FitsFile> FitsFile::Create(const std::string& path) {
     return absl::UnavailableError(
         absl::StrCat(path, ": cannot create: ", CfitsioText(status)));
   }
-  return FitsFile(fptr, path);
+  FitsFile file(fptr, path);
+  file.checked_hdus_ = std::numeric_limits<int>::max();  // what it writes
+  return file;
 }
 
 absl::Status FitsFile::Close() {
@@ -146,9 +155,17 @@ absl::Status FitsFile::Error(int status, absl::string_view what) const {
 
 absl::StatusOr<int> FitsFile::NumHdus() {
   CURATOR_RETURN_IF_ERROR(CheckOpen());
-  int n = 0, status = 0;
-  fits_get_num_hdus(F(handle_), &n, &status);
-  if (status != 0) return Error(status, "counting HDUs");
+  // Walked here, not by CFITSIO, so that each HDU is checked before it is
+  // parsed.
+  // As CFITSIO counts: the HDUs whose headers are there, whatever follows
+  // the last (MoveToNextHdu reports a cut or junk there).
+  const int here = CurrentHdu();
+  absl::StatusOr<Step> step = Step{Step::kMoved};
+  while (step.ok() && step->kind == Step::kMoved) step = StepToNextHdu();
+  const int n = CurrentHdu();
+  absl::Status back = MoveToHdu(here);
+  if (!step.ok()) return step.status();
+  CURATOR_RETURN_IF_ERROR(back);
   return n;
 }
 
@@ -160,6 +177,19 @@ int FitsFile::CurrentHdu() const {
 
 absl::Status FitsFile::MoveToHdu(int hdu_number) {
   CURATOR_RETURN_IF_ERROR(CheckOpen());
+  if (hdu_number > checked_hdus_ && hdu_number > CurrentHdu()) {
+    // One HDU at a time from the last one checked, each checked before
+    // CFITSIO parses it.
+    if (CurrentHdu() < checked_hdus_) CURATOR_RETURN_IF_ERROR(MoveToHdu(checked_hdus_));
+    while (CurrentHdu() < hdu_number) {
+      CURATOR_ASSIGN_OR_RETURN(const bool more, MoveToNextHdu());
+      if (!more) {
+        return absl::NotFoundError(absl::StrCat(path_, ": moving to HDU ", hdu_number,
+                                                ": the file has only ", CurrentHdu(), " HDUs"));
+      }
+    }
+    return absl::OkStatus();
+  }
   int status = 0;
   fits_movabs_hdu(F(handle_), hdu_number, nullptr, &status);
   if (status == 0) return absl::OkStatus();
@@ -181,50 +211,88 @@ absl::Status FitsFile::MoveToHdu(int hdu_number) {
 
 absl::Status FitsFile::CheckCurrentHduComplete() {
   CURATOR_ASSIGN_OR_RETURN(int64_t end, CurrentHduDataEnd());
-  struct stat st;
-  if (stat(path_.c_str(), &st) != 0) return ErrnoToStatus(errno, path_);
-  if (st.st_size < end) {
-    return absl::DataLossError(absl::StrCat(Where(), ": truncated: the file has ", st.st_size,
+  const int64_t size = FileBytes();
+  if (size < end) {
+    return absl::DataLossError(absl::StrCat(Where(), ": truncated: the file has ", size,
                                             " bytes but this HDU's data ends at byte ", end));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> FitsFile::MoveToNextHdu() {
-  CURATOR_ASSIGN_OR_RETURN(int64_t end, CurrentHduDataEnd());
-  const int from = CurrentHdu();
+int64_t FitsFile::FileBytes() const {
+  return handle_ == nullptr ? 0 : static_cast<int64_t>(F(handle_)->Fptr->logfilesize);
+}
+
+absl::StatusOr<FitsFile::Step> FitsFile::StepToNextHdu() {
+  CURATOR_ASSIGN_OR_RETURN(const int64_t data_end, CurrentHduDataEnd());
+  LONGLONG head = 0, data = 0, next = 0;
   int status = 0;
+  fits_get_hduaddrll(F(handle_), &head, &data, &next, &status);
+  if (status != 0) return Error(status, "reading HDU address");
+  const int from = CurrentHdu();
+  bool checked = from + 1 <= checked_hdus_;
+  if (!checked) {
+    CURATOR_ASSIGN_OR_RETURN(checked, CheckHeaderAt(next, from + 1));
+  }
   fits_movrel_hdu(F(handle_), 1, nullptr, &status);
-  if (status == 0) return true;
+  if (status == 0) {
+    if (checked) checked_hdus_ = std::max(checked_hdus_, from + 1);
+    return Step{Step::kMoved};
+  }
   if (status != END_OF_FILE && status != READ_ERROR) {
     return Error(status, absl::StrCat("moving to HDU ", from + 1));
   }
-  struct stat st;
-  if (stat(path_.c_str(), &st) != 0) return ErrnoToStatus(errno, path_);
-  if (st.st_size == end) return false;
-  if (st.st_size < end) {
-    return absl::DataLossError(absl::StrCat(path_, ": truncated: the file has ", st.st_size,
-                                            " bytes but HDU ", from, "'s data ends at byte ",
-                                            end));
+  // The file ends here. Complete if it holds the data, padded to a block
+  // or not (CFITSIO's next-HDU offset can lie past the padding: it counts
+  // a THEAP gap twice).
+  const int64_t size = FileBytes();
+  const int64_t padded = std::max<int64_t>(next, (data_end + 2879) / 2880 * 2880);
+  if (size >= data_end && size <= padded) return Step{Step::kEnd};
+  return Step{size < data_end ? Step::kTruncated : Step::kJunk, from, size, data_end, padded};
+}
+
+absl::StatusOr<bool> FitsFile::MoveToNextHdu() {
+  CURATOR_ASSIGN_OR_RETURN(const Step step, StepToNextHdu());
+  switch (step.kind) {
+    case Step::kMoved: return true;
+    case Step::kEnd: return false;
+    case Step::kTruncated:
+      return absl::DataLossError(absl::StrCat(path_, ": truncated: the file has ", step.size,
+                                              " bytes but HDU ", step.from,
+                                              "'s data ends at byte ", step.data_end));
+    case Step::kJunk: break;
   }
   return absl::DataLossError(absl::StrCat(path_, ": truncated or damaged: the ",
-                                          st.st_size - end, " bytes after HDU ", from,
+                                          step.size - step.padded_end, " bytes after HDU ",
+                                          step.from,
                                           " are not a whole HDU (a file cut inside a header)"));
 }
 
 absl::Status FitsFile::MoveToExtName(absl::string_view extname) {
   CURATOR_RETURN_IF_ERROR(CheckOpen());
-  int status = 0;
-  std::string name(extname);
-  fits_movnam_hdu(F(handle_), ANY_HDU, name.data(), 0, &status);
-  if (status == BAD_HDU_NUM) {
-    return absl::NotFoundError(
-        absl::StrCat(path_, ": no HDU with EXTNAME '", extname, "'"));
+  // What fits_movnam_hdu matches, walked here so that each HDU is checked
+  // before CFITSIO parses it.
+  const int here = CurrentHdu();
+  CURATOR_RETURN_IF_ERROR(MoveToHdu(1));
+  while (true) {
+    for (const char* key : {"EXTNAME", "HDUNAME"}) {
+      char value[FLEN_VALUE] = {0};
+      int s = 0;
+      fits_read_key(F(handle_), TSTRING, key, value, nullptr, &s);
+      if (s == 0 && absl::EqualsIgnoreCase(absl::StripTrailingAsciiWhitespace(value), extname)) {
+        return absl::OkStatus();
+      }
+    }
+    absl::StatusOr<bool> more = MoveToNextHdu();
+    if (!more.ok() || !*more) {
+      absl::Status back = MoveToHdu(here);
+      if (!more.ok()) {
+        return Annotate(more.status(), absl::StrCat("looking for EXTNAME '", extname, "'"));
+      }
+      CURATOR_RETURN_IF_ERROR(back);
+      return absl::NotFoundError(absl::StrCat(path_, ": no HDU with EXTNAME '", extname, "'"));
+    }
   }
-  if (status != 0) {
-    return Error(status, absl::StrCat("moving to EXTNAME '", extname, "'"));
-  }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<HduType> FitsFile::CurrentHduType() {
@@ -248,7 +316,23 @@ absl::StatusOr<int64_t> FitsFile::CurrentHduDataEnd() {
   int status = 0;
   fits_get_hduaddrll(F(handle_), &head, &data, &end, &status);
   if (status != 0) return Error(status, "reading HDU address");
-  return static_cast<int64_t>(end);
+  // The data as the header declares them (FITS 4.0, sections 4.4.1 and
+  // 7.3): |BITPIX| / 8 x GCOUNT x (PCOUNT + NAXIS1 x ... x NAXISn), random
+  // groups without NAXIS1, tables NAXIS1 x NAXIS2 + PCOUNT. The header's
+  // check (CheckHeaderStructure) keeps this from overflowing.
+  const auto key = [this](const char* name, LONGLONG fallback) {
+    LONGLONG v = fallback;
+    int s = 0;
+    fits_read_key(F(handle_), TLONGLONG, name, &v, nullptr, &s);
+    return s == 0 ? v : fallback;
+  };
+  const LONGLONG bitpix = key("BITPIX", 8), naxis = key("NAXIS", 0);
+  int groups = 0, s = 0;
+  fits_read_key(F(handle_), TLOGICAL, "GROUPS", &groups, nullptr, &s);
+  LONGLONG values = naxis == 0 ? 0 : (s == 0 && groups) ? 1 : key("NAXIS1", 0);
+  for (LONGLONG i = 2; i <= naxis; ++i) values *= key(absl::StrCat("NAXIS", i).c_str(), 0);
+  const LONGLONG bytes = std::abs(bitpix) / 8 * key("GCOUNT", 1) * (key("PCOUNT", 0) + values);
+  return static_cast<int64_t>(data + bytes);
 }
 
 // --- Keywords ---
@@ -389,13 +473,24 @@ absl::StatusOr<ImageInfo> FitsFile::GetImageInfo() {
   CURATOR_RETURN_IF_ERROR(CheckOpen());
   ImageInfo info;
   int status = 0, naxis = 0;
-  LONGLONG naxes[9] = {0};
-  fits_get_img_paramll(F(handle_), 9, &info.bitpix, &naxis, naxes, &status);
+  fits_get_img_type(F(handle_), &info.bitpix, &status);
+  fits_get_img_dim(F(handle_), &naxis, &status);
+  if (status != 0) return Error(status, "reading image parameters");
+  if (naxis < 0 || naxis > kMaxAxes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(), ": NAXIS = ", naxis, ", expected 0..", kMaxAxes));
+  }
+  std::vector<LONGLONG> naxes(static_cast<size_t>(naxis));
+  if (naxis > 0) fits_get_img_sizell(F(handle_), naxis, naxes.data(), &status);
   if (status != 0) return Error(status, "reading image parameters");
   fits_get_img_equivtype(F(handle_), &info.equivalent_bitpix, &status);
   if (status != 0) return Error(status, "reading image type");
-  info.axes.assign(naxes, naxes + naxis);
+  info.axes.assign(naxes.begin(), naxes.end());
   info.tile_compressed = fits_is_compressed_image(F(handle_), &status) != 0;
+  // CFITSIO takes any ZBITPIX; every size is checked again here for the
+  // callers that allocate from it (CU2's pixel buffers).
+  CURATOR_RETURN_IF_ERROR(internal::CheckImageSize(Where(), info.tile_compressed ? "Z" : "",
+                                                   info.bitpix, info.axes));
   return info;
 }
 
@@ -413,6 +508,7 @@ absl::Status FitsFile::ReadRowsImpl(int64_t first_row, int64_t num_rows,
         Where(), ": rows ", first_row, "..",
         first_row + num_rows, " outside the image's ", info.axes[1]));
   }
+  if (info.tile_compressed) CURATOR_RETURN_IF_ERROR(CheckTileDescriptors());
   LONGLONG first_pixel[2] = {1, first_row + 1};
   T null_value = nan_for_null ? std::numeric_limits<T>::quiet_NaN() : T{};
   int any_null = 0, status = 0;
@@ -451,10 +547,27 @@ absl::Status FitsFile::ReadRows(int64_t first_row, int64_t num_rows,
 
 absl::StatusOr<int64_t> FitsFile::NumRows() {
   CURATOR_RETURN_IF_ERROR(CheckOpen());
-  LONGLONG n = 0;
+  LONGLONG n = 0, width = 0, pcount = 0;
   int status = 0;
   fits_get_num_rowsll(F(handle_), &n, &status);
   if (status != 0) return Error(status, "reading row count");
+  fits_read_key(F(handle_), TLONGLONG, "NAXIS1", &width, nullptr, &status);
+  if (status != 0) return Error(status, "keyword 'NAXIS1'");
+  int s = 0;
+  fits_read_key(F(handle_), TLONGLONG, "PCOUNT", &pcount, nullptr, &s);
+  // The rows and heap must be in the file (CheckHeaderStructure has kept
+  // this sum far from overflow).
+  LONGLONG head = 0, data = 0, end = 0;
+  fits_get_hduaddrll(F(handle_), &head, &data, &end, &status);
+  if (status != 0) return Error(status, "reading HDU address");
+  // The file's size as CFITSIO sees it (decompressed, for a .gz).
+  const LONGLONG size = F(handle_)->Fptr->logfilesize;
+  if (data + width * n + pcount > size) {
+    return absl::DataLossError(absl::StrCat(
+        Where(), ": truncated: NAXIS1 x NAXIS2 + PCOUNT = ", width, " x ", n, " + ", pcount,
+        " bytes of table, but the file holds ", std::max<LONGLONG>(0, size - data),
+        " after the header"));
+  }
   return static_cast<int64_t>(n);
 }
 

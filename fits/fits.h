@@ -6,8 +6,20 @@
 //   w20071021_00001.fit HDU 3 (DET2): keyword 'MAGZPT': keyword not found
 //   in header (CFITSIO 202)
 // Codes follow base/status.h: NotFound for a missing file, HDU, keyword
-// or column; InvalidArgument for a value of the wrong type; DataLoss for a
-// truncated or corrupt file; Unavailable for a failed write (disk full).
+// or column; InvalidArgument for a value of the wrong type, a structural
+// value FITS does not allow (BITPIX = 13, XTENSION = 'GARBAGE', NAXIS =
+// 1000) or a size beyond one of the limits of fits/limits.h, e.g.
+//   w20071021_00003.fit HDU 2: NAXIS1 x NAXIS2 = 2000000000 x 2000000000
+//   = 4e+18 pixels, more than the limit of 268435456
+// DataLoss for a truncated or corrupt file (data the header declares past
+// the end of the file, bytes that are not a header where one must start);
+// Unavailable for a failed write (disk full).
+//
+// Every HDU's structural keywords (BITPIX, NAXISn, PCOUNT, GCOUNT,
+// TFIELDS, ZBITPIX, ZNAXISn, ZTILEn, ...) are checked against FITS and
+// fits/limits.h when FitsFile first moves to it, before CFITSIO parses it
+// (CheckHeaderStructure): whatever a header says, nothing is allocated
+// from an unchecked size.
 //
 // fitsio.h is included only by fits.cc: its macros (READONLY, ...) break
 // other libraries' headers (see shared/TOOLCHAIN.md).
@@ -27,6 +39,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "fits/limits.h"
 
 namespace curator::fits {
 
@@ -103,12 +116,23 @@ struct ColumnInfo {
 
 // The image parameters a header states: BITPIX and NAXISn, or ZBITPIX and
 // ZNAXISn for a tile-compressed image (ZIMAGE = T). FailedPrecondition for
-// a table HDU; InvalidArgument naming the keyword if they are missing or
-// malformed.
+// a table HDU; InvalidArgument naming the keyword if they are malformed,
+// not FITS (BITPIX = 13) or beyond the limits (CheckHeaderStructure),
+// NotFound if missing.
 // Same answer as FitsFile::GetImageInfo without asking CFITSIO again
 // (equivalent_bitpix is left equal to bitpix).
 struct ImageInfo;
 absl::StatusOr<ImageInfo> ImageInfoFromHeader(const Header& header);
+
+// Whether a header's structure is one FITS allows and within the limits
+// of fits/limits.h: the first card SIMPLE or XTENSION (of a type CFITSIO
+// reads), BITPIX, NAXIS and NAXISn, PCOUNT, GCOUNT; for tables TFIELDS,
+// the row width and THEAP; for tile-compressed images ZBITPIX, ZNAXISn,
+// ZTILEn (and the tile count against the table's rows) and the Rice block
+// size. InvalidArgument (DataLoss for bytes that are not a header, or a
+// tile table that cannot be the image's) naming where, the keyword and
+// its value. Missing keywords are NotFound.
+absl::Status CheckHeaderStructure(const Header& header);
 
 // The cards of a tile-compressed image's header (a BINTABLE with ZIMAGE =
 // T) as the image's own header has them, following the FITS standard's
@@ -185,22 +209,31 @@ class FitsFile {
   const std::string& path() const { return path_; }
 
   // --- HDUs (1 = primary) ---
+  // Every HDU is checked (CheckHeaderStructure) the first time a call
+  // reaches it: these fail with that check's error at the first HDU whose
+  // structure is bad or beyond the limits.
   absl::StatusOr<int> NumHdus();
   int CurrentHdu() const;
   absl::Status MoveToHdu(int hdu_number);
+  // The first HDU whose EXTNAME (or HDUNAME) is `extname`, ignoring case.
   absl::Status MoveToExtName(absl::string_view extname);
   // Moves to the next HDU; false at a clean end of file (the file ends
-  // where the current HDU's data ends). DataLoss if bytes follow that are
-  // not a whole HDU (a file cut inside a header). Cheaper than NumHdus,
-  // which walks the whole file.
+  // where the current HDU's data ends, with or without the padding to a
+  // whole block). DataLoss if the file ends inside the data ("truncated")
+  // or bytes follow that are not a whole HDU (a file cut inside a header).
+  // Cheaper than NumHdus, which walks the whole file (and, as CFITSIO,
+  // counts the HDUs whose headers are there, whatever follows the last).
   absl::StatusOr<bool> MoveToNextHdu();
   absl::StatusOr<HduType> CurrentHduType();
   // DataLoss ("truncated: ...") if the file ends before the current HDU's
   // data does; call before reading pixels.
   absl::Status CheckCurrentHduComplete();
-  // Byte offset just past the current HDU's data, from its header alone
-  // (no data is read): compare with the file size to find truncation.
+  // Byte offset just past the current HDU's data as its header declares
+  // them, padding not included (no data is read): compare with FileBytes()
+  // to find truncation.
   absl::StatusOr<int64_t> CurrentHduDataEnd();
+  // The file's size as CFITSIO reads it (uncompressed, for a .gz file).
+  int64_t FileBytes() const;
 
   // --- Keywords of the current HDU ---
   // NotFound if absent; InvalidArgument if the value cannot be converted.
@@ -239,6 +272,8 @@ class FitsFile {
   absl::StatusOr<bool> ReadStored(StoredImage& image);
 
   // --- Tables ---
+  // NAXIS2; DataLoss ("truncated") if NAXIS1 x NAXIS2 + PCOUNT bytes do
+  // not fit in what the file holds after the header.
   absl::StatusOr<int64_t> NumRows();
   absl::StatusOr<std::vector<ColumnInfo>> Columns();
   // Case-insensitive exact name match; NotFound naming the column.
@@ -315,6 +350,20 @@ class FitsFile {
   // "path HDU n (EXTNAME)": where an error happened.
   std::string Where() const;
   absl::Status CheckOpen() const;
+  // CheckHeaderStructure on the header of HDU `hdu` at byte `start`, read
+  // through CFITSIO's I/O layer but not parsed by CFITSIO. False, having
+  // checked nothing, where no whole header starts there (the end of the
+  // file or a cut): CFITSIO's move then says what it is.
+  absl::StatusOr<bool> CheckHeaderAt(int64_t start, int hdu);
+  // One step of MoveToNextHdu: moved, or why not at the end of the file.
+  struct Step {
+    enum Kind { kMoved, kEnd, kTruncated, kJunk } kind;
+    int from = 0;                // the last HDU
+    int64_t size = 0;            // FileBytes()
+    int64_t data_end = 0;        // its CurrentHduDataEnd()
+    int64_t padded_end = 0;      // where a next HDU could start
+  };
+  absl::StatusOr<Step> StepToNextHdu();
   // Rice tiles (fits/fits_rice.cc), decoded in turn for rows
   // [first_row, first_row + num_rows), each handed to `sink`. With
   // `direct` (the image's rows from first_row on) and tiles that are whole
@@ -323,6 +372,11 @@ class FitsFile {
   struct RiceTile;
   absl::StatusOr<bool> DecodeRiceTiles(int64_t first_row, int64_t num_rows, int32_t* direct,
                                        absl::FunctionRef<void(const RiceTile&)> sink);
+  // Before CFITSIO decompresses a tile-compressed image's tiles (it
+  // allocates a buffer of each descriptor's length unchecked): every tile's
+  // descriptor lies inside the heap and the heap inside the file. DataLoss
+  // naming the tile otherwise; OK for other HDUs.
+  absl::Status CheckTileDescriptors();
   template <typename T>
   absl::Status ReadRowsImpl(int64_t first_row, int64_t num_rows, T* out,
                             int datatype, bool nan_for_null);
@@ -339,6 +393,9 @@ class FitsFile {
   void* handle_ = nullptr;  // fitsfile*
   std::string path_;
   bool own_rice_ = true;
+  // HDUs 1..checked_hdus_ have passed CheckHeaderStructure (files this
+  // object writes are trusted).
+  int checked_hdus_ = 0;
 };
 
 }  // namespace curator::fits

@@ -17,6 +17,66 @@ namespace curator::fits {
 using internal::F;
 using internal::UnquoteValue;
 
+namespace {
+
+// KEY followed by a positive number, e.g. TTYPE12.
+bool IsIndexed(absl::string_view keyword, absl::string_view key) {
+  if (!absl::ConsumePrefix(&keyword, key) || keyword.empty()) return false;
+  return std::all_of(keyword.begin(), keyword.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+namespace internal {
+
+void ParseCard(const char* text, Card* out, KeyType* type) {
+  char card[FLEN_CARD] = {0};
+  std::memcpy(card, text, 80);
+  if (std::strncmp(card, "HIERARCH ", 9) == 0) {
+    const char* eq = std::strchr(card, '=');
+    out->keyword = std::string(absl::StripAsciiWhitespace(
+        absl::string_view(card + 9, eq ? eq - card - 9 : 71)));
+  } else {
+    out->keyword = std::string(absl::StripTrailingAsciiWhitespace(absl::string_view(card, 8)));
+  }
+  *type = KeyType::kUndefined;
+  if (out->keyword == "END") return;
+  char value[FLEN_VALUE] = {0}, comment[FLEN_COMMENT] = {0};
+  int s = 0;
+  fits_parse_value(card, value, comment, &s);
+  char dtype = 0;
+  if (s == 0 && value[0] != '\0' && fits_get_keytype(value, &dtype, &s) == 0) {
+    *type = dtype == 'C'   ? KeyType::kString
+            : dtype == 'L' ? KeyType::kLogical
+            : dtype == 'I' ? KeyType::kInteger
+            : dtype == 'F' ? KeyType::kFloat
+            : dtype == 'X' ? KeyType::kComplex
+                           : KeyType::kUndefined;
+  }
+  out->value = UnquoteValue(value);
+  out->comment = comment;
+}
+
+bool IsStructuralKeyword(absl::string_view k) {
+  if (k.empty()) return false;
+  switch (k[0]) {
+    case 'S': return k == "SIMPLE";
+    case 'X': return k == "XTENSION";
+    case 'B': return k == "BITPIX";
+    case 'N': return k == "NAXIS" || IsIndexed(k, "NAXIS");
+    case 'P': return k == "PCOUNT";
+    case 'G': return k == "GCOUNT" || k == "GROUPS";
+    case 'T': return k == "TFIELDS" || k == "THEAP";
+    case 'Z':
+      return k == "ZIMAGE" || k == "ZBITPIX" || k == "ZNAXIS" || k == "ZCMPTYPE" ||
+             IsIndexed(k, "ZNAXIS") || IsIndexed(k, "ZTILE") || IsIndexed(k, "ZNAME") ||
+             IsIndexed(k, "ZVAL");
+    default: return false;
+  }
+}
+
+}  // namespace internal
+
 absl::StatusOr<Header> FitsFile::ReadHeader() {
   CURATOR_RETURN_IF_ERROR(CheckOpen());
   char* text = nullptr;
@@ -31,39 +91,18 @@ absl::StatusOr<Header> FitsFile::ReadHeader() {
   cards.reserve(count);
   types.reserve(count);
   for (int i = 0; i < count; ++i) {
-    char card[FLEN_CARD] = {0};
-    std::memcpy(card, text + 80 * i, 80);
-    std::string keyword;
-    if (std::strncmp(card, "HIERARCH ", 9) == 0) {
-      const char* eq = std::strchr(card, '=');
-      keyword = std::string(absl::StripAsciiWhitespace(
-          absl::string_view(card + 9, eq ? eq - card - 9 : 71)));
-    } else {
-      keyword = std::string(absl::StripTrailingAsciiWhitespace(absl::string_view(card, 8)));
-    }
-    if (keyword == "END") break;
-    char value[FLEN_VALUE] = {0}, comment[FLEN_COMMENT] = {0};
-    int s = 0;
-    fits_parse_value(card, value, comment, &s);
+    Card c;
     KeyType type = KeyType::kUndefined;
-    char dtype = 0;
-    if (s == 0 && value[0] != '\0' && fits_get_keytype(value, &dtype, &s) == 0) {
-      type = dtype == 'C'   ? KeyType::kString
-             : dtype == 'L' ? KeyType::kLogical
-             : dtype == 'I' ? KeyType::kInteger
-             : dtype == 'F' ? KeyType::kFloat
-             : dtype == 'X' ? KeyType::kComplex
-                            : KeyType::kUndefined;
-    }
-    std::string v = UnquoteValue(value);
+    internal::ParseCard(text + 80 * i, &c, &type);
+    if (c.keyword == "END") break;
     // Long strings: 'text&' continued by CONTINUE cards.
-    if (type == KeyType::kString && !cards.empty() && keyword == "CONTINUE" &&
+    if (type == KeyType::kString && !cards.empty() && c.keyword == "CONTINUE" &&
         types.back() == KeyType::kString && !cards.back().value.empty() &&
         cards.back().value.back() == '&') {
       cards.back().value.pop_back();
-      cards.back().value += v;
+      cards.back().value += c.value;
     }
-    cards.push_back(Card{std::move(keyword), std::move(v), comment});
+    cards.push_back(std::move(c));
     types.push_back(type);
   }
   fits_free_memory(text, &status);
@@ -143,6 +182,7 @@ absl::StatusOr<bool> Header::GetBool(absl::string_view key) const {
 }
 
 absl::StatusOr<ImageInfo> ImageInfoFromHeader(const Header& h) {
+  CURATOR_RETURN_IF_ERROR(CheckHeaderStructure(h));
   const bool primary = h.Has("SIMPLE");
   std::string xtension;
   if (!primary) {
@@ -160,24 +200,20 @@ absl::StatusOr<ImageInfo> ImageInfoFromHeader(const Header& h) {
   info.tile_compressed = compressed;
   CURATOR_ASSIGN_OR_RETURN(int64_t bitpix, h.GetInt(absl::StrCat(prefix, "BITPIX")));
   CURATOR_ASSIGN_OR_RETURN(int64_t naxis, h.GetInt(absl::StrCat(prefix, "NAXIS")));
-  if (naxis < 0 || naxis > 999) {
-    return absl::InvalidArgumentError(absl::StrCat(h.where(), ": ", prefix, "NAXIS = ", naxis));
+  if (naxis < 0 || naxis > kMaxAxes) {
+    return absl::InvalidArgumentError(absl::StrCat(h.where(), ": ", prefix, "NAXIS = ", naxis,
+                                                   ", expected 0..", kMaxAxes));
   }
-  info.bitpix = info.equivalent_bitpix = static_cast<int>(bitpix);
   for (int64_t i = 1; i <= naxis; ++i) {
     CURATOR_ASSIGN_OR_RETURN(int64_t n, h.GetInt(absl::StrCat(prefix, "NAXIS", i)));
     info.axes.push_back(n);
   }
+  CURATOR_RETURN_IF_ERROR(internal::CheckImageSize(h.where(), prefix, bitpix, info.axes));
+  info.bitpix = info.equivalent_bitpix = static_cast<int>(bitpix);
   return info;
 }
 
 namespace {
-
-// KEY followed by a positive number, e.g. TTYPE12.
-bool IsIndexed(absl::string_view keyword, absl::string_view key) {
-  if (!absl::ConsumePrefix(&keyword, key) || keyword.empty()) return false;
-  return std::all_of(keyword.begin(), keyword.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
 
 // What a card of a compressed HDU's header is to the image's header.
 enum class Role {

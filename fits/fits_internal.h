@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -107,6 +108,23 @@ inline int RoundTripDigits(double value) {
   return 17;
 }
 
+
+// Parses one 80-byte header card (not NUL-terminated) as ReadHeader does:
+// keyword (HIERARCH names without the prefix), value without quotes,
+// comment, and the value's type.
+void ParseCard(const char* card, Card* out, KeyType* type);
+
+// Whether a keyword decides an HDU's structure or size (BITPIX, NAXISn,
+// PCOUNT, TFIELDS, ZIMAGE, ZNAXISn, ZTILEn, ZNAMEn, ...): the cards
+// FitsFile::CheckHeaderAt keeps for CheckHeaderStructure.
+bool IsStructuralKeyword(absl::string_view keyword);
+
+// The checks of an image's data type and size against fits/limits.h:
+// BITPIX (or ZBITPIX with prefix "Z") one of FITS's six, at most kMaxAxes
+// axes, none negative or longer than kMaxAxisLength, at most
+// kMaxImagePixels pixels. InvalidArgument naming `where` and the keyword.
+absl::Status CheckImageSize(absl::string_view where, absl::string_view prefix, int64_t bitpix,
+                            const std::vector<int64_t>& axes);
 
 }  // namespace curator::fits::internal
 

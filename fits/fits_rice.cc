@@ -79,19 +79,26 @@ absl::StatusOr<bool> FitsFile::DecodeRiceTiles(int64_t first_row, int64_t num_ro
     return false;
   }
   const int64_t nx = info.axes[0], ny = info.axes[1];
-  CURATOR_ASSIGN_OR_RETURN(const double tile_x, number("ZTILE1", static_cast<double>(nx)));
-  CURATOR_ASSIGN_OR_RETURN(const double tile_y, number("ZTILE2", 1));
-  const int64_t tx = static_cast<int64_t>(tile_x), ty = static_cast<int64_t>(tile_y);
-  int blocksize = 32;
-  int bytepix = info.bitpix / 8;
+  // Integers where the convention has them: ImageInfoFromHeader has
+  // checked the sizes (CheckHeaderStructure), and nothing below converts
+  // an unchecked double.
+  const auto integer = [&h](const std::string& key,
+                            int64_t fallback) -> absl::StatusOr<int64_t> {
+    return h.Has(key) ? h.GetInt(key) : absl::StatusOr<int64_t>(fallback);
+  };
+  CURATOR_ASSIGN_OR_RETURN(const int64_t tx, integer("ZTILE1", nx));
+  CURATOR_ASSIGN_OR_RETURN(const int64_t ty, integer("ZTILE2", 1));
+  int64_t blocksize = 32;
+  int64_t bytepix = info.bitpix / 8;
   for (int n = 1;; ++n) {
     const std::string name = text(absl::StrCat("ZNAME", n));
     if (name.empty()) break;
-    CURATOR_ASSIGN_OR_RETURN(const double value, number(absl::StrCat("ZVAL", n), -1));
+    absl::StatusOr<int64_t> value = integer(absl::StrCat("ZVAL", n), -1);
+    if (!value.ok()) return false;  // not what this decoder knows: CFITSIO's to explain
     if (name == "BLOCKSIZE") {
-      blocksize = static_cast<int>(value);
+      blocksize = *value;
     } else if (name == "BYTEPIX") {
-      bytepix = static_cast<int>(value);
+      bytepix = *value;
     } else {
       return false;  // a parameter this decoder does not know
     }
@@ -107,17 +114,15 @@ absl::StatusOr<bool> FitsFile::DecodeRiceTiles(int64_t first_row, int64_t num_ro
   CURATOR_ASSIGN_OR_RETURN(const double zero, number("BZERO", 0.0));
   const char* blank_key = h.Has("ZBLANK") ? "ZBLANK" : h.Has("BLANK") ? "BLANK" : nullptr;
   const bool have_blank = blank_key != nullptr;
-  CURATOR_ASSIGN_OR_RETURN(const double blank, number(have_blank ? blank_key : "BLANK", 0));
-  CURATOR_ASSIGN_OR_RETURN(const double naxis1, number("NAXIS1", 0));
-  CURATOR_ASSIGN_OR_RETURN(const double naxis2, number("NAXIS2", 0));
-  CURATOR_ASSIGN_OR_RETURN(const double pcount_value, number("PCOUNT", 0));
-  const int64_t row_bytes = static_cast<int64_t>(naxis1), rows = static_cast<int64_t>(naxis2);
-  const int64_t pcount = static_cast<int64_t>(pcount_value);
-  CURATOR_ASSIGN_OR_RETURN(const double theap_value,
-                           number("THEAP", static_cast<double>(row_bytes * rows)));
-  const int64_t theap = static_cast<int64_t>(theap_value);
+  CURATOR_ASSIGN_OR_RETURN(const int64_t blank, integer(have_blank ? blank_key : "BLANK", 0));
+  CURATOR_ASSIGN_OR_RETURN(const int64_t row_bytes, integer("NAXIS1", 0));
+  CURATOR_ASSIGN_OR_RETURN(const int64_t rows, integer("NAXIS2", 0));
+  CURATOR_ASSIGN_OR_RETURN(const int64_t pcount, integer("PCOUNT", 0));
+  CURATOR_ASSIGN_OR_RETURN(const int64_t theap, integer("THEAP", row_bytes * rows));
   if (descriptor_bytes == 0 || row_bytes < descriptor_bytes || nx < 1 || ny < 1 || tx < 1 ||
-      ty < 1 || blocksize < 1 || (bytepix != 1 && bytepix != 2 && bytepix != 4)) {
+      ty < 1 || blocksize < 1 || blocksize > kMaxRiceBlockSize ||
+      (bytepix != 1 && bytepix != 2 && bytepix != 4) || blank < INT32_MIN || blank > INT32_MAX ||
+      theap < row_bytes * rows) {
     return false;  // unusual: let CFITSIO read it, or explain it
   }
   if (first_row < 0 || num_rows < 0 || first_row + num_rows > ny) {
@@ -130,15 +135,21 @@ absl::StatusOr<bool> FitsFile::DecodeRiceTiles(int64_t first_row, int64_t num_ro
                                             " rows; ", nx, "x", ny, " pixels in ", tx, "x", ty,
                                             " tiles need ", tiles_x * tiles_y));
   }
-  // The table and its heap, in one read, with room past the end for the
-  // decoder's 64-bit window.
+  // The table and its heap, read in one piece with room past the end for
+  // the decoder's 64-bit window: within the memory limit, and in the file.
   LONGLONG head = 0, data = 0, end = 0;
   fits_get_hduaddrll(f, &head, &data, &end, &status);
-  const int64_t total = row_bytes * rows + pcount;
   if (status != 0) return Error(status, "locating the compressed tiles");
-  if (data + total > end) {
-    return absl::DataLossError(absl::StrCat(Where(), ": the tile table and heap (", total,
-                                            " bytes) run past the HDU's end"));
+  const int64_t total = row_bytes * rows + pcount;  // CheckHeaderStructure: no overflow
+  if (data + total > f->Fptr->logfilesize) {
+    return absl::DataLossError(absl::StrCat(
+        Where(), ": truncated: the tile table and heap (NAXIS1 x NAXIS2 + PCOUNT = ", total,
+        " bytes) end at byte ", data + total, " but the file has ", f->Fptr->logfilesize));
+  }
+  if (total > kMaxCompressedBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Where(), ": NAXIS1 x NAXIS2 + PCOUNT = ", row_bytes, " x ", rows, " + ", pcount, " = ",
+        total, " bytes of compressed tiles, more than the limit of ", kMaxCompressedBytes));
   }
   // Reused by the thread's next image: a fresh 10 MB buffer per detector
   // costs page faults and zeroing that show in CU2's profile.
@@ -152,7 +163,9 @@ absl::StatusOr<bool> FitsFile::DecodeRiceTiles(int64_t first_row, int64_t num_ro
 
   const int64_t last_row = first_row + num_rows;
   const int32_t blank_value = static_cast<int32_t>(blank);
-  tile.resize(static_cast<size_t>(tx * ty));
+  // Edge tiles are cut to the image, so no tile holds more than this (and
+  // never more than kMaxImagePixels, whatever ZTILEn say).
+  tile.resize(static_cast<size_t>(std::min(tx, nx) * std::min(ty, ny)));
   // Whole-row tiles lie in the image as they are: decoded in place.
   const bool in_place = direct != nullptr && tx == nx;
   for (int64_t ty_i = first_row / ty; ty_i * ty < last_row; ++ty_i) {
@@ -162,7 +175,9 @@ absl::StatusOr<bool> FitsFile::DecodeRiceTiles(int64_t first_row, int64_t num_ro
       const int half = descriptor_bytes / 2;
       const int64_t length = static_cast<int64_t>(BigEndian(d, half));
       const int64_t offset = static_cast<int64_t>(BigEndian(d + half, half));
-      if (length < 0 || offset < 0 || theap + offset + length > total) {
+      // Checked so that no sum of untrusted values can overflow.
+      if (length < 0 || offset < 0 || offset > total - theap ||
+          length > total - theap - offset) {
         return absl::DataLossError(absl::StrCat(Where(), ": tile ", row + 1, " (", length,
                                                 " bytes at heap offset ", offset,
                                                 ") lies outside the heap"));
@@ -174,7 +189,8 @@ absl::StatusOr<bool> FitsFile::DecodeRiceTiles(int64_t first_row, int64_t num_ro
                         ? direct + (y0 - first_row) * nx
                         : tile.data();
       if (absl::Status s = RiceDecode(bytes.data() + theap + offset,
-                                      static_cast<size_t>(length), bytepix, blocksize, w * h, to);
+                                      static_cast<size_t>(length), static_cast<int>(bytepix),
+                                      static_cast<int>(blocksize), w * h, to);
           !s.ok()) {
         return absl::DataLossError(
             absl::StrCat(Where(), ": tile ", row + 1, " of ", rows, ": ", s.message()));
@@ -193,6 +209,58 @@ absl::StatusOr<bool> FitsFile::ReadRiceRows(int64_t first_row, int64_t num_rows,
               t.zero, t.has_blank, t.blank);
     }
   });
+}
+
+absl::Status FitsFile::CheckTileDescriptors() {
+  CURATOR_RETURN_IF_ERROR(CheckOpen());
+  fitsfile* f = F(handle_);
+  int status = 0;
+  if (fits_is_compressed_image(f, &status) == 0 || status != 0) return absl::OkStatus();
+  LONGLONG row_bytes = 0, rows = 0, pcount = 0;
+  fits_read_key(f, TLONGLONG, "NAXIS1", &row_bytes, nullptr, &status);
+  fits_read_key(f, TLONGLONG, "NAXIS2", &rows, nullptr, &status);
+  fits_read_key(f, TLONGLONG, "PCOUNT", &pcount, nullptr, &status);
+  if (status != 0) return Error(status, "reading the tile table's size");
+  LONGLONG theap = row_bytes * rows;  // CheckHeaderStructure: no overflow
+  int s = 0;
+  fits_read_key(f, TLONGLONG, "THEAP", &theap, nullptr, &s);
+  const int64_t total = row_bytes * rows + pcount, heap = total - theap;
+  LONGLONG head = 0, data = 0, end = 0;
+  fits_get_hduaddrll(f, &head, &data, &end, &status);
+  if (status != 0) return Error(status, "locating the compressed tiles");
+  if (data + total > f->Fptr->logfilesize) {
+    return absl::DataLossError(absl::StrCat(
+        Where(), ": truncated: the tile table and heap (NAXIS1 x NAXIS2 + PCOUNT = ", total,
+        " bytes) end at byte ", data + total, " but the file has ", f->Fptr->logfilesize));
+  }
+  for (const char* name : {"COMPRESSED_DATA", "GZIP_COMPRESSED_DATA", "UNCOMPRESSED_DATA"}) {
+    int column = 0;
+    s = 0;
+    fits_get_colnum(f, CASEINSEN, const_cast<char*>(name), &column, &s);
+    if (s != 0) continue;
+    int type = 0;
+    LONGLONG repeat = 0, width = 0;
+    fits_get_coltypell(f, column, &type, &repeat, &width, &status);
+    if (status != 0) return Error(status, absl::StrCat("column '", name, "'"));
+    if (type >= 0 || width < 1) continue;  // not variable-length arrays
+    constexpr int64_t kChunk = 4096;
+    std::vector<LONGLONG> lengths(kChunk), offsets(kChunk);
+    for (int64_t first = 0; first < rows; first += kChunk) {
+      const int64_t n = std::min<int64_t>(kChunk, rows - first);
+      fits_read_descriptsll(f, column, first + 1, n, lengths.data(), offsets.data(), &status);
+      if (status != 0) return Error(status, absl::StrCat("column '", name, "' descriptors"));
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t length = lengths[i], offset = offsets[i];
+        if (length < 0 || offset < 0 || offset > heap || length > (heap - offset) / width) {
+          return absl::DataLossError(absl::StrCat(
+              Where(), ": tile ", first + i + 1, " of ", rows, " (", name, ": ", length,
+              " elements of ", width, " bytes at heap offset ", offset,
+              ") lies outside the heap of ", heap, " bytes"));
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace curator::fits

@@ -242,11 +242,20 @@ absl::Status WriteCatalogueFile(const FrameModel& frame,
   CURATOR_RETURN_IF_ERROR(f.WriteChecksum());
   const std::vector<casu::Column>& layout = casu::Type6Columns();
   const int x_column = 3;  // X_coordinate
-  for (const DetectorModel& det : frame.detectors) {
+  // Normally one table per detector; extra-tables writes them twice over
+  // (DET5..DET8 the copies), missing-tables only DET1's and DET2's.
+  std::vector<const DetectorModel*> tables;
+  for (int pass = 0; pass < (defects.extra_tables ? 2 : 1); ++pass) {
+    for (const DetectorModel& det : frame.detectors) {
+      if (!defects.missing_tables || det.cam_num <= 2) tables.push_back(&det);
+    }
+  }
+  for (size_t k = 0; k < tables.size(); ++k) {
+    const DetectorModel& det = *tables[k];
     std::vector<fits::ColumnSpec> specs;
     for (const casu::Column& col : layout) specs.push_back({col.name, "1E", col.unit});
     if (defects.wrong_column_type) specs[x_column - 1].tform = "12A";
-    CURATOR_RETURN_IF_ERROR(f.CreateTable(det.extname, specs));
+    CURATOR_RETURN_IF_ERROR(f.CreateTable(absl::StrCat("DET", k + 1), specs));
     CURATOR_RETURN_IF_ERROR(f.WriteKey("CAMNUM", det.cam_num, "Number of WFCAM camera (1, 2, 3 or 4)"));
     CURATOR_RETURN_IF_ERROR(f.WriteKey("MAGZPT", det.mag_zpt, "Photometric ZP (mags) for default extinction"));
     CURATOR_RETURN_IF_ERROR(f.WriteKey("SKYLEVEL", det.sky_level, "[ADU] Median sky brightness"));
@@ -260,6 +269,13 @@ absl::Status WriteCatalogueFile(const FrameModel& frame,
           columns[58][i] = NAN;  // RA
           columns[59][i] = NAN;  // DEC
         }
+      }
+      if (defects.ra_out_of_range && det.cam_num == 2) {
+        const size_t n = det.stars.size();
+        for (size_t i = n > 5 ? n - 5 : 0; i < n; ++i) columns[58][i] = 1e6f;  // radians
+      }
+      if (defects.duplicate_seqnum && det.cam_num == 1 && det.stars.size() >= 2) {
+        columns[0][1] = columns[0][0];  // Sequence_number 1 in rows 1 and 2
       }
       const int64_t rows = static_cast<int64_t>(det.stars.size());
       if (defects.wrong_column_type) {
@@ -282,6 +298,16 @@ absl::Status WriteCatalogueFile(const FrameModel& frame,
     CURATOR_RETURN_IF_ERROR(f.WriteChecksum());
   }
   return f.Close();
+}
+
+int64_t CatalogueRows(const FrameModel& frame, const FrameDefects& defects) {
+  int64_t rows = 0;
+  for (const DetectorModel& det : frame.detectors) {
+    if (defects.missing_tables && det.cam_num > 2) continue;
+    if (defects.empty_table && det.cam_num == 3) continue;
+    rows += static_cast<int64_t>(det.stars.size());
+  }
+  return defects.extra_tables ? 2 * rows : rows;
 }
 
 }  // namespace curator::synth

@@ -21,7 +21,21 @@ struct FrameDefects {
   bool nan_columns = false;
   bool empty_table = false;
   bool wrong_column_type = false;
+  bool ra_out_of_range = false;
+  bool extra_tables = false;
+  bool missing_tables = false;
+  bool duplicate_seqnum = false;
 };
+
+// The catalogue rows WriteCatalogueFile writes for `frame` with `defects`.
+int64_t CatalogueRows(const FrameModel& frame, const FrameDefects& defects);
+
+// Spoils a finished image file for `defect` (kGarbageXtension,
+// kHugeImage, kBadZbitpix) by rewriting cards of a detector's header in
+// place, as damage in transfer or a broken writer would leave it;
+// `compressed`: the detectors are tile-compressed (ZBITPIX, ZNAXISn).
+// Other defects are not this function's: InvalidArgument.
+absl::Status SpoilImageFile(const std::string& path, Defect defect, bool compressed);
 
 // The pixels of one detector: sky, read and photon noise, and the stars,
 // each integrated over its pixels (row 1 first, as FITS stores them).

@@ -25,7 +25,8 @@ ABSL_FLAG(std::string, defects, "",
           "Comma-separated faults to inject, or 'all': truncated-image, "
           "truncated-catalogue, missing-keyword, wrong-keyword-type, "
           "nan-columns, empty-table, wrong-column-type, orphan-catalogue, "
-          "duplicated-file");
+          "duplicated-file, ra-out-of-range, extra-tables, missing-tables, "
+          "duplicate-seqnum, garbage-xtension, huge-image, bad-zbitpix");
 ABSL_FLAG(int, threads, 0, "Worker threads (0: one per core)");
 
 namespace {

@@ -43,6 +43,10 @@ FrameDefects ToFrameDefects(const std::vector<Defect>& defects) {
     d.nan_columns |= x == Defect::kNanColumns;
     d.empty_table |= x == Defect::kEmptyTable;
     d.wrong_column_type |= x == Defect::kWrongColumnType;
+    d.ra_out_of_range |= x == Defect::kRaOutOfRange;
+    d.extra_tables |= x == Defect::kExtraTables;
+    d.missing_tables |= x == Defect::kMissingTables;
+    d.duplicate_seqnum |= x == Defect::kDuplicateSeqnum;
   }
   return d;
 }
@@ -156,12 +160,14 @@ absl::StatusOr<SurveyRecord> GenerateSurvey(const Options& options) {
         const std::string path = dir + "/" + frame.image_name;
         status = WriteImageFile(frame, options, fd, job.night_index, normal, path);
         if (status.ok() && Has(job.defects, Defect::kTruncatedImage)) status = Truncate(path);
+        for (Defect d : {Defect::kGarbageXtension, Defect::kHugeImage, Defect::kBadZbitpix}) {
+          if (status.ok() && Has(job.defects, d)) {
+            status = SpoilImageFile(path, d, options.compression != fits::Compression::kNone);
+          }
+        }
         std::vector<Defect> mine;
         for (Defect d : job.defects) {
-          if (d != Defect::kTruncatedCatalogue && d != Defect::kNanColumns &&
-              d != Defect::kEmptyTable && d != Defect::kWrongColumnType) {
-            mine.push_back(d);
-          }
+          if (!SpoilsCatalogue(d)) mine.push_back(d);
         }
         made[i].push_back({frame.image_name, false, job.run_number, stars, 0, mine});
       }
@@ -171,14 +177,10 @@ absl::StatusOr<SurveyRecord> GenerateSurvey(const Options& options) {
         if (status.ok() && Has(job.defects, Defect::kTruncatedCatalogue)) status = Truncate(path);
         std::vector<Defect> mine;
         for (Defect d : job.defects) {
-          if (d != Defect::kTruncatedImage && d != Defect::kMissingKeyword &&
-              d != Defect::kWrongKeywordType) {
-            mine.push_back(d);
-          }
+          if (!SpoilsImage(d)) mine.push_back(d);
         }
-        int64_t rows = stars;
-        if (fd.empty_table) rows -= frame.detectors[2].stars.size();
-        made[i].push_back({frame.catalogue_name, true, job.run_number, rows, 0, mine});
+        made[i].push_back(
+            {frame.catalogue_name, true, job.run_number, CatalogueRows(frame, fd), 0, mine});
       }
       if (!status.ok()) {
         std::lock_guard<std::mutex> lock(mu);

@@ -43,6 +43,13 @@ constexpr DefectEntry kDefectNames[] = {
     {Defect::kWrongColumnType, "wrong-column-type"},
     {Defect::kOrphanCatalogue, "orphan-catalogue"},
     {Defect::kDuplicatedFile, "duplicated-file"},
+    {Defect::kRaOutOfRange, "ra-out-of-range"},
+    {Defect::kExtraTables, "extra-tables"},
+    {Defect::kMissingTables, "missing-tables"},
+    {Defect::kDuplicateSeqnum, "duplicate-seqnum"},
+    {Defect::kGarbageXtension, "garbage-xtension"},
+    {Defect::kHugeImage, "huge-image"},
+    {Defect::kBadZbitpix, "bad-zbitpix"},
 };
 
 std::string IsoTime(double mjd) {
@@ -90,6 +97,16 @@ bool SpoilsFrame(Defect defect) {
          defect != Defect::kDuplicatedFile;
 }
 
+bool SpoilsImage(Defect d) {
+  return d == Defect::kTruncatedImage || d == Defect::kMissingKeyword ||
+         d == Defect::kWrongKeywordType || d == Defect::kGarbageXtension ||
+         d == Defect::kHugeImage || d == Defect::kBadZbitpix;
+}
+
+bool SpoilsCatalogue(Defect d) {
+  return SpoilsFrame(d) && !SpoilsImage(d);
+}
+
 absl::Status ValidateOptions(const Options& o) {
   if (o.out_dir.empty()) return absl::InvalidArgumentError("--out is not set");
   if (o.nights < 1) return absl::InvalidArgumentError("--nights must be >= 1");
@@ -112,6 +129,12 @@ absl::Status ValidateOptions(const Options& o) {
           "defect '", DefectName(o.defects[i]), "' is given twice"));
     }
     if (SpoilsFrame(o.defects[i])) ++spoiling;
+  }
+  for (Defect d : {Defect::kDuplicateSeqnum, Defect::kRaOutOfRange}) {
+    if (std::count(o.defects.begin(), o.defects.end(), d) > 0 && o.sources_per_detector < 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("defect '", DefectName(d), "' needs --sources >= 2"));
+    }
   }
   if (spoiling > 0 && o.frames_per_night < spoiling + 1) {
     return absl::InvalidArgumentError(absl::StrCat(

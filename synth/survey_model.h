@@ -31,6 +31,14 @@ enum class Defect {
   kWrongColumnType,     // X_coordinate written as a text column
   kOrphanCatalogue,     // an extra catalogue whose image never arrives
   kDuplicatedFile,      // a byte-for-byte copy of frame 1's image
+  kRaOutOfRange,        // RA = 1e6 radians in the last 5 rows of DET2's table
+  kExtraTables,         // the catalogue has 8 tables for the image's 4 detectors
+  kMissingTables,       // the catalogue has tables for DET1 and DET2 only
+  kDuplicateSeqnum,     // Sequence_number 1 twice (rows 1 and 2) in DET1's table
+  kGarbageXtension,     // DET3's XTENSION card in the image holds garbage
+  kHugeImage,           // DET4's header says NAXIS1 = NAXIS2 = 2000000000 (ZNAXISn if
+                        // compressed); the file ends after that header
+  kBadZbitpix,          // ZBITPIX = 13 in DET2 (BITPIX = 13 if not compressed)
 };
 
 inline constexpr int kDetectorsPerFrame = 4;
@@ -40,6 +48,10 @@ std::string DefectName(Defect defect);
 const std::vector<Defect>& AllDefects();
 // True for defects that spoil one existing multiframe (and so take a frame).
 bool SpoilsFrame(Defect defect);
+// True for defects of the image file, false for those of the catalogue
+// (or of neither: the orphan, the copy).
+bool SpoilsImage(Defect defect);
+bool SpoilsCatalogue(Defect defect);
 
 struct Options {
   std::string out_dir;

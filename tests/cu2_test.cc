@@ -5,11 +5,14 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <random>
+#include <set>
 #include <tuple>
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/cpu.h"
 #include "fits/fits.h"
 #include "worker/jpeg.h"
@@ -349,30 +352,101 @@ class Cu2NightTest : public testing::PipelineTest {
  protected:
   static constexpr const char* kNight = "20071021";
 
-  // CU2 of a night of `o` with every defect, registered: its one failure
-  // is the truncated image.
-  worker::TaskOutput Cu2OfANightWithDefects(synth::Options o) {
+  // CU2 of a night of `o` (16 frames) with every defect, registered: its
+  // failures are the images it cannot read, frames 3, 4, 5 and 16 (a
+  // BITPIX of 13, 2000000000^2 pixels, a garbage XTENSION, truncated),
+  // returned by file name.
+  std::map<std::string, std::string> Cu2OfANightWithDefects(synth::Options o,
+                                                            worker::TaskOutput* cu2) {
     o.defects = synth::AllDefects();
     Generate(o);
     Register(kNight);
-    worker::TaskOutput cu2 = Cu2(kNight);
-    EXPECT_EQ(cu2.manifest.failures_size(), 1);
-    return cu2;
+    *cu2 = Cu2(kNight);
+    std::map<std::string, std::string> failures;
+    for (const auto& f : cu2->manifest.failures()) {
+      failures[fs::path(f.path()).filename().string()] = f.message();
+    }
+    EXPECT_EQ(failures.size(), 4u);
+    const bool rice = o.compression == fits::Compression::kRice;
+    EXPECT_THAT(failures["w20071021_00003.fit"],
+                HasSubstr(absl::StrCat("w20071021_00003.fit HDU 3 (DET2): ", rice ? "Z" : "",
+                                       "BITPIX = 13 is not a FITS data type")));
+    EXPECT_THAT(failures["w20071021_00004.fit"],
+                HasSubstr(absl::StrCat("w20071021_00004.fit HDU 5 (DET4): ", rice ? "ZNAXIS1 x ZNAXIS2" : "NAXIS1 x NAXIS2",
+                                       " = 2000000000 x 2000000000 = 4e+18 pixels, more than the "
+                                       "limit of 268435456")));
+    EXPECT_THAT(failures["w20071021_00005.fit"],
+                HasSubstr("w20071021_00005.fit HDU 4 (DET3): XTENSION = 'IM@G#~ 3' is not a "
+                          "FITS extension type"));
+    EXPECT_THAT(failures["w20071021_00016.fit"], HasSubstr("truncated: the file has"));
+    return failures;
+  }
+
+  // The JPEGs in the night's directory, by file name, checked to be
+  // grayscale pictures of size x size.
+  std::set<std::string> Jpegs(int size) {
+    std::set<std::string> names;
+    for (const auto& entry : fs::directory_iterator(archive_ + "/jpeg/" + kNight)) {
+      jpeg::Info info;
+      auto gray = jpeg::DecodeGray(testing::ReadFileToString(entry.path().string()), &info);
+      EXPECT_TRUE(gray.ok()) << entry.path();
+      EXPECT_EQ(info.width, size);
+      EXPECT_EQ(info.height, size);
+      EXPECT_TRUE(info.grayscale);
+      names.insert(entry.path().filename().string());
+    }
+    return names;
   }
 };
+
+TEST_F(Cu2NightTest, AnImageOfTwoBillionSquaredPixelsFailsAloneAndTheRestGetJpegs) {
+  // Frame 3's DET4 header says NAXIS1 = NAXIS2 = 2000000000 (and the file
+  // ends after it): in service mode this once killed the worker
+  // (std::length_error) with all its tasks.
+  synth::Options o = Survey(1, 4, 10, 96);
+  o.defects = {synth::Defect::kHugeImage};
+  Generate(o);
+  Register(kNight);
+  worker::TaskOutput cu2 = Cu2(kNight);
+  ASSERT_FALSE(cu2.batch_dir.empty());  // RunCu2 returned OK
+  ASSERT_EQ(cu2.manifest.failures_size(), 1);
+  EXPECT_THAT(cu2.manifest.failures(0).path(), HasSubstr("w20071021_00004.fit"));
+  EXPECT_THAT(cu2.manifest.failures(0).message(),
+              HasSubstr("w20071021_00004.fit HDU 5 (DET4): NAXIS1 x NAXIS2 = 2000000000 x "
+                        "2000000000 = 4e+18 pixels, more than the limit of 268435456"));
+  // Every detector of the other files has its JPEG, on disk and in the
+  // batch; the failed file has none.
+  std::set<std::string> expected;
+  for (int run : {1, 2, 3}) {
+    for (int hdu = 2; hdu <= 5; ++hdu) {
+      expected.insert(absl::StrFormat("w20071021_%05d_%d.jpg", run, hdu));
+    }
+  }
+  EXPECT_EQ(Jpegs(96), expected);
+  int64_t rows = 0;
+  for (const auto& in : cu2.manifest.inputs()) {
+    const bool huge = fs::path(in.path()).filename() == "w20071021_00004.fit";
+    EXPECT_EQ(in.errors(), huge ? 1 : 0) << in.path();
+    EXPECT_EQ(in.rows(), huge ? 0 : 4) << in.path();
+    rows += in.rows();
+  }
+  EXPECT_EQ(rows, 12);
+}
 
 TEST_F(Cu2NightTest, APlainFloatNightWithDefectsGetsItsJpegs) {
   // Plain float32 detectors take the stored-pixel path end to end; the
   // truncated file is named and the rest of the night goes on.
   const std::string night = kNight;
-  worker::TaskOutput cu2 = Cu2OfANightWithDefects(Survey(1, 8, 30, 200));
-  ASSERT_EQ(cu2.manifest.failures_size(), 1);
-  EXPECT_THAT(cu2.manifest.failures(0).message(), HasSubstr("truncated: the file has"));
-  // Its first detectors were fine, but a failed file leaves no previews.
-  const std::string failed = fs::path(cu2.manifest.failures(0).path()).stem().string();
+  worker::TaskOutput cu2;
+  const std::map<std::string, std::string> failures =
+      Cu2OfANightWithDefects(Survey(1, 16, 30, 200), &cu2);
+  // Their first detectors were fine, but a failed file leaves no previews.
   int jpegs = 0;
   for (const auto& entry : fs::directory_iterator(archive_ + "/jpeg/" + night)) {
-    EXPECT_NE(entry.path().filename().string().rfind(failed + "_", 0), 0u) << entry.path();
+    for (const auto& [failed, message] : failures) {
+      const std::string stem = fs::path(failed).stem().string();
+      EXPECT_NE(entry.path().filename().string().rfind(stem + "_", 0), 0u) << entry.path();
+    }
     jpeg::Info info;
     auto gray = jpeg::DecodeGray(testing::ReadFileToString(entry.path().string()), &info);
     ASSERT_TRUE(gray.ok()) << entry.path();
@@ -387,21 +461,21 @@ TEST_F(Cu2NightTest, APlainFloatNightWithDefectsGetsItsJpegs) {
     EXPECT_LT(mean, 215) << entry.path();
     ++jpegs;
   }
-  // Every detector of every readable image file (the truncated one is
+  // Every detector of every readable image file (the four failed are
   // out).
-  EXPECT_EQ(jpegs, 4 * (static_cast<int>(cu2.manifest.inputs_size()) - 1));
-  EXPECT_GE(jpegs, 4 * 7);
+  EXPECT_EQ(jpegs, 4 * (static_cast<int>(cu2.manifest.inputs_size()) - 4));
+  EXPECT_GE(jpegs, 4 * 13);
 }
 
 TEST_F(Cu2NightTest, EveryDetectorGetsAJpegNamedInTheArchive) {
-  synth::Options o = Survey(1, 10, 30, 200);
+  synth::Options o = Survey(1, 16, 30, 200);
   o.compression = fits::Compression::kRice;
   o.bitpix = 32;
   const std::string night = kNight;
-  worker::TaskOutput cu2 = Cu2OfANightWithDefects(o);
-  ASSERT_EQ(cu2.manifest.failures_size(), 1);
-  EXPECT_THAT(cu2.manifest.failures(0).message(),
-              HasSubstr("w20071021_00010.fit HDU 4 (DET3): truncated: the file has"));
+  worker::TaskOutput cu2;
+  std::map<std::string, std::string> failures = Cu2OfANightWithDefects(o, &cu2);
+  EXPECT_THAT(failures["w20071021_00016.fit"],
+              HasSubstr("w20071021_00016.fit HDU 4 (DET3): truncated: the file has"));
   // CU2 waits for the night's CU3 ingest.
   ingester::Ingester loader(conn_.get(), ingester::DefaultIngestOptions(archive_));
   EXPECT_EQ(loader.IngestBatch(cu2.batch_dir)->kind, IK::kWaiting);
@@ -412,11 +486,11 @@ TEST_F(Cu2NightTest, EveryDetectorGetsAJpegNamedInTheArchive) {
 
   pqxx::connection c(conninfo());
   pqxx::work tx(c);
-  // The 9 images CU3 loaded have all 4 previews; the duplicate's were
+  // The 12 images CU3 loaded have all 4 previews; the duplicate's were
   // left out (named in the batch).
   pqxx::result rows = tx.exec("SELECT comp_file, axis1_length, axis2_length FROM "
                               "multiframe_detector ORDER BY multiframe_id, ext_num");
-  ASSERT_EQ(rows.size(), 36u);
+  ASSERT_EQ(rows.size(), 48u);
   for (const auto& r : rows) {
     ASSERT_FALSE(r[0].is_null());
     const std::string path = archive_ + "/" + r[0].as<std::string>();
@@ -428,7 +502,7 @@ TEST_F(Cu2NightTest, EveryDetectorGetsAJpegNamedInTheArchive) {
     EXPECT_TRUE(info->grayscale);
   }
   EXPECT_EQ(tx.exec1("SELECT count(*) FROM curation.batch WHERE cu = 2 AND failures::text LIKE "
-                     "'%w20071021_00012_2.jpg: detector%has no CU3 row%'")[0].as<int>(),
+                     "'%w20071021_00018_2.jpg: detector%has no CU3 row%'")[0].as<int>(),
             1);
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
@@ -240,39 +241,50 @@ TEST_F(Cu3IngestTest, TwoNightsLandFieldByFieldAsWritten) {
 }
 
 TEST_F(Cu3IngestTest, BadFilesAreNamedWithReasonsAndTheRestLoads) {
-  synth::Options o = Survey(1, 10);
+  synth::Options o = Survey(1, 16);
   o.defects = synth::AllDefects();
   Generate(o);
   worker::TaskOutput out = Process("20071021");
   std::vector<std::string> failures;
   for (const auto& f : out.manifest.failures()) failures.push_back(f.message());
-  EXPECT_THAT(failures, UnorderedElementsAre(
-                            HasSubstr("w20071021_00010.fit: truncated: the file has"),
-                            HasSubstr("w20071021_00012.fit: duplicate of w20071021_00001.fit")));
+  // Frame 16 truncated, 18 a copy of 1; frames 3..5 have headers CU3
+  // cannot take (a BITPIX of 13, 2000000000^2 pixels, a garbage XTENSION).
+  EXPECT_THAT(failures,
+              UnorderedElementsAre(
+                  HasSubstr("w20071021_00016.fit: truncated: the file has"),
+                  HasSubstr("w20071021_00018.fit: duplicate of w20071021_00001.fit"),
+                  HasSubstr("w20071021_00003.fit HDU 3 (DET2): BITPIX = 13 is not a FITS data "
+                            "type"),
+                  HasSubstr("w20071021_00004.fit HDU 5 (DET4): NAXIS1 x NAXIS2 = 2000000000 x "
+                            "2000000000 = 4e+18 pixels, more than the limit of 268435456"),
+                  HasSubstr("w20071021_00005.fit HDU 4 (DET3): XTENSION = 'IM@G#~ 3' is not a "
+                            "FITS extension type")));
   auto outcomes = IngestAll();
   ASSERT_EQ(outcomes.size(), 1u);
   EXPECT_EQ(outcomes[0].kind, IK::kIngested) << outcomes[0].report;
-  // Frames 1..9 load, including those with keyword problems.
-  EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 9);
-  EXPECT_EQ(Count("SELECT count(*) FROM multiframe WHERE file_name IN ('w20071021_00010.fit', "
-                  "'w20071021_00012.fit')"),
+  // Frames 1, 2 and 6..15 load, including those with keyword problems.
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 12);
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe WHERE file_name IN ('w20071021_00016.fit', "
+                  "'w20071021_00018.fit', 'w20071021_00003.fit', 'w20071021_00004.fit', "
+                  "'w20071021_00005.fit')"),
             0);
-  EXPECT_EQ(Count("SELECT count(*) FROM multiframe WHERE file_name = 'w20071021_00008.fit' AND "
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe_detector"), 12 * 4);
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe WHERE file_name = 'w20071021_00014.fit' AND "
                   "mjd_obs IS NULL AND exp_time IS NOT NULL"),
             1);
-  EXPECT_EQ(Count("SELECT count(*) FROM multiframe WHERE file_name = 'w20071021_00007.fit' AND "
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe WHERE file_name = 'w20071021_00013.fit' AND "
                   "exp_time IS NULL"),
             1);
   EXPECT_EQ(Count("SELECT count(*) FROM multiframe_detector d JOIN multiframe m USING "
-                  "(multiframe_id) WHERE m.file_name = 'w20071021_00008.fit' AND d.ext_num = 3 "
+                  "(multiframe_id) WHERE m.file_name = 'w20071021_00014.fit' AND d.ext_num = 3 "
                   "AND d.mag_zpt IS NULL"),
             1);
   // The log names file, HDU and keyword; the batch keeps its failures.
   EXPECT_EQ(Count("SELECT count(*) FROM curation.log_message WHERE level = 'warning' AND "
-                  "path LIKE '%w20071021_00008.fit' AND hdu = 1 AND item = 'MJD-OBS'"),
+                  "path LIKE '%w20071021_00014.fit' AND hdu = 1 AND item = 'MJD-OBS'"),
             1);
   EXPECT_EQ(Count("SELECT count(*) FROM curation.log_message WHERE level = 'warning' AND "
-                  "path LIKE '%w20071021_00008.fit' AND hdu = 3 AND item = 'MAGZPT'"),
+                  "path LIKE '%w20071021_00014.fit' AND hdu = 3 AND item = 'MAGZPT'"),
             1);
   EXPECT_EQ(Count("SELECT count(*) FROM curation.log_message WHERE level = 'warning' AND "
                   "item = 'EXPTIME' AND message LIKE '%''ten seconds'', expected a number%'"),
@@ -280,10 +292,54 @@ TEST_F(Cu3IngestTest, BadFilesAreNamedWithReasonsAndTheRestLoads) {
   EXPECT_EQ(Count("SELECT count(*) FROM curation.log_message WHERE level = 'error' AND "
                   "message LIKE '%truncated%'"),
             1);
-  EXPECT_EQ(Count("SELECT jsonb_array_length(failures) FROM curation.batch"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.log_message WHERE level = 'error'"), 5);
+  EXPECT_EQ(Count("SELECT jsonb_array_length(failures) FROM curation.batch"), 5);
   EXPECT_EQ(Count("SELECT count(*) FROM curation.file_log f JOIN curation.step_log s USING "
                   "(step_id) WHERE s.step = 'read headers'"),
-            11);
+            17);
+}
+
+TEST_F(Cu3IngestTest, ImagesWithABadZbitpixOrGarbageXtensionFailNamed) {
+  // Rice-compressed detectors: frame 4's DET2 says ZBITPIX = 13 (CFITSIO
+  // takes it), frame 3's DET3 has a garbage XTENSION card, frame 2's DET4
+  // 2000000000^2 pixels in ZNAXISn; frame 1 is clean.
+  synth::Options o = Survey(1, 4);
+  o.compression = fits::Compression::kRice;
+  o.bitpix = 32;
+  o.defects = {synth::Defect::kBadZbitpix, synth::Defect::kGarbageXtension,
+               synth::Defect::kHugeImage};
+  Generate(o);
+  worker::TaskOutput out = Process("20071021");
+  std::map<std::string, std::string> failures;
+  for (const auto& f : out.manifest.failures()) {
+    failures[fs::path(f.path()).filename().string()] = f.message();
+  }
+  ASSERT_EQ(failures.size(), 3u);
+  EXPECT_THAT(failures["w20071021_00004.fit"],
+              HasSubstr("w20071021_00004.fit HDU 3 (DET2): ZBITPIX = 13 is not a FITS data type "
+                        "(8, 16, 32, 64, -32 or -64)"));
+  EXPECT_THAT(failures["w20071021_00003.fit"],
+              HasSubstr("w20071021_00003.fit HDU 4 (DET3): XTENSION = 'IM@G#~ 3' is not a FITS "
+                        "extension type"));
+  EXPECT_THAT(failures["w20071021_00002.fit"],
+              HasSubstr("w20071021_00002.fit HDU 5 (DET4): ZNAXIS1 x ZNAXIS2 = 2000000000 x "
+                        "2000000000"));
+  for (const auto& in : out.manifest.inputs()) {
+    EXPECT_EQ(in.errors(), fs::path(in.path()).filename() == "w20071021_00001.fit" ? 0 : 1)
+        << in.path();
+  }
+  auto outcomes = IngestAll();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].kind, IK::kIngested) << outcomes[0].report;
+  // Only frame 1, whole; no row says 13 bits a pixel.
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe_detector WHERE bits_per_pix = 32"), 4);
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe_detector WHERE bits_per_pix NOT IN (8, 16, "
+                  "32, 64, -32, -64)"),
+            0);
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.log_message WHERE level = 'error' AND path LIKE "
+                  "'%w20071021_00004.fit' AND message LIKE '%ZBITPIX = 13%'"),
+            1);
 }
 
 TEST_F(Cu3IngestTest, IngestingAgainChangesNothing) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
@@ -30,6 +31,7 @@ namespace curator {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using IK = ingester::IngestOutcome::Kind;
 
@@ -155,68 +157,186 @@ TEST_F(Cu4IngestTest, ConeSearchFindsAKnownStar) {
 }
 
 TEST_F(Cu4IngestTest, BadCataloguesAreNamedAndTheRestLoads) {
-  synth::Options o = Survey(1, 10, 20);
+  synth::Options o = Survey(1, 16, 20);
   o.defects = synth::AllDefects();
   ASSERT_TRUE(synth::GenerateSurvey(o).ok());
+  // The duplicated image (run 18) gets frame 1's catalogue too: readable
+  // by CU4, but its image fails CU3, so the ingester leaves it out.
+  const std::string night_dir = archive_ + "/incoming/20071021/";
+  fs::copy_file(night_dir + "w20071021_00001_cat.fits", night_dir + "w20071021_00018_cat.fits");
   Register("20071021");
   Cu3("20071021");
   worker::TaskOutput out = Cu4("20071021");
   std::vector<std::string> failures;
   for (const auto& f : out.manifest.failures()) failures.push_back(f.message());
-  EXPECT_THAT(failures, ::testing::UnorderedElementsAre(
-                            HasSubstr("w20071021_00009_cat.fits: truncated"),  // in data or a header
-                            HasSubstr("w20071021_00004_cat.fits HDU 2 (DET1): column "
-                                      "'X_coordinate' is text"),
-                            HasSubstr("w20071021_00006_cat.fits HDU 2: column 'RA' is not finite"),
-                            HasSubstr("w20071021_00011_cat.fits: its image was never registered")));
-  bool empty_noted = false;
+  EXPECT_THAT(
+      failures,
+      ::testing::UnorderedElementsAre(
+          HasSubstr("w20071021_00015_cat.fits: truncated"),  // in data or a header
+          HasSubstr("w20071021_00010_cat.fits HDU 2 (DET1): column 'X_coordinate' is text"),
+          HasSubstr("w20071021_00012_cat.fits HDU 2: column 'RA' is not finite"),
+          HasSubstr("w20071021_00017_cat.fits: its image was never registered"),
+          HasSubstr("w20071021_00009_cat.fits HDU 3: column RA is outside [0, 2pi) radians in 5 "
+                    "rows (first row 16: 1e+06)"),
+          HasSubstr("w20071021_00008_cat.fits: 8 catalogue tables for the 4 detectors of its "
+                    "image w20071021_00008.fit"),
+          HasSubstr("w20071021_00006_cat.fits HDU 2: column Sequence_number repeats the number 1 "
+                    "in rows 1 and 2"),
+          // Images CU3 cannot read either: their catalogues fail at once.
+          AllOf(HasSubstr("w20071021_00016_cat.fits: its image cannot be read: "),
+                HasSubstr("w20071021_00016.fit: truncated")),
+          AllOf(HasSubstr("w20071021_00005_cat.fits: its image cannot be read: "),
+                HasSubstr("w20071021_00005.fit HDU 4 (DET3): XTENSION = 'IM@G#~ 3'")),
+          AllOf(HasSubstr("w20071021_00004_cat.fits: its image cannot be read: "),
+                HasSubstr("w20071021_00004.fit HDU 5 (DET4): NAXIS1 x NAXIS2 = 2000000000")),
+          AllOf(HasSubstr("w20071021_00003_cat.fits: its image cannot be read: "),
+                HasSubstr("w20071021_00003.fit HDU 3 (DET2): BITPIX = 13"))));
+  bool empty_noted = false, missing_noted = false;
   for (const auto& w : out.manifest.warnings()) {
-    empty_noted |= w.path().find("w20071021_00005_cat.fits") != std::string::npos &&
+    empty_noted |= w.path().find("w20071021_00011_cat.fits") != std::string::npos &&
                    w.hdu() == 4 && w.message().find("no rows") != std::string::npos;
+    missing_noted |= w.path().find("w20071021_00007_cat.fits") != std::string::npos &&
+                     w.message().find("no detections for HDU 4 (DET3), HDU 5 (DET4)") !=
+                         std::string::npos;
   }
   EXPECT_TRUE(empty_noted);
+  EXPECT_TRUE(missing_noted);
   auto outcomes = IngestAll();
   ASSERT_EQ(outcomes.size(), 2u);
   EXPECT_EQ(outcomes[1].kind, IK::kIngested) << outcomes[1].report;
-  // Frame 10's image failed CU3 (truncated): its catalogue is left out at
-  // ingest, named in the batch's failures.
-  EXPECT_EQ(Count("SELECT count(*) FROM curation.batch WHERE cu = 4 AND failures::text LIKE "
-                  "'%multiframe 10 has no CU3 rows%'"),
-            1);
-  // Frames 1, 2, 3, 7, 8 whole, frame 5 without its empty DET3.
-  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 5 * 4 * 20 + 3 * 20);
+  // Frames 1, 2, 13, 14 whole, frame 11 without its empty DET3, frame 7's
+  // two tables.
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 4 * 4 * 20 + 3 * 20 + 2 * 20);
   EXPECT_EQ(Count("SELECT count(DISTINCT multiframe_id) FROM detection"), 6);
-  EXPECT_EQ(Count("SELECT max(obj_id) - min(obj_id) + 1 FROM detection WHERE multiframe_id < 10"),
-            5 * 4 * 20 + 3 * 20);
+  EXPECT_EQ(Count("SELECT max(obj_id) - min(obj_id) + 1 FROM detection"),
+            4 * 4 * 20 + 3 * 20 + 2 * 20);
+  // Every bad catalogue was named by the worker; the ingester leaves out
+  // only the good one whose image failed CU3 (a duplicate).
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.batch WHERE cu = 4 AND failures::text LIKE "
+                  "'%has no CU3 rows (its image failed CU3); its 80 detections are left out%'"),
+            1);
   EXPECT_EQ(Count("SELECT count(*) FROM curation.log_message m JOIN curation.cu_event e USING "
                   "(cu_event_id) WHERE e.cu = 4 AND m.level = 'error'"),
-            4);
+            11);
 }
 
-TEST_F(Cu4IngestTest, OutOfRangePositionsQuarantineTheBatch) {
+TEST_F(Cu4IngestTest, OneBadCatalogueOfEachKindIsLeftOutAndTheNightLoads) {
+  // Frames 1..3 clean; 8: RA = 1e6 radians in 5 rows of DET2; 7: 8 tables
+  // for 4 detectors; 6: tables for DET1 and DET2 only; 5: a repeated
+  // Sequence_number; 4: an image whose DET3 XTENSION card is garbage.
+  // Each of these once made the ingester reject the whole night (or, for
+  // the missing tables and repeated numbers, passed without a word).
+  synth::Options o = Survey(1, 8, 25);
+  o.defects = {synth::Defect::kRaOutOfRange, synth::Defect::kExtraTables,
+               synth::Defect::kMissingTables, synth::Defect::kDuplicateSeqnum,
+               synth::Defect::kGarbageXtension};
+  auto survey = synth::GenerateSurvey(o);
+  ASSERT_TRUE(survey.ok()) << survey.status();
+  Register("20071021");
+  worker::TaskOutput cu3 = Cu3("20071021");
+  ASSERT_EQ(cu3.manifest.failures_size(), 1);
+  EXPECT_THAT(cu3.manifest.failures(0).message(),
+              HasSubstr("w20071021_00004.fit HDU 4 (DET3): XTENSION = 'IM@G#~ 3' is not a FITS "
+                        "extension type"));
+  worker::TaskOutput out = Cu4("20071021");
+  std::map<std::string, std::string> failures;
+  for (const auto& f : out.manifest.failures()) {
+    failures[fs::path(f.path()).filename().string()] = f.message();
+  }
+  EXPECT_EQ(failures.size(), 4u);
+  EXPECT_THAT(failures["w20071021_00008_cat.fits"],
+              HasSubstr("w20071021_00008_cat.fits HDU 3: column RA is outside [0, 2pi) radians "
+                        "in 5 rows (first row 21: 1e+06)"));
+  EXPECT_THAT(failures["w20071021_00007_cat.fits"],
+              HasSubstr("w20071021_00007_cat.fits: 8 catalogue tables for the 4 detectors of its "
+                        "image w20071021_00007.fit"));
+  EXPECT_THAT(failures["w20071021_00005_cat.fits"],
+              HasSubstr("w20071021_00005_cat.fits HDU 2: column Sequence_number repeats the "
+                        "number 1 in rows 1 and 2"));
+  EXPECT_THAT(failures["w20071021_00004_cat.fits"],
+              AllOf(HasSubstr("w20071021_00004_cat.fits: its image cannot be read: "),
+                    HasSubstr("w20071021_00004.fit HDU 4 (DET3): XTENSION = 'IM@G#~ 3'")));
+  // The two-table catalogue loads, with a warning naming what is missing,
+  // in the batch and in the task's log.
+  std::vector<std::string> warnings;
+  for (const auto& w : out.manifest.warnings()) {
+    if (fs::path(w.path()).filename() == "w20071021_00006_cat.fits") warnings.push_back(w.message());
+  }
+  EXPECT_THAT(warnings, ::testing::ElementsAre(HasSubstr(
+                            "only 2 catalogue tables for the 4 detectors of its image "
+                            "w20071021_00006.fit: no detections for HDU 4 (DET3), HDU 5 (DET4)")));
+  for (const auto& o2 : IngestAll()) EXPECT_EQ(o2.kind, IK::kIngested) << o2.report;
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.batch WHERE cu = 4 AND state = 'ingested'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.log_message m JOIN curation.cu_event e USING "
+                  "(cu_event_id) WHERE e.cu = 4 AND m.level = 'warning' AND m.path LIKE "
+                  "'%w20071021_00006_cat.fits' AND m.message LIKE '%no detections for HDU 4 "
+                  "(DET3), HDU 5 (DET4)%'"),
+            1);
+  // Exactly the good catalogues' rows, counted from what was generated,
+  // and the two tables of the short one.
+  int64_t expected = 0;
+  for (const synth::FileRecord& f : survey->nights[0].files) {
+    if (f.is_catalogue && (f.run_number <= 3 || f.run_number == 6)) expected += f.sources;
+  }
+  const synth::FrameModel six = synth::MakeFrame(o, 0, 6);
+  EXPECT_EQ(expected, 3 * 4 * 25 + static_cast<int64_t>(six.detectors[0].stars.size() +
+                                                         six.detectors[1].stars.size()));
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), expected);
+  EXPECT_EQ(Count("SELECT count(*) FROM detection d JOIN multiframe m USING (multiframe_id) "
+                  "WHERE m.file_name = 'w20071021_00006.fit' AND d.ext_num IN (2, 3)"),
+            50);
+  EXPECT_EQ(Count("SELECT count(*) FROM detection d JOIN multiframe m USING (multiframe_id) "
+                  "WHERE m.file_name IN ('w20071021_00004.fit', 'w20071021_00005.fit', "
+                  "'w20071021_00007.fit', 'w20071021_00008.fit')"),
+            0);
+  // Every detection in range, one number per row of a detector.
+  EXPECT_EQ(Count("SELECT count(*) FROM detection WHERE ra < 0 OR ra >= 360 OR dec < -90 OR "
+                  "dec > 90"),
+            0);
+  EXPECT_EQ(Count("SELECT count(*) FROM (SELECT 1 FROM detection GROUP BY multiframe_id, ext_num, "
+                  "seq_num HAVING count(*) > 1) q"),
+            0);
+}
+
+TEST_F(Cu4IngestTest, OutOfRangePositionsFailTheirCatalogueNotTheNight) {
   ASSERT_TRUE(synth::GenerateSurvey(Survey(1, 2)).ok());
-  {  // 7 radians is 401 degrees: finite, so the worker passes it on.
+  {  // 7 radians is 401 degrees: finite, but no RA.
     auto cat = fits::FitsFile::Open(archive_ + "/incoming/20071021/w20071021_00002_cat.fits",
                                     /*read_write=*/true);
     ASSERT_TRUE(cat.ok());
     ASSERT_TRUE(cat->MoveToExtName("DET2").ok());
-    const float ra = 7.0f;
+    const float ra = 7.0f, dec = -2.0f;
     ASSERT_TRUE(cat->WriteColumn(cat->FindColumn("RA")->number, 4, 1, &ra).ok());
+    ASSERT_TRUE(cat->MoveToExtName("DET4").ok());
+    ASSERT_TRUE(cat->WriteColumn(cat->FindColumn("DEC")->number, 9, 1, &dec).ok());
+    ASSERT_TRUE(cat->WriteColumn(cat->FindColumn("DEC")->number, 11, 1, &dec).ok());
     ASSERT_TRUE(cat->Close().ok());
   }
   Register("20071021");
   Cu3("20071021");
   worker::TaskOutput out = Cu4("20071021");
-  EXPECT_EQ(out.manifest.failures_size(), 0);
+  ASSERT_EQ(out.manifest.failures_size(), 1);
+  EXPECT_THAT(out.manifest.failures(0).message(),
+              HasSubstr("w20071021_00002_cat.fits HDU 3: column RA is outside [0, 2pi) radians "
+                        "in 1 row (first row 5: 7)"));
   auto outcomes = IngestAll();
   ASSERT_EQ(outcomes.size(), 2u);
-  EXPECT_EQ(outcomes[1].kind, IK::kQuarantined);
-  EXPECT_THAT(outcomes[1].report, HasSubstr("/3: 1 detections with RA outside [0, 360)"));
-  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 0);
-  // Nothing of the failed load is left: no partition, no stray table.
-  EXPECT_EQ(Count("SELECT count(*) FROM pg_class WHERE relname LIKE 'detection\\_%' AND "
-                  "relkind = 'r'"),
-            0);
+  EXPECT_EQ(outcomes[1].kind, IK::kIngested) << outcomes[1].report;
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 4 * 40);  // frame 1
+  // The Dec of DET4 is named once DET2 is right again.
+  {
+    auto cat = fits::FitsFile::Open(archive_ + "/incoming/20071021/w20071021_00002_cat.fits",
+                                    /*read_write=*/true);
+    ASSERT_TRUE(cat->MoveToExtName("DET2").ok());
+    const float ra = 1.0f;
+    ASSERT_TRUE(cat->WriteColumn(cat->FindColumn("RA")->number, 4, 1, &ra).ok());
+    ASSERT_TRUE(cat->Close().ok());
+  }
+  out = Cu4("20071021");
+  ASSERT_EQ(out.manifest.failures_size(), 1);
+  EXPECT_THAT(out.manifest.failures(0).message(),
+              HasSubstr("w20071021_00002_cat.fits HDU 5: column DEC is outside [-pi/2, pi/2] "
+                        "radians in 2 rows (first row 10: -2)"));
 }
 
 TEST_F(Cu4IngestTest, ANightWhoseEveryCatalogueFailedRecordsAnEmptyLoad) {

@@ -218,7 +218,7 @@ TEST(SynthTest, SameSeedSameBytesAtAnyThreadCount) {
 TEST(SynthTest, EachInjectedDefectIsReal) {
   testing::TempDir dir;
   Options o = Small(dir.path());
-  o.frames_per_night = 10;
+  o.frames_per_night = 16;
   o.defects = AllDefects();
   auto survey = GenerateSurvey(o);
   ASSERT_TRUE(survey.ok()) << survey.status();
@@ -226,9 +226,9 @@ TEST(SynthTest, EachInjectedDefectIsReal) {
   auto path = [&](int run, bool cat) {
     return absl::StrFormat("%sw20071021_%05d%s", n, run, cat ? "_cat.fits" : ".fit");
   };
-  // Spoiling defects take frames 10, 9, ... in AllDefects() order.
-  {  // truncated-image (frame 10): pixels cannot be read, the file is named
-    auto f = FitsFile::Open(path(10, false));
+  // Spoiling defects take frames 16, 15, ... in AllDefects() order.
+  {  // truncated-image (frame 16): pixels cannot be read, the file is named
+    auto f = FitsFile::Open(path(16, false));
     ASSERT_TRUE(f.ok());
     absl::Status s;
     std::vector<float> px(128 * 128);
@@ -237,11 +237,11 @@ TEST(SynthTest, EachInjectedDefectIsReal) {
       if (s.ok()) s = f->ReadRows(0, 128, px.data());
     }
     EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
-    EXPECT_THAT(std::string(s.message()), HasSubstr("w20071021_00010.fit"));
-    EXPECT_NE(RunCommand("fitsverify -q -e " + path(10, false)).exit_code, 0);
+    EXPECT_THAT(std::string(s.message()), HasSubstr("w20071021_00016.fit"));
+    EXPECT_NE(RunCommand("fitsverify -q -e " + path(16, false)).exit_code, 0);
   }
-  {  // truncated-catalogue (frame 9)
-    auto f = FitsFile::Open(path(9, true));
+  {  // truncated-catalogue (frame 15)
+    auto f = FitsFile::Open(path(15, true));
     ASSERT_TRUE(f.ok());
     absl::Status s;
     std::vector<float> v(20);
@@ -251,21 +251,21 @@ TEST(SynthTest, EachInjectedDefectIsReal) {
     }
     EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   }
-  {  // missing-keyword (frame 8)
-    auto f = FitsFile::Open(path(8, false));
+  {  // missing-keyword (frame 14)
+    auto f = FitsFile::Open(path(14, false));
     EXPECT_EQ(f->ReadDouble("MJD-OBS").status().code(), absl::StatusCode::kNotFound);
     ASSERT_TRUE(f->MoveToExtName("DET2").ok());
     EXPECT_EQ(f->ReadDouble("MAGZPT").status().code(), absl::StatusCode::kNotFound);
     ASSERT_TRUE(f->MoveToExtName("DET1").ok());
     EXPECT_TRUE(f->ReadDouble("MAGZPT").ok());
   }
-  {  // wrong-keyword-type (frame 7)
-    auto f = FitsFile::Open(path(7, false));
+  {  // wrong-keyword-type (frame 13)
+    auto f = FitsFile::Open(path(13, false));
     EXPECT_EQ(f->ReadDouble("EXPTIME").status().code(),
               absl::StatusCode::kInvalidArgument);
   }
-  {  // nan-columns (frame 6): every 10th RA/DEC of DET1
-    auto f = FitsFile::Open(path(6, true));
+  {  // nan-columns (frame 12): every 10th RA/DEC of DET1
+    auto f = FitsFile::Open(path(12, true));
     ASSERT_TRUE(f->MoveToExtName("DET1").ok());
     std::vector<float> ra = Column(*f, "RA"), dec = Column(*f, "DEC");
     for (size_t i = 0; i < ra.size(); ++i) {
@@ -273,15 +273,15 @@ TEST(SynthTest, EachInjectedDefectIsReal) {
       EXPECT_EQ(std::isnan(dec[i]), i % 10 == 0) << i;
     }
   }
-  {  // empty-table (frame 5): DET3 has no rows, the others do
-    auto f = FitsFile::Open(path(5, true));
+  {  // empty-table (frame 11): DET3 has no rows, the others do
+    auto f = FitsFile::Open(path(11, true));
     ASSERT_TRUE(f->MoveToExtName("DET3").ok());
     EXPECT_EQ(*f->NumRows(), 0);
     ASSERT_TRUE(f->MoveToExtName("DET4").ok());
     EXPECT_EQ(*f->NumRows(), 20);
   }
-  {  // wrong-column-type (frame 4)
-    auto f = FitsFile::Open(path(4, true));
+  {  // wrong-column-type (frame 10)
+    auto f = FitsFile::Open(path(10, true));
     ASSERT_TRUE(f->MoveToExtName("DET1").ok());
     auto col = f->FindColumn("X_coordinate");
     EXPECT_EQ(col->tform, "12A");
@@ -289,20 +289,82 @@ TEST(SynthTest, EachInjectedDefectIsReal) {
     EXPECT_EQ(f->ReadColumn(col->number, 0, 20, v.data()).code(),
               absl::StatusCode::kInvalidArgument);
   }
+  {  // ra-out-of-range (frame 9): the last 5 RA of DET2 are 1e6 radians
+    auto f = FitsFile::Open(path(9, true));
+    ASSERT_TRUE(f->MoveToExtName("DET2").ok());
+    std::vector<float> ra = Column(*f, "RA");
+    ASSERT_EQ(ra.size(), 20u);
+    for (size_t i = 0; i < ra.size(); ++i) EXPECT_EQ(ra[i] == 1e6f, i >= 15) << i;
+  }
+  {  // extra-tables (frame 8): 8 tables of the 4 detectors' rows, twice
+    auto f = FitsFile::Open(path(8, true));
+    EXPECT_EQ(*f->NumHdus(), 9);
+    ASSERT_TRUE(f->MoveToExtName("DET8").ok());
+    EXPECT_EQ(*f->NumRows(), 20);
+  }
+  {  // missing-tables (frame 7): DET1 and DET2 only
+    auto f = FitsFile::Open(path(7, true));
+    EXPECT_EQ(*f->NumHdus(), 3);
+    EXPECT_TRUE(f->MoveToExtName("DET2").ok());
+  }
+  {  // duplicate-seqnum (frame 6): rows 1 and 2 of DET1 both number 1
+    auto f = FitsFile::Open(path(6, true));
+    ASSERT_TRUE(f->MoveToExtName("DET1").ok());
+    std::vector<float> seq = Column(*f, "Sequence_number");
+    EXPECT_EQ(seq[0], 1);
+    EXPECT_EQ(seq[1], 1);
+    EXPECT_EQ(seq[2], 3);
+  }
+  {  // garbage-xtension (frame 5): DET3's header does not say what it is
+    auto f = FitsFile::Open(path(5, false));
+    absl::Status s = f->MoveToHdu(4);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_THAT(std::string(s.message()),
+                HasSubstr("w20071021_00005.fit HDU 4 (DET3): XTENSION = 'IM@G#~ 3' is not a FITS "
+                          "extension type"));
+    EXPECT_TRUE(f->MoveToHdu(3).ok());  // the detectors before it are fine
+  }
+  {  // huge-image (frame 4): DET4 of 2000000000 x 2000000000 pixels, no data
+    auto f = FitsFile::Open(path(4, false));
+    absl::Status s = f->MoveToHdu(5);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_THAT(std::string(s.message()),
+                HasSubstr("w20071021_00004.fit HDU 5 (DET4): NAXIS1 x NAXIS2 = 2000000000 x "
+                          "2000000000"));
+    EXPECT_LT(fs::file_size(path(4, false)), fs::file_size(path(1, false)));
+  }
+  {  // bad-zbitpix (frame 3): BITPIX = 13 in DET2 (not compressed here)
+    auto f = FitsFile::Open(path(3, false));
+    absl::Status s = f->MoveToHdu(3);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_THAT(std::string(s.message()),
+                HasSubstr("w20071021_00003.fit HDU 3 (DET2): BITPIX = 13 is not a FITS data type"));
+  }
+  for (int run = 3; run <= 5; ++run) {
+    EXPECT_NE(RunCommand("fitsverify -q -e " + path(run, false)).exit_code, 0) << run;
+  }
   // orphan-catalogue and duplicated-file come after the last frame.
-  EXPECT_TRUE(fs::exists(path(11, true)));
-  EXPECT_FALSE(fs::exists(path(11, false)));
-  EXPECT_EQ(ReadFileToString(path(12, false)), ReadFileToString(path(1, false)));
-  // Frames 1..3 are clean.
-  for (int run = 1; run <= 3; ++run) {
+  EXPECT_TRUE(fs::exists(path(17, true)));
+  EXPECT_FALSE(fs::exists(path(17, false)));
+  EXPECT_EQ(ReadFileToString(path(18, false)), ReadFileToString(path(1, false)));
+  // Frames 1 and 2 are clean.
+  for (int run = 1; run <= 2; ++run) {
     EXPECT_EQ(RunCommand("fitsverify -q -e " + path(run, false)).exit_code, 0);
     EXPECT_EQ(RunCommand("fitsverify -q -e " + path(run, true)).exit_code, 0);
   }
   // The truth file names every defect with its file.
   const std::string truth = ReadFileToString(dir.path() + "/truth/20071021.json");
   for (Defect d : AllDefects()) EXPECT_THAT(truth, HasSubstr(DefectName(d)));
-  EXPECT_THAT(truth, HasSubstr("\"name\": \"w20071021_00012.fit\", \"kind\": \"image\", "
-                               "\"run\": 12"));
+  EXPECT_THAT(truth, HasSubstr("\"name\": \"w20071021_00018.fit\", \"kind\": \"image\", "
+                               "\"run\": 18"));
+  // Each file lists its own defects: an image defect's catalogue is clean,
+  // and the catalogues' rows are what they hold.
+  EXPECT_THAT(truth, HasSubstr("\"name\": \"w20071021_00005.fit\", \"kind\": \"image\", "
+                               "\"run\": 5, \"sources\": 80"));
+  EXPECT_THAT(truth, HasSubstr("\"name\": \"w20071021_00005_cat.fits\", \"kind\": "
+                               "\"catalogue\", \"run\": 5, \"sources\": 80"));
+  EXPECT_THAT(truth, HasSubstr("\"run\": 7, \"sources\": 40"));   // missing-tables
+  EXPECT_THAT(truth, HasSubstr("\"run\": 8, \"sources\": 160"));  // extra-tables
 }
 
 TEST(SynthTest, RejectsOptionsThatCannotMakeASurvey) {
@@ -311,7 +373,7 @@ TEST(SynthTest, RejectsOptionsThatCannotMakeASurvey) {
   o.defects = AllDefects();
   auto s = GenerateSurvey(o);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(s.status().message()), HasSubstr("at least 8 frames"));
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("at least 15 frames"));
   o.defects = {};
   o.bitpix = 16;
   EXPECT_THAT(std::string(GenerateSurvey(o).status().message()),

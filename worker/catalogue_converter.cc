@@ -2,8 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -32,20 +34,83 @@ v1::FileProblem Note(const std::string& path, int hdu, const std::string& item,
   return p;
 }
 
-// MAGZPT of image HDU `ext_num` and the image's EXPTIME, when the
-// catalogue lacks them.
-void FillFromImage(const std::string& image_path, std::vector<TableScan>& tables) {
-  absl::StatusOr<FitsFile> image = FitsFile::Open(image_path);
-  if (!image.ok()) return;
-  absl::StatusOr<fits::Header> primary = image->ReadHeader();
-  const std::optional<double> exp = primary.ok() ? Number(*primary, "EXPTIME") : std::nullopt;
-  for (TableScan& t : tables) {
-    if (!t.exp_time) t.exp_time = exp;
-    if (!t.mag_zpt && image->MoveToHdu(t.ext_num).ok()) {
-      absl::StatusOr<fits::Header> h = image->ReadHeader();
-      if (h.ok()) t.mag_zpt = Number(*h, "MAGZPT");
+// What a catalogue needs of its image: its detectors (the 2-D image
+// extensions, as CU3 counts them) with their MAGZPT, and EXPTIME. Reading
+// every header also checks the image's structure: an image CU3 cannot read
+// is an error here too.
+struct ImageDetectors {
+  struct Detector {
+    int hdu = 0;
+    std::string extname;
+    std::optional<double> mag_zpt;
+  };
+  std::vector<Detector> detectors;
+  std::optional<double> exp_time;
+};
+
+absl::StatusOr<ImageDetectors> ReadImageDetectors(const std::string& image_path) {
+  CURATOR_ASSIGN_OR_RETURN(FitsFile image, FitsFile::Open(image_path));
+  CURATOR_ASSIGN_OR_RETURN(fits::Header primary, image.ReadHeader());
+  ImageDetectors out;
+  out.exp_time = Number(primary, "EXPTIME");
+  while (true) {
+    CURATOR_ASSIGN_OR_RETURN(bool more, image.MoveToNextHdu());
+    if (!more) break;
+    CURATOR_ASSIGN_OR_RETURN(fits::Header h, image.ReadHeader());
+    absl::StatusOr<fits::ImageInfo> info = fits::ImageInfoFromHeader(h);
+    if (!info.ok() && info.status().code() != absl::StatusCode::kFailedPrecondition) {
+      return info.status();
     }
+    if (!info.ok() || info->axes.size() != 2) continue;
+    out.detectors.push_back(
+        {image.CurrentHdu(), h.GetString("EXTNAME").value_or(""), Number(h, "MAGZPT")});
   }
+  return out;
+}
+
+std::string Describe(const ImageDetectors::Detector& d) {
+  return d.extname.empty() ? absl::StrCat("HDU ", d.hdu)
+                           : absl::StrCat("HDU ", d.hdu, " (", d.extname, ")");
+}
+
+std::string BaseName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Matches the tables to the image's detectors, the k-th table to the k-th
+// detector, and fills in MAGZPT and EXPTIME the catalogue lacks. More
+// tables than detectors fail the catalogue (their rows would describe
+// detectors that do not exist); fewer load, with a warning naming the
+// detectors left without detections.
+absl::Status MatchImage(const CatalogueInput& input, CatalogueScan& scan) {
+  absl::StatusOr<ImageDetectors> image = ReadImageDetectors(input.image_path);
+  if (!image.ok()) {
+    return Annotate(image.status(), absl::StrCat(input.path, ": its image cannot be read"));
+  }
+  const size_t tables = scan.tables.size(), detectors = image->detectors.size();
+  const std::string image_name = BaseName(input.image_path);
+  if (tables > detectors) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        input.path, ": ", tables, " catalogue tables for the ", detectors,
+        " detectors of its image ", image_name, ": tables ", detectors + 1, "..", tables,
+        " describe no detector"));
+  }
+  if (tables < detectors) {
+    std::vector<std::string> without;
+    for (size_t k = tables; k < detectors; ++k) without.push_back(Describe(image->detectors[k]));
+    scan.notes.push_back(Note(input.path, 0, "",
+                              absl::StrCat("only ", tables, " catalogue tables for the ", detectors,
+                                           " detectors of its image ", image_name,
+                                           ": no detections for ", absl::StrJoin(without, ", "))));
+  }
+  for (size_t k = 0; k < tables; ++k) {
+    TableScan& t = scan.tables[k];
+    t.ext_num = image->detectors[k].hdu;
+    if (!t.exp_time) t.exp_time = image->exp_time;
+    if (!t.mag_zpt) t.mag_zpt = image->detectors[k].mag_zpt;
+  }
+  return absl::OkStatus();
 }
 
 // Big-endian values of one column out of raw rows, as doubles.
@@ -97,6 +162,69 @@ void DecodeColumn(const uint8_t* first, int64_t row_bytes, int64_t rows, int64_t
       out[r * repeat + e] = v;
     }
   }
+}
+
+// Float32 radians, as CASU writes them, are 2.7e-5 degrees apart near 2pi:
+// a star at RA 359.99999 can read as 360.00001 and one at the pole as Dec
+// 90.00001. Values this close past a bound are rounding, not bad data:
+// RA wraps, Dec is clamped. 1e-4 degrees (0.36 arcsec) is four steps.
+constexpr double kPositionSlackDeg = 1e-4;
+
+// RA in degrees into [0, 360), wrapping rounding slack; false if outside.
+bool NormaliseRa(double* deg) {
+  if (*deg >= 360 && *deg < 360 + kPositionSlackDeg) *deg -= 360;
+  if (*deg < 0 && *deg > -kPositionSlackDeg) *deg += 360;
+  return *deg >= 0 && *deg < 360;
+}
+
+// Dec in degrees into [-90, 90], clamping rounding slack; false if outside.
+bool NormaliseDec(double* deg) {
+  if (*deg > 90 && *deg <= 90 + kPositionSlackDeg) *deg = 90;
+  if (*deg < -90 && *deg >= -90 - kPositionSlackDeg) *deg = -90;
+  return *deg >= -90 && *deg <= 90;
+}
+
+// Rows of one table whose converted position is out of range.
+struct OutOfRange {
+  int64_t rows = 0;
+  int64_t first_row = 0;  // 1-based
+  double first_value = 0;  // as stored, in the column's unit
+  void Add(int64_t row, double value) {
+    if (rows++ == 0) first_row = row, first_value = value;
+  }
+};
+
+std::string RangeProblem(const TablePlan::Field& fld, bool ra, const OutOfRange& bad) {
+  const bool radians = fld.scale != 1.0;
+  const char* range = ra ? (radians ? "[0, 2pi) radians" : "[0, 360) degrees")
+                         : (radians ? "[-pi/2, pi/2] radians" : "[-90, 90] degrees");
+  return absl::StrCat("column ", fld.column, " is outside ", range, " in ", bad.rows,
+                      bad.rows == 1 ? " row" : " rows", " (first row ", bad.first_row, ": ",
+                      bad.first_value, ")");
+}
+
+// A number that appears in more than one row of the (number, row) pairs,
+// the first to repeat in row order; empty if all differ.
+std::string DuplicateProblem(const std::string& column,
+                             std::vector<std::pair<int64_t, int64_t>>& numbers) {
+  std::sort(numbers.begin(), numbers.end());
+  int64_t repeats = 0, number = 0, row_a = 0, row_b = 0;
+  for (size_t i = 0, j = 0; i < numbers.size(); i = j) {
+    // numbers[i..j) share one number, in row order.
+    for (j = i + 1; j < numbers.size() && numbers[j].first == numbers[i].first; ++j) {
+    }
+    if (j - i < 2) continue;
+    repeats += static_cast<int64_t>(j - i - 1);
+    if (row_b == 0 || numbers[i + 1].second < row_b) {
+      number = numbers[i].first;
+      row_a = numbers[i].second;
+      row_b = numbers[i + 1].second;
+    }
+  }
+  if (repeats == 0) return "";
+  return absl::StrCat("column ", column, " repeats the number ", number, " in rows ", row_a,
+                      " and ", row_b, " (", repeats,
+                      repeats == 1 ? " row repeats" : " rows repeat", " an earlier number)");
 }
 
 }  // namespace
@@ -158,15 +286,15 @@ absl::StatusOr<CatalogueScan> ScanCatalogue(const CatalogueInput& input) {
     scan.rows += t.rows;
     scan.tables.push_back(std::move(t));
   }
-  if (data_end > st.st_size) {
-    return absl::DataLossError(absl::StrCat(path, ": truncated: the file has ", st.st_size,
+  if (data_end > f.FileBytes()) {
+    return absl::DataLossError(absl::StrCat(path, ": truncated: the file has ", f.FileBytes(),
                                             " bytes but its last HDU's data ends at byte ",
                                             data_end));
   }
   if (scan.tables.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": no catalogue tables"));
   }
-  FillFromImage(input.image_path, scan.tables);
+  if (!input.image_path.empty()) CURATOR_RETURN_IF_ERROR(MatchImage(input, scan));
   for (const TableScan& t : scan.tables) {
     if (!t.mag_zpt || !t.exp_time || *t.exp_time <= 0) {
       scan.notes.push_back(Note(path, t.hdu, !t.mag_zpt ? "MAGZPT" : "EXPTIME",
@@ -198,6 +326,21 @@ absl::StatusOr<int64_t> ConvertCatalogue(const CatalogueInput& input,
     std::vector<uint8_t> raw(raw_ok ? static_cast<size_t>(chunk * row_bytes) : 0);
     const bool calibrated = t.mag_zpt && t.exp_time && *t.exp_time > 0;
     const double mag_offset = calibrated ? *t.mag_zpt + 2.5 * std::log10(*t.exp_time) : 0;
+    // What every row must have besides finite values: RA in [0, 360) and
+    // Dec in [-90, 90] once converted to degrees, a Sequence_number (NUMBER)
+    // of its own. Tallied over the whole table, so that the error says how
+    // many rows; the rows are not written once one is bad.
+    const TablePlan::Field *ra = nullptr, *dec = nullptr, *seq = nullptr;
+    for (size_t i = 0; i < plan.fields.size(); ++i) {
+      const absl::string_view name = DetectionColumns()[i].name;
+      const TablePlan::Field* fld = plan.fields[i].input >= 0 ? &plan.fields[i] : nullptr;
+      if (name == "ra") ra = fld;
+      if (name == "dec") dec = fld;
+      if (name == "seq_num") seq = fld;
+    }
+    OutOfRange bad_ra, bad_dec;
+    std::vector<std::pair<int64_t, int64_t>> numbers;  // (Sequence_number, row)
+    if (seq != nullptr) numbers.reserve(static_cast<size_t>(t.rows));
     for (int64_t first = 0; first < t.rows; first += chunk) {
       const int64_t n = std::min(chunk, t.rows - first);
       // Raw rows once, decoded per column; CFITSIO for the rest.
@@ -228,6 +371,18 @@ absl::StatusOr<int64_t> ConvertCatalogue(const CatalogueInput& input,
         }
       }
       for (int64_t r = 0; r < n; ++r) {
+        if (ra != nullptr) {
+          double deg = value(*ra, ra->input, r) * ra->scale;
+          if (!NormaliseRa(&deg)) bad_ra.Add(first + r + 1, value(*ra, ra->input, r));
+        }
+        if (dec != nullptr) {
+          double deg = value(*dec, dec->input, r) * dec->scale;
+          if (!NormaliseDec(&deg)) bad_dec.Add(first + r + 1, value(*dec, dec->input, r));
+        }
+        if (seq != nullptr) numbers.push_back({std::llround(value(*seq, seq->input, r)), first + r + 1});
+      }
+      if (bad_ra.rows > 0 || bad_dec.rows > 0) continue;  // failing: counted, not written
+      for (int64_t r = 0; r < n; ++r) {
         out.StartRow(num_fields);
         for (const TablePlan::Field& fld : plan.fields) {
           double v = 0;
@@ -249,6 +404,8 @@ absl::StatusOr<int64_t> ConvertCatalogue(const CatalogueInput& input,
               continue;
             case K::kColumn:
               v = value(fld, fld.input, r) * fld.scale;
+              if (&fld == ra) NormaliseRa(&v);
+              if (&fld == dec) NormaliseDec(&v);
               break;
             case K::kSqrtColumn:
               v = std::sqrt(value(fld, fld.input, r)) * fld.scale;
@@ -277,6 +434,16 @@ absl::StatusOr<int64_t> ConvertCatalogue(const CatalogueInput& input,
           }
         }
       }
+    }
+    std::vector<std::string> problems;
+    if (bad_ra.rows > 0) problems.push_back(RangeProblem(*ra, true, bad_ra));
+    if (bad_dec.rows > 0) problems.push_back(RangeProblem(*dec, false, bad_dec));
+    if (seq != nullptr) {
+      if (std::string d = DuplicateProblem(seq->column, numbers); !d.empty()) problems.push_back(d);
+    }
+    if (!problems.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(input.path, " HDU ", t.hdu, ": ", absl::StrJoin(problems, "; ")));
     }
   }
   return next - first_index;

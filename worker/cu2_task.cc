@@ -359,6 +359,8 @@ absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
             r.warnings.push_back(std::move(w));
             continue;
           }
+          // Sizes the buffers below: GetImageInfo (and the check of every
+          // header on the way here) keeps nx * ny within fits::kMaxImagePixels.
           const int64_t nx = info->axes[0], ny = info->axes[1];
           CURATOR_RETURN_IF_ERROR(f.CheckCurrentHduComplete());
           // Stored pixels are converted once, straight to 8 bits; other

@@ -152,9 +152,9 @@ absl::StatusOr<MultiframeRecord> ReadMultiframe(const std::string& path) {
   }
   // The headers say where the data must end; a shorter file was cut off
   // (an interrupted transfer), and its pixels cannot be trusted.
-  if (data_end > st.st_size) {
+  if (data_end > f.FileBytes()) {
     return absl::DataLossError(absl::StrCat(
-        path, ": truncated: the file has ", st.st_size, " bytes but HDU ", hdus,
+        path, ": truncated: the file has ", f.FileBytes(), " bytes but HDU ", hdus,
         "'s data ends at byte ", data_end));
   }
   if (record.detectors.empty()) {
