@@ -59,10 +59,12 @@ absl::Status Validate(const v1::RunTaskRequest& r, const std::string& archive_ro
       }
     }
     // Output paths are built from these names (CU2's previews): plain
-    // names only, no "../" and no '/'.
-    if (absl::Status s = paths::CheckPlainName(f.file_name(), "file_name"); !s.ok()) return s;
-    if (!f.cat_name().empty()) {
-      if (absl::Status s = paths::CheckPlainName(f.cat_name(), "cat_name"); !s.ok()) return s;
+    // names only, no "../" and no '/'. Empty is allowed: catalogues (CU4)
+    // come without file_name, images without a catalogue without cat_name.
+    for (const auto& [name, field] : {std::pair{&f.file_name(), "file_name"},
+                                      std::pair{&f.cat_name(), "cat_name"}}) {
+      if (name->empty()) continue;
+      if (absl::Status s = paths::CheckPlainName(*name, field); !s.ok()) return s;
     }
   }
   return absl::OkStatus();
