@@ -181,15 +181,18 @@ absl::Status ScanNight(const std::string& real_root, const std::string& dir,
 // with another image, or be a second catalogue of one image, is refused;
 // what is registered already keeps its place.
 void RefuseNameClashes(const pg::Result& known, NightRegistration& reg) {
-  std::map<std::string, std::string> image_of_stem, catalogue_of_image;
+  struct Claim {
+    std::string name, path;
+  };
+  std::map<std::string, Claim> image_of_stem, catalogue_of_image;
   std::set<std::string> known_paths;
   for (int r = 0; r < known.rows(); ++r) {
     known_paths.insert(known.Get(r, 0));
     const std::string name = known.Get(r, 5);
     if (known.Get(r, 6) == "catalogue") {
-      catalogue_of_image.emplace(ImageNameOfCatalogue(name), name);
+      catalogue_of_image.emplace(ImageNameOfCatalogue(name), Claim{name, known.Get(r, 0)});
     } else {
-      image_of_stem.emplace(StemOfImage(name), name);
+      image_of_stem.emplace(StemOfImage(name), Claim{name, known.Get(r, 0)});
     }
   }
   std::vector<RegisteredFile> kept;
@@ -201,18 +204,25 @@ void RefuseNameClashes(const pg::Result& known, NightRegistration& reg) {
     auto& claims = f.is_catalogue ? catalogue_of_image : image_of_stem;
     const std::string key = f.is_catalogue ? ImageNameOfCatalogue(f.file_name)
                                            : StemOfImage(f.file_name);
-    auto [it, claimed] = claims.emplace(key, f.file_name);
+    auto [it, claimed] = claims.emplace(key, Claim{f.file_name, f.path});
     if (claimed) {
       kept.push_back(std::move(f));
       continue;
     }
-    Refuse(reg, f.file_name,
-           f.is_catalogue
-               ? absl::StrCat("a second catalogue of image ", paths::ShowBytes(key), " (",
-                              paths::ShowBytes(it->second), " is its catalogue)")
-               : absl::StrCat("image ", paths::ShowBytes(it->second),
-                              " has the same name before .fit/.fits (previews and catalogues "
-                              "are matched by that name)"));
+    const Claim& other = it->second;
+    std::string reason;
+    if (other.name == f.file_name) {  // e.g. the archive root has moved
+      reason = absl::StrCat("registered already for this night from another path, ",
+                            paths::ShowBytes(other.path));
+    } else if (f.is_catalogue) {
+      reason = absl::StrCat("a second catalogue of image ", paths::ShowBytes(key), " (",
+                            paths::ShowBytes(other.name), " is its catalogue)");
+    } else {
+      reason = absl::StrCat("image ", paths::ShowBytes(other.name),
+                            " has the same name before .fit/.fits (previews and catalogues are "
+                            "matched by that name)");
+    }
+    Refuse(reg, f.file_name, std::move(reason));
   }
   reg.files = std::move(kept);
 }
@@ -392,9 +402,11 @@ absl::StatusOr<NightRegistration> RegisterNight(pg::Connection& conn,
   // Every file is checked against the real archive root; the directory
   // itself, if a link, must not lead out of the archive either.
   CURATOR_ASSIGN_OR_RETURN(const std::string real_root, paths::RealPath(archive_root));
-  if (absl::Status inside = paths::ResolveInside(archive_root, dir).status(); !inside.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("night directory not registered: ", inside.message()));
+  CURATOR_ASSIGN_OR_RETURN(const std::string real_dir, paths::RealPath(dir));
+  if (!paths::IsUnder(real_root, real_dir)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "night directory not registered: ", paths::ShowBytes(dir), " resolves to ",
+        paths::ShowBytes(real_dir), ", outside the archive root ", paths::ShowBytes(real_root)));
   }
   std::error_code ec;
   reg.transfer_complete = fs::exists(absl::StrCat(dir, "/", layout::kTransferMarker), ec);
