@@ -1,17 +1,23 @@
 #include "archive/batch.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "archive/layout.h"
+#include "archive/paths.h"
 #include "base/files.h"
-#include "db/pgcopy.h"
+#include "base/log.h"
 #include "base/status.h"
+#include "db/pgcopy.h"
 
 namespace curator::batch {
 
@@ -29,9 +35,39 @@ absl::Status WriteManifest(const std::string& dir, const v1::Manifest& manifest)
   return files::WriteAtomically(absl::StrCat(dir, "/", layout::kManifest), json);
 }
 
+namespace {
+
+// A manifest lists a few files; anything much bigger is not one.
+constexpr int64_t kMaxManifestBytes = 16 << 20;
+
+// The batch directory and the night directory holding it must be real
+// directories: through a symbolic link, the ingester would read (and
+// write its report into, and move) whatever the link points at.
+absl::Status CheckBatchDir(const std::string& dir) {
+  const fs::path path(dir);
+  for (const fs::path& p : {path, path.parent_path()}) {
+    struct stat st;
+    if (lstat(p.c_str(), &st) != 0) return ErrnoToStatus(errno, paths::ShowBytes(p.string()));
+    if (S_ISLNK(st.st_mode)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(paths::ShowBytes(p.string()),
+                       " is a symbolic link; batch and night directories must be directories"));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(paths::ShowBytes(p.string()), " is not a directory"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<v1::Manifest> ReadManifest(const std::string& dir) {
+  CURATOR_RETURN_IF_ERROR(CheckBatchDir(dir));
   const std::string path = absl::StrCat(dir, "/", layout::kManifest);
-  CURATOR_ASSIGN_OR_RETURN(std::string json, files::ReadToString(path));
+  CURATOR_ASSIGN_OR_RETURN(std::string json,
+                           files::ReadRegularFile(path, "batch files", kMaxManifestBytes));
   v1::Manifest manifest;
   auto status = google::protobuf::util::JsonStringToMessage(json, &manifest);
   if (!status.ok()) {
@@ -47,6 +83,7 @@ absl::Status Verify(const std::string& dir, const v1::Manifest& m) {
     return absl::InvalidArgumentError(absl::StrCat(
         where, ": format_version ", m.format_version(), ", expected ", kFormatVersion));
   }
+  CURATOR_RETURN_IF_ERROR(CheckBatchDir(dir));
   const fs::path path(dir);
   if (m.batch_id().empty() || path.filename() != m.batch_id()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -63,11 +100,14 @@ absl::Status Verify(const std::string& dir, const v1::Manifest& m) {
     if (f.name().empty() || absl::StrContains(f.name(), "/") || f.name() == "." ||
         f.name() == ".." || f.name() == layout::kManifest) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, ": file name '", f.name(), "' is not allowed"));
+          absl::StrCat(where, ": file name '", paths::ShowBytes(f.name()), "' is not allowed"));
     }
     const std::string file = absl::StrCat(dir, "/", f.name());
     int64_t bytes = 0;
+    // A symbolic link (or a FIFO, a directory) is refused as it is, not
+    // followed until the size check stops it.
     absl::StatusOr<uint32_t> crc = pgcopy::FileCrc32(file, &bytes);
+    if (crc.status().code() == absl::StatusCode::kInvalidArgument) return crc.status();
     if (!crc.ok()) {
       return absl::DataLossError(absl::StrCat("batch file missing or unreadable: ",
                                               crc.status().message()));
@@ -84,16 +124,49 @@ absl::Status Verify(const std::string& dir, const v1::Manifest& m) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Staging entries that are symbolic links are skipped; each is logged once
+// per process, not at every poll.
+void WarnSkippedLink(const fs::path& p) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* warned = new std::set<std::string>();
+  absl::MutexLock lock(&mu);
+  if (!warned->insert(p.string()).second) return;
+  CURATOR_LOG(WARNING) << paths::ShowBytes(p.string())
+                       << " is a symbolic link; batches and nights in staging must be real "
+                          "directories: skipped";
+}
+
+// The entries of `dir` that are real directories (not links to one), by
+// name; hidden ones left out. Never throws.
+std::vector<fs::path> RealSubdirs(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename();
+    if (name.empty() || name[0] == '.') continue;
+    std::error_code e;
+    const fs::file_status st = it->symlink_status(e);
+    if (e) continue;
+    if (fs::is_symlink(st)) {
+      WarnSkippedLink(it->path());
+      continue;
+    }
+    if (fs::is_directory(st)) out.push_back(it->path());
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<std::string> StagedBatchDirs(const std::string& archive_root) {
   std::vector<std::string> dirs;
-  std::error_code ec;
-  for (const auto& night : fs::directory_iterator(fs::path(archive_root) / layout::kStaging, ec)) {
-    if (!night.is_directory(ec)) continue;
-    for (const auto& b : fs::directory_iterator(night.path(), ec)) {
-      const std::string id = b.path().filename();
-      if (!b.is_directory(ec) || id.empty() || id[0] == '.') continue;
-      if (!fs::exists(b.path() / layout::kManifest, ec)) continue;  // not ready
-      dirs.push_back(b.path().string());
+  for (const fs::path& night : RealSubdirs(fs::path(archive_root) / layout::kStaging)) {
+    for (const fs::path& b : RealSubdirs(night)) {
+      struct stat st;  // not ready without its manifest
+      if (lstat((b / layout::kManifest).c_str(), &st) != 0) continue;
+      dirs.push_back(b.string());
     }
   }
   std::sort(dirs.begin(), dirs.end());  // <root>/staging/<night>/<id>: by night, then id

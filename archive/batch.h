@@ -20,19 +20,25 @@ inline constexpr int kFormatVersion = 1;
 absl::Status WriteManifest(const std::string& dir, const v1::Manifest& manifest);
 
 // Reads `dir`/manifest.json. NotFound if there is none (the batch is not
-// ready); InvalidArgument if it does not parse.
+// ready); InvalidArgument if it does not parse, if `dir` or its parent
+// (the night directory) is a symbolic link, or if the manifest is not a
+// regular file itself (a symbolic link is not followed) or is over 16 MiB.
 absl::StatusOr<v1::Manifest> ReadManifest(const std::string& dir);
 
 // Checks the manifest against the directory it was read from: known
 // format, batch id, night and CU consistent with the path, file names
 // plain (no '/' or '..'), and every file present with the size and CRC-32
 // the manifest gives (size and CRC-32C). DataLoss naming the file on a mismatch;
-// InvalidArgument for a malformed manifest.
+// InvalidArgument for a malformed manifest, for a batch or night directory
+// that is a symbolic link, and for a listed file that is not a regular
+// file itself ("<file> is a symbolic link; batch files must be regular
+// files"): a link is never followed.
 absl::Status Verify(const std::string& dir, const v1::Manifest& manifest);
 
 // The batch directories in <archive_root>/staging/<night>/ that are
 // ready (have their manifest), by night and batch id. Unreadable or
-// missing directories are skipped.
+// missing directories are skipped, and so are hidden entries and night or
+// batch directories that are symbolic links (logged once per process).
 std::vector<std::string> StagedBatchDirs(const std::string& archive_root);
 
 // "<host>:<pid>" of this process, for manifests and logs.

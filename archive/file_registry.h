@@ -28,15 +28,37 @@ struct RegisteredFile {
   bool changed = false;     // size or time stamp differ from the record
 };
 
+// A file of the night that is not registered, and why. Recorded in
+// curation.refused_file (one row per night and name, first_seen and
+// last_seen) so an operator sees it; registering again updates last_seen.
+struct RefusedFile {
+  std::string name;        // the bytes of the name, as the directory holds them
+  std::string name_shown;  // paths::ShowBytes(name): safe to print or store as text
+  std::string reason;      // e.g. "the name is not valid UTF-8"
+};
+
 struct NightRegistration {
   std::string night;  // YYYYMMDD
   bool transfer_complete = false;
   std::vector<RegisteredFile> files;  // by file name
   int new_files = 0;
-  std::vector<std::string> problems;  // changed files, orphan catalogues
+  std::vector<RefusedFile> refused;   // by name
+  // Changed files, orphan catalogues, refused files ("<path>: not
+  // registered: <reason>"); every name in them shown with paths::ShowBytes.
+  std::vector<std::string> problems;
 };
 
 // Registers every *.fit / *.fits file in <archive_root>/incoming/<night>/.
+// Any name the file system allows is registered or refused by name (see
+// RefusedFile), never failing the night: a name that is not valid UTF-8
+// (PostgreSQL text cannot hold it), a hidden name (".x.fit"), a suffix
+// right but for case (".FIT"), a symbolic link that is dangling or leads
+// outside the archive root, something that is not a regular file, an
+// image whose name before .fit/.fits another image of the night has
+// (x.fit and x.fits), a second catalogue for one image. Names without a
+// FITS suffix in any case (TRANSFER_COMPLETE, logs) are ignored.
+// NotFound if the night's directory is missing; InvalidArgument if it
+// resolves outside the archive root.
 // Safe to run concurrently with itself (serialised per night).
 absl::StatusOr<NightRegistration> RegisterNight(pg::Connection& conn,
                                                 const std::string& archive_root,

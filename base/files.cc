@@ -1,6 +1,7 @@
 #include "base/files.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -57,6 +58,85 @@ absl::StatusOr<std::string> ReadToString(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+namespace {
+
+const char* FileTypeName(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a regular file";
+}
+
+}  // namespace
+
+absl::StatusOr<int> OpenRegularFile(const std::string& path, absl::string_view kind) {
+  // O_NONBLOCK: opening a FIFO for reading must not wait for a writer; it
+  // is refused below like any other file that is not regular.
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    const int e = errno;
+    struct stat st;
+    // ELOOP is O_NOFOLLOW's answer for a link (or a loop in a parent).
+    if (e == ELOOP && lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, " is a symbolic link; ", kind, " must be regular files"));
+    }
+    return ErrnoToStatus(e, path);
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    const int e = errno;
+    close(fd);
+    return ErrnoToStatus(e, path);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(path, " is ", FileTypeName(st.st_mode), "; ",
+                                                   kind, " must be regular files"));
+  }
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0) (void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  return fd;
+}
+
+absl::StatusOr<std::string> ReadRegularFile(const std::string& path, absl::string_view kind,
+                                            int64_t max_bytes) {
+  CURATOR_ASSIGN_OR_RETURN(const int fd, OpenRegularFile(path, kind));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    const int e = errno;
+    close(fd);
+    return ErrnoToStatus(e, path);
+  }
+  if (st.st_size > max_bytes) {
+    close(fd);
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", st.st_size, " bytes, more than the ", max_bytes, " allowed"));
+  }
+  std::string content;
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      close(fd);
+      return ErrnoToStatus(e, path);
+    }
+    if (n == 0) break;
+    content.append(buffer, static_cast<size_t>(n));
+    if (static_cast<int64_t>(content.size()) > max_bytes) {  // grew while read
+      close(fd);
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": more than the ", max_bytes, " bytes allowed"));
+    }
+  }
+  close(fd);
+  return content;
 }
 
 absl::Status MakeDirs(const std::string& path) {

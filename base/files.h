@@ -2,6 +2,7 @@
 #ifndef CURATOR_BASE_FILES_H_
 #define CURATOR_BASE_FILES_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -14,6 +15,19 @@ namespace curator::files {
 absl::Status WriteAtomically(const std::string& path, absl::string_view content);
 
 absl::StatusOr<std::string> ReadToString(const std::string& path);
+
+// For files another process hands over (batch files, manifests): opens
+// `path` read-only only if it is itself a regular file. A symbolic link
+// is not followed (O_NOFOLLOW) and, like a directory, FIFO, socket or
+// device, refused with InvalidArgument naming the path and saying that
+// `kind` (e.g. "batch files") must be regular files. Other errors as
+// ErrnoToStatus (NotFound if missing). The caller owns the descriptor.
+absl::StatusOr<int> OpenRegularFile(const std::string& path, absl::string_view kind);
+
+// The whole content of `path`, opened as OpenRegularFile does; a file of
+// more than `max_bytes` is refused with InvalidArgument.
+absl::StatusOr<std::string> ReadRegularFile(const std::string& path, absl::string_view kind,
+                                            int64_t max_bytes);
 
 // mkdir -p.
 absl::Status MakeDirs(const std::string& path);

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "base/files.h"
 #include "base/log.h"
 #include "base/status.h"
 
@@ -204,8 +205,8 @@ absl::StatusOr<int64_t> Connection::CopyIn(absl::string_view copy_sql,
 absl::StatusOr<int64_t> Connection::CopyInFromFile(
     absl::string_view copy_sql, const std::string& path,
     const std::function<absl::StatusOr<absl::string_view>(absl::string_view)>& transform) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoToStatus(errno, path);
+  // Batch files only: a symbolic link is refused, not followed.
+  CURATOR_ASSIGN_OR_RETURN(const int fd, files::OpenRegularFile(path, "batch files"));
   std::string query(copy_sql);
   pg_result* r = PQexec(conn_, query.c_str());
   if (PQresultStatus(r) != PGRES_COPY_IN) {

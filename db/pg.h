@@ -80,7 +80,9 @@ class Connection {
   // Runs a script of several statements without parameters (PQexec).
   absl::Status ExecScript(absl::string_view sql);
   // Runs `copy_sql` (a COPY ... FROM STDIN) and streams the file at
-  // `path` to it; returns the rows PostgreSQL reports it copied.
+  // `path` to it; returns the rows PostgreSQL reports it copied. `path`
+  // must be a regular file itself (files::OpenRegularFile): a symbolic
+  // link is refused with InvalidArgument before the COPY starts.
   // `transform`, if given, sees every chunk read and returns what to send.
   absl::StatusOr<int64_t> CopyInFromFile(
       absl::string_view copy_sql, const std::string& path,

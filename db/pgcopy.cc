@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/crc32c.h"
+#include "base/files.h"
 #include "base/status.h"
 
 namespace curator::pgcopy {
@@ -219,8 +220,9 @@ absl::Status IdRewriter::Finish() const {
 }
 
 absl::StatusOr<uint32_t> FileCrc32(const std::string& path, int64_t* bytes) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoToStatus(errno, path);
+  // A batch file is read where it lies: a symbolic link could lead the
+  // reader anywhere (a huge file, a device, another process's data).
+  CURATOR_ASSIGN_OR_RETURN(const int fd, files::OpenRegularFile(path, "batch files"));
   std::vector<char> buffer(kBufferSize);
   uint32_t crc = 0;
   int64_t total = 0;

@@ -153,7 +153,9 @@ class IdRewriter {
   std::map<std::pair<int64_t, int>, DetectorTally> tallies_;
 };
 
-// CRC-32C of a whole file; sets *bytes to its size.
+// CRC-32C of a whole file; sets *bytes to its size. The file must be a
+// regular file itself: a symbolic link, directory or FIFO is refused with
+// InvalidArgument naming it (files::OpenRegularFile).
 absl::StatusOr<uint32_t> FileCrc32(const std::string& path, int64_t* bytes);
 
 }  // namespace curator::pgcopy

@@ -15,6 +15,7 @@
 #include "tests/support/http.h"
 #include "tests/support/pipeline_test.h"
 #include "tests/support/process.h"
+#include "worker/cu2_task.h"
 #include "worker/cu3_task.h"
 #include "worker/server.h"
 
@@ -226,6 +227,60 @@ TEST_F(WorkerServerTest, RefusesMalformedRequestsWithReasons) {
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.expected;
     EXPECT_THAT(st.error_message(), HasSubstr(c.expected));
   }
+}
+
+TEST_F(WorkerServerTest, NamesThatAreNotPlainFileNamesAreRefusedAndNothingIsWritten) {
+  Generate(Survey(1, 1));
+  Register("20071021");
+  StartServer(1);
+  // A caller with the token names a real image but a file_name that would
+  // put CU2's previews elsewhere (jpeg/<night>/../../etc/x_2.jpg, and with
+  // one "../" more outside the archive).
+  const fs::path escape = fs::path(archive_).parent_path() / "etc";
+  struct Case {
+    std::function<void(v1::TaskFile&)> spoil;
+    const char* expected;
+  } cases[] = {
+      {[](v1::TaskFile& f) { f.set_file_name("../../etc/x"); },
+       "file_name '../../etc/x' is not a plain file name: it contains '/'"},
+      {[](v1::TaskFile& f) { f.set_file_name(".."); }, "file_name '..' is not a plain file name"},
+      {[](v1::TaskFile& f) { f.set_file_name(std::string("x\0y.fit", 7)); },
+       "file_name 'x\\x00y.fit' is not a plain file name: it contains a NUL byte"},
+      {[](v1::TaskFile& f) { f.set_cat_name("sub/w20071021_00001_cat.fits"); },
+       "cat_name 'sub/w20071021_00001_cat.fits' is not a plain file name: it contains '/'"},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    for (int cu : {2, 3}) {
+      v1::RunTaskRequest r = Request(absl::StrCat("hostile-", n++), cu, "20071021");
+      c.spoil(*r.mutable_files(0));
+      v1::RunTaskResponse response;
+      grpc::Status st = stub_->RunTask(Authorized().get(), r, &response);
+      EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.expected;
+      EXPECT_THAT(st.error_message(), HasSubstr(c.expected));
+      EXPECT_EQ(StatusOf(r.task_id()).state(), v1::TaskStatus::STATE_UNSPECIFIED);  // not queued
+    }
+  }
+  EXPECT_FALSE(fs::exists(escape));
+  EXPECT_FALSE(fs::exists(archive_ + "/etc"));
+  EXPECT_FALSE(fs::exists(archive_ + "/jpeg"));
+  EXPECT_FALSE(fs::exists(archive_ + "/staging"));
+
+  // CU2 itself, called without the server's checks: the file fails by
+  // name, no preview is written anywhere.
+  auto images = archive::RegisteredImages(*conn_, "20071021");
+  ASSERT_TRUE(images.ok());
+  std::vector<worker::ImageInput> in;
+  for (const auto& i : *images) {
+    in.push_back({i.multiframe_id, i.path, "../../../etc/x.fit", i.file_time_stamp, ""});
+  }
+  auto out = worker::RunCu2({archive_, "20071021", 0, in, 1, {}});
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->manifest.failures_size(), 1);
+  EXPECT_THAT(out->manifest.failures(0).message(),
+              HasSubstr("file_name '../../../etc/x.fit' is not a plain file name"));
+  EXPECT_FALSE(fs::exists(escape));
+  EXPECT_TRUE(fs::is_empty(archive_ + "/jpeg/20071021"));
 }
 
 }  // namespace

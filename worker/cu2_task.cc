@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "archive/layout.h"
+#include "archive/paths.h"
 #include "base/cpu.h"
 #include "base/files.h"
 #include "fits/fits.h"
@@ -383,6 +384,8 @@ absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
             w.set_message("no finite pixels (all blank or NaN): the JPEG is black");
             r.warnings.push_back(std::move(w));
           }
+          // The preview's name comes from the task: never a path.
+          CURATOR_RETURN_IF_ERROR(paths::CheckPlainName(img.file_name, "file_name"));
           const std::string name = absl::StrCat(Stem(img.file_name), "_", hdu, ".jpg");
           CURATOR_RETURN_IF_ERROR(WriteFileDurably(absl::StrCat(jpeg_dir, "/", name), p.jpeg));
           r.jpegs.push_back({hdu, absl::StrCat(layout::kJpeg, "/", in.night, "/", name)});

@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "db/pg.h"
+#include "archive/paths.h"
 #include "archive/task_log.h"
 
 namespace curator::worker {
@@ -47,26 +48,29 @@ absl::Status Validate(const v1::RunTaskRequest& r, const std::string& archive_ro
                      " and the task has no files"));
   }
   // Every path stays inside the archive: absolute, no "..", and still
-  // inside once symbolic links are resolved.
+  // inside once symbolic links are resolved. A file missing now fails on
+  // its own when it is read, not the whole task.
   const std::string prefix = archive_root + "/";
-  std::error_code ec;
-  const std::string real_root = fs::weakly_canonical(archive_root, ec).string() + "/";
-  auto inside = [&](const std::string& p) {
-    if (!absl::StartsWith(p, prefix)) return false;
-    for (const auto& part : fs::path(p)) {
-      if (part == "..") return false;
-    }
-    std::error_code e;
-    const std::string real = fs::weakly_canonical(p, e).string();
-    return !e && absl::StartsWith(real, real_root);
-  };
   for (const v1::TaskFile& f : r.files()) {
     for (const std::string* p : {&f.path(), &f.image_path()}) {
       if (p == &f.image_path() && p->empty()) continue;  // only catalogues have one
-      if (!inside(*p)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("file '", *p, "' is not inside the archive root ", archive_root));
+      absl::Status inside =
+          absl::StartsWith(*p, prefix)
+              ? paths::ResolveInside(archive_root, *p, paths::Missing::kAllow).status()
+              : absl::InvalidArgumentError("the path does not start with the root");
+      if (!inside.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("file '", paths::ShowBytes(*p),
+                                                       "' is not inside the archive root ",
+                                                       archive_root, ": ", inside.message()));
       }
+    }
+    // Output paths are built from these names (CU2's previews): plain
+    // names only, no "../" and no '/'. Empty is allowed: catalogues (CU4)
+    // come without file_name, images without a catalogue without cat_name.
+    for (const auto& [name, field] : {std::pair{&f.file_name(), "file_name"},
+                                      std::pair{&f.cat_name(), "cat_name"}}) {
+      if (name->empty()) continue;
+      if (absl::Status s = paths::CheckPlainName(*name, field); !s.ok()) return s;
     }
   }
   return absl::OkStatus();
