@@ -33,7 +33,7 @@ class BatchTest : public ::testing::Test {
     std::ofstream(dir_ + "/multiframe.pgcopy") << "PGCOPY rows of the batch";
     m_.set_format_version(kFormatVersion);
     m_.set_batch_id(kId);
-    m_.set_cu(3);
+    m_.set_cu(v1::CU3);
     m_.set_night(kNight);
     v1::BatchFile* f = m_.add_files();
     f->set_name("multiframe.pgcopy");

@@ -1,5 +1,7 @@
 #include "daemon/operator_commands.h"
 
+#include <thread>
+
 #include "base/log.h"
 #include "base/status.h"
 
@@ -18,6 +20,11 @@ v1::TaskIdsResponse Answer(const MoveResult& m) {
 }
 
 }  // namespace
+
+OperatorCommands::~OperatorCommands() {
+  std::unique_lock<std::mutex> lock(mu_);
+  idle_.wait(lock, [this] { return in_flight_ == 0; });
+}
 
 absl::Status OperatorCommands::Load() {
   CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
@@ -53,16 +60,24 @@ absl::StatusOr<v1::TaskIdsResponse> OperatorCommands::Cancel(const v1::TaskIdsRe
   std::vector<std::pair<std::string, std::string>> on_workers;
   CURATOR_ASSIGN_OR_RETURN(MoveResult moved, tasks_->Cancel(Ids(r), &on_workers));
   // Cancelled here already; now stop them where they run (the worker
-  // removes what they wrote). A worker that does not answer is told again
-  // by its next heartbeat's answer.
+  // removes what they wrote), without waiting for the workers.
   for (const auto& [worker, attempt] : on_workers) {
     std::optional<std::string> address = workers_->AddressOf(worker);
     if (!address) continue;
-    absl::Status s = client_->CancelTask(*address, attempt);
-    if (!s.ok()) {
-      CURATOR_LOG(WARNING) << attempt << " cancelled here; " << worker
-                           << " did not answer (its next heartbeat will stop it): " << s;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++in_flight_;
     }
+    std::thread([this, worker = worker, attempt = attempt, address = *address] {
+      absl::Status s = client_->CancelTask(address, attempt);
+      if (!s.ok()) {
+        CURATOR_LOG(WARNING) << attempt << " cancelled here; " << worker
+                             << " did not answer (its next heartbeat will stop it): " << s;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      --in_flight_;
+      idle_.notify_all();  // under the lock: then this thread is done with *this
+    }).detach();
   }
   return Answer(moved);
 }

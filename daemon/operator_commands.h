@@ -1,8 +1,10 @@
 // What operators ask of the daemon (curatorctl, the Python client): each
 // command is one transaction through the task store, and answers per task
 // (changed, or refused with the task's state). Cancelling a task that is
-// on a worker also stops it there, after the transaction, with no lock
-// held. The pause is kept in the database (curation.dispatch_state, owned
+// on a worker also stops it there: after the transaction, on a thread of
+// its own, so a slow or frozen worker never holds the operator's command
+// (a worker that does not answer is told again by its next heartbeat's
+// answer). The pause is kept in the database (curation.dispatch_state, owned
 // here), so a restarted daemon stays paused. Every command that may let
 // work start wakes the daemon's loop.
 //
@@ -11,7 +13,9 @@
 #define CURATOR_DAEMON_OPERATOR_COMMANDS_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -28,6 +32,7 @@ class OperatorCommands {
   OperatorCommands(TaskStore* tasks, WorkerRegistry* workers, WorkerClient* client,
                    pg::ConnectionPool* pool)
       : tasks_(tasks), workers_(workers), client_(client), pool_(pool) {}
+  ~OperatorCommands();  // waits for the calls to workers in flight
 
   // Reads the pause from the database.
   absl::Status Load();
@@ -53,6 +58,9 @@ class OperatorCommands {
   pg::ConnectionPool* const pool_;
   std::atomic<bool> paused_{false};
   std::function<void()> wake_;
+  std::mutex mu_;
+  std::condition_variable idle_;
+  int in_flight_ = 0;
 };
 
 }  // namespace curator::daemon
