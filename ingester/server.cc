@@ -60,6 +60,7 @@ absl::Status IngesterServer::Start() {
 }
 
 void IngesterServer::Shutdown(absl::Duration deadline) {
+  if (poller_ == nullptr) return;  // Create failed
   if (health_ != nullptr) health_->GetHealthCheckService()->SetServingStatus(false);
   poller_->Shutdown();
   if (!poller_->WaitFor(deadline)) {
@@ -71,6 +72,7 @@ void IngesterServer::Shutdown(absl::Duration deadline) {
 }
 
 void IngesterServer::Wait() {
+  if (poller_ == nullptr) return;
   poller_->Wait();
   if (metrics_ != nullptr) metrics_->Stop();
   if (health_ != nullptr) {

@@ -8,7 +8,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <regex>
 #include <pqxx/pqxx>
 
 #include "absl/strings/match.h"
@@ -18,6 +20,7 @@
 #include "tests/support/command.h"
 #include "tests/support/grpc_health.h"
 #include "tests/support/cluster_test.h"
+#include "tests/support/http.h"
 #include "tests/support/process.h"
 
 namespace curator {
@@ -275,6 +278,153 @@ TEST_F(ControlPlaneTest, CancellingARunningTaskStopsItOnItsWorkerAndLeavesNoBatc
   EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM curation.task_attempt WHERE task_id = ", cu3,
                                " AND outcome = 'cancelled' AND finished_at IS NOT NULL")),
             1);
+}
+
+// The quickest of three runs of `call`: what it takes when nothing but the
+// thing tested is in its way.
+absl::Duration Fastest(const std::function<void()>& call) {
+  absl::Duration best = absl::InfiniteDuration();
+  for (int i = 0; i < 3; ++i) {
+    const absl::Time t0 = absl::Now();
+    call();
+    best = std::min(best, absl::Now() - t0);
+  }
+  return best;
+}
+
+TEST_F(ControlPlaneTest, AFrozenWorkerHoldsUpNothingAndItsTasksMoveOnAfterTheTimeout) {
+  Generate(Survey(1, 2, 20, 128));
+  WriteConfig(/*auto_approve=*/false);
+  // w1 has two slots: it holds its first task in one, and the daemon
+  // sends it more while it is frozen (calls that never return).
+  const std::string w1_config = archive_dir_.Join("w1.conf");
+  {
+    std::string text = testing::ReadFileToString(config_);
+    const size_t at = text.find("slots: 1");
+    ASSERT_NE(at, std::string::npos);
+    text.replace(at, 8, "slots: 2");
+    std::ofstream(w1_config) << text;
+  }
+  testing::Process daemon = Daemon();
+  testing::Process ingester = Ingester();
+  const std::string paused = archive_dir_.Join("w1-paused");
+  testing::Process w1 = Start({Bin("tests/curator-worker-hooked"), "serve", "--config", w1_config,
+                               "--worker_id", "w1", "--pause_before_task", paused},
+                              "w1.log");
+  ASSERT_TRUE(testing::WaitUntil([&] { return Count("SELECT count(*) FROM curation.task") == 3; },
+                                 absl::Seconds(30)));
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return absl::StrContains(Ctl("workers").output, "w1"); }, absl::Seconds(30)));
+  const int64_t cu3 = Count("SELECT task_id FROM curation.task WHERE cu = 3");
+  EXPECT_EQ(Ctl(absl::StrCat("approve ", cu3)).exit_code, 0);
+  ASSERT_TRUE(testing::WaitForFile(paused, absl::Seconds(60))) << daemon.Log() << w1.Log();
+  // w1 freezes while it holds a task (a hung process, a stalled disk) ...
+  w1.Signal(SIGSTOP);
+  // ... and, its heartbeats still recent, gets another task: the
+  // daemon's call to it hangs until its deadline.
+  EXPECT_EQ(Ctl("approve --all").exit_code, 0);
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        return Count("SELECT count(*) FROM curation.task WHERE worker_id = 'w1' AND state IN "
+                     "('dispatched', 'running')") == 2;
+      },
+      absl::Seconds(30)))
+      << daemon.Log() << Ctl("tasks").output;
+  // Nothing else waits for it: operator commands, the Load Monitor and
+  // another worker's heartbeats answer at once.
+  EXPECT_LT(Fastest([&] { EXPECT_EQ(Ctl("status").exit_code, 0); }), absl::Milliseconds(200));
+  EXPECT_LT(Fastest([&] {
+              EXPECT_EQ(testing::Http("GET", monitor_port_, "/api/tasks").status, 200);
+            }),
+            absl::Milliseconds(200));
+  testing::Process w2 = Worker("w2");
+  const std::regex w2_heard(
+      "\"worker_id\":\"w2\"[^}]*\"seconds_since_heartbeat\":([0-9.e-]+)");
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return absl::StrContains(Ctl("workers").output, "w2"); }, absl::Seconds(30)));
+  for (int i = 0; i < 5; ++i) {
+    testing::HttpResult workers = testing::Http("GET", monitor_port_, "/api/workers");
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(workers.body, m, w2_heard)) << workers.body;
+    EXPECT_LT(std::stod(m[1]), 1.0) << workers.body;  // it beats every 100 ms
+  }
+  // After the heartbeat timeout (2 s) the frozen worker's tasks move on.
+  ASSERT_TRUE(AllIngested(3, absl::Seconds(60))) << daemon.Log() << w2.Log();
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.task WHERE worker_id = 'w2'"), 3);
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM curation.task_attempt WHERE task_id = ",
+                               cu3, " AND worker_id = 'w1' AND outcome = 'lost' AND error = "
+                               "'worker w1 lost (no heartbeat)'")),
+            1);
+  // Thawed, w1 still holds its first attempt: it is told to drop it, and
+  // the lost attempt's record stays as it was.
+  w1.Signal(SIGCONT);
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        return absl::StrContains(
+            w1.Log(), absl::StrCat("the daemon does not expect task task-", cu3, "-1 here"));
+      },
+      absl::Seconds(30)))
+      << w1.Log();
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM curation.task_attempt WHERE task_id = ",
+                               cu3, " AND worker_id = 'w1' AND outcome = 'lost'")),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.task_attempt WHERE finished_at IS NULL"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 2 * 4 * 20);
+  EXPECT_EQ(Count("SELECT count(DISTINCT obj_id) FROM detection"), 2 * 4 * 20);
+}
+
+TEST_F(ControlPlaneTest, AQuarantinedBatchFailsItsTaskWithTheReasonAndItsRetryLandsIt) {
+  Generate(Survey(1, 2, 20, 128));
+  WriteConfig(/*auto_approve=*/true);
+  testing::Process daemon = Daemon();
+  testing::Process w1 = Worker("w1");
+  // Every batch made, none loaded yet.
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return Count("SELECT count(*) FROM curation.task WHERE state = 'done'") == 3; },
+      absl::Seconds(60)))
+      << daemon.Log() << w1.Log();
+  const int64_t cu4 = Count("SELECT task_id FROM curation.task WHERE cu = 4");
+  // The CU4 batch is damaged in staging (a bad disk): one byte flipped.
+  std::string damaged;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(archive_ + "/staging")) {
+    if (absl::StrContains(e.path().string(), "-cu4-") && e.path().extension() == ".pgcopy") {
+      damaged = e.path().string();
+      break;
+    }
+  }
+  ASSERT_FALSE(damaged.empty());
+  {
+    std::fstream f(damaged, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x5a');
+  }
+  testing::Process ingester = Ingester();
+  // Refused: the task's attempt fails with the report's reason, and the
+  // retry policy takes it from there, with no operator.
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        return Count(absl::StrCat("SELECT count(*) FROM curation.task_attempt WHERE task_id = ",
+                                  cu4, " AND outcome = 'quarantined' AND error LIKE 'batch % "
+                                  "quarantined: %CRC-32C%'")) == 1;
+      },
+      absl::Seconds(60)))
+      << daemon.Log() << ingester.Log();
+  ASSERT_TRUE(AllIngested(3, absl::Seconds(60))) << daemon.Log() << ingester.Log() << w1.Log();
+  EXPECT_EQ(Count(absl::StrCat("SELECT attempts FROM curation.task WHERE task_id = ", cu4)), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 2 * 4 * 20);
+  // The refused batch is kept in quarantine/ with its report; the log
+  // shows both attempts.
+  bool reported = false;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(archive_ + "/quarantine")) {
+    if (e.path().filename() == "REPORT.txt") {
+      reported = absl::StrContains(testing::ReadFileToString(e.path()), "CRC-32C");
+    }
+  }
+  EXPECT_TRUE(reported);
+  testing::CommandResult log = Ctl(absl::StrCat("log ", cu4));
+  EXPECT_THAT(log.output, ::testing::ContainsRegex("attempt 1 on w1 at [^:]+:[^:]+:[^ ]+: "
+                                                   "quarantined after [0-9.]+ s: batch "));
+  EXPECT_THAT(log.output, ::testing::ContainsRegex("attempt 2 on w1 at [^:]+:[^:]+:[^ ]+: done"));
 }
 
 // Every archive table's rows, keyed by file name rather than by the ids
