@@ -22,9 +22,11 @@ absl::StatusOr<Plan> Dispatcher::PlanFor(const std::vector<TaskRow>& rows,
   CURATOR_ASSIGN_OR_RETURN(auto busy, tasks_->BusyByWorker());
   std::vector<WorkerState> workers = workers_->PlannerView();
   for (WorkerState& w : workers) {
-    // Tasks handed to it but not yet in its heartbeat count too.
+    // The slots in use are the tasks the daemon has on the worker: its
+    // heartbeats are reconciled with them, and the heartbeat's own count
+    // lags by one beat (a slot just freed, a task just sent).
     auto b = busy.find(w.id);
-    if (b != busy.end()) w.running = std::max(w.running, b->second);
+    w.running = b != busy.end() ? b->second : 0;
   }
   std::vector<PendingTask> pending;
   for (const TaskRow& t : rows) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 #include <queue>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace curator::daemon {
 namespace {
@@ -16,16 +18,14 @@ void DurationModel::Record(int cu, int64_t files, absl::Duration took) {
   std::vector<double>& v = seconds_per_file_[cu];
   v.push_back(absl::ToDoubleSeconds(took) / static_cast<double>(files));
   if (v.size() > 1000) v.erase(v.begin(), v.begin() + static_cast<long>(v.size() - 1000));
+  std::vector<double> sorted = v;
+  std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+  median_[cu] = sorted[sorted.size() / 2];
 }
 
 absl::Duration DurationModel::Estimate(int cu, int64_t files) const {
-  double per_file = kDefaultSecondsPerFile;
-  auto it = seconds_per_file_.find(cu);
-  if (it != seconds_per_file_.end() && !it->second.empty()) {
-    std::vector<double> v = it->second;
-    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-    per_file = v[v.size() / 2];
-  }
+  auto it = median_.find(cu);
+  const double per_file = it != median_.end() ? it->second : kDefaultSecondsPerFile;
   return absl::Seconds(per_file * static_cast<double>(std::max<int64_t>(files, 1)));
 }
 
@@ -78,10 +78,16 @@ Plan MakePlan(const std::vector<PendingTask>& tasks, const std::vector<WorkerSta
   });
   plan.entries.reserve(tasks.size());
   // When each planned task is estimated to finish, for the tasks that
-  // wait for it.
-  std::map<int64_t, absl::Time> finishes;
-  std::map<int64_t, size_t> index_of;
-  for (size_t i = 0; i < tasks.size(); ++i) index_of[tasks[i].task_id] = i;
+  // wait for it: kept only when some task waits for another (the common
+  // case plans thousands of tasks with none).
+  const bool any_after = std::any_of(tasks.begin(), tasks.end(),
+                                     [](const PendingTask& t) { return !t.after.empty(); });
+  std::unordered_map<int64_t, absl::Time> finishes;
+  std::unordered_set<int64_t> in_plan;
+  if (any_after) {
+    finishes.reserve(tasks.size());
+    for (const PendingTask& t : tasks) in_plan.insert(t.task_id);
+  }
   // A task waiting for one planned later (a higher priority than its
   // prerequisite) goes round again once that one is placed.
   std::vector<size_t> deferred;
@@ -91,7 +97,7 @@ Plan MakePlan(const std::vector<PendingTask>& tasks, const std::vector<WorkerSta
       auto f = finishes.find(p);
       if (f != finishes.end()) {
         *at = std::max(*at, f->second);
-      } else if (index_of.count(p)) {
+      } else if (in_plan.count(p)) {
         return false;  // not placed yet
       }
     }
@@ -129,7 +135,7 @@ Plan MakePlan(const std::vector<PendingTask>& tasks, const std::vector<WorkerSta
     e.finish = e.start + durations.Estimate(t.cu, t.files);
     e.starts_now = e.start <= now;
     plan.finish = std::max(plan.finish, e.finish);
-    finishes[t.task_id] = e.finish;
+    if (any_after) finishes[t.task_id] = e.finish;
     slot.free_at = free_at[slot.index] = e.finish;
     heap.push(slot);
     plan.entries.push_back(std::move(e));

@@ -65,7 +65,10 @@ class DurationModel {
   absl::Duration Estimate(int cu, int64_t files) const;
 
  private:
-  std::map<int, std::vector<double>> seconds_per_file_;
+  std::map<int, std::vector<double>> seconds_per_file_;  // the last 1000 per CU
+  // Their medians, made when a duration is recorded (a plan asks for one
+  // per task, thousands of times).
+  std::map<int, double> median_;
 };
 
 struct PlannerOptions {
