@@ -1,4 +1,4 @@
-// Batches: what workers hand to the ingester (see ../shared/DESIGN.md,
+// Batches: what workers hand to the ingester (see docs/ARCHITECTURE.md,
 // "Batches"). A batch is a directory <archive>/staging/<night>/<batch_id>/
 // with one binary COPY file per destination table and manifest.json,
 // written last and atomically.

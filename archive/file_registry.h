@@ -1,4 +1,4 @@
-// Registration of a night's files (DESIGN.md, "Identifiers"): every image
+// Registration of a night's files (docs/ARCHITECTURE.md, "Identifiers"): every image
 // gets its multiframe_id at once, from the database, recorded with path,
 // size and time stamp; each catalogue is linked to its image's
 // multiframe_id. Registering again returns the same ids; a file whose

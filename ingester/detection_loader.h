@@ -1,4 +1,4 @@
-// The CU4 ingest (DESIGN.md, "Identifiers"; Pan-STARRS' switch-partition
+// The CU4 ingest (docs/ARCHITECTURE.md, "Identifiers"; Pan-STARRS' switch-partition
 // load):
 //  1. Prepare, in its own short transaction under a lock: one block of
 //     obj_ids for the batch, stored with it (curation.id_block), so

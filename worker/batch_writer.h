@@ -1,4 +1,4 @@
-// Builds a batch (DESIGN.md, "Batches") so that it appears whole or not at
+// Builds a batch (docs/ARCHITECTURE.md, "Batches") so that it appears whole or not at
 // all: files are written in a hidden directory
 // staging/<night>/.<batch_id>.partial-<pid>/, the manifest last, and the
 // directory is then renamed to staging/<night>/<batch_id>. A crash leaves

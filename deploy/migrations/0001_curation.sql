@@ -2,7 +2,7 @@
 -- events, batches, id blocks and its three-level log (task -> step -> file).
 
 -- multiframe_id: given to every image file at registration, at once, from
--- this sequence (DESIGN.md, "Identifiers").
+-- this sequence (docs/ARCHITECTURE.md, "Identifiers").
 CREATE SEQUENCE curation.multiframe_id_seq;
 
 CREATE TABLE curation.night (
