@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "archive/layout.h"
 #include "archive/paths.h"
@@ -121,6 +122,36 @@ absl::Status Verify(const std::string& dir, const v1::Manifest& m) {
     if (*crc != f.crc32c()) {
       return absl::DataLossError(absl::StrCat(file, ": CRC-32C ", *crc,
                                               ", the manifest says ", f.crc32c()));
+    }
+  }
+  for (const v1::BatchAsset& a : m.assets()) {
+    // Both names are relative paths of plain components: nothing outside
+    // the batch is read, nothing outside the archive is written.
+    for (const auto& [name, field] : {std::pair{&a.name(), "asset name"},
+                                      std::pair{&a.publish_to(), "asset publish_to"}}) {
+      absl::Status plain = name->empty() ? absl::InvalidArgumentError("it is empty")
+                                         : absl::OkStatus();
+      for (absl::string_view part : absl::StrSplit(*name, '/')) {
+        if (plain.ok()) plain = paths::CheckPlainName(std::string(part), field);
+      }
+      if (!plain.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(where, ": ", field, " '",
+                                                       paths::ShowBytes(*name),
+                                                       "' is not allowed: ", plain.message()));
+      }
+    }
+    const std::string file = absl::StrCat(dir, "/", a.name());
+    int64_t bytes = 0;
+    absl::StatusOr<uint32_t> crc = pgcopy::FileCrc32(file, &bytes);
+    if (crc.status().code() == absl::StatusCode::kInvalidArgument) return crc.status();
+    if (!crc.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("batch file missing or unreadable: ", crc.status().message()));
+    }
+    if (bytes != a.bytes() || *crc != a.crc32c()) {
+      return absl::DataLossError(absl::StrCat(file, ": ", bytes, " bytes with CRC-32C ", *crc,
+                                              ", the manifest says ", a.bytes(), " and ",
+                                              a.crc32c()));
     }
   }
   return absl::OkStatus();

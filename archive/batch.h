@@ -27,8 +27,9 @@ absl::StatusOr<v1::Manifest> ReadManifest(const std::string& dir);
 
 // Checks the manifest against the directory it was read from: known
 // format, batch id, night and CU consistent with the path, file names
-// plain (no '/' or '..'), and every file present with the size and CRC-32
-// the manifest gives (size and CRC-32C). DataLoss naming the file on a mismatch;
+// plain (no '/' or '..'), every file and asset present with the size and
+// CRC-32C the manifest gives, and assets' names and destinations relative
+// paths of plain components. DataLoss naming the file on a mismatch;
 // InvalidArgument for a malformed manifest, for a batch or night directory
 // that is a symbolic link, and for a listed file that is not a regular
 // file itself ("<file> is a symbolic link; batch files must be regular

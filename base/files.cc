@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <atomic>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <sstream>
 
@@ -27,28 +28,50 @@ absl::Status FsyncDir(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status WriteAtomically(const std::string& path, absl::string_view content) {
-  const std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoToStatus(errno, tmp);
+namespace {
+
+// Writes all of `content` to `path` (created or truncated) and syncs it;
+// on any error the file is removed, so a full disk leaves nothing behind.
+absl::Status WriteAndSync(const std::string& path, absl::string_view content) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoToStatus(errno, path);
   size_t done = 0;
+  int e = 0;
   while (done < content.size()) {
     ssize_t n = write(fd, content.data() + done, content.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      int e = errno;
-      close(fd);
-      return ErrnoToStatus(e, tmp);
+      e = errno;
+      break;
     }
     done += n;
   }
-  if (fsync(fd) != 0) {
-    int e = errno;
-    close(fd);
-    return ErrnoToStatus(e, tmp);
+  if (e == 0 && fdatasync(fd) != 0) e = errno;
+  if (close(fd) != 0 && e == 0) e = errno;
+  if (e != 0) {
+    unlink(path.c_str());
+    return ErrnoToStatus(e, path);
   }
-  close(fd);
-  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoToStatus(errno, path);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status WriteDurably(const std::string& path, absl::string_view content) {
+  return WriteAndSync(path, content);
+}
+
+absl::Status WriteAtomically(const std::string& path, absl::string_view content) {
+  // A name of this writer's own: two processes writing the same file
+  // never share a temporary one.
+  static std::atomic<int64_t> counter{0};
+  const std::string tmp = absl::StrCat(path, ".tmp-", getpid(), "-", ++counter);
+  CURATOR_RETURN_IF_ERROR(WriteAndSync(tmp, content));
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    unlink(tmp.c_str());
+    return ErrnoToStatus(e, path);
+  }
   return FsyncDir(fs::path(path).parent_path().string());
 }
 
@@ -146,26 +169,82 @@ absl::Status MakeDirs(const std::string& path) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// `from` copied to a new directory `to` (regular files and directories
+// only: what batches hold), every file synced.
+absl::Status CopyTree(const std::string& from, const std::string& to) {
+  CURATOR_RETURN_IF_ERROR(MakeDirs(to));
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(from, ec)) {
+    const std::string target = absl::StrCat(to, "/", e.path().filename().string());
+    if (e.is_directory(ec) && !e.is_symlink(ec)) {
+      CURATOR_RETURN_IF_ERROR(CopyTree(e.path().string(), target));
+      continue;
+    }
+    CURATOR_ASSIGN_OR_RETURN(std::string bytes,
+                             ReadRegularFile(e.path().string(), "a file to move",
+                                             std::numeric_limits<int64_t>::max()));
+    CURATOR_RETURN_IF_ERROR(WriteDurably(target, bytes));
+  }
+  if (ec) return ErrnoToStatus(ec.value(), from);
+  return FsyncDir(to);
+}
+
+}  // namespace
+
 absl::Status MoveDir(const std::string& from, const std::string& to) {
   const std::string parent = fs::path(to).parent_path().string();
   if (absl::Status s = MakeDirs(parent); !s.ok()) return s;
-  if (rename(from.c_str(), to.c_str()) != 0) {
-    if (errno != ENOTEMPTY && errno != EEXIST) {
-      return ErrnoToStatus(errno, absl::StrCat("rename ", from, " -> ", to));
-    }
-    // `to` holds an older copy: set it aside, move in, then drop it. Never
-    // delete `to` first: another process may be moving the same directory.
-    static std::atomic<int> counter{0};
-    const std::string aside = absl::StrCat(to, ".replaced-", getpid(), "-", counter++);
-    if (rename(to.c_str(), aside.c_str()) != 0 && errno != ENOENT) {
-      return ErrnoToStatus(errno, absl::StrCat("rename ", to, " -> ", aside));
-    }
-    if (rename(from.c_str(), to.c_str()) != 0) {
-      return ErrnoToStatus(errno, absl::StrCat("rename ", from, " -> ", to));
-    }
+  if (rename(from.c_str(), to.c_str()) == 0) return FsyncDir(parent);
+  const int e = errno;
+  if (e == EXDEV) {
+    // Another file system (staging on a disk of its own): copied beside
+    // `to` under a name of this process, renamed into place, then the
+    // original removed. A crash in between leaves the original, which the
+    // next pass moves again.
+    static std::atomic<int> copies{0};
+    const std::string copy = absl::StrCat(to, ".copying-", getpid(), "-", copies++);
+    absl::Status copied = CopyTree(from, copy);
     std::error_code ec;
-    fs::remove_all(aside, ec);
+    if (copied.ok() && rename(copy.c_str(), to.c_str()) != 0) {
+      if (errno == ENOTEMPTY || errno == EEXIST) {
+        // An older copy is there: replaced, as below.
+        const std::string aside = absl::StrCat(to, ".replaced-", getpid(), "-", copies++);
+        if (rename(to.c_str(), aside.c_str()) == 0 || errno == ENOENT) {
+          if (rename(copy.c_str(), to.c_str()) != 0) {
+            copied = ErrnoToStatus(errno, absl::StrCat("rename ", copy, " -> ", to));
+          }
+          fs::remove_all(aside, ec);
+        } else {
+          copied = ErrnoToStatus(errno, absl::StrCat("rename ", to, " -> ", aside));
+        }
+      } else {
+        copied = ErrnoToStatus(errno, absl::StrCat("rename ", copy, " -> ", to));
+      }
+    }
+    if (!copied.ok()) {
+      fs::remove_all(copy, ec);
+      return copied;
+    }
+    fs::remove_all(from, ec);
+    return FsyncDir(parent);
   }
+  if (e != ENOTEMPTY && e != EEXIST) {
+    return ErrnoToStatus(e, absl::StrCat("rename ", from, " -> ", to));
+  }
+  // `to` holds an older copy: set it aside, move in, then drop it. Never
+  // delete `to` first: another process may be moving the same directory.
+  static std::atomic<int> counter{0};
+  const std::string aside = absl::StrCat(to, ".replaced-", getpid(), "-", counter++);
+  if (rename(to.c_str(), aside.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoToStatus(errno, absl::StrCat("rename ", to, " -> ", aside));
+  }
+  if (rename(from.c_str(), to.c_str()) != 0) {
+    return ErrnoToStatus(errno, absl::StrCat("rename ", from, " -> ", to));
+  }
+  std::error_code ec;
+  fs::remove_all(aside, ec);
   return FsyncDir(parent);
 }
 

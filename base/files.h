@@ -10,9 +10,15 @@
 
 namespace curator::files {
 
-// Writes `content` to `path` through "<path>.tmp": write, fsync, rename,
-// fsync of the directory. Readers see the whole file or none of it.
+// Writes `content` to `path` through a temporary name of this writer's
+// own: write, fsync, rename, fsync of the directory. Readers see the whole
+// file or none of it; on an error (a full disk) nothing is left behind.
 absl::Status WriteAtomically(const std::string& path, absl::string_view content);
+
+// Writes `content` to `path` (created or truncated) and syncs it, for a
+// file in a directory of the writer's own that something else publishes
+// later (a batch's). On an error the file is removed.
+absl::Status WriteDurably(const std::string& path, absl::string_view content);
 
 absl::StatusOr<std::string> ReadToString(const std::string& path);
 

@@ -382,11 +382,11 @@ class Cu2NightTest : public testing::PipelineTest {
     return failures;
   }
 
-  // The JPEGs in the night's directory, by file name, checked to be
-  // grayscale pictures of size x size.
-  std::set<std::string> Jpegs(int size) {
+  // The JPEGs a CU2 batch carries (published at its ingest), by file
+  // name, checked to be grayscale pictures of size x size.
+  std::set<std::string> Jpegs(const worker::TaskOutput& cu2, int size) {
     std::set<std::string> names;
-    for (const auto& entry : fs::directory_iterator(archive_ + "/jpeg/" + kNight)) {
+    for (const auto& entry : fs::directory_iterator(cu2.batch_dir + "/previews")) {
       jpeg::Info info;
       auto gray = jpeg::DecodeGray(testing::ReadFileToString(entry.path().string()), &info);
       EXPECT_TRUE(gray.ok()) << entry.path();
@@ -414,15 +414,16 @@ TEST_F(Cu2NightTest, AnImageOfTwoBillionSquaredPixelsFailsAloneAndTheRestGetJpeg
   EXPECT_THAT(cu2.manifest.failures(0).message(),
               HasSubstr("w20071021_00004.fit HDU 5 (DET4): NAXIS1 x NAXIS2 = 2000000000 x "
                         "2000000000 = 4e+18 pixels, more than the limit of 268435456"));
-  // Every detector of the other files has its JPEG, on disk and in the
-  // batch; the failed file has none.
+  // Every detector of the other files has its JPEG in the batch; the
+  // failed file has none.
   std::set<std::string> expected;
   for (int run : {1, 2, 3}) {
     for (int hdu = 2; hdu <= 5; ++hdu) {
       expected.insert(absl::StrFormat("w20071021_%05d_%d.jpg", run, hdu));
     }
   }
-  EXPECT_EQ(Jpegs(96), expected);
+  EXPECT_EQ(Jpegs(cu2, 96), expected);
+  EXPECT_EQ(cu2.manifest.assets_size(), 12);
   int64_t rows = 0;
   for (const auto& in : cu2.manifest.inputs()) {
     const bool huge = fs::path(in.path()).filename() == "w20071021_00004.fit";
@@ -440,9 +441,10 @@ TEST_F(Cu2NightTest, APlainFloatNightWithDefectsGetsItsJpegs) {
   worker::TaskOutput cu2;
   const std::map<std::string, std::string> failures =
       Cu2OfANightWithDefects(Survey(1, 16, 30, 200), &cu2);
-  // Their first detectors were fine, but a failed file leaves no previews.
+  // Their first detectors were fine, but a failed file leaves no previews
+  // in the batch.
   int jpegs = 0;
-  for (const auto& entry : fs::directory_iterator(archive_ + "/jpeg/" + night)) {
+  for (const auto& entry : fs::directory_iterator(cu2.batch_dir + "/previews")) {
     for (const auto& [failed, message] : failures) {
       const std::string stem = fs::path(failed).stem().string();
       EXPECT_NE(entry.path().filename().string().rfind(stem + "_", 0), 0u) << entry.path();

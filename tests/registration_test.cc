@@ -178,11 +178,19 @@ TEST_F(RegistrationTest, OddNamesRegisterHostileOnesAreRefusedByNameTheNightGoes
   EXPECT_THAT(Column("SELECT file_name || '|' || coalesce(cat_name, '') FROM multiframe"),
               IsSupersetOf(loaded));
   EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 8);
-  Cu2(kNight);
+  // Published by the CU2 batch's ingest.
+  worker::TaskOutput cu2 = Cu2(kNight);
+  EXPECT_EQ(cu2.manifest.failures_size(), 0) << cu2.manifest.DebugString();
+  IngestAll();
   for (const auto& [i, stem] : odd) {
     EXPECT_TRUE(fs::exists(absl::StrCat(archive_, "/jpeg/", kNight, "/", stem, "_2.jpg")))
         << paths::ShowBytes(stem);
   }
+  // The 255-byte name too, under a shortened preview name its row gives.
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe_detector d JOIN multiframe m USING "
+                  "(multiframe_id) WHERE m.file_name = '" + long_name + "' AND d.comp_file LIKE "
+                  "'jpeg/20071021/w20071021_%~%_2.jpg'"),
+            1);
 }
 
 TEST_F(RegistrationTest, AFixedFileRegistersAndLeavesTheRefusedList) {

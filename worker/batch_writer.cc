@@ -1,22 +1,77 @@
 #include "worker/batch_writer.h"
 
+#include <signal.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <set>
 #include <filesystem>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "archive/layout.h"
 #include "archive/batch.h"
+#include "base/crc32c.h"
 #include "base/files.h"
 #include "base/status.h"
 
 namespace curator::worker {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kPartial[] = ".partial-";
+
+std::string HostName() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  // A partial directory's name is split at '-' when it is cleaned up.
+  std::string h = host;
+  std::replace(h.begin(), h.end(), '-', '_');
+  return h;
+}
+
+}  // namespace
+
+int RemoveStalePartials(const std::string& archive_root, absl::Duration max_age) {
+  const std::string host = HostName();
+  const auto now = fs::file_time_type::clock::now();
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& night : fs::directory_iterator(fs::path(archive_root) / layout::kStaging, ec)) {
+    if (!night.is_directory(ec) || night.is_symlink(ec)) continue;
+    for (const auto& e : fs::directory_iterator(night.path(), ec)) {
+      const std::string name = e.path().filename();
+      const size_t at = name.find(kPartial);
+      if (name.empty() || name[0] != '.' || at == std::string::npos) continue;
+      // ".<batch>.partial-<host>-<pid>-<n>"
+      std::vector<std::string> parts = absl::StrSplit(name.substr(at + strlen(kPartial)), '-');
+      bool stale = false;
+      int pid = 0;
+      if (parts.size() == 3 && parts[0] == host && absl::SimpleAtoi(parts[1], &pid)) {
+        stale = pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH;
+      }
+      std::error_code age_ec;
+      const auto written = fs::last_write_time(e.path(), age_ec);
+      if (!age_ec && now - written > std::chrono::microseconds(absl::ToInt64Microseconds(max_age))) {
+        stale = true;
+      }
+      if (!stale) continue;
+      std::error_code rm;
+      fs::remove_all(e.path(), rm);
+      if (!rm) ++removed;
+    }
+  }
+  return removed;
+}
 
 std::string MakeBatchId(const std::string& night, int cu,
                         const std::vector<std::string>& input_keys) {
@@ -34,9 +89,10 @@ absl::StatusOr<std::unique_ptr<BatchWriter>> BatchWriter::Create(
   std::unique_ptr<BatchWriter> w(new BatchWriter());
   const std::string night_dir = layout::NightDir(archive_root, layout::kStaging, night);
   w->final_dir_ = absl::StrCat(night_dir, "/", batch_id);
-  w->partial_dir_ = absl::StrCat(night_dir, "/.", batch_id, ".partial-", getpid());
-  std::error_code ec;
-  fs::remove_all(w->partial_dir_, ec);
+  // Unique to this attempt: host, process and a counter of the process.
+  static std::atomic<int64_t> counter{0};
+  w->partial_dir_ = absl::StrCat(night_dir, "/.", batch_id, kPartial, HostName(), "-", getpid(),
+                                 "-", ++counter);
   CURATOR_RETURN_IF_ERROR(files::MakeDirs(w->partial_dir_));
   v1::Manifest& m = w->manifest_;
   m.set_format_version(batch::kFormatVersion);
@@ -100,6 +156,31 @@ void BatchWriter::DiscardFile(pgcopy::Writer* w) {
   fs::remove(absl::StrCat(partial_dir_, "/", name), ec);
 }
 
+absl::Status BatchWriter::AddAsset(const std::string& name, absl::string_view data,
+                                   const std::string& publish_to) {
+  const std::string path = absl::StrCat(partial_dir_, "/", name);
+  CURATOR_RETURN_IF_ERROR(files::MakeDirs(fs::path(path).parent_path().string()));
+  CURATOR_RETURN_IF_ERROR(files::WriteDurably(path, data));
+  v1::BatchAsset a;
+  a.set_name(name);
+  a.set_publish_to(publish_to);
+  a.set_bytes(static_cast<int64_t>(data.size()));
+  a.set_crc32c(Crc32c(0, data.data(), data.size()));
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(assets_, [&](const v1::BatchAsset& old) { return old.name() == name; });
+  assets_.push_back(std::move(a));
+  return absl::OkStatus();
+}
+
+void BatchWriter::DiscardAsset(const std::string& name) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::erase_if(assets_, [&](const v1::BatchAsset& a) { return a.name() == name; });
+  }
+  std::error_code ec;
+  fs::remove(absl::StrCat(partial_dir_, "/", name), ec);
+}
+
 absl::StatusOr<std::string> BatchWriter::Commit() {
   while (true) {
     pgcopy::Writer* w = nullptr;
@@ -114,6 +195,19 @@ absl::StatusOr<std::string> BatchWriter::Commit() {
             [](const v1::BatchFile& a, const v1::BatchFile& b) { return a.name() < b.name(); });
   manifest_.clear_files();
   for (const v1::BatchFile& f : closed_) *manifest_.add_files() = f;
+  std::sort(assets_.begin(), assets_.end(), [](const v1::BatchAsset& a, const v1::BatchAsset& b) {
+    return a.name() < b.name();
+  });
+  manifest_.clear_assets();
+  for (const v1::BatchAsset& a : assets_) *manifest_.add_assets() = a;
+  // Every asset and its directory durable before the manifest names them.
+  {
+    std::set<std::string> dirs;
+    for (const v1::BatchAsset& a : assets_) {
+      dirs.insert(fs::path(absl::StrCat(partial_dir_, "/", a.name())).parent_path().string());
+    }
+    for (const std::string& d : dirs) CURATOR_RETURN_IF_ERROR(files::FsyncDir(d));
+  }
   manifest_.set_created(absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone()));
   CURATOR_RETURN_IF_ERROR(batch::WriteManifest(partial_dir_, manifest_));
   std::error_code ec;

@@ -1,9 +1,12 @@
-// Builds a batch (docs/ARCHITECTURE.md, "Batches") so that it appears whole or not at
-// all: files are written in a hidden directory
-// staging/<night>/.<batch_id>.partial-<pid>/, the manifest last, and the
-// directory is then renamed to staging/<night>/<batch_id>. A crash leaves
-// only a hidden partial directory, which the ingester ignores and the next
-// run of the task replaces.
+// Builds a batch (docs/ARCHITECTURE.md, "Batches") so that it appears whole
+// or not at all: files are written in a hidden directory of this attempt's
+// own, staging/<night>/.<batch_id>.partial-<host>-<pid>-<n>/, the manifest
+// last, and the directory is then renamed to staging/<night>/<batch_id>.
+// Two attempts of one task at once (a task taken over while its first
+// worker still runs it) write apart and never touch each other's files:
+// the first to publish wins, the other discards only its own directory.
+// A crash leaves only a hidden partial directory, which the ingester
+// ignores and RemoveStalePartials clears when a worker starts.
 #ifndef CURATOR_WORKER_BATCH_WRITER_H_
 #define CURATOR_WORKER_BATCH_WRITER_H_
 
@@ -13,6 +16,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "db/pgcopy.h"
 #include "curator/v1/batch.pb.h"
 
@@ -39,6 +44,18 @@ class BatchWriter {
   // Drops the file: deleted and left out of the manifest.
   void DiscardFile(pgcopy::Writer* file);
 
+  // A file that is not table rows (e.g. a preview), written durably as
+  // `name` inside the batch (a relative path of plain components, e.g.
+  // "previews/x_2.jpg") and published to `publish_to` (relative to the
+  // archive root) by the ingest that loads the batch. Thread-safe.
+  // Unavailable when the disk is full: a systematic failure, never a bad
+  // input file's.
+  absl::Status AddAsset(const std::string& name, absl::string_view data,
+                        const std::string& publish_to);
+  // Drops an asset: deleted and left out of the manifest (a file that
+  // failed takes its previews out). Thread-safe.
+  void DiscardAsset(const std::string& name);
+
   // Failures, warnings and per-input outcomes go here (not thread-safe:
   // fill it from one thread). Data files are listed at Commit, by name.
   v1::Manifest& manifest() { return manifest_; }
@@ -62,8 +79,15 @@ class BatchWriter {
   };
   std::vector<Open> open_;                 // guarded by mu_
   std::vector<v1::BatchFile> closed_;      // guarded by mu_
+  std::vector<v1::BatchAsset> assets_;     // guarded by mu_
   bool committed_ = false;
 };
+
+// Removes what killed attempts left in staging: partial batch directories
+// of this host whose process is gone, and any older than `max_age`
+// (whichever host made them). Returns how many were removed.
+int RemoveStalePartials(const std::string& archive_root,
+                        absl::Duration max_age = absl::Hours(24));
 
 // A batch id from the night, the CU and a digest of the inputs (paths,
 // sizes, time stamps): the same inputs always give the same id.

@@ -17,10 +17,12 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "archive/layout.h"
 #include "archive/paths.h"
 #include "base/cpu.h"
+#include "base/crc32c.h"
 #include "base/files.h"
 #include "fits/fits.h"
 #include "worker/jpeg.h"
@@ -35,17 +37,20 @@ namespace fs = std::filesystem;
 // Writes through a temporary name with fdatasync, then renames: a
 // preview is there whole or not at all. The directory is synced once per
 // task, before the batch is published.
-absl::Status WriteFileDurably(const std::string& path, absl::string_view data) {
-  const std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoToStatus(errno, tmp);
-  bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
-            fdatasync(fd) == 0;
-  const int e = errno;
-  close(fd);
-  if (!ok) return ErrnoToStatus(e, tmp);
-  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoToStatus(errno, path);
-  return absl::OkStatus();
+
+// A detector's preview: "<stem>_<hdu>.jpg". A stem long enough to make
+// that too long a name (file names end at 255 bytes, and the ingest adds
+// a suffix while it publishes) is cut at a character boundary and keeps a
+// digest of the whole, so two such files never share a preview.
+std::string PreviewName(const std::string& stem, int hdu) {
+  constexpr size_t kMaxStem = 180;
+  std::string kept = stem;
+  if (kept.size() > kMaxStem) {
+    size_t cut = kMaxStem;
+    while (cut > 0 && (static_cast<unsigned char>(kept[cut]) & 0xC0) == 0x80) --cut;
+    kept = absl::StrFormat("%s~%08x", kept.substr(0, cut), Crc32c(0, stem.data(), stem.size()));
+  }
+  return absl::StrCat(kept, "_", hdu, ".jpg");
 }
 
 std::string Stem(const std::string& file_name) {
@@ -181,7 +186,8 @@ bool TakesStored(const JpegOptions& o, int64_t nx, int64_t ny) {
 
 struct DetectorJpeg {
   int ext_num;
-  std::string relative_path;
+  std::string asset;          // in the batch: previews/<name>
+  std::string relative_path;  // where the ingest publishes it: jpeg/<night>/<name>
 };
 
 struct FileResult {
@@ -213,13 +219,6 @@ absl::StatusOr<Preview> FinishPreview(Preview p, int quality, PreviewScratch& sc
 }
 
 // Deletes the JPEGs a file's result lists (best effort) and forgets them.
-void RemovePreviews(const std::string& archive_root, FileResult& r) {
-  for (const DetectorJpeg& j : r.jpegs) {
-    std::error_code ec;
-    fs::remove(absl::StrCat(archive_root, "/", j.relative_path), ec);
-  }
-  r.jpegs.clear();
-}
 
 }  // namespace
 
@@ -327,20 +326,35 @@ std::optional<absl::StatusOr<Preview>> MakePreview(const fits::StoredImage& imag
 }
 
 absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
+  // Where the ingest will publish the previews: made now, so an archive
+  // that cannot hold them fails the task before any work.
   const std::string jpeg_dir = layout::NightDir(in.archive_root, layout::kJpeg, in.night);
   CURATOR_RETURN_IF_ERROR(files::MakeDirs(jpeg_dir));
+  std::vector<std::string> keys;
+  for (const ImageInput& img : in.images) {
+    keys.push_back(absl::StrCat(img.path, "|", absl::ToUnixMicros(img.file_time_stamp)));
+  }
+  // The previews go into this attempt's own batch directory; the ingest
+  // that loads the batch publishes them (archive/batch.h, assets).
+  CURATOR_ASSIGN_OR_RETURN(std::unique_ptr<BatchWriter> batch,
+                           BatchWriter::Create(in.archive_root, in.night, 2,
+                                               MakeBatchId(in.night, 2, keys), in.cu_event_id));
   const size_t n = in.images.size();
   std::vector<FileResult> results(n);
   std::atomic<size_t> next{0};
+  std::mutex mu;
+  absl::Status systematic;  // writing the batch failed: the task fails
+  std::atomic<bool> stop{false};
   auto work = [&] {
     fits::StoredImage stored;   // one detector as stored,
     std::vector<float> pixels;  // or as float where that is needed
     PreviewScratch scratch;
     for (size_t i = next++; i < n; i = next++) {
-      if (in.control != nullptr && in.control->Cancelled()) return;
+      if (stop || (in.control != nullptr && in.control->Cancelled())) return;
       const ImageInput& img = in.images[i];
       FileResult& r = results[i];
       r.started = absl::Now();
+      bool write_failed = false;
       r.status = [&]() -> absl::Status {
         CURATOR_ASSIGN_OR_RETURN(fits::FitsFile f, fits::FitsFile::Open(img.path));
         while (true) {
@@ -386,16 +400,31 @@ absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
           }
           // The preview's name comes from the task: never a path.
           CURATOR_RETURN_IF_ERROR(paths::CheckPlainName(img.file_name, "file_name"));
-          const std::string name = absl::StrCat(Stem(img.file_name), "_", hdu, ".jpg");
-          CURATOR_RETURN_IF_ERROR(WriteFileDurably(absl::StrCat(jpeg_dir, "/", name), p.jpeg));
-          r.jpegs.push_back({hdu, absl::StrCat(layout::kJpeg, "/", in.night, "/", name)});
+          const std::string name = PreviewName(Stem(img.file_name), hdu);
+          DetectorJpeg j{hdu, absl::StrCat("previews/", name),
+                         absl::StrCat(layout::kJpeg, "/", in.night, "/", name)};
+          if (absl::Status s = batch->AddAsset(j.asset, p.jpeg, j.relative_path); !s.ok()) {
+            // A full disk or an I/O error is the task's problem, not the
+            // file's (absl::StatusCode::kUnavailable, base/status.h).
+            write_failed = s.code() == absl::StatusCode::kUnavailable;
+            return s;
+          }
+          r.jpegs.push_back(std::move(j));
         }
         return absl::OkStatus();
       }();
       if (!r.status.ok()) {
-        // A file that fails has no previews: none of its detectors' stay
-        // behind unlisted (the batch names the file as failed).
-        RemovePreviews(in.archive_root, r);
+        // A file that fails has no previews: none of its detectors' go in
+        // the batch (which names the file as failed).
+        for (const DetectorJpeg& j : r.jpegs) batch->DiscardAsset(j.asset);
+        r.jpegs.clear();
+      }
+      if (write_failed) {
+        // Not the file's fault (a full disk): the task fails, to be
+        // retried, rather than be done with previews missing.
+        std::lock_guard<std::mutex> lock(mu);
+        if (systematic.ok()) systematic = r.status;
+        stop = true;
       }
       r.finished = absl::Now();
       if (in.control != nullptr) in.control->FileDone(r.status.ok());
@@ -409,21 +438,15 @@ absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
     for (int t = 1; t < threads; ++t) pool.emplace_back(work);
     work();
   }
+  // Either way the batch writer removes its own directory and nothing
+  // else: another attempt's previews are untouched.
+  CURATOR_RETURN_IF_ERROR(
+      Annotate(systematic, absl::StrCat("CU2 of ", in.night, ": writing the previews")));
   if (in.control != nullptr && in.control->Cancelled()) {
-    // Nothing of a cancelled task stays behind.
-    for (FileResult& r : results) RemovePreviews(in.archive_root, r);
     return absl::CancelledError(absl::StrCat("CU2 of ", in.night, " was cancelled"));
   }
-  CURATOR_RETURN_IF_ERROR(files::FsyncDir(jpeg_dir));
   step.finished = absl::Now();
 
-  std::vector<std::string> keys;
-  for (const ImageInput& img : in.images) {
-    keys.push_back(absl::StrCat(img.path, "|", absl::ToUnixMicros(img.file_time_stamp)));
-  }
-  CURATOR_ASSIGN_OR_RETURN(std::unique_ptr<BatchWriter> batch,
-                           BatchWriter::Create(in.archive_root, in.night, 2,
-                                               MakeBatchId(in.night, 2, keys), in.cu_event_id));
   CURATOR_ASSIGN_OR_RETURN(
       pgcopy::Writer * rows,
       batch->AddFile("comp_file.pgcopy", "multiframe_detector",

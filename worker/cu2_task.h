@@ -1,15 +1,21 @@
-// CU2: a JPEG preview of every detector image of a night, written to
+// CU2: a JPEG preview of every detector image of a night, for
 // <archive>/jpeg/<night>/<file stem>_<ext>.jpg, and a batch of
-// (multiframe_id, ext_num, comp_file) rows for multiframe_detector.
+// (multiframe_id, ext_num, comp_file) rows for multiframe_detector. The
+// previews travel in the batch (previews/, listed as assets in its
+// manifest) and are published by the ingest that loads it, so two attempts
+// of a night's CU2 never touch each other's files and the archive holds
+// the previews of the batch it ingested.
 //
 // Per detector: pixels read with CFITSIO (plain or tile-compressed,
 // BSCALE/BZERO applied, blank and NaN pixels ignored), display limits by
 // zscale (default), min/max or percentiles, an optional block average
 // down to a maximum size, FITS orientation kept (row 1 at the bottom),
-// grayscale JPEG by TurboJPEG, written atomically. One detector per thread
+// grayscale JPEG by TurboJPEG, written durably. One detector per thread
 // in memory; files in parallel. A file that cannot be read is named in the
 // batch's failures; all-NaN data gives a black picture and a warning,
-// constant data a uniform grey one.
+// constant data a uniform grey one. A preview that cannot be written (a
+// full disk) fails the task, to be retried: it is never done with
+// previews missing.
 #ifndef CURATOR_WORKER_CU2_TASK_H_
 #define CURATOR_WORKER_CU2_TASK_H_
 

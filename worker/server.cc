@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "server/grpc_server.h"
+#include "worker/batch_writer.h"
 #include "server/grpc_status.h"
 #include "base/log.h"
 #include "base/status.h"
@@ -109,6 +110,10 @@ absl::Status WorkerServer::Start() {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   id_ = config_.worker().worker_id().empty() ? host : config_.worker().worker_id();
+  // What attempts killed before this start left in staging goes first.
+  if (const int stale = RemoveStalePartials(config_.archive_root()); stale > 0) {
+    CURATOR_LOG(INFO) << "removed " << stale << " partial batch directories of killed attempts";
+  }
   if (!config_.worker().daemon_address().empty()) {
     daemon_ = v1::Coordinator::NewStub(MakeChannel(config_.worker().daemon_address(), security_));
   }
