@@ -6,8 +6,9 @@
 //
 //   pending --approve--> approved --dispatch--> dispatched --start--> running
 //   dispatched | running --finish--> done --ingest--> ingested
-//   dispatched | running | done --retry later--> approved (backoff; attempts left)
-//   dispatched | running | done --fail--> failed (no attempts left)
+//   dispatched | running | done --retry later--> approved (backoff; attempts left,
+//       or for an attempt lost with its worker, fewer than max_lost losses)
+//   dispatched | running | done --fail--> failed (none left)
 //   dispatched | running --give back--> approved (not the task's fault: not counted)
 //   approved --reject--> pending
 //   pending | approved | dispatched | running --cancel--> cancelled

@@ -224,13 +224,14 @@ absl::StatusOr<MoveResult> TaskStore::Cancel(
 absl::StatusOr<MoveResult> TaskStore::Retry(const std::vector<int64_t>& ids) {
   return MoveEach(ids, TaskEvent::kRetry,
                   absl::StrCat(", max_attempts = attempts + ", policy_.max_attempts,
-                               ", not_before = NULL, worker_id = NULL"));
+                               ", lost_attempts = 0, not_before = NULL, worker_id = NULL"));
 }
 
 absl::StatusOr<MoveResult> TaskStore::Rerun(const std::vector<int64_t>& ids) {
   return MoveEach(ids, TaskEvent::kRerun,
                   absl::StrCat(", max_attempts = attempts + ", policy_.max_attempts,
-                               ", not_before = NULL, worker_id = NULL, batch_id = NULL"));
+                               ", lost_attempts = 0, not_before = NULL, worker_id = NULL, "
+                               "batch_id = NULL"));
 }
 
 absl::StatusOr<std::vector<TaskRow>> TaskStore::Ready() {
@@ -323,17 +324,31 @@ absl::StatusOr<TaskState> TaskStore::FailAttempt(int64_t task_id, int attempt,
                                                  const std::string& why) {
   CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
   CURATOR_ASSIGN_OR_RETURN(pg::Transaction tx, pg::Transaction::Begin(*conn));
+  // A failed attempt uses up one of the task's attempts and waits longer
+  // each time; a lost one uses none (its budget grows by the one the
+  // dispatch took), counts toward max_lost and waits the base backoff.
+  const bool lost = end == AttemptEnd::kLost;
+  const std::string retried =
+      lost ? "lost_attempts + 1 < max_lost" : "attempts < max_attempts";
+  const std::string backoff =
+      lost ? absl::StrCat(At(5), " + $6::bigint * interval '1 microsecond'")
+           : absl::StrCat(At(5), " + $6::bigint * interval '1 microsecond' * power(2, "
+                                 "greatest(attempts - 1, 0))");
+  const std::string error =
+      lost ? "CASE WHEN lost_attempts + 1 < max_lost THEN $4 ELSE $4 || ' (lost ' || "
+             "(lost_attempts + 1) || ' times: a task that kills its workers?)' END"
+           : "$4";
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
       conn->Exec(
-          absl::StrCat("UPDATE curation.task SET state = CASE WHEN attempts < max_attempts THEN "
-                       "'approved' ELSE 'failed' END, not_before = CASE WHEN attempts < "
-                       "max_attempts THEN ",
-                       At(5),
-                       " + $6::bigint * interval '1 microsecond' * power(2, greatest(attempts - "
-                       "1, 0)) END, last_error = $4, worker_id = NULL, worker_boot = NULL, "
-                       "worker_seq = NULL, updated_at = now() WHERE task_id = $1 AND attempts = "
-                       "$2 AND worker_id = $3 AND state = ANY(",
+          absl::StrCat("UPDATE curation.task SET state = CASE WHEN ", retried,
+                       " THEN 'approved' ELSE 'failed' END, not_before = CASE WHEN ", retried,
+                       " THEN ", backoff, " END, last_error = ", error,
+                       lost ? ", lost_attempts = lost_attempts + 1, max_attempts = max_attempts + 1"
+                            : "",
+                       ", worker_id = NULL, worker_boot = NULL, worker_seq = NULL, updated_at = "
+                       "now() WHERE task_id = $1 AND attempts = $2 AND worker_id = $3 AND state = "
+                       "ANY(",
                        kOnWorker, ") RETURNING state, coalesce(cu_event_id, 0)"),
           {std::to_string(task_id), std::to_string(attempt), worker_id, why,
            Micros(clock_->Now()),
@@ -342,11 +357,10 @@ absl::StatusOr<TaskState> TaskStore::FailAttempt(int64_t task_id, int attempt,
     return absl::FailedPreconditionError(absl::StrCat(
         "task ", task_id, " is no longer on attempt ", attempt, " on ", worker_id));
   }
-  CURATOR_RETURN_IF_ERROR(
-      CloseAttempt(*conn, task_id, end == AttemptEnd::kLost ? "lost" : "failed", why));
+  CURATOR_RETURN_IF_ERROR(CloseAttempt(*conn, task_id, lost ? "lost" : "failed", why));
   // A worker that failed a task wrote its event's log itself; a lost one
   // cannot, so the event ends here rather than stay 'running'.
-  if (end == AttemptEnd::kLost) CURATOR_RETURN_IF_ERROR(EndEvent(*conn, r.GetInt(0, 1), why));
+  if (lost) CURATOR_RETURN_IF_ERROR(EndEvent(*conn, r.GetInt(0, 1), why));
   CURATOR_ASSIGN_OR_RETURN(TaskState now, TaskStateFromDatabase(r.Get(0, 0)));
   CURATOR_RETURN_IF_ERROR(tx.Commit());
   return now;

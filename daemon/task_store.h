@@ -74,7 +74,8 @@ struct Claimed {
 struct TaskPolicy {
   // Attempts a task gets, and again at each operator retry or rerun.
   int max_attempts = 3;
-  // A failed attempt's retry waits base * 2^(attempts - 1).
+  // A failed attempt's retry waits base * 2^(attempts - 1); a lost one
+  // waits base.
   absl::Duration retry_backoff = absl::Seconds(10);
 };
 
@@ -129,10 +130,15 @@ class TaskStore {
   // `why` and its processing event ended as failed.
   absl::Status GiveBack(int64_t task_id, int attempt, const std::string& worker_id,
                         const std::string& why);
-  // The attempt failed or was lost: back to approved after a backoff while
-  // attempts are left (an approved task stays approved), else failed for
-  // good. A lost attempt's event ends as failed. Returns the state now;
-  // FailedPrecondition if the task is no longer on that attempt.
+  // The attempt failed: back to approved after a backoff of
+  // retry_backoff * 2^(attempts - 1) while attempts are left (an approved
+  // task stays approved), else failed for good. Or it was lost with its
+  // worker (a crash, a cut link, a restart: not the task's fault): back
+  // to approved after retry_backoff without using up an attempt, unless
+  // it was lost max_lost times (curation.task.max_lost, 10), which fails
+  // it ("a task that kills its workers"). A lost attempt's event ends as
+  // failed. Returns the state now; FailedPrecondition if the task is no
+  // longer on that attempt.
   absl::StatusOr<TaskState> FailAttempt(int64_t task_id, int attempt, const std::string& worker_id,
                                         AttemptEnd end, const std::string& why);
 

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/archive_digest.h"
 #include "tests/support/command.h"
 #include "tests/support/grpc_health.h"
 #include "tests/support/cluster_test.h"
@@ -427,38 +428,6 @@ TEST_F(ControlPlaneTest, AQuarantinedBatchFailsItsTaskWithTheReasonAndItsRetryLa
   EXPECT_THAT(log.output, ::testing::ContainsRegex("attempt 2 on w1 at [^:]+:[^:]+:[^ ]+: done"));
 }
 
-// Every archive table's rows, keyed by file name rather than by the ids
-// (which depend on the order nights were registered and ingested), as one
-// digest per table.
-std::map<std::string, std::string> ArchiveDigests(const std::string& conninfo) {
-  const std::map<std::string, std::string> queries = {
-      {"multiframe",
-       "SELECT md5(string_agg(row(file_name, cat_name, night, frame_type, telescope, instrument, "
-       "project, survey, object, obs_type, filter_name, ut_date, date_obs, mjd_obs, exp_time, "
-       "ra_base, dec_base, run_id, obs_num, num_detectors)::text, '|' ORDER BY file_name)) FROM "
-       "multiframe"},
-      {"multiframe_detector",
-       "SELECT md5(string_agg(row(m.file_name, d.ext_num, d.cam_num, d.crval1, d.crval2, d.cd1_1, "
-       "d.seeing, d.sky_level, d.mag_zpt, d.axis1_length, d.comp_file)::text, '|' ORDER BY "
-       "m.file_name, d.ext_num)) FROM multiframe_detector d JOIN multiframe m USING "
-       "(multiframe_id)"},
-      {"multiframe_header_card",
-       "SELECT md5(string_agg(row(m.file_name, h.hdu, h.card_num, h.keyword, h.value, "
-       "h.comment)::text, '|' ORDER BY m.file_name, h.hdu, h.card_num)) FROM "
-       "multiframe_header_card h JOIN multiframe m USING (multiframe_id)"},
-      {"detection",
-       "SELECT md5(string_agg(row(m.file_name, d.ext_num, d.seq_num, d.ra, d.dec, d.x, d.y, "
-       "d.aper_flux_3, d.aper_mag_3, d.class)::text, '|' ORDER BY m.file_name, d.ext_num, "
-       "d.seq_num)) || ' ' || count(*) || ' ' || count(DISTINCT d.obj_id) FROM detection d JOIN "
-       "multiframe m USING (multiframe_id)"},
-  };
-  std::map<std::string, std::string> out;
-  pqxx::connection c(conninfo);
-  pqxx::work tx(c);
-  for (const auto& [table, sql] : queries) out[table] = tx.exec1(sql)[0].as<std::string>();
-  return out;
-}
-
 TEST_F(ControlPlaneTest, TwoWorkersMakeTheSameArchiveAsOne) {
   Generate(Survey(2, 3, 40, 128));
   // A second archive with the same nights, for the one-worker run.
@@ -509,8 +478,8 @@ TEST_F(ControlPlaneTest, TwoWorkersMakeTheSameArchiveAsOne) {
   ASSERT_TRUE(run(conninfo(), archive_, 2, "two"));
   EXPECT_EQ(Count("SELECT count(DISTINCT worker_id) FROM curation.task"), 2);
   ASSERT_TRUE(run(single_db, single, 1, "one"));
-  const auto two = ArchiveDigests(conninfo());
-  const auto one = ArchiveDigests(single_db);
+  const auto two = testing::ArchiveDigests(conninfo());
+  const auto one = testing::ArchiveDigests(single_db);
   for (const auto& [table, digest] : two) {
     EXPECT_EQ(digest, one.at(table)) << table;
   }

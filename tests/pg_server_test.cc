@@ -74,5 +74,29 @@ TEST(PgServerLifecycle, StopsAndRemovesItsDirectory) {
   EXPECT_NE(kill(pid, 0), 0) << "postgres pid " << pid << " still running";
 }
 
+TEST(PgServerLifecycle, RestartsOnItsDataAndSocket) {
+  auto server = PgServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE((*server)->CreateDatabase("kept").ok());
+  {
+    pqxx::connection c((*server)->ConnInfo("kept"));
+    pqxx::work tx(c);
+    tx.exec0("CREATE TABLE t AS SELECT 42 AS v");
+    tx.commit();
+  }
+  ASSERT_TRUE((*server)->Stop().ok());
+  EXPECT_THROW(pqxx::connection((*server)->ConnInfo("kept")), std::exception);
+  ASSERT_TRUE((*server)->Restart().ok()) << (*server)->LogTail();
+  pqxx::connection c((*server)->ConnInfo("kept"));
+  pqxx::work tx(c);
+  EXPECT_EQ(tx.exec1("SELECT v FROM t")[0].as<int>(), 42);
+  // Keepalives are set for TCP clients (this connection is a Unix socket,
+  // for which SHOW says 0).
+  EXPECT_EQ(tx.exec1("SELECT source || ' ' || reset_val FROM pg_settings WHERE name = "
+                     "'tcp_keepalives_idle'")[0]
+                .as<std::string>(),
+            "command line 5");
+}
+
 }  // namespace
 }  // namespace curator::testing

@@ -95,5 +95,31 @@ TEST_F(ServiceTest, EachDaemonNotifiesReadinessPingsTheWatchdogAndStopsCleanly) 
   }
 }
 
+TEST_F(ServiceTest, TheDaemonWithholdsTheWatchdogWhileItsDatabaseIsAwayAndResumes) {
+  WriteConfig(/*auto_approve=*/false);
+  const std::string path = archive_dir_.Join("daemon.notify");
+  NotifySocket socket(path);
+  setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  setenv("WATCHDOG_USEC", "400000", 1);  // pings every 0.2 s while its loop works
+  testing::Process daemon = Daemon();
+  unsetenv("NOTIFY_SOCKET");
+  unsetenv("WATCHDOG_USEC");
+  ASSERT_FALSE(socket.ReceiveUntil("READY=1", absl::Seconds(30)).empty()) << daemon.Log();
+  ASSERT_FALSE(socket.ReceiveUntil("WATCHDOG=1", absl::Seconds(5)).empty());
+  // The database goes away: the daemon cannot do its work and says so by
+  // not pinging (systemd restarts it if this lasts past WatchdogSec).
+  ASSERT_TRUE(server().Stop().ok());
+  (void)socket.ReceiveUntil("never sent", absl::Seconds(1));  // pings already on their way
+  EXPECT_THAT(socket.ReceiveUntil("WATCHDOG=1", absl::Seconds(2)),
+              ::testing::Not(::testing::Contains("WATCHDOG=1")));
+  // Back, with no restart of the daemon: the pings resume and it answers.
+  ASSERT_TRUE(server().Restart().ok()) << server().LogTail();
+  ASSERT_FALSE(socket.ReceiveUntil("WATCHDOG=1", absl::Seconds(30)).empty()) << daemon.Log();
+  EXPECT_EQ(Ctl("status").exit_code, 0) << daemon.Log();
+  EXPECT_THAT(daemon.Log(), HasSubstr("connected to the database again"));
+  daemon.Signal(SIGTERM);
+  EXPECT_EQ(daemon.Wait(absl::Seconds(60)), 0) << daemon.Log();
+}
+
 }  // namespace
 }  // namespace curator

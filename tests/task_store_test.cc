@@ -160,7 +160,7 @@ TEST_F(TaskStoreTest, FailedAttemptsRetryWithBackoffStayApprovedThenGiveUp) {
     ASSERT_EQ(store_->Ready()->size(), 1u);
     const int attempt = RunOnW1(id);
     const absl::Time failed_at = clock_.Now();
-    auto state = store_->FailAttempt(id, attempt, "w1", AttemptEnd::kLost, "worker w1 lost");
+    auto state = store_->FailAttempt(id, attempt, "w1", AttemptEnd::kFailed, "on w1: bad disk");
     ASSERT_TRUE(state.ok()) << state.status();
     after.push_back(*state);
     const TaskRow t = Row(id);
@@ -175,12 +175,9 @@ TEST_F(TaskStoreTest, FailedAttemptsRetryWithBackoffStayApprovedThenGiveUp) {
   EXPECT_THAT(after, ElementsAre(TaskState::kApproved, TaskState::kApproved, TaskState::kFailed));
   EXPECT_THAT(backoff, ElementsAre(absl::Seconds(10), absl::Seconds(20)));
   const TaskRow failed = Row(id);
-  EXPECT_EQ(failed.last_error, "worker w1 lost");
+  EXPECT_EQ(failed.last_error, "on w1: bad disk");
   EXPECT_EQ(failed.attempts, 3);
-  // Every lost attempt's processing event ended as failed.
-  EXPECT_EQ(Count("SELECT count(*) FROM curation.cu_event WHERE status = 'failed' AND message = "
-                  "'worker w1 lost'"),
-            3);
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.task_attempt WHERE outcome = 'failed'"), 3);
   // An operator's retry brings it back with a fresh budget; the attempt
   // count goes on, so the next attempt's id on a worker is new.
   EXPECT_THAT(store_->Retry({id})->changed, ElementsAre(id));
@@ -189,6 +186,41 @@ TEST_F(TaskStoreTest, FailedAttemptsRetryWithBackoffStayApprovedThenGiveUp) {
   EXPECT_EQ(Row(id).max_attempts, 6);
   ASSERT_THAT(store_->Approve({id})->changed, ElementsAre(id));
   EXPECT_EQ(store_->Claim(id, "w1")->attempt, 4);
+}
+
+TEST_F(TaskStoreTest, LostAttemptsCostNoAttemptButATaskLostTenTimesFails) {
+  Generate(Survey(1, 1));
+  Register("20071021");
+  ASSERT_EQ(*store_->CreateNightTasks("20071021"), 3);
+  const int64_t id = TaskOf(v1::CU3);
+  ASSERT_THAT(store_->Approve({id})->changed, ElementsAre(id));
+  // Its worker crashes under it again and again (killed, restarted).
+  for (int n = 1; n <= 10; ++n) {
+    const int attempt = RunOnW1(id);
+    auto state = store_->FailAttempt(id, attempt, "w1", AttemptEnd::kLost,
+                                     "worker w1 restarted and no longer has it");
+    ASSERT_TRUE(state.ok()) << state.status();
+    if (n < 10) {
+      ASSERT_EQ(*state, TaskState::kApproved) << n;
+      const TaskRow t = Row(id);
+      EXPECT_EQ(*t.not_before, clock_.Now() + absl::Seconds(10));  // flat, not doubling
+      EXPECT_EQ(t.max_attempts - t.attempts, 3);  // no attempt used up
+      clock_.Advance(absl::Seconds(10));
+    } else {
+      EXPECT_EQ(*state, TaskState::kFailed);
+    }
+  }
+  EXPECT_EQ(Row(id).last_error,
+            "worker w1 restarted and no longer has it (lost 10 times: a task that kills its "
+            "workers?)");
+  // Every lost attempt's processing event ended as failed.
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.cu_event WHERE status = 'failed' AND message = "
+                  "'worker w1 restarted and no longer has it'"),
+            10);
+  // An operator's retry gives it a fresh budget of both.
+  EXPECT_THAT(store_->Retry({id})->changed, ElementsAre(id));
+  EXPECT_EQ(Count(absl::StrCat("SELECT lost_attempts FROM curation.task WHERE task_id = ", id)),
+            0);
 }
 
 TEST_F(TaskStoreTest, AGivenBackAttemptCostsNothingAndALateReportChangesNothing) {

@@ -57,6 +57,35 @@ absl::StatusOr<std::unique_ptr<PgServer>> PgServer::Start(
   return server;
 }
 
+// Runs argv as the server account with output to `log`; returns the pid.
+absl::StatusOr<pid_t> PgServer::Spawn(const std::vector<std::string>& args,
+                                      const std::string& log) {
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) return ErrnoToStatus(errno, "fork");
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    if (switch_user_ && (setgroups(0, nullptr) != 0 ||
+                         setgid(run_gid_) != 0 || setuid(run_uid_) != 0)) {
+      _exit(126);
+    }
+    // After setuid, which would clear it: die with whoever started us.
+    prctl(PR_SET_PDEATHSIG, SIGQUIT);
+    if (getppid() != parent) _exit(125);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 absl::Status PgServer::Init(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   const char* bindir = std::getenv("CURATOR_PG_BINDIR");
@@ -89,40 +118,11 @@ absl::Status PgServer::Init(absl::Duration timeout) {
     }
   }
 
-  // Runs argv as the server account with output to `log`; returns the pid.
-  auto spawn = [this](const std::vector<std::string>& args,
-                      const std::string& log) -> absl::StatusOr<pid_t> {
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    const pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) return ErrnoToStatus(errno, "fork");
-    if (pid == 0) {
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-        close(fd);
-      }
-      if (switch_user_ && (setgroups(0, nullptr) != 0 ||
-                           setgid(run_gid_) != 0 || setuid(run_uid_) != 0)) {
-        _exit(126);
-      }
-      // After setuid, which would clear it: die with whoever started us.
-      prctl(PR_SET_PDEATHSIG, SIGQUIT);
-      if (getppid() != parent) _exit(125);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    return pid;
-  };
-
   const std::string data = dir_ + "/data";
   const std::string initdb_log = dir_ + "/initdb.log";
   CURATOR_ASSIGN_OR_RETURN(
       pid_t initdb,
-      spawn({bindir_ + "/initdb", "-D", data, "-U", kPgSuperuser, "-A",
+      Spawn({bindir_ + "/initdb", "-D", data, "-U", kPgSuperuser, "-A",
              "trust", "-E", "UTF8", "--no-locale", "--no-sync"},
             initdb_log));
   int wstatus = 0;
@@ -131,15 +131,27 @@ absl::Status PgServer::Init(absl::Duration timeout) {
     return absl::InternalError(absl::StrCat("initdb failed (status ", wstatus,
                                             "): ", ReadTail(initdb_log, 2000)));
   }
+  return StartServer(deadline);
+}
 
+absl::Status PgServer::StartServer(absl::Time deadline) {
+  // Keepalives and a user timeout, as a site configures its server: a
+  // session whose client vanished (a cut link) ends within seconds, and
+  // with it the locks it held.
   CURATOR_ASSIGN_OR_RETURN(
-      pid_, spawn({bindir_ + "/postgres", "-D", data, "-k", dir_, "-c",
-                   "listen_addresses=", "-c", "fsync=off", "-c",
-                   "synchronous_commit=off", "-c", "full_page_writes=off",
-                   "-c", "max_connections=200", "-c",
-                   "shared_preload_libraries=", "-c", "log_min_messages=warning"},
+      pid_, Spawn({bindir_ + "/postgres", "-D", dir_ + "/data", "-k", dir_, "-c",
+                   "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c",
+                   "full_page_writes=off", "-c", "max_connections=200", "-c",
+                   "shared_preload_libraries=", "-c", "log_min_messages=warning", "-c",
+                   "tcp_keepalives_idle=5", "-c", "tcp_keepalives_interval=2", "-c",
+                   "tcp_keepalives_count=3", "-c", "tcp_user_timeout=15000"},
                   dir_ + "/postgres.log"));
   return WaitReady(deadline);
+}
+
+absl::Status PgServer::Restart(absl::Duration timeout) {
+  CURATOR_RETURN_IF_ERROR(Stop());
+  return StartServer(absl::Now() + timeout);
 }
 
 absl::Status PgServer::WaitReady(absl::Time deadline) {

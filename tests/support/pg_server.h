@@ -20,6 +20,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -40,8 +41,12 @@ class PgServer {
   absl::Status CreateDatabase(const std::string& dbname);
   absl::Status DropDatabase(const std::string& dbname);
 
-  // Fast shutdown; idempotent. The directory stays until destruction.
+  // Fast shutdown (clients disconnected); idempotent. The directory stays
+  // until destruction.
   absl::Status Stop();
+  // Starts the stopped server again on its data and socket (Stop first if
+  // it runs): a database that went away and came back.
+  absl::Status Restart(absl::Duration timeout = absl::Seconds(60));
 
   const std::string& dir() const { return dir_; }
   pid_t pid() const { return pid_; }
@@ -51,6 +56,8 @@ class PgServer {
  private:
   PgServer() = default;
   absl::Status Init(absl::Duration timeout);
+  absl::Status StartServer(absl::Time deadline);
+  absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& args, const std::string& log);
   absl::Status WaitReady(absl::Time deadline);
 
   std::string dir_;
