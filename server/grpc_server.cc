@@ -40,8 +40,9 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
 }
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
-                                           const RpcSecurity& security) {
+                                           const RpcSecurity& security, bool own_connection) {
   grpc::ChannelArguments args;
+  if (own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);

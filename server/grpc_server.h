@@ -29,8 +29,12 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
     const std::vector<grpc::Service*>& services, int* port);
 
 // A channel to `address`, secured as `security` says, with keepalives.
+// With `own_connection`, the channel does not share gRPC's process-wide
+// subchannels: it makes a connection of its own (to replace one a cut
+// left in TCP retransmission backoff).
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
-                                           const RpcSecurity& security);
+                                           const RpcSecurity& security,
+                                           bool own_connection = false);
 
 }  // namespace curator
 

@@ -90,7 +90,7 @@ void WorkerServer::ReportFinished(const v1::TaskStatus& status) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   security_.Authorize(&ctx);
   v1::ReportResultResponse response;
-  grpc::Status st = daemon_->ReportResult(&ctx, r, &response);
+  grpc::Status st = DaemonStub()->ReportResult(&ctx, r, &response);
   if (!st.ok()) {
     // The heartbeats repeat it until it is acknowledged.
     CURATOR_LOG(WARNING) << "ReportResult: " << st.error_message();
@@ -114,9 +114,7 @@ absl::Status WorkerServer::Start() {
   if (const int stale = RemoveStalePartials(config_.archive_root()); stale > 0) {
     CURATOR_LOG(INFO) << "removed " << stale << " partial batch directories of killed attempts";
   }
-  if (!config_.worker().daemon_address().empty()) {
-    daemon_ = v1::Coordinator::NewStub(MakeChannel(config_.worker().daemon_address(), security_));
-  }
+  if (!config_.worker().daemon_address().empty()) ReconnectToDaemon();
   CURATOR_ASSIGN_OR_RETURN(server_, StartGrpcServer(config_.worker().listen_address(),
                                                     credentials_, {service_.get()}, &port_));
   if (!config_.worker().metrics_address().empty()) {
@@ -150,9 +148,30 @@ v1::HeartbeatRequest WorkerServer::Report() {
   return request;
 }
 
+std::shared_ptr<v1::Coordinator::Stub> WorkerServer::DaemonStub() {
+  std::lock_guard<std::mutex> lock(stub_mu_);
+  return daemon_;
+}
+
+void WorkerServer::ReconnectToDaemon() {
+  // A channel of its own (not gRPC's shared subchannel): a new TCP
+  // connection, not the one a cut left in retransmission backoff.
+  auto stub = v1::Coordinator::NewStub(
+      MakeChannel(config_.worker().daemon_address(), security_, /*own_connection=*/true));
+  std::lock_guard<std::mutex> lock(stub_mu_);
+  daemon_ = std::move(stub);
+}
+
 void WorkerServer::HeartbeatLoop() {
   const absl::Duration interval = absl::Milliseconds(
       config_.worker().heartbeat_interval_ms() ? config_.worker().heartbeat_interval_ms() : 1000);
+  // A heartbeat gives up after two intervals (at least half a second):
+  // after a cut, the next goes out at once on a new connection. On the
+  // old one TCP's retransmission backoff would hold it for seconds after
+  // the link heals, and a cut shorter than the daemon's heartbeat timeout
+  // would still cost the worker its tasks.
+  const absl::Duration deadline =
+      std::clamp(2 * interval, absl::Milliseconds(500), absl::Seconds(5));
   bool reported_failure = false;
   bool registered = false;
   std::unique_lock<std::mutex> lock(mu_);
@@ -160,12 +179,14 @@ void WorkerServer::HeartbeatLoop() {
     lock.unlock();
     v1::HeartbeatRequest request = Report();
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
     security_.Authorize(&ctx);
     v1::HeartbeatResponse response;
-    grpc::Status st = registered ? daemon_->Heartbeat(&ctx, request, &response)
-                                 : daemon_->Register(&ctx, request, &response);
+    std::shared_ptr<v1::Coordinator::Stub> daemon = DaemonStub();
+    grpc::Status st = registered ? daemon->Heartbeat(&ctx, request, &response)
+                                 : daemon->Register(&ctx, request, &response);
     registered |= st.ok();
+    if (!st.ok()) ReconnectToDaemon();
     if (st.ok()) {
       runner_->Forget({response.acknowledged().begin(), response.acknowledged().end()});
       for (const std::string& id : response.cancel()) {

@@ -79,7 +79,12 @@ class WorkerServer {
   void HeartbeatLoop();
   void ReportFinished(const v1::TaskStatus& status);
   v1::HeartbeatRequest Report();
-  std::unique_ptr<v1::Coordinator::Stub> daemon_;
+  // The link to the daemon: replaced by a new connection after a failed
+  // heartbeat (see HeartbeatLoop). Guarded by stub_mu_.
+  std::shared_ptr<v1::Coordinator::Stub> DaemonStub();
+  void ReconnectToDaemon();
+  std::mutex stub_mu_;
+  std::shared_ptr<v1::Coordinator::Stub> daemon_;
   std::string id_, address_;
   v1::Config config_;
   std::mutex mu_;
