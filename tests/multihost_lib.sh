@@ -215,6 +215,33 @@ all_ingested() {  # tasks
 }
 task_states() { sql_or "SELECT string_agg(task_id || ' ' || state || ' ' || coalesce(worker_id, '-'), ', ' ORDER BY task_id) FROM curation.task" "?"; }
 
+# What the daemon says of a worker's last heartbeat, in seconds.
+beat_age() {  # worker
+  ctl workers --json 2>/dev/null | python3 -c '
+import json, sys
+for w in json.load(sys.stdin).get("workers", []):
+    if w.get("worker_id", w.get("workerId")) == sys.argv[1]:
+        print(w.get("seconds_since_heartbeat", w.get("secondsSinceHeartbeat", 0)))
+' "$1"
+}
+heard_within() {  # worker seconds
+  local age
+  age=$(beat_age "$1")
+  [ -n "$age" ] && python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$age" "$2"
+}
+# A value of a worker's /metrics (host:7481), e.g. 'curator_worker_tasks{state="running"}'.
+metric() {  # address name
+  python3 - "$1" "$2" <<'EOF'
+import sys, urllib.request
+text = urllib.request.urlopen(f"http://{sys.argv[1]}:7481/metrics", timeout=5).read().decode()
+for line in text.splitlines():
+    if line.startswith(sys.argv[2] + " "):
+        print(line.split()[-1])
+EOF
+}
+now() { date +%s.%N; }
+past() { python3 -c "import sys, time; sys.exit(0 if time.time() > float(sys.argv[1]) else 1)" "$1"; }
+
 # A clean run: every process up, every task approved, the whole archive
 # loaded, every process stopped.
 mh_clean_run() {  # dbname archive tasks
