@@ -57,7 +57,11 @@ grep -E "^$cu4_batch +CU4 +loading .*held by curator-ingester@[^ ]+ from ${addr[
 
 mh_cut ing "${addr[db]}"
 cut_at=$(date +%s)
-[ "$(sql "SELECT state || ' ' || wait_event FROM pg_stat_activity WHERE pid = $copy_pid")" = "active ClientRead" ] ||
+# The server, past what was on its way, waits for the rest of the COPY.
+copy_waits() {
+  [ "$(sql "SELECT state || ' ' || coalesce(wait_event, '-') FROM pg_stat_activity WHERE pid = $copy_pid AND query LIKE 'COPY %'")" = "active ClientRead" ]
+}
+wait_for 10 copy_waits ||
   fail "the cut did not land in the COPY: $(sql "SELECT state, wait_event, left(query, 60) FROM pg_stat_activity WHERE pid = $copy_pid")"
 # Held until both sides gave up on the connection (about 15 s each way,
 # within 60): the server ended the session, whose lock went with it, and
@@ -73,8 +77,10 @@ ctl batches > "$dir/batches.cut" || fail "curatorctl batches during the cut"
 if grep "^$cu4_batch " "$dir/batches.cut" | grep -q "held by"; then
   fail "$cu4_batch still shown held after its session ended: $(cat "$dir/batches.cut")"
 fi
-# (An error line of the ingester's log: "E<date> <time> ... UNAVAILABLE: COPY: <libpq's message>".)
-lost_pattern='^E[0-9].* UNAVAILABLE: COPY: '
+# (An error line of the ingester's log, "E<date> <time> ... UNAVAILABLE:
+# <libpq's message>", e.g. "COPY: server closed the connection
+# unexpectedly".)
+lost_pattern='^E[0-9].* UNAVAILABLE: '
 ingester_lost() { grep -q "$lost_pattern" "$dir/logs/cut-ingester.log"; }
 wait_for 60 ingester_lost || fail "the ingester did not log its lost connection"
 client_after=$(( $(date +%s) - cut_at ))
@@ -83,6 +89,8 @@ ip netns exec "${ns[ing]}" tc qdisc del dev "$link" root
 
 # Healed: the ingester reconnects and loads the batch, once.
 wait_for 120 all_ingested 3 || fail "not every batch ingested after the cut: $(task_states); $(ctl batches)"
+left=$(find "$dir/archive/staging" -name manifest.json 2>/dev/null)
+[ -z "$left" ] || fail "batches left in staging after the load: $left"
 [ "$(sql "SELECT count(*) || ' ' || count(DISTINCT obj_id) FROM detection")" = "$detections $detections" ] ||
   fail "detections after the cut: $(sql "SELECT count(*) || ' rows, ' || count(DISTINCT obj_id) || ' ids' FROM detection")"
 [ "$(sql "SELECT count(*) FROM curation.batch WHERE batch_id = '$cu4_batch' AND state = 'ingested'")" = 1 ] ||
