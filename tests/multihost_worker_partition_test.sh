@@ -83,6 +83,10 @@ first_lost() {
 }
 wait_for 30 first_lost || fail "task $long not taken back from the cut w1: $(sql "SELECT task_id, worker_id, outcome, error FROM curation.task_attempt")"
 lost_after=$(python3 -c "print(round($(now) - $cut_at, 1))")
+# Not before the timeout (less the 200 ms between heartbeats: the last one
+# may have come just before the cut).
+python3 -c "import sys; sys.exit(0 if $lost_after >= $timeout_ms / 1000 - 0.2 else 1)" ||
+  fail "task $long taken back $lost_after s into the cut, before the $timeout_ms ms heartbeat timeout"
 wait_for 60 ingested_on "$long" w2 || fail "task $long not ingested on w2: $(task_states)"
 mh_heal w1
 healed_at=$(now)
