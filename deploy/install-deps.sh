@@ -23,6 +23,9 @@ packages=(
   # the Load Monitor test renders the page in a real headless browser;
   # the multi-host test puts each process in a network namespace
   chromium iproute2 openssl
+  # the multi-host partition tests cut a namespace's links with a firewall
+  # (nft; iproute2's tc slows a link)
+  nftables
   # packaging and its checks: CPack's DEB generator needs file; systemd-analyze
   # verifies the units
   file systemd

@@ -6,7 +6,7 @@
 
 ABSL_FLAG(std::string, pause_before_task, "",
           "Testing only: before each task, write its id to this file and hold it until it is "
-          "cancelled or the worker killed");
+          "cancelled or the worker killed, or the file removed (then it runs)");
 
 namespace {
 

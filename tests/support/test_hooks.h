@@ -14,8 +14,9 @@
 namespace curator::testing {
 
 // Before each task: writes the attempt id to `file`, then holds the task
-// until it is cancelled (the worker shuts down, or the daemon cancels it)
-// or the process is killed.
+// until it is cancelled (the worker shuts down, or the daemon cancels it),
+// or the process is killed, or the test removes `file`: then the task
+// runs as usual.
 class PauseBeforeTask : public worker::TaskHooks {
  public:
   explicit PauseBeforeTask(std::string file) : file_(std::move(file)) {}
