@@ -69,6 +69,9 @@ class Daemon {
   const archive::CuRegistry& registry() const { return *registry_; }
   // Prometheus text (daemon/daemon_metrics.h).
   std::string Metrics();
+  // Unblocks every database call waiting on the network (they fail):
+  // for a shutdown whose deadline passed with a dead database link.
+  void InterruptDatabase() { pool_->InterruptAll(); }
 
  private:
   Daemon() = default;

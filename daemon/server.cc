@@ -218,16 +218,31 @@ void DaemonServer::Loop() {
                  [this] { return stopping_ || woken_; });
     woken_ = false;
   }
+  loop_done_ = true;
+  cv_.notify_all();
 }
 
 void DaemonServer::Shutdown(absl::Duration deadline) {
+  const absl::Time until = absl::Now() + deadline;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
     cv_.notify_all();
   }
   if (monitor_ != nullptr) monitor_->Stop();
-  if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now() + deadline));
+  if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(until));
+  // A pass blocked on a dead database link must not hold the shutdown
+  // past its deadline: its calls are broken off (they fail; what they
+  // were doing is rolled back by the server, and redone at the next
+  // start).
+  std::unique_lock<std::mutex> lock(mu_);
+  if (loop_.joinable() &&
+      !cv_.wait_for(lock, absl::ToChronoMilliseconds(std::max(absl::ZeroDuration(), until - absl::Now())),
+                    [this] { return loop_done_; })) {
+    CURATOR_LOG(WARNING) << "the daemon loop did not stop within the shutdown deadline; breaking "
+                            "its database calls";
+    daemon_->InterruptDatabase();
+  }
 }
 
 void DaemonServer::Wait() {

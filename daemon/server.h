@@ -66,6 +66,7 @@ class DaemonServer {
   std::condition_variable cv_;
   bool stopping_ = false;
   bool woken_ = false;
+  bool loop_done_ = false;
   std::thread loop_;
   LoopBeat beat_;
 };

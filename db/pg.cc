@@ -89,8 +89,9 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Connect(
   // link after 5 s, every 2 s, 3 times; unacknowledged data gives up
   // after 15 s: a dead database host or a cut link is noticed in about 11
   // to 15 s instead of the kernel's hours, and the server's session then
-  // ends on its own side too (its tcp_keepalives_* and the test servers'
-  // settings in tests/support/pg_server.cc).
+  // ends on its own side too when the server sets tcp_keepalives_* and
+  // tcp_user_timeout (tests/support/pg_server.cc, deploy/local-postgres.sh;
+  // the README says what a site sets).
   const std::string application_name = DefaultApplicationName();
   const char* keys[] = {"keepalives", "keepalives_idle", "keepalives_interval",
                         "keepalives_count", "tcp_user_timeout", "connect_timeout",

@@ -18,8 +18,11 @@ case "$cmd" in
     if [ ! -f "$dir/data/PG_VERSION" ]; then
       as_server "$bindir/initdb" -D "$dir/data" -U curator -A trust -E UTF8 --no-locale >/dev/null
     fi
+    # Keepalives and a user timeout, as a site should set them on its
+    # server: a session whose client vanished ends within seconds, and
+    # the locks it held with it (README, "Deploying on a cluster").
     as_server "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w \
-      -o "-k $dir -c listen_addresses=''" start >/dev/null
+      -o "-k $dir -c listen_addresses='' -c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 -c tcp_user_timeout=15000" start >/dev/null
     echo "host=$dir port=5432 user=curator dbname=postgres"
     ;;
   stop)

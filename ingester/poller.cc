@@ -1,6 +1,7 @@
 #include "ingester/poller.h"
 
 #include "absl/strings/str_cat.h"
+#include "archive/batch_store.h"
 #include "base/log.h"
 #include "server/http_server.h"
 
@@ -65,6 +66,8 @@ std::string Poller::Metrics() const {
         "Batches left in staging by a systematic error (database gone, disk full).", {}, errors_);
   m.Add("curator_ingester_database_up", "gauge", "1 while connected to the database.", {},
         connected_ ? 1 : 0);
+  m.Add("curator_ingester_pruned_batches_total", "counter",
+        "Ingested batches removed from ingested/ past their retention.", {}, pruned_batches_);
   return m.str();
 }
 
@@ -80,6 +83,25 @@ void Poller::Record(const IngestOutcome& o) {
   }
 }
 
+void Poller::NoteBusy(pg::Connection& conn, const std::string& batch_id) {
+  const absl::Time now = absl::Now();
+  Busy& b = busy_.try_emplace(batch_id, Busy{now}).first->second;
+  if (now - b.since < absl::Minutes(1) || now - b.said < absl::Minutes(10)) return;
+  b.said = now;
+  absl::StatusOr<std::map<std::string, archive::BatchHolder>> holders =
+      archive::BatchStore::Holders(conn, {batch_id});
+  std::string who = "another session";
+  if (holders.ok() && holders->count(batch_id)) {
+    const archive::BatchHolder& h = holders->at(batch_id);
+    who = absl::StrCat(h.session, " (its transaction started ", h.since, ")");
+  }
+  CURATOR_LOG(WARNING) << "batch " << batch_id << " has been held for "
+                       << absl::FormatDuration(absl::Trunc(now - b.since, absl::Seconds(1)))
+                       << " by " << who
+                       << ": another ingester loading it, or a session whose client is gone "
+                          "that the server has not ended yet (its tcp_keepalives_* settings)";
+}
+
 void Poller::Run() {
   std::unique_ptr<pg::Connection> conn;
   absl::Duration backoff = interval_;
@@ -91,12 +113,26 @@ void Poller::Run() {
         conn = *std::move(c);
         backoff = interval_;
         std::lock_guard<std::mutex> lock(mu_);
+        if (errors_ > 0 && !connected_) {
+          CURATOR_LOG(INFO) << "connected to the database again; batches left in staging are "
+                               "loaded now";
+        }
         connected_ = true;
         active_ = conn.get();
       } else {
         CURATOR_LOG(WARNING) << c.status() << "; retrying in " << backoff;
         wait = backoff;
         backoff = std::min(backoff * 2, absl::Minutes(1));
+      }
+    }
+    if (absl::Now() - last_pruned_ > absl::Hours(1)) {
+      last_pruned_ = absl::Now();
+      const Pruned p = PruneIngested(options_.archive_root, retention_, last_pruned_);
+      if (p.batches > 0) {
+        CURATOR_LOG(INFO) << "removed " << p.batches << " ingested batches from ingested/ ("
+                          << p.bytes << " bytes) past their retention";
+        std::lock_guard<std::mutex> lock(mu_);
+        pruned_batches_ += p.batches;
       }
     }
     if (conn != nullptr) {
@@ -112,6 +148,8 @@ void Poller::Run() {
           std::lock_guard<std::mutex> lock(mu_);
           ++errors_;
           if (o.status().code() == absl::StatusCode::kUnavailable || conn->IsBroken()) {
+            CURATOR_LOG(WARNING) << "lost the database; the batch stays in staging and is "
+                                    "loaded again once it is back";
             active_ = nullptr;
             conn.reset();  // reconnect on the next pass
             connected_ = false;
@@ -120,6 +158,11 @@ void Poller::Run() {
           continue;
         }
         Record(*o);
+        if (o->kind == IngestOutcome::Kind::kBusy) {
+          NoteBusy(*conn, o->batch_id);
+        } else {
+          busy_.erase(o->batch_id);
+        }
         if (o->kind == IngestOutcome::Kind::kIngested) {
           CURATOR_LOG(INFO) << "ingested " << o->batch_id << ": " << o->rows << " rows in "
                             << o->seconds << " s"

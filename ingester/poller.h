@@ -3,6 +3,9 @@
 // lost, backing off up to a minute; a systematic error leaves the batch in
 // staging for the next pass.
 //
+// Ingested batches are pruned from ingested/ as `retention` says, at the
+// first pass and hourly.
+//
 // Lifecycle: Start, Shutdown (finishes the batch in hand), Interrupt (for a
 // shutdown whose deadline passed: a load blocked on a dead database link
 // fails at once and its batch stays in staging), Wait. Thread-safe.
@@ -19,13 +22,16 @@
 #include "absl/time/time.h"
 #include "db/pg.h"
 #include "ingester/ingest.h"
+#include "ingester/retention.h"
 
 namespace curator::ingester {
 
 class Poller {
  public:
-  Poller(std::string conninfo, IngestOptions options, absl::Duration interval)
-      : conninfo_(std::move(conninfo)), options_(std::move(options)), interval_(interval) {}
+  Poller(std::string conninfo, IngestOptions options, absl::Duration interval,
+         Retention retention = {})
+      : conninfo_(std::move(conninfo)), options_(std::move(options)), interval_(interval),
+        retention_(retention) {}
   ~Poller();
 
   void Start();
@@ -46,10 +52,22 @@ class Poller {
  private:
   void Run();
   void Record(const IngestOutcome& o);
+  // A batch another session holds: said when it has been held for a
+  // minute, with who holds it since when, and every ten minutes after.
+  void NoteBusy(pg::Connection& conn, const std::string& batch_id);
+
+  struct Busy {
+    absl::Time since;
+    absl::Time said = absl::InfinitePast();
+  };
+  std::map<std::string, Busy> busy_;  // the loop's thread only
 
   const std::string conninfo_;
   const IngestOptions options_;
   const absl::Duration interval_;
+  const Retention retention_;
+  absl::Time last_pruned_ = absl::InfinitePast();
+  int64_t pruned_batches_ = 0;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

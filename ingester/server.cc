@@ -30,8 +30,13 @@ absl::StatusOr<std::unique_ptr<IngesterServer>> IngesterServer::Create(const v1:
   options.registry = parts.registry;
   options.loaders = parts.loaders;
   options.hooks = parts.hooks;
+  Retention retention;
+  if (config.ingester().keep_ingested_days() > 0) {
+    retention.max_age = absl::Hours(24) * config.ingester().keep_ingested_days();
+  }
+  retention.max_bytes = static_cast<int64_t>(config.ingester().keep_ingested_bytes());
   s->poller_ = std::make_unique<Poller>(config.database().conninfo(), options,
-                                        absl::Milliseconds(ms));
+                                        absl::Milliseconds(ms), retention);
   return s;
 }
 
