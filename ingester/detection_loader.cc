@@ -96,20 +96,23 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
     }
     if (f.columns_size() < 2 || f.columns(0) != "obj_id" ||
         f.columns(f.columns_size() - 1) != "cu_event_id") {
-      problems->push_back(absl::StrCat(f.name(),
-                                       ": columns must start with obj_id and end with "
-                                       "cu_event_id"));
+      problems->push_back(
+          absl::StrCat(f.name(), ": columns must start with obj_id and end with cu_event_id"));
     }
     DetectionFile& d = files.emplace_back();
     d.name = f.name();
     d.multiframe_id = f.multiframe_id();
     d.rows = f.rows();
+    std::set<std::string> seen;
     for (int i = 0; i < f.columns_size(); ++i) {
       const std::string& c = f.columns(i);
       auto k = known.find(c);
       if (k == known.end()) {
         problems->push_back(absl::StrCat(f.name(), ": unknown column '", c, "'"));
         continue;
+      }
+      if (!seen.insert(c).second) {
+        problems->push_back(absl::StrCat(f.name(), ": column '", c, "' is given twice"));
       }
       d.columns.push_back(k->second);
       if (c == "multiframe_id") d.multiframe_field = i;

@@ -27,11 +27,11 @@
 //
 // What quarantines the batch (`problems`): a broken manifest or a batch
 // this loader cannot take: a table other than `detection`, a column not in
-// it, columns not starting with obj_id and ending with cu_event_id, no
-// multiframe_id, ext_num, ra or dec, an id block other than the manifest's
-// total, or more than a few files PostgreSQL refuses outright (see
-// Load). Errors are systematic (database, disk) and leave the batch for
-// later.
+// it or given twice, columns not starting with obj_id and ending with
+// cu_event_id, no multiframe_id, ext_num, ra or dec, an id block other
+// than the manifest's total, or more than a few files PostgreSQL refuses
+// outright (see Load). Errors are systematic (database, disk) and leave
+// the batch for later.
 #ifndef CURATOR_INGESTER_DETECTION_LOADER_H_
 #define CURATOR_INGESTER_DETECTION_LOADER_H_
 
