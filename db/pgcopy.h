@@ -10,8 +10,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <map>
-#include <utility>
 #include <memory>
 #include <string>
 #include <vector>
@@ -111,46 +109,6 @@ class Writer {
   size_t used_ = 0;
   FileSummary summary_;
   absl::Status error_;
-};
-
-// Rewrites a binary COPY stream on its way to the server (CU4 ingest):
-// in every row the first field, a temporary id t (int8, -1, -2, ...),
-// becomes base - t - 1, and the last field (int8) becomes `event_id`. So
-// rows are written once, with their final ids. Temporary ids must lie in
-// [-count, -1]; anything else is an error naming the row.
-class IdRewriter {
- public:
-  IdRewriter(int64_t base, int64_t count, int64_t event_id)
-      : base_(base), count_(count), event_id_(event_id) {}
-
-  // Optional: while rewriting, tally detections per (multiframe_id,
-  // ext_num) and count those whose RA is not in [0, 360) or Dec not in
-  // [-90, 90] (NULL and NaN included), from the fields at these 0-based
-  // positions (int8, int2, float8, float8). The load is then validated
-  // without scanning the table again.
-  struct DetectorTally {
-    int64_t rows = 0;
-    int64_t bad_ra = 0;
-    int64_t bad_dec = 0;
-  };
-  void WatchDetections(int multiframe_field, int ext_field, int ra_field, int dec_field);
-  const std::map<std::pair<int64_t, int>, DetectorTally>& tallies() const { return tallies_; }
-  // Takes the next bytes of the file; returns the bytes ready to send
-  // (whole rows; a row cut by the chunk boundary waits for the next call).
-  absl::StatusOr<absl::string_view> Feed(absl::string_view chunk);
-  // InvalidArgument if the stream did not end with its trailer.
-  absl::Status Finish() const;
-  int64_t rows() const { return rows_; }
-
- private:
-  const int64_t base_, count_, event_id_;
-  std::string pending_;
-  std::string ready_;
-  bool header_done_ = false;
-  bool trailer_seen_ = false;
-  int64_t rows_ = 0;
-  int watch_[4] = {-1, -1, -1, -1};  // multiframe_id, ext_num, ra, dec
-  std::map<std::pair<int64_t, int>, DetectorTally> tallies_;
 };
 
 // CRC-32C of a whole file; sets *bytes to its size. The file must be a

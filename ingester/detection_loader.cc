@@ -1,17 +1,53 @@
 #include "ingester/detection_loader.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "db/pgcopy.h"
-#include "base/status.h"
 #include "archive/batch_store.h"
-#include "ingester/batch_copy.h"
+#include "base/status.h"
+#include "ingester/detection_stream.h"
 
 namespace curator::ingester {
+namespace {
+
+// PostgreSQL refusing a file's bytes (SQLSTATE class 22 or 23, db/pg.h):
+// the file's fault. Anything else is the database's or the disk's.
+bool IsRefusal(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kInvalidArgument ||
+         s.code() == absl::StatusCode::kFailedPrecondition ||
+         s.code() == absl::StatusCode::kAlreadyExists;
+}
+
+// A file left out: the input's path, the first problem's HDU and column,
+// and every problem (the first few) in one message naming the file.
+v1::FileProblem LeftOut(const std::string& path, const std::vector<DetectionStream::Problem>& all,
+                        int64_t detections) {
+  constexpr size_t kShown = 4;
+  v1::FileProblem p;
+  p.set_path(path);
+  std::string text = std::filesystem::path(path).filename().string();
+  for (size_t i = 0; i < all.size() && i < kShown; ++i) {
+    const DetectionStream::Problem& q = all[i];
+    absl::StrAppend(&text, i == 0 ? (q.hdu ? " " : ": ") : "; ",
+                    q.hdu ? absl::StrCat("HDU ", q.hdu, ": ") : "", q.message);
+  }
+  if (all.size() > kShown) absl::StrAppend(&text, "; and ", all.size() - kShown, " more");
+  absl::StrAppend(&text, "; its ", detections, " detections are left out");
+  if (!all.empty()) {
+    p.set_hdu(all[0].hdu);
+    p.set_item(all[0].item);
+  }
+  p.set_message(std::move(text));
+  return p;
+}
+
+}  // namespace
 
 absl::Status DetectionLoader::Prepare(pg::Connection& conn, const v1::Manifest& m) {
   int64_t count = 0;
@@ -38,147 +74,246 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
                                      " detections but the batch's id block holds ", block.count));
     return load;
   }
-  // Columns: all in `detection`, obj_id first and cu_event_id last (the
-  // fields the rewriter sets).
-  CURATOR_ASSIGN_OR_RETURN(
-      pg::Result cols, conn.Exec("SELECT column_name FROM information_schema.columns WHERE "
-                                 "table_schema = 'public' AND table_name = 'detection'"));
-  std::set<std::string> known;
-  for (int i = 0; i < cols.rows(); ++i) known.insert(cols.Get(i, 0));
-  std::vector<int64_t> frame_ids;
+  // The batch as a whole: columns all in `detection`, obj_id first and
+  // cu_event_id last (the fields the stream sets), and the ones the checks
+  // read.
+  CURATOR_ASSIGN_OR_RETURN(pg::Result cols,
+                           conn.Exec("SELECT attname, attlen, attnotnull FROM pg_attribute WHERE "
+                                     "attrelid = 'detection'::regclass AND attnum > 0 AND NOT "
+                                     "attisdropped"));
+  std::map<std::string, DetectionFile::Column> known;
+  for (int i = 0; i < cols.rows(); ++i) {
+    known[cols.Get(i, 0)] = {cols.Get(i, 0), static_cast<int32_t>(cols.GetInt(i, 1)),
+                             cols.Get(i, 2) == "t"};
+  }
+  std::map<int64_t, std::string> input_path;  // by multiframe_id
+  for (const v1::InputOutcome& i : m.inputs()) input_path[i.multiframe_id()] = i.path();
+  std::vector<DetectionFile> files;
+  std::vector<std::string> paths;  // the input file of each
   for (const v1::BatchFile& f : m.files()) {
     if (f.table() != "detection") {
       problems->push_back(absl::StrCat(f.name(), ": table '", f.table(), "' is not loaded by CU4"));
     }
     if (f.columns_size() < 2 || f.columns(0) != "obj_id" ||
         f.columns(f.columns_size() - 1) != "cu_event_id") {
-      problems->push_back(absl::StrCat(f.name(), ": columns must start with obj_id and end with "
-                                       "cu_event_id"));
+      problems->push_back(
+          absl::StrCat(f.name(), ": columns must start with obj_id and end with cu_event_id"));
     }
-    for (const std::string& c : f.columns()) {
-      if (!known.count(c)) problems->push_back(absl::StrCat(f.name(), ": unknown column '", c, "'"));
+    DetectionFile& d = files.emplace_back();
+    d.name = f.name();
+    d.multiframe_id = f.multiframe_id();
+    d.rows = f.rows();
+    std::set<std::string> seen;
+    for (int i = 0; i < f.columns_size(); ++i) {
+      const std::string& c = f.columns(i);
+      auto k = known.find(c);
+      if (k == known.end()) {
+        problems->push_back(absl::StrCat(f.name(), ": unknown column '", c, "'"));
+        continue;
+      }
+      if (!seen.insert(c).second) {
+        problems->push_back(absl::StrCat(f.name(), ": column '", c, "' is given twice"));
+      }
+      d.columns.push_back(k->second);
+      if (c == "multiframe_id") d.multiframe_field = i;
+      if (c == "ext_num") d.ext_field = i;
+      if (c == "ra") d.ra_field = i;
+      if (c == "dec") d.dec_field = i;
     }
-    frame_ids.push_back(f.multiframe_id());
+    if (d.multiframe_field < 0 || d.ext_field < 0 || d.ra_field < 0 || d.dec_field < 0) {
+      problems->push_back(
+          absl::StrCat(f.name(), ": multiframe_id, ext_num, ra and dec are required"));
+    }
+    auto p = input_path.find(f.multiframe_id());
+    paths.push_back(p != input_path.end() ? p->second : absl::StrCat(dir, "/", f.name()));
   }
   if (!problems->empty()) return load;
-
   if (block.count == 0) return load;  // every catalogue failed: nothing to attach
 
-  // Catalogues whose image has no CU3 rows stay out.
+  // The detectors of the batch's multiframes. A catalogue whose image has
+  // no CU3 rows (its image failed CU3) is left out unread.
+  std::vector<std::string> frame_ids;
+  for (const DetectionFile& d : files) frame_ids.push_back(std::to_string(d.multiframe_id));
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result present,
-      conn.Exec("SELECT DISTINCT multiframe_id FROM multiframe_detector WHERE multiframe_id = "
-                "ANY($1::bigint[])",
+      conn.Exec("SELECT multiframe_id, ext_num FROM multiframe_detector WHERE multiframe_id = "
+                "ANY($1::bigint[]) ORDER BY 1, 2",
                 {absl::StrCat("{", absl::StrJoin(frame_ids, ","), "}")}));
-  std::set<int64_t> with_detectors;
-  for (int i = 0; i < present.rows(); ++i) with_detectors.insert(present.GetInt(i, 0));
-
+  std::map<int64_t, std::vector<int>> detectors;
+  for (int i = 0; i < present.rows(); ++i) {
+    detectors[present.GetInt(i, 0)].push_back(static_cast<int>(present.GetInt(i, 1)));
+  }
   tasklog::Step copy{"copy", absl::Now()};
-  std::map<std::pair<int64_t, int>, pgcopy::IdRewriter::DetectorTally> tallies;
+  std::vector<bool> to_copy(files.size(), true);
+  for (size_t i = 0; i < files.size(); ++i) {
+    auto it = detectors.find(files[i].multiframe_id);
+    if (it == detectors.end()) {
+      to_copy[i] = false;
+      v1::FileProblem& p = load.left_out.emplace_back();
+      p.set_path(paths[i]);
+      p.set_message(absl::StrCat("multiframe ", files[i].multiframe_id,
+                                 " has no CU3 rows (its image failed CU3); its ", files[i].rows,
+                                 " detections are left out"));
+      copy.messages.push_back({"warning", p.path(), 0, "", p.message()});
+      ++copy.warnings;
+    } else {
+      files[i].detectors = it->second;
+    }
+  }
+
+  // Copy, every file into one fresh table holding exactly the block. Each
+  // stream sends PostgreSQL only rows it takes (ingester/detection_stream.h),
+  // so a bad file never aborts the transaction; should the server refuse a
+  // file all the same (a value the stream cannot judge), the copy starts
+  // again without it from the savepoint. That is the only case where a
+  // good file is read twice; more than kMaxRefused such files is not one bad
+  // file, and the batch is quarantined. The savepoint is taken before the
+  // table is made, so COPY ... FREEZE (which needs the table made in the
+  // current subtransaction) still applies.
+  constexpr size_t kMaxRefused = 3;
   const std::string partition = absl::StrCat("detection_", m.night(), "_b", block.base);
   const std::string part = conn.QuoteIdentifier(partition);
-  CURATOR_RETURN_IF_ERROR(
-      conn.Exec(absl::StrCat("CREATE TABLE ", part, " (LIKE detection INCLUDING DEFAULTS, CHECK "
-                             "(obj_id >= ", block.base, " AND obj_id < ", block.base + block.count,
-                             "))"))
-          .status());
-  std::map<int64_t, std::string> input_path;
-  for (const v1::InputOutcome& i : m.inputs()) input_path[i.multiframe_id()] = i.path();
-  for (const v1::BatchFile& f : m.files()) {
-    if (!with_detectors.count(f.multiframe_id())) {
-      v1::FileProblem* p = &load.left_out.emplace_back();
-      p->set_path(input_path.count(f.multiframe_id()) ? input_path[f.multiframe_id()]
-                                                      : absl::StrCat(dir, "/", f.name()));
-      p->set_message(absl::StrCat("multiframe ", f.multiframe_id(),
-                                  " has no CU3 rows (its image failed CU3); its ", f.rows(),
-                                  " detections are left out"));
-      continue;
-    }
-    std::vector<std::string> quoted;
-    for (const std::string& c : f.columns()) quoted.push_back(conn.QuoteIdentifier(c));
-    pgcopy::IdRewriter rewriter(block.base, block.count, m.cu_event_id());
-    auto field = [&](const char* name) {
-      for (int i = 0; i < f.columns_size(); ++i) {
-        if (f.columns(i) == name) return i;
+  struct Copied {
+    std::vector<DetectionStream::Problem> problems;
+    std::string refused;  // PostgreSQL's message, when it refused the file
+    bool read_to_end = false;
+    int64_t rows_read = 0, rows_sent = 0, first_obj_id = 0;
+    absl::Time started, finished;
+  };
+  std::vector<Copied> copied(files.size());
+  CURATOR_RETURN_IF_ERROR(conn.Exec("SAVEPOINT detection_copy").status());
+  while (true) {
+    CURATOR_RETURN_IF_ERROR(
+        conn.Exec(absl::StrCat("CREATE TABLE ", part, " (LIKE detection INCLUDING DEFAULTS, ",
+                               "CHECK (obj_id >= ", block.base, " AND obj_id < ",
+                               block.base + block.count, "))"))
+            .status());
+    IdRanges ids(block.count);
+    bool again = false;
+    for (size_t i = 0; i < files.size() && !again; ++i) {
+      if (!to_copy[i] || !copied[i].refused.empty()) continue;
+      const v1::BatchFile& f = m.files(static_cast<int>(i));
+      std::vector<std::string> quoted;
+      for (const std::string& c : f.columns()) quoted.push_back(conn.QuoteIdentifier(c));
+      DetectionStream stream(files[i], block.base, m.cu_event_id(), &ids);
+      Copied& c = copied[i];
+      c.started = absl::Now();
+      absl::StatusOr<int64_t> sent = conn.CopyInFromFile(
+          // FREEZE: the table is new in this (sub)transaction, so rows go in
+          // frozen and all-visible; the index builds and later readers need
+          // not set hint bits.
+          absl::StrCat("COPY ", part, " (", absl::StrJoin(quoted, ", "),
+                       ") FROM STDIN (FORMAT binary, FREEZE)"),
+          absl::StrCat(dir, "/", f.name()),
+          [&](absl::string_view chunk) -> absl::StatusOr<absl::string_view> {
+            return stream.Feed(chunk);
+          });
+      if (!sent.ok()) {
+        if (!IsRefusal(sent.status())) return sent.status();
+        // The transaction is aborted: back to the savepoint, without it.
+        c.refused = std::string(sent.status().message());
+        size_t refused = 0;
+        for (const Copied& x : copied) refused += !x.refused.empty();
+        if (refused > kMaxRefused) {
+          std::vector<std::string> names;
+          for (size_t j = 0; j < files.size(); ++j) {
+            if (!copied[j].refused.empty()) names.push_back(files[j].name);
+          }
+          problems->push_back(absl::StrCat("PostgreSQL refused ", refused, " files of the batch (",
+                                           absl::StrJoin(names, ", "),
+                                           "), more than one bad file would explain; the last "
+                                           "said: ",
+                                           c.refused));
+          return load;
+        }
+        CURATOR_RETURN_IF_ERROR(conn.Exec("ROLLBACK TO SAVEPOINT detection_copy").status());
+        again = true;
+        break;
       }
-      return -1;
-    };
-    const int mf_field = field("multiframe_id"), ext_field = field("ext_num"),
-              ra_field = field("ra"), dec_field = field("dec");
-    if (mf_field < 0 || ext_field < 0 || ra_field < 0 || dec_field < 0) {
-      problems->push_back(absl::StrCat(f.name(), ": multiframe_id, ext_num, ra and dec are required"));
-      return load;
+      stream.Finish();
+      if (*sent != stream.rows_sent()) {
+        return absl::InternalError(absl::StrCat("COPY of ", f.name(), " took ", *sent,
+                                                " rows, but ", stream.rows_sent(), " were sent"));
+      }
+      c.problems = stream.problems();
+      c.read_to_end = stream.read_to_end();
+      c.rows_read = stream.rows_read();
+      c.rows_sent = stream.rows_sent();
+      c.first_obj_id = stream.first_obj_id();
+      c.finished = absl::Now();
     }
-    // The rows are checked as they stream past: no second scan.
-    rewriter.WatchDetections(mf_field, ext_field, ra_field, dec_field);
-    CURATOR_ASSIGN_OR_RETURN(
-        std::optional<int64_t> copied,
-        CopyBatchFile(
-            conn,
-            // FREEZE: the table is new in this transaction, so rows go in
-            // frozen and all-visible; the validation scan and later readers
-            // need not set hint bits.
-            absl::StrCat("COPY ", part, " (", absl::StrJoin(quoted, ", "),
-                         ") FROM STDIN (FORMAT binary, FREEZE)"),
-            dir, f, problems, [&](absl::string_view chunk) { return rewriter.Feed(chunk); },
-            [&] { return rewriter.Finish(); }));
-    if (!copied) return load;
-    copy.rows += *copied;
-    for (const auto& [key, t] : rewriter.tallies()) {
-      auto& sum = tallies[key];
-      sum.rows += t.rows;
-      sum.bad_ra += t.bad_ra;
-      sum.bad_dec += t.bad_dec;
-    }
-    copy.files.push_back({absl::StrCat(dir, "/", f.name()), f.multiframe_id(), {}, absl::Now(), *copied});
+    if (!again) break;
   }
+  CURATOR_RETURN_IF_ERROR(conn.Exec("RELEASE SAVEPOINT detection_copy").status());
   copy.finished = absl::Now();
-  for (const v1::FileProblem& l : load.left_out) {
-    copy.messages.push_back({"warning", l.path(), 0, "", l.message()});
-  }
-  copy.warnings = static_cast<int>(load.left_out.size());
-  load.rows = copy.rows;
 
-  // Per detector, from the tallies made while streaming: it exists in
-  // multiframe_detector, and its positions are in range.
+  // The verdicts: a file with a problem is left out, with its rows.
   tasklog::Step validate{"validate", absl::Now()};
-  std::vector<std::string> mf_ids, ext_nums;
-  for (const auto& [key, t] : tallies) {
-    mf_ids.push_back(std::to_string(key.first));
-    ext_nums.push_back(std::to_string(key.second));
-  }
-  CURATOR_ASSIGN_OR_RETURN(
-      pg::Result missing,
-      conn.Exec("SELECT t.mf, t.ext FROM unnest($1::bigint[], $2::smallint[]) AS t(mf, ext) "
-                "WHERE NOT EXISTS (SELECT 1 FROM multiframe_detector d WHERE d.multiframe_id = "
-                "t.mf AND d.ext_num = t.ext) ORDER BY 1, 2",
-                {absl::StrCat("{", absl::StrJoin(mf_ids, ","), "}"),
-                 absl::StrCat("{", absl::StrJoin(ext_nums, ","), "}")}));
-  for (int i = 0; i < missing.rows(); ++i) {
-    const auto& t = tallies[{missing.GetInt(i, 0), static_cast<int>(missing.GetInt(i, 1))}];
-    problems->push_back(absl::StrCat("detector ", missing.Get(i, 0), "/", missing.Get(i, 1),
-                                     ": no such multiframe_detector row (", t.rows, " detections)"));
-  }
-  for (const auto& [key, t] : tallies) {
-    const std::string which = absl::StrCat("detector ", key.first, "/", key.second);
-    if (t.bad_ra > 0) {
-      problems->push_back(absl::StrCat(which, ": ", t.bad_ra, " detections with RA outside [0, 360)"));
+  std::vector<const Copied*> excluded;
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (!to_copy[i]) continue;
+    const Copied& c = copied[i];
+    tasklog::FileEntry entry{absl::StrCat(dir, "/", files[i].name), files[i].multiframe_id,
+                             c.started, c.finished};
+    copy.rows += c.rows_sent;
+    const bool bad = !c.refused.empty() || !c.problems.empty();
+    if (!bad) {
+      entry.rows = c.rows_sent;
+      load.rows += c.rows_sent;
+    } else {
+      std::vector<DetectionStream::Problem> why = c.problems;
+      if (!c.refused.empty()) {
+        why = {{0, "", absl::StrCat("PostgreSQL refused ", files[i].name, ": ", c.refused)}};
+      }
+      v1::FileProblem p = LeftOut(paths[i], why, c.read_to_end ? c.rows_read : files[i].rows);
+      validate.messages.push_back({"error", p.path(), p.hdu(), p.item(), p.message()});
+      ++validate.errors;
+      entry.errors = 1;
+      load.left_out.push_back(std::move(p));
+      if (c.rows_sent > 0) excluded.push_back(&c);
     }
-    if (t.bad_dec > 0) {
-      problems->push_back(absl::StrCat(which, ": ", t.bad_dec,
-                                       " detections with Dec outside [-90, 90]"));
+    copy.files.push_back(std::move(entry));
+  }
+
+  // Sorting a night's ids and pixels in memory, not in temporary files.
+  CURATOR_RETURN_IF_ERROR(conn.Exec("SET LOCAL maintenance_work_mem = '512MB'").status());
+  if (load.rows == 0) {
+    // Nothing left to attach.
+    CURATOR_RETURN_IF_ERROR(conn.Exec(absl::StrCat("DROP TABLE ", part)).status());
+    validate.finished = absl::Now();
+    load.rows_per_table["detection"] = 0;
+    load.steps = {std::move(copy), std::move(validate)};
+    return load;
+  }
+  bool keyed = false;
+  if (!excluded.empty()) {
+    // The rows a rejected file had sent before its first bad row. Its ids
+    // are one run, so with the primary key (built now rather than below;
+    // every id sent is unique) the DELETE reads only those rows, not the
+    // night's table: measured on PostgreSQL 15, 30 000 rows of a 3M-row
+    // table go in 25 ms by the key against 0.5 s by a scan, beside 15 s
+    // for the COPY. The index keeps entries for the dead rows until
+    // autovacuum, and their ids stay unused: a gap in the block, never a
+    // duplicate. (A savepoint per file instead would forbid FREEZE.)
+    CURATOR_RETURN_IF_ERROR(
+        conn.Exec(absl::StrCat("ALTER TABLE ", part, " ADD PRIMARY KEY (obj_id)")).status());
+    keyed = true;
+    for (const Copied* c : excluded) {
+      CURATOR_RETURN_IF_ERROR(
+          conn.Exec(absl::StrCat("DELETE FROM ", part, " WHERE obj_id >= ", c->first_obj_id,
+                                 " AND obj_id < ", c->first_obj_id + c->rows_sent))
+              .status());
     }
   }
   validate.finished = absl::Now();
-  validate.errors = static_cast<int>(problems->size());
-  if (!problems->empty()) return load;
 
   // Indexes on the new table, then it becomes a partition: the parent's
   // primary key and Q3C index adopt them.
   tasklog::Step attach{"index and attach", absl::Now()};
-  // Sorting a night's ids and pixels in memory, not in temporary files.
-  CURATOR_RETURN_IF_ERROR(conn.Exec("SET LOCAL maintenance_work_mem = '512MB'").status());
-  CURATOR_RETURN_IF_ERROR(conn.Exec(absl::StrCat("ALTER TABLE ", part, " ADD PRIMARY KEY (obj_id)")).status());
+  if (!keyed) {
+    CURATOR_RETURN_IF_ERROR(
+        conn.Exec(absl::StrCat("ALTER TABLE ", part, " ADD PRIMARY KEY (obj_id)")).status());
+  }
   CURATOR_RETURN_IF_ERROR(
       conn.Exec(absl::StrCat("CREATE INDEX ON ", part, " (q3c_ang2ipix(ra, dec))")).status());
   // Statistics are left to autovacuum: ANALYZE here would lengthen the

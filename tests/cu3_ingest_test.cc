@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "ingester/ingest.h"
 #include "synth/survey_generator.h"
+#include "tests/support/batch_edit.h"
 #include "tests/support/command.h"
 #include "tests/support/pipeline_test.h"
 #include "tests/support/process.h"
@@ -47,6 +48,34 @@ class Cu3IngestTest : public testing::PipelineTest {
   worker::TaskOutput Process(const std::string& night) {
     Register(night);
     return Cu3(night);
+  }
+  int64_t FrameId(int run) {
+    return Count(absl::StrFormat("SELECT multiframe_id FROM curation.registered_file WHERE "
+                                 "file_name = 'w20071021_%05d.fit'", run));
+  }
+  // Edits the batch's file for `table`, keeping its manifest right.
+  void Edit(const worker::TaskOutput& out, const std::string& table,
+            const std::function<void(v1::BatchFile&, std::vector<testing::CopyRow>&)>& edit) {
+    for (const auto& f : out.manifest.files()) {
+      if (f.table() == table) {
+        ASSERT_TRUE(testing::EditBatchFile(out.batch_dir, f.name(), edit).ok()) << table;
+        return;
+      }
+    }
+    ADD_FAILURE() << "no file for " << table;
+  }
+  // curation.batch's failures for the image `name`, as "hdu|item|message".
+  std::vector<std::string> FailuresOf(const std::string& name) {
+    pqxx::connection c(conninfo());
+    pqxx::work tx(c);
+    std::vector<std::string> out;
+    for (const auto& r : tx.exec_params(
+             "SELECT f->>'hdu', f->>'item', f->>'message' FROM curation.batch b, "
+             "jsonb_array_elements(b.failures) f WHERE b.cu = 3 AND f->>'path' = $1",
+             archive_ + "/incoming/20071021/" + name)) {
+      out.push_back(absl::StrCat(r[0].c_str(), "|", r[1].c_str(), "|", r[2].c_str()));
+    }
+    return out;
   }
 };
 
@@ -340,6 +369,100 @@ TEST_F(Cu3IngestTest, ImagesWithABadZbitpixOrGarbageXtensionFailNamed) {
   EXPECT_EQ(Count("SELECT count(*) FROM curation.log_message WHERE level = 'error' AND path LIKE "
                   "'%w20071021_00004.fit' AND message LIKE '%ZBITPIX = 13%'"),
             1);
+}
+
+TEST_F(Cu3IngestTest, AMultiframeFailingIngestValidationIsLeftOutOfEveryTable) {
+  // A batch as another producer or an older worker might hand over: the
+  // worker's, edited (sizes and CRCs kept right) so that frame 2's RA_BASE
+  // is 400 degrees, frame 3's header has one card twice, and frame 4 has
+  // lost its HDU 5 detector row (so 4 detectors, 3 rows). Frame 1 is clean.
+  // Each of these once quarantined the whole night.
+  Generate(Survey(1, 4));
+  worker::TaskOutput out = Process("20071021");
+  ASSERT_EQ(out.manifest.failures_size(), 0);
+  const int64_t f2 = FrameId(2), f3 = FrameId(3), f4 = FrameId(4);
+  Edit(out, "multiframe", [&](v1::BatchFile& f, std::vector<testing::CopyRow>& rows) {
+    const int id = testing::ColumnOf(f, "multiframe_id"), ra = testing::ColumnOf(f, "ra_base");
+    for (auto& row : rows) {
+      if (testing::AsInt64(row[id]) == f2) row[ra] = testing::Float64Field(400);
+    }
+  });
+  Edit(out, "multiframe_header_card", [&](v1::BatchFile& f, std::vector<testing::CopyRow>& rows) {
+    const int id = testing::ColumnOf(f, "multiframe_id"), hdu = testing::ColumnOf(f, "hdu");
+    for (size_t r = 0; r < rows.size(); ++r) {
+      if (testing::AsInt64(rows[r][id]) == f3 && testing::AsInt16(rows[r][hdu]) == 2) {
+        rows.insert(rows.begin() + r, rows[r]);
+        return;
+      }
+    }
+  });
+  Edit(out, "multiframe_detector", [&](v1::BatchFile& f, std::vector<testing::CopyRow>& rows) {
+    const int id = testing::ColumnOf(f, "multiframe_id"), ext = testing::ColumnOf(f, "ext_num");
+    std::erase_if(rows, [&](const testing::CopyRow& row) {
+      return testing::AsInt64(row[id]) == f4 && testing::AsInt16(row[ext]) == 5;
+    });
+  });
+  auto outcomes = IngestAll();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].kind, IK::kIngested) << outcomes[0].report;
+  EXPECT_EQ(outcomes[0].files_left_out, 3);
+  // Frame 1 only, in all three tables.
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe WHERE file_name = 'w20071021_00001.fit'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe_detector"), 4);
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM multiframe_detector WHERE multiframe_id = ",
+                               FrameId(1))),
+            4);
+  EXPECT_GT(Count("SELECT count(*) FROM multiframe_header_card"), 0);
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM multiframe_header_card WHERE multiframe_id "
+                               "<> ", FrameId(1))),
+            0);
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.batch WHERE cu = 3 AND state = 'ingested' AND "
+                  "(rows_per_table->>'multiframe')::int = 1"),
+            1);
+  // Each left out by its image's path, with the HDU, keyword or column,
+  // and why; and in the ingest's log.
+  EXPECT_THAT(FailuresOf("w20071021_00002.fit"),
+              ::testing::ElementsAre(::testing::AllOf(
+                  ::testing::StartsWith(absl::StrCat(
+                      "1|ra_base|w20071021_00002.fit HDU 1: multiframe: key ", f2,
+                      " has ra_base = 400, outside [0, 360); its rows are left out (1 multiframe, "
+                      "4 multiframe_detector, ")),
+                  ::testing::EndsWith(" multiframe_header_card)"))));
+  EXPECT_THAT(FailuresOf("w20071021_00003.fit"),
+              ::testing::ElementsAre(::testing::StartsWith(absl::StrCat(
+                  "2||w20071021_00003.fit HDU 2: multiframe_header_card: key ", f3,
+                  "/2/1 appears 2 times in the batch; its rows are left out (1 multiframe, 4 "
+                  "multiframe_detector, "))));
+  EXPECT_THAT(FailuresOf("w20071021_00004.fit"),
+              ::testing::ElementsAre(::testing::StartsWith(absl::StrCat(
+                  "0|num_detectors|w20071021_00004.fit: multiframe_id ", f4,
+                  " has 4 detectors but 3 detector rows; its rows are left out (1 multiframe, 3 "
+                  "multiframe_detector, "))));
+  for (const char* name : {"w20071021_00002.fit", "w20071021_00003.fit", "w20071021_00004.fit"}) {
+    EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM curation.log_message m JOIN "
+                                 "curation.cu_event e USING (cu_event_id) WHERE e.cu = 3 AND "
+                                 "e.kind = 'ingest' AND m.level = 'error' AND m.path = '",
+                                 archive_, "/incoming/20071021/", name,
+                                 "' AND m.message LIKE '%its rows are left out%'")),
+              1)
+        << name;
+  }
+}
+
+TEST_F(Cu3IngestTest, AProblemOfNoOneMultiframeStillQuarantinesTheBatch) {
+  // A NULL multiframe_id names no file to leave out: the batch is broken.
+  Generate(Survey(1, 2));
+  worker::TaskOutput out = Process("20071021");
+  Edit(out, "multiframe_detector", [&](v1::BatchFile& f, std::vector<testing::CopyRow>& rows) {
+    rows[0][testing::ColumnOf(f, "multiframe_id")] = std::nullopt;
+  });
+  auto outcomes = IngestAll();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].kind, IK::kQuarantined);
+  EXPECT_THAT(outcomes[0].report,
+              HasSubstr("multiframe_detector: 1 rows have no multiframe_id (NOT NULL)"));
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 0);
 }
 
 TEST_F(Cu3IngestTest, IngestingAgainChangesNothing) {

@@ -20,6 +20,8 @@
 #include "gtest/gtest.h"
 #include "ingester/ingest.h"
 #include "synth/survey_generator.h"
+#include "archive/batch.h"
+#include "tests/support/batch_edit.h"
 #include "tests/support/command.h"
 #include "tests/support/process.h"
 #include "tests/support/pipeline_test.h"
@@ -43,6 +45,46 @@ class Cu4IngestTest : public testing::PipelineTest {
     Cu3(night);
     Cu4(night);
     for (const auto& o : IngestAll()) EXPECT_EQ(o.kind, IK::kIngested) << o.report;
+  }
+  // The night's CU3 ingested, then the worker's CU4 batch, left in staging.
+  worker::TaskOutput Cu4Batch(const std::string& night) {
+    Register(night);
+    Cu3(night);
+    for (const auto& o : IngestAll()) EXPECT_EQ(o.kind, IK::kIngested) << o.report;
+    return Cu4(night);
+  }
+  int64_t FrameId(int run) {
+    return Count(absl::StrFormat("SELECT multiframe_id FROM multiframe WHERE file_name = "
+                                 "'w20071021_%05d.fit'", run));
+  }
+  // The batch file holding multiframe `id`'s detections.
+  static std::string FileOf(const v1::Manifest& m, int64_t id) {
+    for (const auto& f : m.files()) {
+      if (f.multiframe_id() == id) return f.name();
+    }
+    ADD_FAILURE() << "no file for multiframe " << id;
+    return "";
+  }
+  // Rows of curation.batch's failures (JSON) of the CU4 batch for the
+  // catalogue `name`, as "hdu|item|message".
+  std::vector<std::string> FailuresOf(const std::string& name) {
+    pqxx::connection c(conninfo());
+    pqxx::work tx(c);
+    std::vector<std::string> out;
+    for (const auto& r : tx.exec_params(
+             "SELECT f->>'hdu', f->>'item', f->>'message' FROM curation.batch b, "
+             "jsonb_array_elements(b.failures) f WHERE b.cu = 4 AND f->>'path' = $1",
+             archive_ + "/incoming/20071021/" + name)) {
+      out.push_back(absl::StrCat(r[0].c_str(), "|", r[1].c_str(), "|", r[2].c_str()));
+    }
+    return out;
+  }
+  // Error messages of the CU4 ingest's log for the catalogue `name`.
+  int64_t IngestErrorsNaming(const std::string& name, const std::string& like) {
+    return Count(absl::StrCat(
+        "SELECT count(*) FROM curation.log_message m JOIN curation.cu_event e USING "
+        "(cu_event_id) WHERE e.cu = 4 AND e.kind = 'ingest' AND m.level = 'error' AND m.path = '",
+        archive_, "/incoming/20071021/", name, "' AND m.message LIKE '", like, "'"));
   }
 };
 
@@ -337,6 +379,143 @@ TEST_F(Cu4IngestTest, OutOfRangePositionsFailTheirCatalogueNotTheNight) {
   EXPECT_THAT(out.manifest.failures(0).message(),
               HasSubstr("w20071021_00002_cat.fits HDU 5: column DEC is outside [-pi/2, pi/2] "
                         "radians in 2 rows (first row 10: -2)"));
+}
+
+TEST_F(Cu4IngestTest, FilesFailingIngestValidationAreLeftOutAndTheRestOfTheBatchLoads) {
+  // A batch as another producer or an older worker might hand over: the
+  // worker's, edited (its sizes and CRCs kept right) so that frame 2's
+  // catalogue has 5 detections with RA outside [0, 360) in HDU 3 (its rows
+  // 12..16), frame 3's image has lost its HDU 3 row in multiframe_detector,
+  // and the manifest says frame 4's catalogue holds 3 detections more than
+  // it does. Frames 1 and 5 are clean. Each of these once quarantined the
+  // whole night.
+  ASSERT_TRUE(synth::GenerateSurvey(Survey(1, 5)).ok());
+  Register("20071021");
+  Cu3("20071021");
+  for (const auto& o : IngestAll()) ASSERT_EQ(o.kind, IK::kIngested) << o.report;
+  ASSERT_TRUE(conn_->Exec(absl::StrCat("DELETE FROM multiframe_detector WHERE multiframe_id = ",
+                                       FrameId(3), " AND ext_num = 3"))
+                  .ok());
+  worker::TaskOutput out = Cu4("20071021");
+  ASSERT_EQ(out.manifest.failures_size(), 0);
+  ASSERT_TRUE(testing::EditBatchFile(
+                  out.batch_dir, FileOf(out.manifest, FrameId(2)),
+                  [](v1::BatchFile& f, std::vector<testing::CopyRow>& rows) {
+                    const int ext = testing::ColumnOf(f, "ext_num"), ra = testing::ColumnOf(f, "ra");
+                    int in_hdu = 0;
+                    for (auto& row : rows) {
+                      if (testing::AsInt16(row[ext]) != 3) continue;
+                      if (++in_hdu >= 12 && in_hdu <= 16) row[ra] = testing::Float64Field(1e6);
+                    }
+                  })
+                  .ok());
+  {
+    v1::Manifest m = *batch::ReadManifest(out.batch_dir);
+    for (auto& f : *m.mutable_files()) {
+      if (f.multiframe_id() == FrameId(4)) f.set_rows(f.rows() + 3);
+    }
+    ASSERT_TRUE(batch::WriteManifest(out.batch_dir, m).ok());
+  }
+
+  auto outcomes = IngestAll();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].kind, IK::kIngested) << outcomes[0].report;
+  EXPECT_EQ(outcomes[0].files_left_out, 3);
+  // Exactly frames 1 and 5, whole; every obj_id unique and in the block.
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 2 * 4 * 40);
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM detection WHERE multiframe_id IN (",
+                               FrameId(1), ", ", FrameId(5), ")")),
+            2 * 4 * 40);
+  EXPECT_EQ(Count("SELECT count(DISTINCT obj_id) FROM detection"), 2 * 4 * 40);
+  EXPECT_EQ(Count("SELECT count(*) FROM detection d, curation.id_block b WHERE d.obj_id < b.base "
+                  "OR d.obj_id >= b.base + b.count"),
+            0);
+  EXPECT_EQ(Count("SELECT count FROM curation.id_block"), 5 * 4 * 40 + 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.batch WHERE cu = 4 AND state = 'ingested' AND "
+                  "rows_per_table->>'detection' = '320'"),
+            1);
+  // Each bad file named in the batch's failures, by its catalogue's path,
+  // with the HDU, the column and what was wrong; and in the ingest's log.
+  EXPECT_THAT(FailuresOf("w20071021_00002_cat.fits"),
+              ::testing::ElementsAre(
+                  "3|ra|w20071021_00002_cat.fits HDU 3: 5 detections with RA outside [0, 360) "
+                  "(rows 12..16); its 160 detections are left out"));
+  EXPECT_THAT(FailuresOf("w20071021_00003_cat.fits"),
+              ::testing::ElementsAre(absl::StrCat(
+                  "3|ext_num|w20071021_00003_cat.fits HDU 3: 40 detections of a detector "
+                  "multiframe_detector does not have (multiframe ", FrameId(3),
+                  ", ext_num 3); its 160 detections are left out")));
+  EXPECT_THAT(FailuresOf("w20071021_00004_cat.fits"),
+              ::testing::ElementsAre(absl::StrCat(
+                  "0||w20071021_00004_cat.fits: ", FileOf(out.manifest, FrameId(4)),
+                  " holds 160 detections, but the manifest says 163; its 160 detections are "
+                  "left out")));
+  EXPECT_EQ(IngestErrorsNaming("w20071021_00002_cat.fits", "%RA outside [0, 360) (rows 12..16)%"), 1);
+  EXPECT_EQ(IngestErrorsNaming("w20071021_00003_cat.fits", "%multiframe_detector does not have%"), 1);
+  EXPECT_EQ(IngestErrorsNaming("w20071021_00004_cat.fits", "%the manifest says 163%"), 1);
+  // The rows the bad files had sent before their first bad row are gone
+  // from the partition itself, not just hidden.
+  EXPECT_EQ(Count("SELECT count(*) FROM detection WHERE ra < 0 OR ra >= 360"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM pg_inherits WHERE inhparent = 'detection'::regclass"), 1);
+}
+
+TEST_F(Cu4IngestTest, AFilePostgresqlRefusesIsLeftOutAndTheRestLoads) {
+  // A value the ingester does not judge itself, only PostgreSQL: text that
+  // is not UTF-8, in a column the archive has gained. Frame 2's catalogue
+  // has it; the copy starts again without that file.
+  ASSERT_TRUE(synth::GenerateSurvey(Survey(1, 3)).ok());
+  worker::TaskOutput out = Cu4Batch("20071021");
+  ASSERT_TRUE(conn_->Exec("ALTER TABLE detection ADD COLUMN note text").ok());
+  for (const auto& file : out.manifest.files()) {
+    const bool bad = file.multiframe_id() == FrameId(2);
+    ASSERT_TRUE(testing::EditBatchFile(out.batch_dir, file.name(),
+                                       [&](v1::BatchFile& f, std::vector<testing::CopyRow>& rows) {
+                                         f.mutable_columns()->Add("cu_event_id");
+                                         f.set_columns(f.columns_size() - 2, "note");
+                                         for (size_t r = 0; r < rows.size(); ++r) {
+                                           rows[r].insert(rows[r].end() - 1,
+                                                          bad && r == 7 ? "\xff\xfe" : "fine");
+                                         }
+                                       })
+                    .ok());
+  }
+  auto outcomes = IngestAll();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].kind, IK::kIngested) << outcomes[0].report;
+  EXPECT_EQ(outcomes[0].files_left_out, 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 2 * 4 * 40);
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM detection WHERE multiframe_id = ", FrameId(2))), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM detection WHERE note = 'fine'"), 2 * 4 * 40);
+  std::vector<std::string> failures = FailuresOf("w20071021_00002_cat.fits");
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_THAT(failures[0], HasSubstr(absl::StrCat("w20071021_00002_cat.fits: PostgreSQL refused ",
+                                                  FileOf(out.manifest, FrameId(2)), ": ")));
+  EXPECT_THAT(failures[0], HasSubstr("invalid byte sequence for encoding \"UTF8\""));
+  EXPECT_THAT(failures[0], HasSubstr("its 160 detections are left out"));
+  EXPECT_EQ(IngestErrorsNaming("w20071021_00002_cat.fits", "%PostgreSQL refused%"), 1);
+}
+
+TEST_F(Cu4IngestTest, ManyFilesPostgresqlRefusesQuarantineTheBatch) {
+  // Not one bad file: PostgreSQL refuses every catalogue (text that is not
+  // UTF-8 in all of them), so the copy does not start over and over.
+  ASSERT_TRUE(synth::GenerateSurvey(Survey(1, 5, 10)).ok());
+  worker::TaskOutput out = Cu4Batch("20071021");
+  ASSERT_TRUE(conn_->Exec("ALTER TABLE detection ADD COLUMN note text").ok());
+  for (const auto& file : out.manifest.files()) {
+    ASSERT_TRUE(testing::EditBatchFile(out.batch_dir, file.name(),
+                                       [&](v1::BatchFile& f, std::vector<testing::CopyRow>& rows) {
+                                         f.mutable_columns()->Add("cu_event_id");
+                                         f.set_columns(f.columns_size() - 2, "note");
+                                         for (auto& row : rows) row.insert(row.end() - 1, "\xff");
+                                       })
+                    .ok());
+  }
+  auto outcomes = IngestAll();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].kind, IK::kQuarantined);
+  EXPECT_THAT(outcomes[0].report, HasSubstr("PostgreSQL refused 4 files of the batch"));
+  EXPECT_THAT(outcomes[0].report, HasSubstr("more than one bad file would explain"));
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 0);
 }
 
 TEST_F(Cu4IngestTest, ANightWhoseEveryCatalogueFailedRecordsAnEmptyLoad) {
