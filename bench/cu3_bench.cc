@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   auto reg = archive::RegisterNight(**conn, archive, night);
   if (!reg.ok()) return Die(reg.status());
   auto images = archive::RegisteredImages(**conn, night);
-  worker::TaskInput input{archive, night, 1, {}, 1};
+  worker::TaskInput input{archive, night, 1, {}, 1, nullptr, {}};
   std::vector<std::string> paths;
   for (const auto& i : *images) {
     input.images.push_back({i.multiframe_id, i.path, i.file_name, i.file_time_stamp, i.cat_name});

@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   if (auto r = archive::RegisterNight(db, archive, night); !r.ok()) return Die(r.status());
   {  // CU3 first: the detections' foreign keys.
     auto images = archive::RegisteredImages(db, night);
-    worker::TaskInput in{archive, night, 0, {}, 2};
+    worker::TaskInput in{archive, night, 0, {}, 2, nullptr, {}};
     for (const auto& i : *images) in.images.push_back({i.multiframe_id, i.path, i.file_name, i.file_time_stamp, i.cat_name});
     (void)db.Exec("INSERT INTO curation.cu_event (cu, kind, producer) VALUES (3, 'process', 'bench')");
     in.cu_event_id = 1;

@@ -60,6 +60,8 @@ absl::StatusOr<v1::RunTaskRequest> Dispatcher::Request(const TaskRow& t, const C
   r.set_cu(spec->cu);
   r.set_night(t.night);
   r.set_cu_event_id(claim.cu_event_id);
+  r.set_generation(claim.generation);
+  for (const std::string& b : claim.replaces) r.add_replaces(b);
   if (spec->input == archive::CuInput::kDatabase) return r;  // it reads the database itself
   CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
   if (spec->input == archive::CuInput::kCatalogues) {

@@ -228,10 +228,14 @@ absl::StatusOr<MoveResult> TaskStore::Retry(const std::vector<int64_t>& ids) {
 }
 
 absl::StatusOr<MoveResult> TaskStore::Rerun(const std::vector<int64_t>& ids) {
-  return MoveEach(ids, TaskEvent::kRerun,
-                  absl::StrCat(", max_attempts = attempts + ", policy_.max_attempts,
-                               ", lost_attempts = 0, not_before = NULL, worker_id = NULL, "
-                               "batch_id = NULL"));
+  return MoveEach(
+      ids, TaskEvent::kRerun,
+      absl::StrCat(
+          ", max_attempts = attempts + ", policy_.max_attempts,
+          ", lost_attempts = 0, not_before = NULL, worker_id = NULL, "
+          "generation = generation + 1, replaces = CASE WHEN batch_id IS "
+          "NULL OR batch_id = ANY(replaces) THEN replaces ELSE "
+          "array_append(replaces, batch_id) END, batch_id = NULL"));
 }
 
 absl::StatusOr<std::vector<TaskRow>> TaskStore::Ready() {
@@ -258,9 +262,12 @@ absl::StatusOr<Claimed> TaskStore::Claim(int64_t task_id, const std::string& wor
   CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
   CURATOR_ASSIGN_OR_RETURN(pg::Transaction tx, pg::Transaction::Begin(*conn));
   CURATOR_ASSIGN_OR_RETURN(
-      pg::Result row, conn->Exec("SELECT cu, to_char(night, 'YYYYMMDD'), state, attempts FROM "
-                                 "curation.task WHERE task_id = $1 FOR UPDATE",
-                                 {std::to_string(task_id)}));
+      pg::Result row,
+      conn->Exec(
+          "SELECT cu, to_char(night, 'YYYYMMDD'), state, attempts, generation, "
+          "array_to_string(replaces, ' ') FROM curation.task WHERE task_id = "
+          "$1 FOR UPDATE",
+          {std::to_string(task_id)}));
   if (row.rows() == 0) return absl::NotFoundError(absl::StrCat("no task ", task_id));
   CURATOR_ASSIGN_OR_RETURN(TaskState state, TaskStateFromDatabase(row.Get(0, 2)));
   if (!IsAllowed(TaskEvent::kDispatch, state)) {
@@ -283,7 +290,13 @@ absl::StatusOr<Claimed> TaskStore::Claim(int64_t task_id, const std::string& wor
                  {std::to_string(task_id), worker_id, std::to_string(event)})
           .status());
   CURATOR_RETURN_IF_ERROR(tx.Commit());
-  return Claimed{static_cast<int>(row.GetInt(0, 3)) + 1, event};
+  Claimed claimed{static_cast<int>(row.GetInt(0, 3)) + 1,
+                  event,
+                  static_cast<int>(row.GetInt(0, 4)),
+                  {}};
+  // Batch ids have no spaces (worker/batch_writer.h).
+  claimed.replaces = absl::StrSplit(row.Get(0, 5), ' ', absl::SkipEmpty());
+  return claimed;
 }
 
 absl::Status TaskStore::Accepted(int64_t task_id, int attempt, const std::string& boot_id,

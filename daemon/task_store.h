@@ -69,6 +69,10 @@ struct MoveResult {
 struct Claimed {
   int attempt = 0;
   int64_t cu_event_id = 0;
+  // Which run of the task this is (0, then one more at each rerun) and
+  // the batches of its earlier runs, which its batch replaces.
+  int generation = 0;
+  std::vector<std::string> replaces;
 };
 
 struct TaskPolicy {
@@ -110,6 +114,9 @@ class TaskStore {
   // A fresh budget of attempts; the attempt count goes on (attempt ids on
   // workers are never reused).
   absl::StatusOr<MoveResult> Retry(const std::vector<int64_t>& ids);
+  // Processes the task again from its files, whatever it reached: a new
+  // generation, whose batch replaces the batches of every run before
+  // (docs/ARCHITECTURE.md, "Reruns").
   absl::StatusOr<MoveResult> Rerun(const std::vector<int64_t>& ids);
 
   // Approved tasks that may start now: their backoff has passed and every

@@ -67,8 +67,8 @@ TEST_F(FullDiskTest, ATaskThatCannotWriteItsOutputFailsLeavesNothingAndItsRerunL
   Register("20071021");
   // CU2: 32 previews of 256 x 256 do not fit in 256 kB.
   const int64_t event = *tasklog::StartEvent(*conn_, 2, "process", "20071021", "test");
-  absl::StatusOr<worker::TaskOutput> cu2 =
-      worker::RunCu2({archive_, "20071021", event, Images(), 2, {}});
+  absl::StatusOr<worker::TaskOutput> cu2 = worker::RunCu2(
+      {archive_, "20071021", event, Images(), 2, {}, nullptr, {}});
   ASSERT_FALSE(cu2.ok());
   EXPECT_EQ(cu2.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(cu2.status().message()),
@@ -81,7 +81,7 @@ TEST_F(FullDiskTest, ATaskThatCannotWriteItsOutputFailsLeavesNothingAndItsRerunL
 
   // CU4: its detection files do not fit either.
   auto cats = *archive::RegisteredCatalogues(*conn_, "20071021");
-  worker::Cu4Input in{archive_, "20071021", event, {}, 2};
+  worker::Cu4Input in{archive_, "20071021", event, {}, 2, nullptr, {}};
   for (const auto& c : cats) in.catalogues.push_back({c.multiframe_id, c.path, c.image_path});
   Resize("size=32k");
   absl::StatusOr<worker::TaskOutput> cu4 = worker::RunCu4(in);
@@ -93,7 +93,8 @@ TEST_F(FullDiskTest, ATaskThatCannotWriteItsOutputFailsLeavesNothingAndItsRerunL
   Resize("size=64m");
   worker::TaskOutput cu3 = Cu3("20071021");
   ASSERT_FALSE(cu3.batch_dir.empty());
-  cu2 = worker::RunCu2({archive_, "20071021", event, Images(), 2, {}});
+  cu2 = worker::RunCu2(
+      {archive_, "20071021", event, Images(), 2, {}, nullptr, {}});
   ASSERT_TRUE(cu2.ok()) << cu2.status();
   EXPECT_EQ(cu2->manifest.assets_size(), 8 * 4);
   cu4 = worker::RunCu4(in);

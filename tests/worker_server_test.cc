@@ -185,7 +185,7 @@ TEST_F(WorkerServerTest, CancelledTasksLeaveNothing) {
   worker::TaskControl control;
   control.Cancel();
   auto images = archive::RegisteredImages(*conn_, "20071021");
-  worker::TaskInput in{archive_, "20071021", 0, {}, 1, &control};
+  worker::TaskInput in{archive_, "20071021", 0, {}, 1, &control, {}};
   for (const auto& i : *images) in.images.push_back({i.multiframe_id, i.path, i.file_name, i.file_time_stamp, i.cat_name});
   auto out = worker::RunCu3(in);
   EXPECT_EQ(out.status().code(), absl::StatusCode::kCancelled);
@@ -274,7 +274,7 @@ TEST_F(WorkerServerTest, NamesThatAreNotPlainFileNamesAreRefusedAndNothingIsWrit
   for (const auto& i : *images) {
     in.push_back({i.multiframe_id, i.path, "../../../etc/x.fit", i.file_time_stamp, ""});
   }
-  auto out = worker::RunCu2({archive_, "20071021", 0, in, 1, {}});
+  auto out = worker::RunCu2({archive_, "20071021", 0, in, 1, {}, nullptr, {}});
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_EQ(out->manifest.failures_size(), 1);
   EXPECT_THAT(out->manifest.failures(0).message(),

@@ -85,7 +85,10 @@ std::string MakeBatchId(const std::string& night, int cu,
 
 absl::StatusOr<std::unique_ptr<BatchWriter>> BatchWriter::Create(
     const std::string& archive_root, const std::string& night, int cu,
-    const std::string& batch_id, int64_t cu_event_id) {
+    const std::string& inputs_id, int64_t cu_event_id, const Rerun& rerun) {
+  const std::string batch_id =
+      rerun.generation > 0 ? absl::StrCat(inputs_id, "-r", rerun.generation)
+                           : inputs_id;
   std::unique_ptr<BatchWriter> w(new BatchWriter());
   const std::string night_dir = layout::NightDir(archive_root, layout::kStaging, night);
   w->final_dir_ = absl::StrCat(night_dir, "/", batch_id);
@@ -101,6 +104,7 @@ absl::StatusOr<std::unique_ptr<BatchWriter>> BatchWriter::Create(
   m.set_night(night);
   m.set_cu_event_id(cu_event_id);
   m.set_producer(batch::ProducerName());
+  for (const std::string& b : rerun.replaces) m.add_replaces(b);
   return w;
 }
 

@@ -23,11 +23,23 @@
 
 namespace curator::worker {
 
+// Which run of its task a batch comes from (docs/ARCHITECTURE.md,
+// "Reruns"): 0 the first; each operator's rerun one more. A later run's
+// batch is a new batch, "<id>-r<generation>", that replaces the batches
+// of the runs before it.
+struct Rerun {
+  int generation = 0;
+  std::vector<std::string> replaces;  // batch ids
+};
+
 class BatchWriter {
  public:
+  // `batch_id` is the inputs' (MakeBatchId); a rerun's batch is named
+  // after it and its generation.
   static absl::StatusOr<std::unique_ptr<BatchWriter>> Create(
       const std::string& archive_root, const std::string& night, int cu,
-      const std::string& batch_id, int64_t cu_event_id);
+      const std::string& batch_id, int64_t cu_event_id,
+      const Rerun& rerun = {});
 
   // A new data file for `table`, whose rows have `columns` in this order;
   // it replaces a file of the same name written before.
@@ -90,7 +102,8 @@ int RemoveStalePartials(const std::string& archive_root,
                         absl::Duration max_age = absl::Hours(24));
 
 // A batch id from the night, the CU and a digest of the inputs (paths,
-// sizes, time stamps): the same inputs always give the same id.
+// sizes, time stamps): the same inputs always give the same id. Batch ids
+// are made of [0-9a-z-] only.
 std::string MakeBatchId(const std::string& night, int cu,
                         const std::vector<std::string>& input_keys);
 

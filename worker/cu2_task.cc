@@ -338,7 +338,8 @@ absl::StatusOr<TaskOutput> RunCu2(const Cu2Input& in) {
   // that loads the batch publishes them (archive/batch.h, assets).
   CURATOR_ASSIGN_OR_RETURN(std::unique_ptr<BatchWriter> batch,
                            BatchWriter::Create(in.archive_root, in.night, 2,
-                                               MakeBatchId(in.night, 2, keys), in.cu_event_id));
+                                               MakeBatchId(in.night, 2, keys),
+                                               in.cu_event_id, in.rerun));
   const size_t n = in.images.size();
   std::vector<FileResult> results(n);
   std::atomic<size_t> next{0};

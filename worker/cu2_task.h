@@ -49,6 +49,7 @@ struct Cu2Input {
   int threads = 0;
   JpegOptions jpeg;
   TaskControl* control = nullptr;  // progress and cancellation, optional
+  Rerun rerun;
 };
 
 // Buffers one thread reuses from detector to detector: the 8-bit picture

@@ -95,7 +95,8 @@ absl::StatusOr<TaskOutput> RunCu3(const TaskInput& input) {
   const std::string batch_id = MakeBatchId(input.night, 3, keys);
   CURATOR_ASSIGN_OR_RETURN(
       std::unique_ptr<BatchWriter> batch,
-      BatchWriter::Create(input.archive_root, input.night, 3, batch_id, input.cu_event_id));
+      BatchWriter::Create(input.archive_root, input.night, 3, batch_id,
+                          input.cu_event_id, input.rerun));
 
   std::vector<std::string> mf_columns = {"multiframe_id", "file_name", "cat_name",
                                          "file_time_stamp", "night", "frame_type"};

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "archive/task_log.h"
 #include "curator/v1/batch.pb.h"
+#include "worker/batch_writer.h"
 #include "worker/task_control.h"
 
 namespace curator::worker {
@@ -32,6 +33,7 @@ struct TaskInput {
   std::vector<ImageInput> images;
   int threads = 0;  // 0: one per core
   TaskControl* control = nullptr;  // progress and cancellation, optional
+  Rerun rerun;
 };
 
 struct TaskOutput {

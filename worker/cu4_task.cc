@@ -43,9 +43,10 @@ absl::StatusOr<TaskOutput> RunCu4(const Cu4Input& in) {
   std::vector<std::string> keys;
   for (const CatalogueInput& c : cats) keys.push_back(absl::StrCat(c.path, "|", c.multiframe_id));
   const std::string batch_id = MakeBatchId(in.night, 4, keys);
-  CURATOR_ASSIGN_OR_RETURN(std::unique_ptr<BatchWriter> batch,
-                           BatchWriter::Create(in.archive_root, in.night, 4, batch_id,
-                                               in.cu_event_id));
+  CURATOR_ASSIGN_OR_RETURN(
+      std::unique_ptr<BatchWriter> batch,
+      BatchWriter::Create(in.archive_root, in.night, 4, batch_id,
+                          in.cu_event_id, in.rerun));
   std::vector<std::string> columns;
   for (const DetectionColumn& c : DetectionColumns()) columns.push_back(c.name);
 

@@ -27,6 +27,7 @@ struct Cu4Input {
   std::vector<CatalogueInput> catalogues;  // any order; sorted by multiframe_id here
   int threads = 0;                         // 0: one per core
   TaskControl* control = nullptr;          // progress and cancellation, optional
+  Rerun rerun;
 };
 
 absl::StatusOr<TaskOutput> RunCu4(const Cu4Input& input);

@@ -33,6 +33,8 @@ struct TaskContext {
   // For CUs that read the database (and the task log).
   std::string conninfo;
   TaskControl* control = nullptr;  // progress and cancellation; never null
+  // Which run of the task this is; a handler hands it to BatchWriter.
+  Rerun rerun;
 };
 
 class CuHandler {

@@ -21,7 +21,8 @@ class Cu2Handler : public CuHandler {
  public:
   explicit Cu2Handler(JpegOptions jpeg) : jpeg_(std::move(jpeg)) {}
   absl::StatusOr<TaskOutput> Run(const TaskContext& c) const override {
-    return RunCu2({c.archive_root, c.night, c.cu_event_id, Images(c), c.threads, jpeg_, c.control});
+    return RunCu2({c.archive_root, c.night, c.cu_event_id, Images(c), c.threads,
+                   jpeg_, c.control, c.rerun});
   }
 
  private:
@@ -31,7 +32,8 @@ class Cu2Handler : public CuHandler {
 class Cu3Handler : public CuHandler {
  public:
   absl::StatusOr<TaskOutput> Run(const TaskContext& c) const override {
-    return RunCu3({c.archive_root, c.night, c.cu_event_id, Images(c), c.threads, c.control});
+    return RunCu3({c.archive_root, c.night, c.cu_event_id, Images(c), c.threads,
+                   c.control, c.rerun});
   }
 };
 
@@ -42,7 +44,8 @@ class Cu4Handler : public CuHandler {
     for (const v1::TaskFile& f : c.files) {
       catalogues.push_back({f.multiframe_id(), f.path(), f.image_path()});
     }
-    return RunCu4({c.archive_root, c.night, c.cu_event_id, catalogues, c.threads, c.control});
+    return RunCu4({c.archive_root, c.night, c.cu_event_id, catalogues,
+                   c.threads, c.control, c.rerun});
   }
 };
 

@@ -42,6 +42,18 @@ absl::Status Validate(const v1::RunTaskRequest& r, const std::string& archive_ro
                             &day)) {
     return absl::InvalidArgumentError(absl::StrCat("night '", r.night(), "' is not YYYYMMDD"));
   }
+  if (r.generation() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("generation ", r.generation(), " is negative"));
+  }
+  for (const std::string& b : r.replaces()) {
+    if (b.empty() || b.size() > 200 ||
+        b.find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyz-") !=
+            std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "replaced batch '", paths::ShowBytes(b), "' is not a batch id"));
+    }
+  }
   if (r.files().empty() && spec->input != archive::CuInput::kDatabase) {
     return absl::InvalidArgumentError(
         absl::StrCat(spec->name, " reads ", archive::CuInputName(spec->input),
@@ -243,6 +255,8 @@ void TaskRunner::Run(Task& task) {
   context.threads = options_.threads_per_task;
   context.conninfo = options_.conninfo;
   context.control = &task.control;
+  context.rerun.generation = r.generation();
+  context.rerun.replaces.assign(r.replaces().begin(), r.replaces().end());
   // Validate checked there is one.
   absl::StatusOr<TaskOutput> out = task.control.Cancelled()
                                        ? absl::CancelledError("cancelled before it started")

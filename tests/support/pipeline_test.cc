@@ -63,19 +63,24 @@ worker::TaskOutput PipelineTest::Finish(int64_t event, absl::StatusOr<worker::Ta
 
 worker::TaskOutput PipelineTest::Cu2(const std::string& night) {
   const int64_t event = *tasklog::StartEvent(*conn_, 2, "process", night, "test");
-  return Finish(event, worker::RunCu2({archive_, night, event, Images(night), 2, {}}));
+  return Finish(
+      event, worker::RunCu2(
+                 {archive_, night, event, Images(night), 2, {}, nullptr, {}}));
 }
 
 worker::TaskOutput PipelineTest::Cu3(const std::string& night) {
   const int64_t event = *tasklog::StartEvent(*conn_, 3, "process", night, "test");
-  return Finish(event, worker::RunCu3({archive_, night, event, Images(night), 2}));
+  return Finish(
+      event,
+      worker::RunCu3({archive_, night, event, Images(night), 2, nullptr, {}}));
 }
 
-worker::TaskOutput PipelineTest::Cu4(const std::string& night) {
+worker::TaskOutput PipelineTest::Cu4(const std::string& night,
+                                     const worker::Rerun& rerun) {
   auto cats = archive::RegisteredCatalogues(*conn_, night);
   EXPECT_TRUE(cats.ok()) << cats.status();
   const int64_t event = *tasklog::StartEvent(*conn_, 4, "process", night, "test");
-  worker::Cu4Input in{archive_, night, event, {}, 2};
+  worker::Cu4Input in{archive_, night, event, {}, 2, nullptr, rerun};
   for (const auto& c : *cats) in.catalogues.push_back({c.multiframe_id, c.path, c.image_path});
   return Finish(event, worker::RunCu4(in));
 }

@@ -28,10 +28,11 @@ class PipelineTest : public PgTest {
   void Generate(const synth::Options& options);
   void Register(const std::string& night);
   // Each runs a task over the night's registered files with a processing
-  // event, and records the task's log.
+  // event, and records the task's log; Cu4 as the rerun `rerun` too.
   worker::TaskOutput Cu2(const std::string& night);
   worker::TaskOutput Cu3(const std::string& night);
-  worker::TaskOutput Cu4(const std::string& night);
+  worker::TaskOutput Cu4(const std::string& night,
+                         const worker::Rerun& rerun = {});
   std::vector<ingester::IngestOutcome> IngestAll();
   // The single integer a query returns.
   int64_t Count(const std::string& sql);
