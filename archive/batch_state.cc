@@ -10,12 +10,21 @@ const char* StateName(BatchState state) {
     case BatchState::kWaiting: return "waiting";
     case BatchState::kIngested: return "ingested";
     case BatchState::kQuarantined: return "quarantined";
+    case BatchState::kReplaced:
+      return "replaced";
   }
   return "unknown";
 }
 
+const std::vector<BatchState>& AllBatchStates() {
+  static const std::vector<BatchState>* all = new std::vector<BatchState>{
+      BatchState::kWaiting, BatchState::kIngested, BatchState::kQuarantined,
+      BatchState::kReplaced};
+  return *all;
+}
+
 absl::StatusOr<BatchState> BatchStateFromDatabase(absl::string_view name) {
-  for (BatchState s : {BatchState::kWaiting, BatchState::kIngested, BatchState::kQuarantined}) {
+  for (BatchState s : AllBatchStates()) {
     if (name == StateName(s)) return s;
   }
   return absl::InternalError(absl::StrCat("the database holds a batch state '", name,
@@ -27,6 +36,9 @@ std::vector<BatchState> AllowedFrom(BatchState to) {
     case BatchState::kWaiting: return {BatchState::kWaiting};
     case BatchState::kIngested: return {BatchState::kWaiting, BatchState::kQuarantined};
     case BatchState::kQuarantined: return {BatchState::kWaiting, BatchState::kQuarantined};
+    case BatchState::kReplaced:
+      return {BatchState::kWaiting, BatchState::kIngested,
+              BatchState::kQuarantined};
   }
   return {};
 }

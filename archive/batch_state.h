@@ -2,10 +2,12 @@
 // allowed transitions. Every state change in the database is a
 // conditional update: UPDATE ... WHERE state = ANY(AllowedFrom(new)).
 //
-//   new         -> waiting, ingested, quarantined
-//   waiting     -> waiting, ingested, quarantined
-//   quarantined -> ingested (fixed and requeued), quarantined
-// Nothing leaves 'ingested': loading a batch again changes nothing.
+//   new         -> waiting, ingested, quarantined, replaced
+//   waiting     -> waiting, ingested, quarantined, replaced
+//   quarantined -> ingested (fixed and requeued), quarantined, replaced
+//   ingested    -> replaced (a rerun's batch loaded in its place)
+// Nothing leaves 'replaced', and 'ingested' leaves only for it: loading a
+// batch again changes nothing (docs/ARCHITECTURE.md, "Reruns").
 #ifndef CURATOR_ARCHIVE_BATCH_STATE_H_
 #define CURATOR_ARCHIVE_BATCH_STATE_H_
 
@@ -17,9 +19,11 @@
 
 namespace curator::archive {
 
-enum class BatchState { kWaiting, kIngested, kQuarantined };
+enum class BatchState { kWaiting, kIngested, kQuarantined, kReplaced };
 
 const char* StateName(BatchState state);
+// Every state, in the order above.
+const std::vector<BatchState>& AllBatchStates();
 // A state read from the database: an unknown one is an error.
 absl::StatusOr<BatchState> BatchStateFromDatabase(absl::string_view name);
 

@@ -29,6 +29,24 @@ absl::StatusOr<std::optional<BatchState>> BatchStore::StateOf(pg::Connection& co
   return s;
 }
 
+absl::StatusOr<std::optional<BatchRow>> BatchStore::Find(
+    pg::Connection& conn, const std::string& batch_id) {
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn.Exec("SELECT cu, to_char(night, 'YYYYMMDD'), state, "
+                "coalesce(cu_event_id, 0), coalesce(replaced_by, '') FROM "
+                "curation.batch WHERE batch_id = $1",
+                {batch_id}));
+  if (r.rows() == 0) return std::nullopt;
+  BatchRow row;
+  row.cu = static_cast<int>(r.GetInt(0, 0));
+  row.night = r.Get(0, 1);
+  CURATOR_ASSIGN_OR_RETURN(row.state, BatchStateFromDatabase(r.Get(0, 2)));
+  row.cu_event_id = r.GetInt(0, 3);
+  row.replaced_by = r.Get(0, 4);
+  return row;
+}
+
 absl::Status BatchStore::RecordWaiting(pg::Connection& conn, const v1::Manifest& m,
                                        const std::string& why) {
   return conn
@@ -106,6 +124,32 @@ absl::Status BatchStore::RecordQuarantined(pg::Connection& conn, const std::stri
             {batch_id, std::to_string(cu), night, std::to_string(cu_event_id),
              std::to_string(ingest_event_id), report})
       .status();
+}
+
+absl::Status BatchStore::RecordReplaced(pg::Connection& conn,
+                                        const std::string& batch_id, int cu,
+                                        const std::string& night,
+                                        const std::string& replaced_by) {
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn.Exec(
+          absl::StrCat(
+              "INSERT INTO curation.batch (batch_id, cu, night, state, "
+              "replaced_by, report) VALUES ($1, $2, $3, 'replaced', $4, "
+              "'replaced "
+              "by batch ' || $4) ON CONFLICT (batch_id) DO UPDATE SET state = "
+              "'replaced', replaced_by = $4, report = 'replaced by batch ' || "
+              "$4 "
+              "WHERE curation.batch.state = ANY('",
+              AllowedFromSql(BatchState::kReplaced), "')"),
+          {batch_id, std::to_string(cu), night, replaced_by}));
+  if (r.AffectedRows() != 1) {
+    return absl::InternalError(absl::StrCat("batch ", batch_id,
+                                            " changed state while claimed: not "
+                                            "recorded as replaced by ",
+                                            replaced_by));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<IdBlock> BatchStore::ReserveIdBlock(pg::Connection& conn, const v1::Manifest& m,

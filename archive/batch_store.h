@@ -45,6 +45,16 @@ struct BatchHolder {
   std::string since;    // RFC 3339: when its transaction started
 };
 
+// What a batch's row says of it, for a rerun's batch that replaces it.
+struct BatchRow {
+  int cu = 0;
+  std::string night;  // YYYYMMDD
+  BatchState state = BatchState::kWaiting;
+  int64_t cu_event_id =
+      0;  // the worker's event, whose id its rows carry; 0 if none
+  std::string replaced_by;  // for kReplaced
+};
+
 // What an ingest recorded.
 struct IngestRecord {
   int64_t ingest_event_id = 0;
@@ -62,6 +72,8 @@ class BatchStore {
   static absl::StatusOr<bool> TryClaim(pg::Connection& conn, const std::string& batch_id);
   static absl::StatusOr<std::optional<BatchState>> StateOf(pg::Connection& conn,
                                                            const std::string& batch_id);
+  static absl::StatusOr<std::optional<BatchRow>> Find(
+      pg::Connection& conn, const std::string& batch_id);
   // The batch waits for `why` (its prerequisites).
   static absl::Status RecordWaiting(pg::Connection& conn, const v1::Manifest& m,
                                     const std::string& why);
@@ -75,6 +87,14 @@ class BatchStore {
   static absl::Status RecordQuarantined(pg::Connection& conn, const std::string& batch_id, int cu,
                                         const std::string& night, int64_t cu_event_id,
                                         int64_t ingest_event_id, const std::string& report);
+
+  // `batch_id` (of CU `cu` for `night`) is replaced by `replaced_by`,
+  // whose load has removed its rows. A batch without a row gets one.
+  // Internal if it is replaced already or changed state while claimed.
+  static absl::Status RecordReplaced(pg::Connection& conn,
+                                     const std::string& batch_id, int cu,
+                                     const std::string& night,
+                                     const std::string& replaced_by);
 
   // The batch's block of `count` ids, reserved after every block handed
   // out so far, in a transaction of its own (the block outlives a failed

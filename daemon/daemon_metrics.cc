@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "archive/batch_state.h"
 #include "base/status.h"
 #include "daemon/task_state.h"
 #include "server/http_server.h"
@@ -28,9 +29,13 @@ absl::Status DatabaseMetrics(pg::ConnectionPool& pool, const archive::CuRegistry
   CURATOR_ASSIGN_OR_RETURN(
       auto tasks,
       Counts(*conn, "SELECT state, count(*) FROM curation.task GROUP BY state", task_states));
+  std::vector<std::string> batch_states;
+  for (archive::BatchState b : archive::AllBatchStates())
+    batch_states.push_back(archive::StateName(b));
   CURATOR_ASSIGN_OR_RETURN(
-      auto batches, Counts(*conn, "SELECT state, count(*) FROM curation.batch GROUP BY state",
-                           {"waiting", "ingested", "quarantined"}));
+      auto batches,
+      Counts(*conn, "SELECT state, count(*) FROM curation.batch GROUP BY state",
+             batch_states));
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result rows,
       conn->Exec("SELECT b.cu, coalesce(sum(r.value::bigint), 0), coalesce(sum(b.copy_ms + "

@@ -21,11 +21,22 @@ namespace curator::ingester {
 // A verified batch, inside the transaction that claimed it: whatever the
 // loader writes commits with the claim and the batch's record, or not at
 // all.
+// A batch of the same CU and night that this one replaces (a rerun's), as
+// loaded: the loader removes its rows, or lets this batch's rows take
+// their place, in the same transaction (docs/ARCHITECTURE.md, "Reruns").
+struct ReplacedBatch {
+  std::string batch_id;
+  int64_t cu_event_id = 0;  // the worker's event, whose id its rows carry
+};
+
 struct LoadInput {
   pg::Connection& conn;
   const std::string& archive_root;
   const std::string& dir;  // staging/<night>/<batch_id>
   const v1::Manifest& manifest;
+  // The ingested batches it replaces; usually none. A loader of a CU that
+  // can be rerun must honour them.
+  const std::vector<ReplacedBatch>& replaced;
 };
 
 struct LoadResult {

@@ -123,6 +123,20 @@ absl::StatusOr<LoadResult> CompFileLoader::Load(const LoadInput& in,
     if (a != asset_at.end()) to_publish.push_back(*a->second);
   }
   CURATOR_RETURN_IF_ERROR(PublishAssets(archive_root, dir, to_publish));
+  if (!in.replaced.empty()) {
+    // A rerun's previews are the night's: a detector it made none for
+    // keeps no preview of the batch it replaces.
+    CURATOR_RETURN_IF_ERROR(
+        conn.Exec(
+                "UPDATE multiframe_detector d SET comp_file = NULL FROM "
+                "multiframe m WHERE "
+                "m.multiframe_id = d.multiframe_id AND m.night = $1::date AND "
+                "d.comp_file IS "
+                "NOT NULL AND NOT EXISTS (SELECT 1 FROM load_comp_file l WHERE "
+                "l.multiframe_id = d.multiframe_id AND l.ext_num = d.ext_num)",
+                {m.night()})
+            .status());
+  }
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result updated,
       conn.Exec("UPDATE multiframe_detector d SET comp_file = l.comp_file FROM load_comp_file l "

@@ -322,6 +322,20 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
       conn.Exec(absl::StrCat("ALTER TABLE detection ATTACH PARTITION ", part, " FOR VALUES FROM (",
                              block.base, ") TO (", block.base + block.count, ")"))
           .status());
+  // A rerun's detections take the place of the replaced batches': their
+  // partitions go in the same transaction (their ids are not reused).
+  for (const ReplacedBatch& old : in.replaced) {
+    CURATOR_ASSIGN_OR_RETURN(
+        std::optional<archive::IdBlock> old_block,
+        archive::BatchStore::IdBlockOf(conn, old.batch_id));
+    if (!old_block) continue;  // it loaded no detections
+    CURATOR_RETURN_IF_ERROR(
+        conn.Exec(absl::StrCat(
+                      "DROP TABLE IF EXISTS ",
+                      conn.QuoteIdentifier(absl::StrCat(
+                          "detection_", m.night(), "_b", old_block->base))))
+            .status());
+  }
   attach.finished = absl::Now();
   attach.rows = load.rows;
   load.rows_per_table["detection"] = load.rows;

@@ -35,15 +35,18 @@ const char* OutcomeName(IngestOutcome::Kind kind) {
     case IngestOutcome::Kind::kWaiting: return "waiting";
     case IngestOutcome::Kind::kQuarantined: return "quarantined";
     case IngestOutcome::Kind::kBusy: return "busy";
+    case IngestOutcome::Kind::kReplaced:
+      return "replaced";
   }
   return "unknown";
 }
 
 const std::vector<IngestOutcome::Kind>& AllOutcomes() {
-  static const std::vector<IngestOutcome::Kind>* all = new std::vector<IngestOutcome::Kind>{
-      IngestOutcome::Kind::kIngested, IngestOutcome::Kind::kAlreadyIngested,
-      IngestOutcome::Kind::kWaiting, IngestOutcome::Kind::kQuarantined,
-      IngestOutcome::Kind::kBusy};
+  static const std::vector<IngestOutcome::Kind>* all =
+      new std::vector<IngestOutcome::Kind>{
+          IngestOutcome::Kind::kIngested, IngestOutcome::Kind::kAlreadyIngested,
+          IngestOutcome::Kind::kWaiting,  IngestOutcome::Kind::kQuarantined,
+          IngestOutcome::Kind::kBusy,     IngestOutcome::Kind::kReplaced};
   return *all;
 }
 
@@ -169,8 +172,10 @@ absl::StatusOr<IngestOutcome> Ingester::IngestBatch(const std::string& dir) {
     return outcome;
   }
   CURATOR_ASSIGN_OR_RETURN(std::optional<BatchState> state, BatchStore::StateOf(*conn_, batch_id));
-  if (state == BatchState::kIngested) {
-    outcome.kind = IngestOutcome::Kind::kAlreadyIngested;
+  if (state == BatchState::kIngested || state == BatchState::kReplaced) {
+    outcome.kind = state == BatchState::kIngested
+                       ? IngestOutcome::Kind::kAlreadyIngested
+                       : IngestOutcome::Kind::kReplaced;
     CURATOR_RETURN_IF_ERROR(conn_->Rollback());
     CURATOR_RETURN_IF_ERROR(MoveOut(
         dir, layout::BatchDir(options_.archive_root, layout::kIngested, outcome.night, batch_id)));
@@ -214,13 +219,47 @@ absl::StatusOr<IngestOutcome> Ingester::IngestBatch(const std::string& dir) {
     return outcome;
   }
 
+  // Replace.
+  std::vector<ReplacedBatch> replaced;
+  for (const std::string& old_id : m.replaces()) {
+    if (old_id == batch_id) {
+      return Quarantine(dir, outcome, m.cu_event_id(),
+                        absl::StrCat("the manifest says batch ", batch_id,
+                                     " replaces itself"));
+    }
+    CURATOR_ASSIGN_OR_RETURN(bool old_claimed,
+                             BatchStore::TryClaim(*conn_, old_id));
+    if (!old_claimed) {  // being loaded now: after it
+      outcome.kind = IngestOutcome::Kind::kBusy;
+      outcome.report = absl::StrCat("batch ", old_id,
+                                    ", which it replaces, is being loaded");
+      return outcome;
+    }
+    CURATOR_ASSIGN_OR_RETURN(std::optional<archive::BatchRow> old,
+                             BatchStore::Find(*conn_, old_id));
+    if (old && (old->cu != m.cu() || old->night != m.night())) {
+      return Quarantine(
+          dir, outcome, m.cu_event_id(),
+          absl::StrCat("batch ", batch_id, " (",
+                       options_.registry->Name(m.cu()), ", night ", m.night(),
+                       ") cannot replace batch ", old_id, ", which is of ",
+                       options_.registry->Name(old->cu), ", night ",
+                       old->night));
+    }
+    if (old && old->state == BatchState::kIngested) {
+      replaced.push_back({old_id, old->cu_event_id});
+    }
+  }
+
   // Load.
   CURATOR_ASSIGN_OR_RETURN(int64_t event, tasklog::StartEvent(*conn_, m.cu(), "ingest", m.night(),
                                                               batch::ProducerName()));
   std::vector<std::string> problems;
   CURATOR_ASSIGN_OR_RETURN(
       LoadResult load,
-      loader->second->Load(LoadInput{*conn_, options_.archive_root, dir, m}, &problems));
+      loader->second->Load(
+          LoadInput{*conn_, options_.archive_root, dir, m, replaced},
+          &problems));
   if (!problems.empty()) {
     return Quarantine(dir, outcome, m.cu_event_id(),
                       absl::StrCat("validation failed:\n", absl::StrJoin(problems, "\n")));
@@ -241,10 +280,24 @@ absl::StatusOr<IngestOutcome> Ingester::IngestBatch(const std::string& dir) {
   record.failures.assign(m.failures().begin(), m.failures().end());
   record.failures.insert(record.failures.end(), load.left_out.begin(), load.left_out.end());
   CURATOR_RETURN_IF_ERROR(BatchStore::RecordIngested(*conn_, m, record));
+  for (const std::string& old_id : m.replaces()) {
+    CURATOR_ASSIGN_OR_RETURN(std::optional<archive::BatchRow> old,
+                             BatchStore::Find(*conn_, old_id));
+    if (old && old->state == BatchState::kReplaced)
+      continue;  // by an earlier rerun
+    CURATOR_RETURN_IF_ERROR(BatchStore::RecordReplaced(*conn_, old_id, m.cu(),
+                                                       m.night(), batch_id));
+  }
   std::vector<tasklog::Step> steps = {tasklog::Step{"verify", start, verified}};
   for (tasklog::Step& s : load.steps) steps.push_back(std::move(s));
-  CURATOR_RETURN_IF_ERROR(tasklog::Finish(
-      *conn_, event, steps, false, absl::StrCat("ingested batch ", batch_id, ": ", load.rows, " rows")));
+  std::string summary =
+      absl::StrCat("ingested batch ", batch_id, ": ", load.rows, " rows");
+  if (!m.replaces().empty()) {
+    absl::StrAppend(&summary, ", replacing batch ",
+                    absl::StrJoin(m.replaces(), ", "));
+  }
+  CURATOR_RETURN_IF_ERROR(
+      tasklog::Finish(*conn_, event, steps, false, summary));
   if (options_.hooks != nullptr) options_.hooks->BeforeCommit(batch_id);
   CURATOR_RETURN_IF_ERROR(conn_->Commit());
   rollback.armed = false;

@@ -7,10 +7,16 @@
 //                  names), and a loader for its CU;
 //   prerequisites  what the registry says its CU's ingest waits for (e.g.
 //                  the night's CU3): if unmet, it is recorded as waiting;
+//   replace        for a rerun's batch, the batches it replaces: each
+//                  claimed too, of the same CU and night (else the batch
+//                  is quarantined), handed to the loader, which removes
+//                  their rows in the same transaction (docs/
+//                  ARCHITECTURE.md, "Reruns");
 //   load           by its CU's loader (ingester/batch_loader.h), in the
 //                  same transaction;
 //   record         the batch ingested, with its timings, rows and the
-//                  files left out; then COMMIT;
+//                  files left out, the replaced ones 'replaced'; then
+//                  COMMIT;
 //   move           the directory to ingested/ (quarantine/ with a
 //                  readable REPORT.txt if verification or validation
 //                  refused it, recorded with its reason in the same way).
@@ -56,7 +62,8 @@ struct IngestOutcome {
     kAlreadyIngested,  // loaded before; moved out of staging if it was there
     kWaiting,          // its prerequisites are not in yet
     kQuarantined,      // failed verification or validation
-    kBusy,             // another ingester is loading it
+    kBusy,      // another ingester is loading it (or a batch it replaces)
+    kReplaced,  // a rerun's batch replaced it first; moved out unloaded
   };
   Kind kind = Kind::kIngested;
   std::string batch_id;

@@ -1,5 +1,6 @@
 #include "ingester/table_loader.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -42,10 +43,13 @@ struct Found {
 
 // Every check of `rule`, each a query of (multiframe_id, hdu, item,
 // message) rows (table_rules.h): keys repeated in the batch or already in
-// the archive, NOT NULL, ranges, then the rule's own.
+// the archive (but for rows of the events in `replaced_events`, a SQL
+// array literal, which this batch's rows replace), NOT NULL, ranges, then
+// the rule's own.
 std::vector<std::string> ChecksOf(pg::Connection& conn, const TableRule& rule,
                                   const std::vector<std::string>& not_null,
-                                  const std::string& night) {
+                                  const std::string& night,
+                                  const std::string& replaced_events) {
   const std::string load_table = LoadTableName(rule.table);
   const std::string mf = rule.multiframe_column.empty()
                              ? std::string("NULL::bigint")
@@ -72,10 +76,13 @@ std::vector<std::string> ChecksOf(pg::Connection& conn, const TableRule& rule,
     archive_key.push_back(
         absl::StrCat("a.", conn.QuoteIdentifier(k), " = l.", conn.QuoteIdentifier(k)));
   }
-  checks.push_back(absl::StrCat("SELECT ", mf, ", ", hdu, ", '', '", rule.table, ": key ' || ",
-                                key_shown, " || ' is already in the archive' FROM ", load_table,
-                                " l JOIN ", rule.table, " a ON ",
-                                absl::StrJoin(archive_key, " AND ")));
+  checks.push_back(absl::StrCat(
+      "SELECT ", mf, ", ", hdu, ", '', '", rule.table, ": key ' || ", key_shown,
+      " || ' is already in the archive' FROM ", load_table, " l JOIN ",
+      rule.table, " a ON ", absl::StrJoin(archive_key, " AND "),
+      replaced_events.empty() ? ""
+                              : absl::StrCat(" WHERE a.cu_event_id <> ALL('",
+                                             replaced_events, "'::bigint[])")));
   // NOT NULL: all columns in one pass, counted per multiframe and HDU.
   std::vector<std::string> names, counts;
   for (const std::string& c : not_null) {
@@ -223,9 +230,17 @@ absl::StatusOr<LoadResult> TableLoader::Load(const LoadInput& in,
   // table; one of no multiframe (or that will not go away) quarantines the
   // batch.
   tasklog::Step validate_step{"validate", absl::Now()};
+  std::vector<std::string> replaced_ids;
+  for (const ReplacedBatch& b : in.replaced)
+    replaced_ids.push_back(std::to_string(b.cu_event_id));
+  const std::string replaced_events =
+      in.replaced.empty()
+          ? ""
+          : absl::StrCat("{", absl::StrJoin(replaced_ids, ","), "}");
   std::vector<std::string> checks;
   for (const TableRule& rule : rules) {
-    for (std::string& c : ChecksOf(conn, rule, not_null_columns[rule.table], night)) {
+    for (std::string& c : ChecksOf(conn, rule, not_null_columns[rule.table],
+                                   night, replaced_events)) {
       checks.push_back(std::move(c));
     }
   }
@@ -288,19 +303,54 @@ absl::StatusOr<LoadResult> TableLoader::Load(const LoadInput& in,
   }
   validate_step.finished = absl::Now();
 
-  // publish
+  // publish. A rerun's rows take the place of the replaced batches' by
+  // key, so what other CUs set in them (CU2's comp_file) stays; the
+  // replaced rows no row of this batch took over then go, children first.
   tasklog::Step publish_step{"publish", absl::Now()};
   for (const TableRule& rule : rules) {
     const v1::BatchFile& f = *file_of_table.at(rule.table);
-    std::vector<std::string> quoted;
-    for (const std::string& c : f.columns()) quoted.push_back(conn.QuoteIdentifier(c));
+    if (!in.replaced.empty() &&
+        std::find(f.columns().begin(), f.columns().end(), "cu_event_id") ==
+            f.columns().end()) {
+      problems->push_back(absl::StrCat(
+          rule.table,
+          ": a batch that replaces another must give "
+          "cu_event_id, which tells its rows from the replaced ones"));
+      return load;
+    }
+    std::vector<std::string> quoted, updates;
+    const std::set<std::string> key(rule.key.begin(), rule.key.end());
+    for (const std::string& c : f.columns()) {
+      quoted.push_back(conn.QuoteIdentifier(c));
+      if (!key.count(c))
+        updates.push_back(
+            absl::StrCat(quoted.back(), " = EXCLUDED.", quoted.back()));
+    }
+    std::vector<std::string> key_quoted;
+    for (const std::string& k : rule.key)
+      key_quoted.push_back(conn.QuoteIdentifier(k));
     const std::string column_list = absl::StrJoin(quoted, ", ");
+    std::string upsert;
+    if (!in.replaced.empty() && !key_quoted.empty() && !updates.empty()) {
+      upsert = absl::StrCat(" ON CONFLICT (", absl::StrJoin(key_quoted, ", "),
+                            ") DO UPDATE SET ", absl::StrJoin(updates, ", "));
+    }
     CURATOR_ASSIGN_OR_RETURN(
         pg::Result r,
-        conn.Exec(absl::StrCat("INSERT INTO ", rule.table, " (", column_list, ") SELECT ",
-                               column_list, " FROM ", LoadTableName(rule.table))));
+        conn.Exec(absl::StrCat("INSERT INTO ", rule.table, " (", column_list,
+                               ") SELECT ", column_list, " FROM ",
+                               LoadTableName(rule.table), upsert)));
     publish_step.rows += r.AffectedRows();
     load.rows_per_table[rule.table] = r.AffectedRows();
+  }
+  if (!in.replaced.empty()) {
+    for (auto rule = rules.rbegin(); rule != rules.rend(); ++rule) {
+      CURATOR_RETURN_IF_ERROR(
+          conn.Exec(absl::StrCat("DELETE FROM ", rule->table,
+                                 " WHERE cu_event_id = ANY('", replaced_events,
+                                 "'::bigint[])"))
+              .status());
+    }
   }
   publish_step.finished = absl::Now();
   load.rows = publish_step.rows;
