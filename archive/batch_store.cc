@@ -34,7 +34,7 @@ absl::StatusOr<std::optional<BatchRow>> BatchStore::Find(
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
       conn.Exec("SELECT cu, to_char(night, 'YYYYMMDD'), state, "
-                "coalesce(cu_event_id, 0), coalesce(replaced_by, '') FROM "
+                "coalesce(cu_event_id, 0), coalesce(replaced_by, ''), generation FROM "
                 "curation.batch WHERE batch_id = $1",
                 {batch_id}));
   if (r.rows() == 0) return std::nullopt;
@@ -44,6 +44,7 @@ absl::StatusOr<std::optional<BatchRow>> BatchStore::Find(
   CURATOR_ASSIGN_OR_RETURN(row.state, BatchStateFromDatabase(r.Get(0, 2)));
   row.cu_event_id = r.GetInt(0, 3);
   row.replaced_by = r.Get(0, 4);
+  row.generation = static_cast<int>(r.GetInt(0, 5));
   return row;
 }
 
@@ -80,14 +81,15 @@ absl::Status BatchStore::RecordIngested(pg::Connection& conn, const v1::Manifest
           absl::StrCat(
               "INSERT INTO curation.batch (batch_id, cu, night, cu_event_id, ingest_event_id, "
               "state, producer, created_at, ingest_started_at, ingest_finished_at, verify_ms, "
-              "copy_ms, validate_ms, publish_ms, rows_per_table, failures, report) VALUES ($1, "
-              "$2, $3, (SELECT cu_event_id FROM curation.cu_event WHERE cu_event_id = $4), $5, "
+              "copy_ms, validate_ms, publish_ms, rows_per_table, failures, report, generation) "
+              "VALUES ($1, $2, $3, (SELECT cu_event_id FROM curation.cu_event WHERE cu_event_id = $4), $5, "
               "'ingested', $6, nullif($7, '')::timestamptz, $8::timestamptz, clock_timestamp(), "
               "$9, $10, $11, $12, (SELECT coalesce(jsonb_object_agg(t, n), '{}') FROM "
               "unnest($13::text[], $14::bigint[]) AS x(t, n)), (SELECT coalesce(jsonb_agg("
               "jsonb_build_object('path', p, 'hdu', h, 'item', i, 'message', g)), '[]') FROM "
               "unnest($15::text[], $16::integer[], $17::text[], $18::text[]) AS y(p, h, i, g)), "
-              "NULL) ON CONFLICT (batch_id) DO UPDATE SET state = 'ingested', cu_event_id = "
+              "NULL, $19) ON CONFLICT (batch_id) DO UPDATE SET state = 'ingested', generation = $19, "
+              "cu_event_id = "
               "EXCLUDED.cu_event_id, ingest_event_id = $5, ingest_started_at = "
               "EXCLUDED.ingest_started_at, ingest_finished_at = clock_timestamp(), verify_ms = "
               "$9, copy_ms = $10, validate_ms = $11, publish_ms = $12, rows_per_table = "
@@ -99,7 +101,7 @@ absl::Status BatchStore::RecordIngested(pg::Connection& conn, const v1::Manifest
            absl::FormatTime(absl::RFC3339_full, r.started, absl::UTCTimeZone()), Ms(r.verify_ms),
            Ms(r.copy_ms), Ms(r.validate_ms), Ms(r.publish_ms), pg::TextArray(tables),
            pg::TextArray(rows), pg::TextArray(paths), pg::TextArray(hdus), pg::TextArray(items),
-           pg::TextArray(messages)}));
+           pg::TextArray(messages), std::to_string(m.generation())}));
   if (recorded.AffectedRows() != 1) {
     return absl::InternalError(
         absl::StrCat("batch ", m.batch_id(), " changed state while claimed: not recorded"));
@@ -124,6 +126,20 @@ absl::Status BatchStore::RecordQuarantined(pg::Connection& conn, const std::stri
             {batch_id, std::to_string(cu), night, std::to_string(cu_event_id),
              std::to_string(ingest_event_id), report})
       .status();
+}
+
+absl::StatusOr<std::vector<BatchStore::Loaded>> BatchStore::LoadedOf(pg::Connection& conn, int cu,
+                                                                  const std::string& night) {
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn.Exec("SELECT batch_id, coalesce(cu_event_id, 0), generation FROM curation.batch WHERE "
+                "cu = $1 AND night = $2::date AND state = 'ingested' ORDER BY generation, batch_id",
+                {std::to_string(cu), night}));
+  std::vector<Loaded> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back({r.Get(i, 0), r.GetInt(i, 1), static_cast<int>(r.GetInt(i, 2))});
+  }
+  return out;
 }
 
 absl::Status BatchStore::RecordReplaced(pg::Connection& conn,

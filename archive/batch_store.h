@@ -53,6 +53,7 @@ struct BatchRow {
   int64_t cu_event_id =
       0;  // the worker's event, whose id its rows carry; 0 if none
   std::string replaced_by;  // for kReplaced
+  int generation = 0;       // of its task's runs (docs/ARCHITECTURE.md, "Reruns")
 };
 
 // What an ingest recorded.
@@ -88,6 +89,14 @@ class BatchStore {
                                         const std::string& night, int64_t cu_event_id,
                                         int64_t ingest_event_id, const std::string& report);
 
+  // The ingested batches of CU `cu` for `night`, lowest generation first.
+  struct Loaded {
+    std::string batch_id;
+    int64_t cu_event_id = 0;
+    int generation = 0;
+  };
+  static absl::StatusOr<std::vector<Loaded>> LoadedOf(pg::Connection& conn, int cu,
+                                                      const std::string& night);
   // `batch_id` (of CU `cu` for `night`) is replaced by `replaced_by`,
   // whose load has removed its rows. A batch without a row gets one.
   // Internal if it is replaced already or changed state while claimed.

@@ -453,13 +453,15 @@ absl::StatusOr<std::vector<int64_t>> TaskStore::ApplyBatchOutcomes() {
               "THEN ",
               At(1),
               " + $2::bigint * interval '1 microsecond' * power(2, greatest(t.attempts - 1, 0)) "
-              "END, last_error = 'batch ' || b.batch_id || ' quarantined: ' || "
-              "coalesce(b.report, ''), worker_id = NULL, updated_at = now() FROM curation.batch b "
+              "END, last_error = 'batch ' || b.batch_id || CASE WHEN b.state = 'replaced' THEN ' was "
+              "not loaded: a later run''s batch ' || coalesce(b.replaced_by, '') || ' is in' "
+              "ELSE ' quarantined: ' || coalesce(b.report, '') END, worker_id = NULL, updated_at = now() FROM curation.batch b "
               "WHERE t.state = ANY('",
               FromSql(TaskEvent::kRetryLater),
-              "') AND t.state = 'done' AND b.batch_id = t.batch_id AND b.state = 'quarantined' "
-              "AND b.ingest_finished_at >= (SELECT max(a.started_at) FROM curation.task_attempt "
-              "a WHERE a.task_id = t.task_id) RETURNING t.task_id, t.last_error"),
+              "') AND t.state = 'done' AND b.batch_id = t.batch_id AND ((b.state = "
+              "'quarantined' AND b.ingest_finished_at >= (SELECT max(a.started_at) FROM "
+              "curation.task_attempt a WHERE a.task_id = t.task_id)) OR b.state = 'replaced') "
+              "RETURNING t.task_id, t.last_error"),
           {Micros(clock_->Now()),
            std::to_string(absl::ToInt64Microseconds(policy_.retry_backoff))}));
   for (int i = 0; i < refused.rows(); ++i) {

@@ -47,6 +47,24 @@ v1::FileProblem LeftOut(const std::string& path, const std::vector<DetectionStre
   return p;
 }
 
+// A rerun's detections take the place of the replaced batches': their
+// partitions go in the load's transaction (their ids are not reused).
+// Called on every path that loads, even one that loads no rows.
+absl::Status DropReplaced(const LoadInput& in) {
+  for (const ReplacedBatch& old : in.replaced) {
+    CURATOR_ASSIGN_OR_RETURN(std::optional<archive::IdBlock> old_block,
+                             archive::BatchStore::IdBlockOf(in.conn, old.batch_id));
+    if (!old_block) continue;  // it loaded no detections
+    CURATOR_RETURN_IF_ERROR(
+        in.conn
+            .Exec(absl::StrCat("DROP TABLE IF EXISTS ",
+                               in.conn.QuoteIdentifier(absl::StrCat(
+                                   "detection_", in.manifest.night(), "_b", old_block->base))))
+            .status());
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status DetectionLoader::Prepare(pg::Connection& conn, const v1::Manifest& m) {
@@ -128,7 +146,10 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
     paths.push_back(p != input_path.end() ? p->second : absl::StrCat(dir, "/", f.name()));
   }
   if (!problems->empty()) return load;
-  if (block.count == 0) return load;  // every catalogue failed: nothing to attach
+  if (block.count == 0) {  // every catalogue failed: nothing to attach
+    CURATOR_RETURN_IF_ERROR(DropReplaced(in));
+    return load;
+  }
 
   // The detectors of the batch's multiframes. A catalogue whose image has
   // no CU3 rows (its image failed CU3) is left out unread.
@@ -280,6 +301,7 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
   if (load.rows == 0) {
     // Nothing left to attach.
     CURATOR_RETURN_IF_ERROR(conn.Exec(absl::StrCat("DROP TABLE ", part)).status());
+    CURATOR_RETURN_IF_ERROR(DropReplaced(in));
     validate.finished = absl::Now();
     load.rows_per_table["detection"] = 0;
     load.steps = {std::move(copy), std::move(validate)};
@@ -322,20 +344,7 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
       conn.Exec(absl::StrCat("ALTER TABLE detection ATTACH PARTITION ", part, " FOR VALUES FROM (",
                              block.base, ") TO (", block.base + block.count, ")"))
           .status());
-  // A rerun's detections take the place of the replaced batches': their
-  // partitions go in the same transaction (their ids are not reused).
-  for (const ReplacedBatch& old : in.replaced) {
-    CURATOR_ASSIGN_OR_RETURN(
-        std::optional<archive::IdBlock> old_block,
-        archive::BatchStore::IdBlockOf(conn, old.batch_id));
-    if (!old_block) continue;  // it loaded no detections
-    CURATOR_RETURN_IF_ERROR(
-        conn.Exec(absl::StrCat(
-                      "DROP TABLE IF EXISTS ",
-                      conn.QuoteIdentifier(absl::StrCat(
-                          "detection_", m.night(), "_b", old_block->base))))
-            .status());
-  }
+  CURATOR_RETURN_IF_ERROR(DropReplaced(in));
   attach.finished = absl::Now();
   attach.rows = load.rows;
   load.rows_per_table["detection"] = load.rows;

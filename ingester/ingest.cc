@@ -219,36 +219,60 @@ absl::StatusOr<IngestOutcome> Ingester::IngestBatch(const std::string& dir) {
     return outcome;
   }
 
-  // Replace.
+  // Replace. The batches the manifest names must be of its CU and night;
+  // besides those, a rerun's batch replaces every loaded batch of its CU
+  // and night of a lower generation (its task's earlier runs, including
+  // one the daemon never heard of), and a batch of a lower generation
+  // than one loaded is itself replaced, unloaded.
   std::vector<ReplacedBatch> replaced;
+  std::vector<std::string> to_record;  // replaced, in the commit
   for (const std::string& old_id : m.replaces()) {
     if (old_id == batch_id) {
       return Quarantine(dir, outcome, m.cu_event_id(),
-                        absl::StrCat("the manifest says batch ", batch_id,
-                                     " replaces itself"));
-    }
-    CURATOR_ASSIGN_OR_RETURN(bool old_claimed,
-                             BatchStore::TryClaim(*conn_, old_id));
-    if (!old_claimed) {  // being loaded now: after it
-      outcome.kind = IngestOutcome::Kind::kBusy;
-      outcome.report = absl::StrCat("batch ", old_id,
-                                    ", which it replaces, is being loaded");
-      return outcome;
+                        absl::StrCat("the manifest says batch ", batch_id, " replaces itself"));
     }
     CURATOR_ASSIGN_OR_RETURN(std::optional<archive::BatchRow> old,
                              BatchStore::Find(*conn_, old_id));
-    if (old && (old->cu != m.cu() || old->night != m.night())) {
-      return Quarantine(
-          dir, outcome, m.cu_event_id(),
-          absl::StrCat("batch ", batch_id, " (",
-                       options_.registry->Name(m.cu()), ", night ", m.night(),
-                       ") cannot replace batch ", old_id, ", which is of ",
-                       options_.registry->Name(old->cu), ", night ",
-                       old->night));
+    if (!old) continue;  // never seen: if it comes, its generation is lower
+    if (old->cu != m.cu() || old->night != m.night()) {
+      return Quarantine(dir, outcome, m.cu_event_id(),
+                        absl::StrCat("batch ", batch_id, " (", options_.registry->Name(m.cu()),
+                                     ", night ", m.night(), ") cannot replace batch ", old_id,
+                                     ", which is of ", options_.registry->Name(old->cu),
+                                     ", night ", old->night));
     }
-    if (old && old->state == BatchState::kIngested) {
-      replaced.push_back({old_id, old->cu_event_id});
+    if (old->state == BatchState::kWaiting || old->state == BatchState::kQuarantined) {
+      to_record.push_back(old_id);
     }
+  }
+  CURATOR_ASSIGN_OR_RETURN(std::vector<BatchStore::Loaded> loaded,
+                           BatchStore::LoadedOf(*conn_, m.cu(), m.night()));
+  for (const BatchStore::Loaded& old : loaded) {
+    if (old.batch_id == batch_id) continue;
+    if (old.generation > m.generation()) {
+      CURATOR_LOG(WARNING) << "batch " << batch_id << " (generation " << m.generation()
+                           << ") is older than batch " << old.batch_id << " (generation "
+                           << old.generation << "), loaded already: not loaded";
+      CURATOR_RETURN_IF_ERROR(
+          BatchStore::RecordReplaced(*conn_, batch_id, m.cu(), m.night(), old.batch_id));
+      CURATOR_RETURN_IF_ERROR(conn_->Commit());
+      rollback.armed = false;
+      CURATOR_RETURN_IF_ERROR(MoveOut(
+          dir, layout::BatchDir(options_.archive_root, layout::kIngested, outcome.night,
+                                batch_id)));
+      outcome.kind = IngestOutcome::Kind::kReplaced;
+      outcome.report = absl::StrCat("replaced by batch ", old.batch_id);
+      return outcome;
+    }
+    if (old.generation == m.generation()) continue;  // not a rerun of it
+    CURATOR_ASSIGN_OR_RETURN(bool old_claimed, BatchStore::TryClaim(*conn_, old.batch_id));
+    if (!old_claimed) {
+      outcome.kind = IngestOutcome::Kind::kBusy;
+      outcome.report = absl::StrCat("batch ", old.batch_id, ", which it replaces, is claimed");
+      return outcome;
+    }
+    replaced.push_back({old.batch_id, old.cu_event_id});
+    to_record.push_back(old.batch_id);
   }
 
   // Load.
@@ -280,21 +304,16 @@ absl::StatusOr<IngestOutcome> Ingester::IngestBatch(const std::string& dir) {
   record.failures.assign(m.failures().begin(), m.failures().end());
   record.failures.insert(record.failures.end(), load.left_out.begin(), load.left_out.end());
   CURATOR_RETURN_IF_ERROR(BatchStore::RecordIngested(*conn_, m, record));
-  for (const std::string& old_id : m.replaces()) {
-    CURATOR_ASSIGN_OR_RETURN(std::optional<archive::BatchRow> old,
-                             BatchStore::Find(*conn_, old_id));
-    if (old && old->state == BatchState::kReplaced)
-      continue;  // by an earlier rerun
-    CURATOR_RETURN_IF_ERROR(BatchStore::RecordReplaced(*conn_, old_id, m.cu(),
-                                                       m.night(), batch_id));
+  for (const std::string& old_id : to_record) {
+    CURATOR_RETURN_IF_ERROR(
+        BatchStore::RecordReplaced(*conn_, old_id, m.cu(), m.night(), batch_id));
   }
   std::vector<tasklog::Step> steps = {tasklog::Step{"verify", start, verified}};
   for (tasklog::Step& s : load.steps) steps.push_back(std::move(s));
   std::string summary =
       absl::StrCat("ingested batch ", batch_id, ": ", load.rows, " rows");
-  if (!m.replaces().empty()) {
-    absl::StrAppend(&summary, ", replacing batch ",
-                    absl::StrJoin(m.replaces(), ", "));
+  if (!to_record.empty()) {
+    absl::StrAppend(&summary, ", replacing batch ", absl::StrJoin(to_record, ", "));
   }
   CURATOR_RETURN_IF_ERROR(
       tasklog::Finish(*conn_, event, steps, false, summary));

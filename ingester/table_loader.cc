@@ -305,7 +305,8 @@ absl::StatusOr<LoadResult> TableLoader::Load(const LoadInput& in,
 
   // publish. A rerun's rows take the place of the replaced batches' by
   // key, so what other CUs set in them (CU2's comp_file) stays; the
-  // replaced rows no row of this batch took over then go, children first.
+  // replaced rows of its multiframes that no row of it took over then go,
+  // children first.
   tasklog::Step publish_step{"publish", absl::Now()};
   for (const TableRule& rule : rules) {
     const v1::BatchFile& f = *file_of_table.at(rule.table);
@@ -344,12 +345,23 @@ absl::StatusOr<LoadResult> TableLoader::Load(const LoadInput& in,
     load.rows_per_table[rule.table] = r.AffectedRows();
   }
   if (!in.replaced.empty()) {
+    // Only the multiframes this batch holds: one it left out (a file
+    // unreadable this time) keeps the rows the replaced batch gave it,
+    // which the night's detections and previews may refer to.
+    std::vector<std::string> held;
+    for (const TableRule& rule : rules) {
+      if (rule.multiframe_column.empty()) continue;
+      held.push_back(absl::StrCat("SELECT ", conn.QuoteIdentifier(rule.multiframe_column),
+                                  " FROM ", LoadTableName(rule.table)));
+    }
     for (auto rule = rules.rbegin(); rule != rules.rend(); ++rule) {
-      CURATOR_RETURN_IF_ERROR(
-          conn.Exec(absl::StrCat("DELETE FROM ", rule->table,
-                                 " WHERE cu_event_id = ANY('", replaced_events,
-                                 "'::bigint[])"))
-              .status());
+      std::string sql = absl::StrCat("DELETE FROM ", rule->table, " WHERE cu_event_id = ANY('",
+                                     replaced_events, "'::bigint[])");
+      if (!rule->multiframe_column.empty() && !held.empty()) {
+        absl::StrAppend(&sql, " AND ", conn.QuoteIdentifier(rule->multiframe_column), " IN (",
+                        absl::StrJoin(held, " UNION "), ")");
+      }
+      CURATOR_RETURN_IF_ERROR(conn.Exec(sql).status());
     }
   }
   publish_step.finished = absl::Now();

@@ -220,5 +220,66 @@ TEST_F(ReplaceIngestTest, AReplacedBatchStillStagedIsMovedOutUnloaded) {
   EXPECT_EQ(row->Get(0, 1), second.manifest.batch_id());
 }
 
+TEST_F(ReplaceIngestTest, ARerunReplacesEveryEarlierRunEvenOneTheDaemonNeverNamed) {
+  Generate(Survey(1, 2));
+  Register("20071021");
+  Cu3("20071021");
+  Cu4("20071021");
+  for (const auto& o : IngestAll()) ASSERT_EQ(o.kind, IK::kIngested) << o.report;
+  const std::string run0 = BatchOf(4);
+  const int64_t detections = Count("SELECT count(*) FROM detection");
+  // Generation 1 names nothing (its task was cancelled after its worker
+  // wrote the batch, say): it still replaces generation 0.
+  worker::TaskOutput run1 = Cu4("20071021", worker::Rerun{1, {}});
+  for (const auto& o : IngestAll()) EXPECT_EQ(o.kind, IK::kIngested) << o.report;
+  EXPECT_EQ(BatchOf(4), run1.manifest.batch_id());
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), detections);
+  // Generation 2 names only generation 0: it replaces generation 1 too.
+  worker::TaskOutput run2 = Cu4("20071021", worker::Rerun{2, {run0}});
+  for (const auto& o : IngestAll()) EXPECT_EQ(o.kind, IK::kIngested) << o.report;
+  EXPECT_EQ(BatchOf(4), run2.manifest.batch_id());
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), detections);
+  EXPECT_EQ(Count("SELECT count(*) FROM pg_inherits WHERE inhparent = 'detection'::regclass"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.batch WHERE cu = 4 AND state = 'replaced'"), 2);
+  // Generation 1 again, late (a worker that was cut off): not loaded.
+  worker::TaskOutput late = Cu4("20071021", worker::Rerun{1, {}});
+  auto outcomes = IngestAll();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].kind, IK::kReplaced);
+  EXPECT_EQ(BatchOf(4), run2.manifest.batch_id());
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), detections);
+}
+
+TEST_F(ReplaceIngestTest, ACu3RerunKeepsTheRowsOfAnImageItLeftOutForItsDetections) {
+  Generate(Survey(1, 3));
+  Register("20071021");
+  Cu3("20071021");
+  Cu4("20071021");
+  for (const auto& o : IngestAll()) ASSERT_EQ(o.kind, IK::kIngested) << o.report;
+  const int64_t detectors = Count("SELECT count(*) FROM multiframe_detector");
+  const int64_t cards = Count("SELECT count(*) FROM multiframe_header_card");
+  const std::string first = BatchOf(3);
+  // The third image cannot be read when CU3 runs again.
+  const std::string image = archive_ + "/incoming/20071021/w20071021_00003.fit";
+  const std::string saved = archive_dir_.Join("saved.fit");
+  std::filesystem::copy_file(image, saved);
+  std::filesystem::resize_file(image, 5000);
+  worker::TaskOutput rerun = Cu3("20071021", worker::Rerun{1, {first}});
+  ASSERT_EQ(rerun.manifest.failures_size(), 1);
+  for (const auto& o : IngestAll()) EXPECT_EQ(o.kind, IK::kIngested) << o.report;
+  EXPECT_EQ(BatchOf(3), rerun.manifest.batch_id());
+  // Every detection still has its detector's row; nothing was doubled.
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe_detector"), detectors);
+  EXPECT_EQ(Count("SELECT count(*) FROM multiframe_header_card"), cards);
+  EXPECT_EQ(Count("SELECT count(*) FROM detection d WHERE NOT EXISTS (SELECT 1 FROM "
+                  "multiframe_detector m WHERE m.multiframe_id = d.multiframe_id AND "
+                  "m.ext_num = d.ext_num)"),
+            0);
+  // The two readable images' rows are the rerun's; the third keeps its.
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(DISTINCT cu_event_id) FROM multiframe")), 2);
+  std::filesystem::copy_file(saved, image, std::filesystem::copy_options::overwrite_existing);
+}
+
 }  // namespace
 }  // namespace curator

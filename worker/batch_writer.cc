@@ -105,6 +105,7 @@ absl::StatusOr<std::unique_ptr<BatchWriter>> BatchWriter::Create(
   m.set_cu_event_id(cu_event_id);
   m.set_producer(batch::ProducerName());
   for (const std::string& b : rerun.replaces) m.add_replaces(b);
+  m.set_generation(rerun.generation);
   return w;
 }
 

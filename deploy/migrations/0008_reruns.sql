@@ -8,4 +8,5 @@ ALTER TABLE curation.task
 ALTER TABLE curation.batch DROP CONSTRAINT IF EXISTS batch_state_check;
 ALTER TABLE curation.batch ADD CONSTRAINT batch_state_check CHECK (state IN
   ('waiting', 'ingested', 'quarantined', 'replaced'));
-ALTER TABLE curation.batch ADD COLUMN replaced_by text;
+ALTER TABLE curation.batch ADD COLUMN replaced_by text,
+  ADD COLUMN generation integer NOT NULL DEFAULT 0;

@@ -68,11 +68,11 @@ worker::TaskOutput PipelineTest::Cu2(const std::string& night) {
                  {archive_, night, event, Images(night), 2, {}, nullptr, {}}));
 }
 
-worker::TaskOutput PipelineTest::Cu3(const std::string& night) {
+worker::TaskOutput PipelineTest::Cu3(const std::string& night, const worker::Rerun& rerun) {
   const int64_t event = *tasklog::StartEvent(*conn_, 3, "process", night, "test");
   return Finish(
       event,
-      worker::RunCu3({archive_, night, event, Images(night), 2, nullptr, {}}));
+      worker::RunCu3({archive_, night, event, Images(night), 2, nullptr, rerun}));
 }
 
 worker::TaskOutput PipelineTest::Cu4(const std::string& night,

@@ -28,9 +28,10 @@ class PipelineTest : public PgTest {
   void Generate(const synth::Options& options);
   void Register(const std::string& night);
   // Each runs a task over the night's registered files with a processing
-  // event, and records the task's log; Cu4 as the rerun `rerun` too.
+  // event, and records the task's log; Cu3 and Cu4 as the rerun `rerun`
+  // too.
   worker::TaskOutput Cu2(const std::string& night);
-  worker::TaskOutput Cu3(const std::string& night);
+  worker::TaskOutput Cu3(const std::string& night, const worker::Rerun& rerun = {});
   worker::TaskOutput Cu4(const std::string& night,
                          const worker::Rerun& rerun = {});
   std::vector<ingester::IngestOutcome> IngestAll();
