@@ -1,5 +1,6 @@
 #include "server/http_server.h"
 
+#include <charconv>
 #include <cmath>
 #include <condition_variable>
 #include <deque>
@@ -204,7 +205,15 @@ void MetricsText::Add(const std::string& name, const std::string& type, const st
   } else if (std::isinf(value)) {
     out_ += value > 0 ? " +Inf\n" : " -Inf\n";
   } else {
-    absl::StrAppend(&out_, " ", value, "\n");
+    // Every digit: a counter of millions of rows must move by one row,
+    // not by the sixth significant digit (absl's default). The shortest
+    // text that reads back as the same double; integers without exponent.
+    char text[32];
+    std::to_chars_result r =
+        std::abs(value) < 9007199254740992.0 && value == std::trunc(value)
+            ? std::to_chars(text, text + sizeof(text), static_cast<int64_t>(value))
+            : std::to_chars(text, text + sizeof(text), value);
+    absl::StrAppend(&out_, " ", absl::string_view(text, r.ptr - text), "\n");
   }
 }
 
