@@ -86,22 +86,24 @@ std::string DaemonMetrics(ReadQueries& queries, pg::ConnectionPool& pool,
            queries.paused() ? 1 : 0);
   absl::StatusOr<v1::ListWorkersResponse> workers = queries.ListWorkers();
   if (workers.ok()) {
+    // The daemon's view of each worker, under names of its own: the
+    // workers export curator_worker_* about themselves.
     const auto per_worker = [&](const char* name, const char* help, auto value) {
       for (const v1::WorkerInfo& w : workers->workers()) {
         rest.Add(name, "gauge", help, {{"worker", w.worker_id()}}, value(w));
       }
     };
-    per_worker("curator_worker_up", "1 if the worker's last heartbeat is recent.",
+    per_worker("curator_daemon_worker_up", "1 if the worker's last heartbeat is recent.",
                [](const v1::WorkerInfo& w) { return w.alive() ? 1.0 : 0.0; });
-    per_worker("curator_worker_seconds_since_heartbeat", "Age of the worker's last heartbeat.",
+    per_worker("curator_daemon_worker_seconds_since_heartbeat", "Age of the worker's last heartbeat.",
                [](const v1::WorkerInfo& w) { return w.seconds_since_heartbeat(); });
-    per_worker("curator_worker_load1", "The worker machine's 1-minute load average.",
+    per_worker("curator_daemon_worker_load1", "The worker machine's 1-minute load average.",
                [](const v1::WorkerInfo& w) { return w.load().load_average_1m(); });
-    per_worker("curator_worker_slots", "Tasks the worker runs at once.",
+    per_worker("curator_daemon_worker_slots", "Tasks the worker runs at once.",
                [](const v1::WorkerInfo& w) { return double(w.load().slots()); });
-    per_worker("curator_worker_running_tasks", "Tasks running on the worker.",
+    per_worker("curator_daemon_worker_running_tasks", "Tasks running on the worker.",
                [](const v1::WorkerInfo& w) { return double(w.load().running_tasks()); });
-    per_worker("curator_worker_free_disk_bytes", "Free space on the worker's archive file system.",
+    per_worker("curator_daemon_worker_free_disk_bytes", "Free space on the worker's archive file system.",
                [](const v1::WorkerInfo& w) { return double(w.load().free_disk_bytes()); });
   }
   return out + rest.str();

@@ -126,8 +126,8 @@ TEST_F(MonitorTest, ShowsARunInProgressWithAFailedTaskInRed) {
   EXPECT_THAT(metrics.body, HasSubstr("curator_tasks{state=\"running\"} 1\n"));
   EXPECT_THAT(metrics.body, HasSubstr("curator_batches{state=\"ingested\"} 5\n"));
   EXPECT_THAT(metrics.body, HasSubstr("curator_rows_ingested_total{cu=\"CU4\"} 480\n"));
-  EXPECT_THAT(metrics.body, HasSubstr("curator_worker_up{worker=\"w2\"} 1\n"));
-  EXPECT_THAT(metrics.body, HasSubstr("curator_worker_running_tasks{worker=\"w2\"} 1\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("curator_daemon_worker_up{worker=\"w2\"} 1\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("curator_daemon_worker_running_tasks{worker=\"w2\"} 1\n"));
   EXPECT_THAT(metrics.body, HasSubstr("curator_log_messages_total{level=\"error\"}"));
 
   // The ingester's own /metrics.

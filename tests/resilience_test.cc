@@ -64,7 +64,7 @@ TEST_F(ResilienceTest, ADeadWorkerIsShownDeadLongBeforeItsHeartbeatTimesOut) {
                                  absl::Seconds(20)))
       << WorkersLine("w1") << daemon.Log();
   EXPECT_LT(absl::Now() - killed, absl::Seconds(20));
-  EXPECT_THAT(DaemonMetrics().body, HasSubstr("curator_worker_up{worker=\"w1\"} 0\n"));
+  EXPECT_THAT(DaemonMetrics().body, HasSubstr("curator_daemon_worker_up{worker=\"w1\"} 0\n"));
   EXPECT_THAT(daemon.Log(), HasSubstr("worker w1 is unreachable (its link is down)"));
 }
 
@@ -124,7 +124,7 @@ TEST_F(ResilienceTest, PostgresRestartingMidRunNeedsNoOperator) {
       absl::Seconds(20)))
       << DaemonMetrics().body;
   // Metrics that do not need the database are still served.
-  EXPECT_THAT(DaemonMetrics().body, HasSubstr("curator_worker_up{worker=\"w2\"} 1\n"));
+  EXPECT_THAT(DaemonMetrics().body, HasSubstr("curator_daemon_worker_up{worker=\"w2\"} 1\n"));
   testing::CommandResult status = Ctl("status");
   EXPECT_EQ(status.exit_code, 3);
   EXPECT_THAT(status.output, HasSubstr("database"));
