@@ -65,6 +65,15 @@ class BatchLoader {
   // systematic (the database is away) and leave the batch for later.
   virtual absl::StatusOr<LoadResult> Load(const LoadInput& in,
                                           std::vector<std::string>* problems) = 0;
+  // After a batch of this CU committed, outside any transaction: tidying
+  // that must not hold locks in the load's transaction (e.g. dropping
+  // tables a rerun emptied). A failure is logged, never the batch's; the
+  // next call tries again. Default: nothing.
+  virtual absl::Status AfterCommit(pg::Connection& conn, const v1::Manifest& manifest) {
+    (void)conn;
+    (void)manifest;
+    return absl::OkStatus();
+  }
 };
 
 using LoaderTable = std::map<int, std::unique_ptr<BatchLoader>>;

@@ -47,20 +47,28 @@ v1::FileProblem LeftOut(const std::string& path, const std::vector<DetectionStre
   return p;
 }
 
+// The partition of detection holding `base`'s block of the night.
+std::string PartitionName(const std::string& night, int64_t base) {
+  return absl::StrCat("detection_", night, "_b", base);
+}
+
 // A rerun's detections take the place of the replaced batches': their
-// partitions go in the load's transaction (their ids are not reused).
-// Called on every path that loads, even one that loads no rows.
-absl::Status DropReplaced(const LoadInput& in) {
+// rows are deleted in the load's transaction, on every path that loads
+// (even one that loads no rows). DELETE locks only those rows, so readers
+// and other ingests go on; the emptied tables are dropped after the
+// commit (AfterCommit), where the parent's exclusive lock is held for a
+// moment and cannot deadlock with another load. Their ids are not reused.
+absl::Status EmptyReplaced(const LoadInput& in) {
   for (const ReplacedBatch& old : in.replaced) {
     CURATOR_ASSIGN_OR_RETURN(std::optional<archive::IdBlock> old_block,
                              archive::BatchStore::IdBlockOf(in.conn, old.batch_id));
     if (!old_block) continue;  // it loaded no detections
+    const std::string name = PartitionName(in.manifest.night(), old_block->base);
+    CURATOR_ASSIGN_OR_RETURN(pg::Result exists,
+                             in.conn.Exec("SELECT to_regclass($1) IS NOT NULL", {name}));
+    if (exists.Get(0, 0) != "t") continue;
     CURATOR_RETURN_IF_ERROR(
-        in.conn
-            .Exec(absl::StrCat("DROP TABLE IF EXISTS ",
-                               in.conn.QuoteIdentifier(absl::StrCat(
-                                   "detection_", in.manifest.night(), "_b", old_block->base))))
-            .status());
+        in.conn.Exec(absl::StrCat("DELETE FROM ", in.conn.QuoteIdentifier(name))).status());
   }
   return absl::OkStatus();
 }
@@ -147,7 +155,7 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
   }
   if (!problems->empty()) return load;
   if (block.count == 0) {  // every catalogue failed: nothing to attach
-    CURATOR_RETURN_IF_ERROR(DropReplaced(in));
+    CURATOR_RETURN_IF_ERROR(EmptyReplaced(in));
     return load;
   }
 
@@ -192,7 +200,7 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
   // table is made, so COPY ... FREEZE (which needs the table made in the
   // current subtransaction) still applies.
   constexpr size_t kMaxRefused = 3;
-  const std::string partition = absl::StrCat("detection_", m.night(), "_b", block.base);
+  const std::string partition = PartitionName(m.night(), block.base);
   const std::string part = conn.QuoteIdentifier(partition);
   struct Copied {
     std::vector<DetectionStream::Problem> problems;
@@ -301,7 +309,7 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
   if (load.rows == 0) {
     // Nothing left to attach.
     CURATOR_RETURN_IF_ERROR(conn.Exec(absl::StrCat("DROP TABLE ", part)).status());
-    CURATOR_RETURN_IF_ERROR(DropReplaced(in));
+    CURATOR_RETURN_IF_ERROR(EmptyReplaced(in));
     validate.finished = absl::Now();
     load.rows_per_table["detection"] = 0;
     load.steps = {std::move(copy), std::move(validate)};
@@ -344,12 +352,41 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
       conn.Exec(absl::StrCat("ALTER TABLE detection ATTACH PARTITION ", part, " FOR VALUES FROM (",
                              block.base, ") TO (", block.base + block.count, ")"))
           .status());
-  CURATOR_RETURN_IF_ERROR(DropReplaced(in));
+  CURATOR_RETURN_IF_ERROR(EmptyReplaced(in));
   attach.finished = absl::Now();
   attach.rows = load.rows;
   load.rows_per_table["detection"] = load.rows;
   load.steps = {std::move(copy), std::move(validate), std::move(attach)};
   return load;
+}
+
+absl::Status DetectionLoader::AfterCommit(pg::Connection& conn, const v1::Manifest& m) {
+  (void)m;
+  // Every partition of a replaced batch still there, whichever rerun
+  // emptied it: one left by a drop that timed out goes now.
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result left,
+      conn.Exec("SELECT c.relname FROM curation.id_block i JOIN curation.batch b USING "
+                "(batch_id) JOIN pg_class c ON c.relname = 'detection_' || "
+                "to_char(b.night, 'YYYYMMDD') || '_b' || i.base WHERE b.state = 'replaced' AND "
+                "i.id_kind = 'obj_id' AND c.relkind = 'r'"));
+  for (int i = 0; i < left.rows(); ++i) {
+    const std::string name = left.Get(i, 0);
+    CURATOR_ASSIGN_OR_RETURN(pg::Transaction tx, pg::Transaction::Begin(conn));
+    CURATOR_RETURN_IF_ERROR(conn.Exec("SET LOCAL lock_timeout = '2s'").status());
+    CURATOR_ASSIGN_OR_RETURN(
+        pg::Result empty,
+        conn.Exec(absl::StrCat("SELECT NOT EXISTS (SELECT 1 FROM ", conn.QuoteIdentifier(name),
+                               ")")));
+    if (empty.Get(0, 0) != "t") {
+      return absl::InternalError(absl::StrCat(name, " belongs to a replaced batch but is not "
+                                              "empty: not dropped"));
+    }
+    CURATOR_RETURN_IF_ERROR(
+        conn.Exec(absl::StrCat("DROP TABLE ", conn.QuoteIdentifier(name))).status());
+    CURATOR_RETURN_IF_ERROR(tx.Commit());
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace curator::ingester

@@ -48,6 +48,9 @@ class DetectionLoader : public BatchLoader {
   absl::Status Prepare(pg::Connection& conn, const v1::Manifest& manifest) override;
   absl::StatusOr<LoadResult> Load(const LoadInput& in,
                                   std::vector<std::string>* problems) override;
+  // Drops the partitions of replaced batches, emptied by their
+  // replacement's load, each with a short lock timeout.
+  absl::Status AfterCommit(pg::Connection& conn, const v1::Manifest& manifest) override;
 };
 
 }  // namespace curator::ingester

@@ -320,6 +320,10 @@ absl::StatusOr<IngestOutcome> Ingester::IngestBatch(const std::string& dir) {
   if (options_.hooks != nullptr) options_.hooks->BeforeCommit(batch_id);
   CURATOR_RETURN_IF_ERROR(conn_->Commit());
   rollback.armed = false;
+  if (absl::Status after = loader->second->AfterCommit(*conn_, m); !after.ok()) {
+    CURATOR_LOG(WARNING) << "batch " << batch_id << " is ingested; tidying after it: " << after
+                         << " (tried again after the next batch of its CU)";
+  }
   outcome.kind = IngestOutcome::Kind::kIngested;
   outcome.rows = load.rows;
   outcome.files_left_out = static_cast<int>(load.left_out.size());

@@ -5,6 +5,7 @@
 // twice; and a batch that claims to replace another CU's is refused.
 #include <filesystem>
 #include <map>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
@@ -279,6 +280,37 @@ TEST_F(ReplaceIngestTest, ACu3RerunKeepsTheRowsOfAnImageItLeftOutForItsDetection
   // The two readable images' rows are the rerun's; the third keeps its.
   EXPECT_EQ(Count(absl::StrCat("SELECT count(DISTINCT cu_event_id) FROM multiframe")), 2);
   std::filesystem::copy_file(saved, image, std::filesystem::copy_options::overwrite_existing);
+}
+
+TEST_F(ReplaceIngestTest, ACu4RerunLoadsBesideAReaderAndDropsTheOldPartitionOnceItCan) {
+  Generate(Survey(1, 2));
+  Register("20071021");
+  Cu3("20071021");
+  Cu4("20071021");
+  for (const auto& o : IngestAll()) ASSERT_EQ(o.kind, IK::kIngested) << o.report;
+  const int64_t detections = Count("SELECT count(*) FROM detection");
+  const auto tables = [&] {
+    return Count("SELECT count(*) FROM pg_class WHERE relname LIKE 'detection\\_2%' AND "
+                 "relkind = 'r'");
+  };
+  {
+    // An astronomer's long query holds detection open: the rerun loads
+    // all the same, and only the emptied table's drop waits.
+    pqxx::connection reader(conninfo());
+    pqxx::work query(reader);
+    query.exec("SELECT count(*) FROM detection");
+    worker::TaskOutput run1 = Cu4("20071021", worker::Rerun{1, {}});
+    auto outcomes = IngestAll();
+    ASSERT_EQ(outcomes.size(), 1u);
+    EXPECT_EQ(outcomes[0].kind, IK::kIngested) << outcomes[0].report;
+    EXPECT_EQ(Count("SELECT count(*) FROM detection"), detections);
+    EXPECT_EQ(tables(), 2);  // the old one, empty, still there
+  }
+  // The next CU4 batch's tidying drops it.
+  Cu4("20071021", worker::Rerun{2, {}});
+  for (const auto& o : IngestAll()) EXPECT_EQ(o.kind, IK::kIngested) << o.report;
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), detections);
+  EXPECT_EQ(tables(), 1);
 }
 
 }  // namespace
