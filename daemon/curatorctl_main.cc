@@ -10,9 +10,11 @@
 //
 // The last group talks to curator-daemon over gRPC; --json prints the
 // reply as JSON (protobuf's mapping) for scripts.
-// Exit codes: 0 done; 1 bad usage; 2 done, with problems reported (changed
-// files, orphan catalogues, refused approvals); 3 failed (database or
-// daemon unreachable, ...).
+// Exit codes: 0 done; 1 bad usage (including an argument the daemon finds
+// malformed); 2 done, with problems reported, or refused (changed files,
+// orphan catalogues, refused approvals, no such task, a change without
+// the certificate or token it needs); 3 failed (database or daemon
+// unreachable, an internal error).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -53,6 +55,25 @@ namespace {
 int Fail(int code, const std::string& message) {
   std::fprintf(stderr, "curatorctl: %s\n", message.c_str());
   return code;
+}
+
+// The exit code of an answer with `code`: the caller's mistake, a
+// refusal, or a failure to get an answer at all.
+int ExitFor(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      return 1;
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kAborted:
+      return 2;
+    default:
+      return 3;
+  }
 }
 
 }  // namespace
@@ -128,7 +149,7 @@ int Describe() {
       "\"bool\"}, {\"name\": \"config\", \"type\": \"string\"}, {\"name\": \"daemon\", \"type\": "
       "\"string\"}, {\"name\": \"db\", \"type\": \"string\"}, {\"name\": \"archive\", \"type\": "
       "\"string\"}], \"exit_codes\": {\"0\": \"done\", \"1\": \"bad usage\", \"2\": \"done, with "
-      "problems reported\", \"3\": \"failed\"}, \"commands\": [%s]}\n",
+      "problems reported, or refused\", \"3\": \"failed\"}, \"commands\": [%s]}\n",
       absl::StrJoin(commands, ", ").c_str());
   return 0;
 }
@@ -429,7 +450,7 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
     reply = std::move(out);
   }
   if (!st.ok()) {
-    return Fail(st.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? 1 : 3,
+    return Fail(ExitFor(static_cast<absl::StatusCode>(st.error_code())),
                 absl::StrCat("daemon at ", address, ": ", st.error_message()));
   }
   if (absl::GetFlag(FLAGS_json)) {
@@ -506,7 +527,7 @@ int main(int argc, char** argv) {
   bool problems = false;
   for (const std::string& night : nights) {
     auto reg = curator::archive::RegisterNight(**conn, archive, night);
-    if (!reg.ok()) return Fail(3, reg.status().ToString());
+    if (!reg.ok()) return Fail(ExitFor(reg.status().code()), reg.status().ToString());
     int images = 0, catalogues = 0;
     for (const auto& f : reg->files) (f.is_catalogue ? catalogues : images)++;
     std::printf("%s  %d images, %d catalogues, %d newly registered%s\n", night.c_str(), images,

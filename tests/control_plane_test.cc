@@ -229,7 +229,10 @@ TEST_F(ControlPlaneTest, TheOperatorPausesRejectsCancelsRetriesAndResumes) {
   EXPECT_THAT(status.output, HasSubstr("tasks: 3 ingested"));
   EXPECT_THAT(status.output, HasSubstr("workers: 1 alive of 1"));
   EXPECT_THAT(status.output, HasSubstr("batches: 3 ingested"));
-  EXPECT_EQ(Ctl("log 424242").exit_code, 3);
+  // No such task is a refusal (2), not a failure to reach the daemon (3).
+  testing::CommandResult missing = Ctl("log 424242");
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_THAT(missing.output, HasSubstr("no task 424242"));
   // The commands describe themselves for client libraries.
   testing::CommandResult describe = testing::RunCommand(Bin("daemon/curatorctl") + " describe --json");
   EXPECT_EQ(describe.exit_code, 0);

@@ -617,6 +617,13 @@ TEST_F(Cu3IngestTest, CommandsRunTheWholeNightByHand) {
   testing::CommandResult r = testing::RunCommand(Bin("daemon/curatorctl") + " register --all" + site);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("20071021  3 images, 3 catalogues, 6 newly registered"));
+  // A malformed night is bad usage; a night with no directory is refused.
+  r = testing::RunCommand(Bin("daemon/curatorctl") + " register 2007" + site);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("'2007' is not a night (YYYYMMDD)"));
+  r = testing::RunCommand(Bin("daemon/curatorctl") + " register 20990101" + site);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("no such night directory"));
   r = testing::RunCommand(Bin("worker/curator-worker") + " run --cu 3 --night 20071021" + site);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("3 files read, 0 failed"));

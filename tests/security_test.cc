@@ -59,7 +59,7 @@ TEST_F(SecurityTest, TlsClusterRunsAndOnlyCertificatesOrTheTokenChangeState) {
   EXPECT_EQ(tasks.exit_code, 0) << tasks.output;
   EXPECT_THAT(tasks.output, HasSubstr("pending"));
   testing::CommandResult refused = CtlWith(no_token, "approve --all");
-  EXPECT_EQ(refused.exit_code, 3) << refused.output;
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;  // refused, not unreachable
   EXPECT_THAT(refused.output, HasSubstr("needs a client certificate signed by the Curator CA, "
                                         "or the operator token"));
   std::ofstream(archive_dir_.Join("wrong-token")) << "a-token-that-is-not-the-right-one\n";
@@ -67,7 +67,7 @@ TEST_F(SecurityTest, TlsClusterRunsAndOnlyCertificatesOrTheTokenChangeState) {
       "wrong-token.conf", absl::StrCat("security { ca_file: \"", ca, "\" token_file: \"",
                                        archive_dir_.Join("wrong-token"), "\" }"));
   testing::CommandResult wrong_token = CtlWith(wrong, "approve --all");
-  EXPECT_EQ(wrong_token.exit_code, 3);
+  EXPECT_EQ(wrong_token.exit_code, 2);
   EXPECT_THAT(wrong_token.output, HasSubstr("the token is wrong"));
   EXPECT_EQ(Count("SELECT count(*) FROM curation.task WHERE state <> 'pending'"), 0);
 

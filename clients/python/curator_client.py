@@ -137,8 +137,10 @@ class Curator:
         command = [self._curatorctl] + argv + ["--json"] + self._common
         done = subprocess.run(command, capture_output=True, text=True,
                               timeout=self._timeout, check=False)
-        if done.returncode not in (0, 2):
-            raise CuratorError(command, done.returncode,
-                               done.stderr.strip() or done.stdout.strip())
         text = done.stdout.strip()
+        # 2 with an answer is done with problems, reported in the answer;
+        # 2 without one is a refusal (no such task, not allowed): raised.
+        if done.returncode not in (0, 2) or (done.returncode == 2 and not text):
+            raise CuratorError(command, done.returncode,
+                               done.stderr.strip() or text)
         return json.loads(text) if text else {}

@@ -83,6 +83,7 @@ class DaemonTest(unittest.TestCase):
         with self.assertRaises(CuratorError) as e:
             self.c.log(999999)
         self.assertIn("no task 999999", e.exception.message)
+        self.assertEqual(e.exception.exit_code, 2)
 
 
 if __name__ == "__main__":
