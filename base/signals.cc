@@ -1,5 +1,6 @@
 #include "base/signals.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -26,6 +27,16 @@ int WaitForTerminationSignal() {
   int sig = 0;
   sigwait(&set, &sig);
   return sig;
+}
+
+int WaitForTerminationSignalFor(int milliseconds) {
+  sigset_t set = TerminationSet();
+  timespec timeout{milliseconds / 1000, (milliseconds % 1000) * 1000000L};
+  while (true) {
+    const int sig = sigtimedwait(&set, nullptr, &timeout);
+    if (sig > 0) return sig;
+    if (errno != EINTR) return 0;  // EAGAIN: the time is up
+  }
 }
 
 }  // namespace curator

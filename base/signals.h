@@ -13,6 +13,9 @@ void BlockTerminationSignals();
 // Waits for SIGTERM or SIGINT (blocked beforehand); returns which.
 int WaitForTerminationSignal();
 
+// The same for at most `milliseconds`: 0 if none came.
+int WaitForTerminationSignalFor(int milliseconds);
+
 }  // namespace curator
 
 #endif  // CURATOR_BASE_SIGNALS_H_

@@ -6,7 +6,9 @@
 //
 // Under systemd (Type=notify) it reports readiness, its status and
 // stopping, and pings the watchdog while its loop keeps passing.
-// Runs until SIGTERM or SIGINT; exit 0. 1: bad config; 3: cannot start.
+// Waits for its database if it is away at start. Runs until SIGTERM or
+// SIGINT; exit 0. 1: bad config; 3: cannot start.
+#include <algorithm>
 #include <cstdio>
 #include <thread>
 
@@ -28,7 +30,22 @@ int main(int argc, char** argv) {
     return 1;
   }
   curator::BlockTerminationSignals();
+  // A database that is away (restarting, not up yet after a reboot) is
+  // waited for, with backoff, as the rest of the run waits for it; a
+  // signal meanwhile stops it cleanly.
   auto server = curator::daemon::DaemonServer::Create(site->config);
+  for (int backoff_ms = 100;
+       !server.ok() && server.status().code() == absl::StatusCode::kUnavailable;
+       backoff_ms = std::min(2 * backoff_ms, 10000)) {
+    CURATOR_LOG(WARNING) << "cannot start yet: " << server.status() << "; retrying in "
+                         << backoff_ms << " ms";
+    curator::NotifyStatus(absl::StrCat("waiting for the database: ", server.status().message()));
+    if (const int sig = curator::WaitForTerminationSignalFor(backoff_ms); sig != 0) {
+      CURATOR_LOG(INFO) << "signal " << sig << " while waiting for the database: stopping";
+      return 0;
+    }
+    server = curator::daemon::DaemonServer::Create(site->config);
+  }
   if (!server.ok()) {
     std::fprintf(stderr, "curator-daemon: %s\n", server.status().ToString().c_str());
     return server.status().code() == absl::StatusCode::kInvalidArgument ? 1 : 3;

@@ -192,7 +192,8 @@ TEST_F(ResilienceTest, TenWorkerCrashesAndTwoDatabaseRestartsMakeTheArchiveOfACl
         [&] {
           return Count("SELECT count(*) FROM curation.task WHERE state IN ('dispatched', "
                        "'running')") > 0 ||
-                 Count("SELECT count(*) FROM curation.task WHERE state <> 'ingested'") == 0;
+                 (Count("SELECT count(*) FROM curation.task") == 9 &&
+                  Count("SELECT count(*) FROM curation.task WHERE state <> 'ingested'") == 0);
         },
         absl::Seconds(10));
     const int victim = crash % 2;

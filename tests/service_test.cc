@@ -121,5 +121,31 @@ TEST_F(ServiceTest, TheDaemonWithholdsTheWatchdogWhileItsDatabaseIsAwayAndResume
   EXPECT_EQ(daemon.Wait(absl::Seconds(60)), 0) << daemon.Log();
 }
 
+TEST_F(ServiceTest, ADaemonStartedWhileItsDatabaseIsDownWaitsForItThenServes) {
+  WriteConfig(/*auto_approve=*/false);
+  ASSERT_TRUE(server().Stop().ok());
+  const std::string path = archive_dir_.Join("daemon.notify");
+  NotifySocket socket(path);
+  setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  testing::Process daemon = Daemon();
+  unsetenv("NOTIFY_SOCKET");
+  // Waiting, not exited, not ready; systemd's status says why.
+  std::vector<std::string> said = socket.ReceiveUntil("READY=1", absl::Seconds(2));
+  EXPECT_THAT(said, ::testing::Not(::testing::Contains("READY=1")));
+  EXPECT_FALSE(daemon.Wait(absl::Milliseconds(10)).has_value()) << daemon.Log();
+  EXPECT_THAT(daemon.Log(), HasSubstr("cannot start yet"));
+  ASSERT_TRUE(server().Restart().ok()) << server().LogTail();
+  ASSERT_FALSE(socket.ReceiveUntil("READY=1", absl::Seconds(30)).empty()) << daemon.Log();
+  EXPECT_EQ(Ctl("status").exit_code, 0) << daemon.Log();
+  // A signal while it waits stops it cleanly.
+  ASSERT_TRUE(server().Stop().ok());
+  testing::Process waiting = Daemon("daemon2.log");
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return absl::StrContains(waiting.Log(), "cannot start yet"); }, absl::Seconds(10)));
+  waiting.Signal(SIGTERM);
+  EXPECT_EQ(waiting.Wait(absl::Seconds(10)), 0) << waiting.Log();
+  ASSERT_TRUE(server().Restart().ok()) << server().LogTail();
+}
+
 }  // namespace
 }  // namespace curator
