@@ -24,6 +24,19 @@ class TaskControl {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [this] { return Cancelled(); });
   }
+  // Blocks until the task is cancelled or `done()` holds, rechecked at
+  // each Cancel and Notify. True if `done()` held.
+  template <typename Done>
+  bool WaitCancelledOr(Done done) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return Cancelled() || done(); });
+    return !Cancelled();
+  }
+  // Wakes WaitCancelledOr to recheck its condition.
+  void Notify() {
+    std::lock_guard<std::mutex> lock(mu_);
+    cv_.notify_all();
+  }
   void FileDone(bool ok) {
     files_done_.fetch_add(1, std::memory_order_relaxed);
     if (!ok) files_failed_.fetch_add(1, std::memory_order_relaxed);

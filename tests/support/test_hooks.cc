@@ -1,6 +1,13 @@
 #include "tests/support/test_hooks.h"
 
-#include <chrono>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -11,6 +18,41 @@
 
 namespace curator::testing {
 
+bool PauseBeforeTask::WaitForRemoval(worker::TaskControl& control) {
+  const std::filesystem::path file(file_);
+  const int watch = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  const int stop = eventfd(0, EFD_CLOEXEC);
+  if (watch < 0 || stop < 0 ||
+      inotify_add_watch(watch, file.parent_path().c_str(), IN_DELETE | IN_MOVED_FROM) < 0) {
+    CURATOR_LOG(ERROR) << "test hook: cannot watch " << file_ << ": " << std::strerror(errno);
+    if (watch >= 0) close(watch);
+    if (stop >= 0) close(stop);
+    return !control.Cancelled();
+  }
+  std::atomic<bool> removed{false};
+  std::thread watcher([&] {
+    std::error_code ec;
+    // Checked after the watch is in place, so no removal is missed.
+    while (std::filesystem::exists(file, ec)) {
+      pollfd fds[2] = {{watch, POLLIN, 0}, {stop, POLLIN, 0}};
+      if (poll(fds, 2, -1) < 0 && errno != EINTR) break;
+      if (fds[1].revents != 0) return;  // cancelled
+      char events[4096];
+      while (read(watch, events, sizeof(events)) > 0) {
+      }
+    }
+    removed = true;
+    control.Notify();
+  });
+  const bool released = control.WaitCancelledOr([&] { return removed.load(); });
+  const uint64_t one = 1;
+  (void)!write(stop, &one, sizeof(one));
+  watcher.join();
+  close(watch);
+  close(stop);
+  return released;
+}
+
 void PauseBeforeTask::BeforeTask(const v1::RunTaskRequest& request,
                                  worker::TaskControl& control) {
   if (absl::Status s = files::WriteAtomically(file_, absl::StrCat(request.task_id(), "\n"));
@@ -20,15 +62,10 @@ void PauseBeforeTask::BeforeTask(const v1::RunTaskRequest& request,
   CURATOR_LOG(WARNING) << "test hook: task " << request.task_id()
                        << " held before it runs, until it is cancelled or " << file_
                        << " is removed";
-  // Polled: a test hook, never a production path; the task control has
-  // nothing to wake it on a file's removal.
-  std::error_code ec;
-  while (!control.Cancelled() && std::filesystem::exists(file_, ec)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (!control.Cancelled()) {
-    CURATOR_LOG(WARNING) << "test hook: task " << request.task_id() << " released";
-  }
+  // Released by the file's removal, seen through inotify on its
+  // directory, or by cancellation; nothing polls.
+  if (!WaitForRemoval(control)) return;
+  CURATOR_LOG(WARNING) << "test hook: task " << request.task_id() << " released";
 }
 
 void PauseBeforeCommit::BeforeCommit(const std::string& batch_id) {

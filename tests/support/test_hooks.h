@@ -23,6 +23,9 @@ class PauseBeforeTask : public worker::TaskHooks {
   void BeforeTask(const v1::RunTaskRequest& request, worker::TaskControl& control) override;
 
  private:
+  // Until file_ is removed (true) or the task is cancelled (false).
+  bool WaitForRemoval(worker::TaskControl& control);
+
   const std::string file_;
 };
 
