@@ -66,16 +66,7 @@ class Cu3IngestTest : public testing::PipelineTest {
   }
   // curation.batch's failures for the image `name`, as "hdu|item|message".
   std::vector<std::string> FailuresOf(const std::string& name) {
-    pqxx::connection c(conninfo());
-    pqxx::work tx(c);
-    std::vector<std::string> out;
-    for (const auto& r : tx.exec_params(
-             "SELECT f->>'hdu', f->>'item', f->>'message' FROM curation.batch b, "
-             "jsonb_array_elements(b.failures) f WHERE b.cu = 3 AND f->>'path' = $1",
-             archive_ + "/incoming/20071021/" + name)) {
-      out.push_back(absl::StrCat(r[0].c_str(), "|", r[1].c_str(), "|", r[2].c_str()));
-    }
-    return out;
+    return BatchFailuresOf(3, "20071021", name);
   }
 };
 

@@ -68,16 +68,7 @@ class Cu4IngestTest : public testing::PipelineTest {
   // Rows of curation.batch's failures (JSON) of the CU4 batch for the
   // catalogue `name`, as "hdu|item|message".
   std::vector<std::string> FailuresOf(const std::string& name) {
-    pqxx::connection c(conninfo());
-    pqxx::work tx(c);
-    std::vector<std::string> out;
-    for (const auto& r : tx.exec_params(
-             "SELECT f->>'hdu', f->>'item', f->>'message' FROM curation.batch b, "
-             "jsonb_array_elements(b.failures) f WHERE b.cu = 4 AND f->>'path' = $1",
-             archive_ + "/incoming/20071021/" + name)) {
-      out.push_back(absl::StrCat(r[0].c_str(), "|", r[1].c_str(), "|", r[2].c_str()));
-    }
-    return out;
+    return BatchFailuresOf(4, "20071021", name);
   }
   // Error messages of the CU4 ingest's log for the catalogue `name`.
   int64_t IngestErrorsNaming(const std::string& name, const std::string& like) {

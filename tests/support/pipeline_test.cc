@@ -92,6 +92,20 @@ std::vector<ingester::IngestOutcome> PipelineTest::IngestAll() {
   return outcomes.ok() ? *outcomes : std::vector<ingester::IngestOutcome>{};
 }
 
+std::vector<std::string> PipelineTest::BatchFailuresOf(int cu, const std::string& night,
+                                                       const std::string& name) {
+  pqxx::connection c(conninfo());
+  pqxx::work tx(c);
+  std::vector<std::string> out;
+  for (const auto& r : tx.exec_params(
+           "SELECT f->>'hdu', f->>'item', f->>'message' FROM curation.batch b, "
+           "jsonb_array_elements(b.failures) f WHERE b.cu = $1 AND f->>'path' = $2",
+           cu, archive_ + "/incoming/" + night + "/" + name)) {
+    out.push_back(absl::StrCat(r[0].c_str(), "|", r[1].c_str(), "|", r[2].c_str()));
+  }
+  return out;
+}
+
 int64_t PipelineTest::Count(const std::string& sql) {
   pqxx::connection c(conninfo());
   pqxx::work tx(c);

@@ -35,6 +35,10 @@ class PipelineTest : public PgTest {
   worker::TaskOutput Cu4(const std::string& night,
                          const worker::Rerun& rerun = {});
   std::vector<ingester::IngestOutcome> IngestAll();
+  // The failures recorded with the batches of CU `cu` for the input file
+  // `name` of `night`'s incoming directory, as "hdu|item|message".
+  std::vector<std::string> BatchFailuresOf(int cu, const std::string& night,
+                                           const std::string& name);
   // The single integer a query returns.
   int64_t Count(const std::string& sql);
   // Starts `curator-ingester --once` with its test hook, waits until it
