@@ -249,6 +249,35 @@ absl::StatusOr<int64_t> Connection::CopyInFromFile(
   return rows;
 }
 
+absl::StatusOr<int64_t> Connection::CopyOut(
+    absl::string_view copy_sql,
+    const std::function<absl::Status(absl::string_view)>& sink) {
+  std::string query(copy_sql);
+  pg_result* r = PQexec(conn_, query.c_str());
+  if (PQresultStatus(r) != PGRES_COPY_OUT) {
+    absl::Status error = ResultError(r, copy_sql);
+    PQclear(r);
+    return error;
+  }
+  PQclear(r);
+  absl::Status stop;
+  while (true) {
+    char* data = nullptr;
+    const int n = PQgetCopyData(conn_, &data, /*async=*/0);
+    if (n == -1) break;  // done; the result follows
+    if (n < 0)
+      return absl::UnavailableError(
+          absl::StrCat("COPY: ", PQerrorMessage(conn_)));
+    if (stop.ok()) stop = sink(absl::string_view(data, n));
+    PQfreemem(data);
+    // Having stopped, the rest is read and dropped: libpq has no way to
+    // end a COPY TO early short of cancelling the query.
+  }
+  absl::StatusOr<int64_t> rows = FinishCopy(copy_sql);
+  if (!stop.ok()) return stop;
+  return rows;
+}
+
 absl::Status Connection::Begin() { return Exec("BEGIN").status(); }
 absl::Status Connection::Commit() { return Exec("COMMIT").status(); }
 absl::Status Connection::Rollback() { return Exec("ROLLBACK").status(); }

@@ -92,6 +92,14 @@ class Connection {
   absl::StatusOr<int64_t> CopyIn(absl::string_view copy_sql,
                                  absl::string_view data);
 
+  // Runs `copy_sql` (a COPY ... TO STDOUT) and hands each chunk
+  // PostgreSQL sends (in binary COPY: the header, then one row per chunk,
+  // then the trailer) to `sink`, in order; returns the rows copied. An
+  // error of `sink` stops the copy and is returned.
+  absl::StatusOr<int64_t> CopyOut(
+      absl::string_view copy_sql,
+      const std::function<absl::Status(absl::string_view)>& sink);
+
   // BEGIN / COMMIT / ROLLBACK.
   absl::Status Begin();
   absl::Status Commit();

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/crc32c.h"
 #include "base/files.h"
+#include "base/log.h"
 #include "base/status.h"
 
 namespace curator::pgcopy {
@@ -122,6 +123,130 @@ absl::StatusOr<uint32_t> FileCrc32(const std::string& path, int64_t* bytes) {
   close(fd);
   if (bytes != nullptr) *bytes = total;
   return crc;
+}
+
+namespace {
+
+constexpr size_t kHeaderBytes =
+    11 + 4 + 4;  // signature, flags, extension length
+
+uint16_t Load16(const char* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return __builtin_bswap16(v);
+}
+uint32_t Load32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return __builtin_bswap32(v);
+}
+uint64_t Load64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return __builtin_bswap64(v);
+}
+
+const char* Sized(absl::string_view f, size_t n) {
+  CURATOR_CHECK(f.size() == n)
+      << "a COPY field of " << f.size() << " bytes read as " << n;
+  return f.data();
+}
+
+}  // namespace
+
+int16_t Reader::Row::Int16(int i) const {
+  return static_cast<int16_t>(Load16(Sized(fields_[i], 2)));
+}
+int32_t Reader::Row::Int32(int i) const {
+  return static_cast<int32_t>(Load32(Sized(fields_[i], 4)));
+}
+int64_t Reader::Row::Int64(int i) const {
+  return static_cast<int64_t>(Load64(Sized(fields_[i], 8)));
+}
+float Reader::Row::Float32(int i) const {
+  return std::bit_cast<float>(Load32(Sized(fields_[i], 4)));
+}
+double Reader::Row::Float64(int i) const {
+  return std::bit_cast<double>(Load64(Sized(fields_[i], 8)));
+}
+
+absl::Status Reader::Feed(absl::string_view chunk,
+                          const std::function<absl::Status(const Row&)>& row) {
+  // Rows are parsed from `chunk` in place; only an incomplete tail is
+  // copied (libpq hands over one row per chunk, so usually nothing is).
+  std::string joined;
+  absl::string_view in = chunk;
+  if (!pending_.empty()) {
+    joined = std::move(pending_);
+    joined.append(chunk.data(), chunk.size());
+    in = joined;
+  }
+  pending_.clear();
+  size_t at = 0;
+  auto error = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("binary COPY stream: ", what, " (row ", rows_ + 1, ")"));
+  };
+  if (!header_) {
+    if (in.size() < kHeaderBytes) {
+      pending_.assign(in.data(), in.size());
+      return absl::OkStatus();
+    }
+    if (std::memcmp(in.data(), kSignature, 11) != 0)
+      return error("no PGCOPY signature");
+    const uint32_t extension = Load32(in.data() + 15);
+    if (extension != 0) return error("a header extension");
+    at = kHeaderBytes;
+    header_ = true;
+  }
+  while (at < in.size()) {
+    if (trailer_) return error("data after the trailer");
+    if (in.size() - at < 2) break;
+    const int16_t width = static_cast<int16_t>(Load16(in.data() + at));
+    if (width == -1) {
+      trailer_ = true;
+      at += 2;
+      continue;
+    }
+    if (width != width_) {
+      return error(
+          absl::StrCat("a row of ", width, " fields, expected ", width_));
+    }
+    size_t p = at + 2;
+    row_.fields_.clear();
+    bool complete = true;
+    for (int f = 0; f < width; ++f) {
+      if (in.size() - p < 4) {
+        complete = false;
+        break;
+      }
+      const int32_t n = static_cast<int32_t>(Load32(in.data() + p));
+      p += 4;
+      if (n == -1) {
+        row_.fields_.emplace_back();
+        continue;
+      }
+      if (n < 0) return error("a negative field length");
+      if (in.size() - p < static_cast<size_t>(n)) {
+        complete = false;
+        break;
+      }
+      row_.fields_.emplace_back(in.data() + p, n);
+      p += n;
+    }
+    if (!complete) break;
+    ++rows_;
+    CURATOR_RETURN_IF_ERROR(row(row_));
+    at = p;
+  }
+  pending_.assign(in.data() + at, in.size() - at);
+  return absl::OkStatus();
+}
+
+absl::Status Reader::Finish() const {
+  if (trailer_ && pending_.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "binary COPY stream ended after ", rows_, " rows without its trailer"));
 }
 
 }  // namespace curator::pgcopy

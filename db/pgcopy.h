@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -109,6 +110,51 @@ class Writer {
   size_t used_ = 0;
   FileSummary summary_;
   absl::Status error_;
+};
+
+// Reads what a COPY ... TO STDOUT (FORMAT binary) sends
+// (pg::Connection::CopyOut), however it is split into chunks: Feed each
+// chunk; `row` is called for every complete row, in order. Fields are
+// read by the caller, who knows the query's types:
+//   Feed(chunk, [](const Reader::Row& r) { int64_t id = r.Int64(0); ... })
+// A malformed stream (bad signature, a row of the wrong width, a field of
+// the wrong size, data after the trailer) is InvalidArgument. Not
+// thread-safe.
+class Reader {
+ public:
+  class Row {
+   public:
+    int fields() const { return static_cast<int>(fields_.size()); }
+    bool IsNull(int i) const { return fields_[i].data() == nullptr; }
+    // The field's value; its size must be the type's (checked: a
+    // mismatch is a broken invariant of the caller's query).
+    int16_t Int16(int i) const;
+    int32_t Int32(int i) const;
+    int64_t Int64(int i) const;
+    float Float32(int i) const;
+    double Float64(int i) const;
+    absl::string_view Bytes(int i) const { return fields_[i]; }
+
+   private:
+    friend class Reader;
+    std::vector<absl::string_view> fields_;
+  };
+
+  // `fields`: the width every row must have.
+  explicit Reader(int fields) : width_(fields) {}
+  absl::Status Feed(absl::string_view chunk,
+                    const std::function<absl::Status(const Row&)>& row);
+  // OK once the trailer has been read; InvalidArgument if the stream
+  // ended early.
+  absl::Status Finish() const;
+  int64_t rows() const { return rows_; }
+
+ private:
+  int width_;
+  std::string pending_;  // bytes of an incomplete row
+  bool header_ = false, trailer_ = false;
+  int64_t rows_ = 0;
+  Row row_;
 };
 
 // CRC-32C of a whole file; sets *bytes to its size. The file must be a
