@@ -506,15 +506,15 @@ absl::StatusOr<Association> Associate(const ZoneIndex& existing,
   // Everything below works on the detections in id order, so that the
   // result does not depend on the input's order.
   std::vector<Detection> dets = detections;
-  ParallelSort(
-      dets.begin(), dets.end(),
-      [](const Detection& a, const Detection& b) {
-        if (a.id != b.id) return a.id < b.id;
-        if (a.frame != b.frame) return a.frame < b.frame;
-        if (a.epoch != b.epoch) return a.epoch < b.epoch;
-        return a.ra != b.ra ? a.ra < b.ra : a.dec < b.dec;
-      },
-      t);
+  const auto by_id = [](const Detection& a, const Detection& b) {
+    if (a.id != b.id) return a.id < b.id;
+    if (a.frame != b.frame) return a.frame < b.frame;
+    if (a.epoch != b.epoch) return a.epoch < b.epoch;
+    return a.ra != b.ra ? a.ra < b.ra : a.dec < b.dec;
+  };
+  if (!std::is_sorted(dets.begin(), dets.end(), by_id)) {  // CU5's are
+    ParallelSort(dets.begin(), dets.end(), by_id, t);
+  }
   for (size_t i = 1; i < n; ++i) {
     if (dets[i].id == dets[i - 1].id) {
       return absl::InvalidArgumentError(absl::StrFormat(
