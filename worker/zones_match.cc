@@ -151,12 +151,17 @@ struct ZoneIndex::Impl {
     if (a.dec != b.dec) return a.dec < b.dec;
     return a.id < b.id;
   }
-  // A key that orders queries zone by zone, then by RA, so that queries
-  // next to each other search the same zones.
-  uint64_t LocalityKey(double ra, double dec) const {
-    if (!(dec >= -90 && dec <= 90 && ra >= 0 && ra < 360)) return 0;
-    const uint64_t z = static_cast<uint64_t>(Zone(dec));
-    return z << 32 | static_cast<uint32_t>(ra * (4294967296.0 / 360));
+  // A key that orders queries zone by zone, then by RA (to 0.09 deg),
+  // so that queries next to each other search the same zones; query
+  // `local` (< 2^32) of a chunk in the low 32 bits.
+  uint64_t LocalityKey(double ra, double dec, uint32_t local) const {
+    static_assert(kMaxZones <= 1 << 20, "zone numbers take 20 bits");
+    uint64_t key = 0;
+    if (dec >= -90 && dec <= 90 && ra >= 0 && ra < 360) {
+      key = static_cast<uint64_t>(Zone(dec)) << 12 |
+            static_cast<uint64_t>(ra * (4096 / 360.0));
+    }
+    return key << 32 | local;
   }
 
   // on_hit(index of the point, separation in arcsec) for every point within
@@ -336,6 +341,20 @@ class ZoneSearch {
 
 namespace {
 
+// Sorts keys whose low 32 bits are ascending already (LocalityKey's query
+// numbers): a stable LSD radix sort on the high 32 bits, three passes of 11
+// bits, several times faster than std::sort here.
+void SortLocalityKeys(std::vector<uint64_t>* keys) {
+  std::vector<uint64_t> other(keys->size());
+  for (int shift = 32; shift < 64; shift += 11) {
+    std::vector<size_t> at(2049, 0);
+    for (uint64_t k : *keys) ++at[((k >> shift) & 2047) + 1];
+    for (size_t d = 0; d < 2048; ++d) at[d + 1] += at[d];
+    for (uint64_t k : *keys) other[at[(k >> shift) & 2047]++] = k;
+    keys->swap(other);
+  }
+}
+
 // Calls fn(chunk, i) for every query i of [0, n), split into `chunks`
 // contiguous chunks, one thread each; within a chunk, in zone-then-RA
 // order of the queries' positions (pos(i) -> {ra, dec}), so that
@@ -344,19 +363,18 @@ template <typename IndexImpl, typename Pos, typename Fn>
 void ForQueries(const IndexImpl& index, size_t n, int chunks, const Pos& pos,
                 const Fn& fn) {
   ForChunks(n, chunks, [&](int chunk, size_t begin, size_t end) {
-    struct Keyed {
-      uint64_t key;
-      size_t i;
-    };
-    std::vector<Keyed> order(end - begin);
+    if (end - begin > std::numeric_limits<uint32_t>::max()) {
+      for (size_t i = begin; i < end; ++i) fn(chunk, i);  // in input order
+      return;
+    }
+    std::vector<uint64_t> order(end - begin);
     for (size_t i = begin; i < end; ++i) {
       const auto [ra, dec] = pos(i);
-      order[i - begin] = {index.LocalityKey(ra, dec), i};
+      order[i - begin] =
+          index.LocalityKey(ra, dec, static_cast<uint32_t>(i - begin));
     }
-    std::sort(order.begin(), order.end(), [](const Keyed& a, const Keyed& b) {
-      return a.key != b.key ? a.key < b.key : a.i < b.i;
-    });
-    for (const Keyed& k : order) fn(chunk, k.i);
+    SortLocalityKeys(&order);
+    for (uint64_t key : order) fn(chunk, begin + (key & 0xFFFFFFFFu));
   });
 }
 
@@ -408,6 +426,9 @@ HitLists SearchAll(const IndexImpl& index, size_t n, int threads,
                    const Pos& pos, const Keep& keep, const Less& less) {
   HitLists lists;
   lists.stores.resize(threads);
+  for (int c = 0; c < threads; ++c) {  // room for one hit a query
+    lists.stores[c].reserve(n * (c + 1) / threads - n * c / threads);
+  }
   lists.count.resize(n);
   std::vector<size_t> at(n);
   ForQueries(index, n, threads, pos, [&](int chunk, size_t i) {
@@ -436,11 +457,10 @@ HitLists SearchAll(const IndexImpl& index, size_t n, int threads,
 // order): each detection proposes to its hits nearest first; a source keeps
 // the nearest proposer (then the smaller detection id) and the others
 // propose to their next. This is Gale-Shapley's deferred acceptance, whose
-// result does not depend on the order of the proposals. Sets chosen[i] to
-// detection i's hit, or leaves it null.
+// result does not depend on the order of the proposals. Writes the links
+// of the detections that keep a source.
 void ResolveFrame(const std::vector<Detection>& dets, const HitLists& hits,
-                  const size_t* members, size_t m,
-                  std::vector<const Hit*>* chosen) {
+                  const uint32_t* members, size_t m, std::vector<Link>* links) {
   std::vector<uint32_t> next(m, 0);
   std::vector<uint32_t> free;
   free.reserve(m);
@@ -467,7 +487,11 @@ void ResolveFrame(const std::vector<Detection>& dets, const HitLists& hits,
     free.push_back(k_wins ? j : k);
   }
   for (const auto& [source, k] : holder) {
-    (*chosen)[members[k]] = &hits.first[members[k]][next[k] - 1];
+    const Hit& h = hits.first[members[k]][next[k] - 1];
+    Link& link = (*links)[members[k]];
+    link.source_id = h.id;
+    link.separation_arcsec = h.separation_arcsec;
+    link.new_source = false;
   }
 }
 
@@ -504,17 +528,20 @@ absl::StatusOr<Association> Associate(const ZoneIndex& existing,
   const int t = Threads(threads, n);
 
   // Everything below works on the detections in id order, so that the
-  // result does not depend on the input's order.
-  std::vector<Detection> dets = detections;
+  // result does not depend on the input's order (CU5's come in id order:
+  // no copy then).
   const auto by_id = [](const Detection& a, const Detection& b) {
     if (a.id != b.id) return a.id < b.id;
     if (a.frame != b.frame) return a.frame < b.frame;
     if (a.epoch != b.epoch) return a.epoch < b.epoch;
     return a.ra != b.ra ? a.ra < b.ra : a.dec < b.dec;
   };
-  if (!std::is_sorted(dets.begin(), dets.end(), by_id)) {  // CU5's are
-    ParallelSort(dets.begin(), dets.end(), by_id, t);
+  std::vector<Detection> sorted;
+  if (!std::is_sorted(detections.begin(), detections.end(), by_id)) {
+    sorted = detections;
+    ParallelSort(sorted.begin(), sorted.end(), by_id, t);
   }
+  const std::vector<Detection>& dets = sorted.empty() ? detections : sorted;
   for (size_t i = 1; i < n; ++i) {
     if (dets[i].id == dets[i - 1].id) {
       return absl::InvalidArgumentError(absl::StrFormat(
@@ -525,13 +552,15 @@ absl::StatusOr<Association> Associate(const ZoneIndex& existing,
   const auto pos = [&](size_t i) {
     return std::make_pair(dets[i].ra, dets[i].dec);
   };
+  Association out;
+  out.links.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    out.links[i].detection_id = dets[i].id;
+    out.links[i].new_source = true;  // until step 1 finds it a source
+  }
 
   // Step 1: every detection's existing sources within the radius, then the
   // one-source-per-frame rule frame by frame.
-  const auto& index = ZoneSearch::Of(existing);
-  const HitLists hits = SearchAll(
-      index, n, t, pos, [](size_t, const Hit&) { return true; },
-      [](size_t, const Hit& a, const Hit& b) { return HitBefore(a, b); });
   absl::flat_hash_map<int64_t, uint32_t> frame_number;  // by first detection
   std::vector<uint32_t> frame_of(n);
   for (size_t i = 0; i < n; ++i) {
@@ -540,35 +569,45 @@ absl::StatusOr<Association> Associate(const ZoneIndex& existing,
                                    static_cast<uint32_t>(frame_number.size()))
                       .first->second;
   }
-  const size_t num_frames = frame_number.size();
-  std::vector<size_t> frame_begin(num_frames + 1, 0), members(n);
-  for (size_t i = 0; i < n; ++i) ++frame_begin[frame_of[i] + 1];
-  for (size_t f = 0; f < num_frames; ++f) frame_begin[f + 1] += frame_begin[f];
   {
-    std::vector<size_t> fill(frame_begin.begin(), frame_begin.end() - 1);
-    for (size_t i = 0; i < n; ++i) members[fill[frame_of[i]]++] = i;
+    const HitLists hits = SearchAll(
+        ZoneSearch::Of(existing), n, t, pos,
+        [](size_t, const Hit&) { return true; },
+        [](size_t, const Hit& a, const Hit& b) { return HitBefore(a, b); });
+    const size_t num_frames = frame_number.size();
+    std::vector<size_t> frame_begin(num_frames + 1, 0);
+    std::vector<uint32_t> members(n);
+    for (size_t i = 0; i < n; ++i) ++frame_begin[frame_of[i] + 1];
+    for (size_t f = 0; f < num_frames; ++f) {
+      frame_begin[f + 1] += frame_begin[f];
+    }
+    {
+      std::vector<size_t> fill(frame_begin.begin(), frame_begin.end() - 1);
+      for (size_t i = 0; i < n; ++i) {
+        members[fill[frame_of[i]]++] = static_cast<uint32_t>(i);
+      }
+    }
+    ForChunks(num_frames, std::min<int>(t, std::max<size_t>(1, num_frames)),
+              [&](int, size_t begin, size_t end) {
+                for (size_t f = begin; f < end; ++f) {
+                  ResolveFrame(dets, hits, members.data() + frame_begin[f],
+                               frame_begin[f + 1] - frame_begin[f], &out.links);
+                }
+              });
   }
-  std::vector<const Hit*> chosen(n, nullptr);
-  ForChunks(num_frames, std::min<int>(t, std::max<size_t>(1, num_frames)),
-            [&](int, size_t begin, size_t end) {
-              for (size_t f = begin; f < end; ++f) {
-                ResolveFrame(dets, hits, members.data() + frame_begin[f],
-                             frame_begin[f + 1] - frame_begin[f], &chosen);
-              }
-            });
 
   // Step 2: the detections left over, in (epoch, frame, id) order, join or
   // found tonight's sources. Every new source sits at a left-over
   // detection's position, so a zone index of the left-over detections
   // (with their rank in that order as the id) finds the candidates; the
   // searches run in parallel, the decisions in order.
-  std::vector<size_t> left;
+  std::vector<uint32_t> left;
   for (size_t i = 0; i < n; ++i) {
-    if (chosen[i] == nullptr) left.push_back(i);
+    if (out.links[i].new_source) left.push_back(static_cast<uint32_t>(i));
   }
   ParallelSort(
       left.begin(), left.end(),
-      [&](size_t a, size_t b) {
+      [&](uint32_t a, uint32_t b) {
         const Detection &x = dets[a], &y = dets[b];
         if (x.epoch != y.epoch) return x.epoch < y.epoch;
         if (x.frame != y.frame) return x.frame < y.frame;
@@ -595,47 +634,36 @@ absl::StatusOr<Association> Associate(const ZoneIndex& existing,
                    ? a.separation_arcsec < b.separation_arcsec
                    : dets[left[a.id]].id < dets[left[b.id]].id;
       });
-  std::vector<size_t> source_of(num_left);  // the founder's rank
-  std::vector<double> separation(num_left, 0);
   std::vector<char> founder(num_left, 0);
-  absl::flat_hash_set<std::pair<size_t, uint32_t>> has_frame;  // (founder,
-                                                               // frame)
+  // (founder's rank, frame number) of every detection of a new source.
+  absl::flat_hash_set<uint64_t> has_frame;
   has_frame.reserve(num_left);
+  const auto key = [](size_t rank, uint32_t frame) {
+    return static_cast<uint64_t>(rank) << 32 | frame;
+  };
   for (size_t r = 0; r < num_left; ++r) {
     const uint32_t frame = frame_of[left[r]];
+    Link& link = out.links[left[r]];
     bool joined = false;
     for (uint32_t k = 0; k < earlier.count[r] && !joined; ++k) {
       const Hit& h = earlier.first[r][k];
       const size_t s = static_cast<size_t>(h.id);
-      if (!founder[s] || !has_frame.insert({s, frame}).second) continue;
-      source_of[r] = s, separation[r] = h.separation_arcsec, joined = true;
+      if (!founder[s] || !has_frame.insert(key(s, frame)).second) continue;
+      link.source_id = dets[left[s]].id;
+      link.separation_arcsec = h.separation_arcsec;
+      joined = true;
     }
     if (!joined) {
-      founder[r] = 1, source_of[r] = r;
-      has_frame.insert({r, frame});
+      founder[r] = 1;
+      has_frame.insert(key(r, frame));
+      link.source_id = link.detection_id;
+      link.separation_arcsec = 0;
+      const Detection& d = dets[left[r]];
+      out.new_sources.push_back({d.id, d.ra, d.dec});
     }
   }
-
-  Association out;
-  out.links.resize(n);
-  std::vector<size_t> rank(n);
-  for (size_t r = 0; r < num_left; ++r) rank[left[r]] = r;
-  for (size_t i = 0; i < n; ++i) {
-    Link& link = out.links[i];
-    link.detection_id = dets[i].id;
-    if (chosen[i] != nullptr) {
-      link.source_id = chosen[i]->id;
-      link.separation_arcsec = chosen[i]->separation_arcsec;
-      continue;
-    }
-    const size_t r = rank[i];
-    link.source_id = dets[left[source_of[r]]].id;
-    link.separation_arcsec = separation[r];
-    link.new_source = true;
-    if (founder[r]) {
-      out.new_sources.push_back({dets[i].id, dets[i].ra, dets[i].dec});
-    }
-  }
+  std::sort(out.new_sources.begin(), out.new_sources.end(),
+            [](const Point& a, const Point& b) { return a.id < b.id; });
   return out;
 }
 
