@@ -11,6 +11,7 @@
 //   cu5_match_bench [--sources 10000000] [--detections 3000000]
 //                   [--radius 1] [--threads 0] [--stilts]
 //                   [--stilts_sources 1000000] [--stilts_heap 8g]
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -72,6 +73,13 @@ double CpuSeconds() {
   getrusage(RUSAGE_SELF, &u);
   return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec +
          u.ru_stime.tv_usec / 1e6;
+}
+
+// Bytes malloc has handed out and not had back (RSS would not show an
+// index built in memory another one freed).
+double HeapMiB() {
+  const struct mallinfo2 m = mallinfo2();
+  return (m.uordblks + m.hblkhd) / 1048576.0;
 }
 
 // VmHWM or VmRSS from /proc/self/status, in MiB.
@@ -146,8 +154,22 @@ Survey MakeSurvey(int64_t n, uint64_t seed) {
   return s;
 }
 
-// Frames over tiles 0, 1, ... (two passes over the same tiles, an hour
-// apart) until about `n` detections; detection ids in frame order.
+// A detection 0.1-0.3" from `p` in a random direction.
+Detection Near(std::mt19937_64& rng, const Point& p, int64_t id, int64_t frame,
+               double epoch) {
+  std::uniform_real_distribution<double> u(0, 1);
+  const double r = (0.1 + 0.2 * u(rng)) / 3600, theta = 2 * M_PI * u(rng);
+  const double dec = p.dec + r * std::sin(theta);
+  const double ra =
+      WrapRa(p.ra + r * std::cos(theta) / std::cos(p.dec * M_PI / 180));
+  return {id, frame, epoch, ra, dec};
+}
+
+// Frames over tiles 0, 1, ... in two passes an hour apart, until about
+// `n` detections; detection ids in frame order. Each frame sees 90% of its
+// tile's sources and 2% new: in the first pass new objects, half of which
+// the second pass sees again (they join the source the first founded),
+// the rest noise.
 std::vector<Detection> MakeNight(const Survey& s, int64_t n, uint64_t seed,
                                  int* frames_out, int* tiles_out) {
   std::mt19937_64 rng(seed + 1000);
@@ -158,6 +180,7 @@ std::vector<Detection> MakeNight(const Survey& s, int64_t n, uint64_t seed,
   const int night_tiles =
       std::clamp(static_cast<int>(std::ceil(n / per_frame / 2)), 1, tiles);
   std::vector<Detection> dets;
+  std::vector<std::vector<Point>> new_objects(night_tiles);
   int64_t id = 1000000000;
   int frames = 0;
   for (int pass = 0; pass < 2; ++pass) {
@@ -165,18 +188,19 @@ std::vector<Detection> MakeNight(const Survey& s, int64_t n, uint64_t seed,
       const int64_t frame = 1 + frames;
       const double epoch = 55000.1 + pass / 24.0 + t * 40.0 / 86400;
       for (size_t i = s.tile_begin[t]; i < s.tile_begin[t + 1]; ++i) {
-        if (u(rng) >= kCompleteness) continue;
-        const Point& p = s.sources[i];
-        const double r = (0.1 + 0.2 * u(rng)) / 3600, theta = 2 * M_PI * u(rng);
-        const double dec = p.dec + r * std::sin(theta);
-        const double ra =
-            WrapRa(p.ra + r * std::cos(theta) / std::cos(p.dec * M_PI / 180));
-        dets.push_back({id++, frame, epoch, ra, dec});
+        if (u(rng) < kCompleteness) {
+          dets.push_back(Near(rng, s.sources[i], id++, frame, epoch));
+        }
       }
       const size_t fresh = static_cast<size_t>(
           (s.tile_begin[t + 1] - s.tile_begin[t]) * kNewFraction);
       for (size_t k = 0; k < fresh; ++k) {
+        if (pass == 1 && k % 2 == 0 && k / 2 < new_objects[t].size()) {
+          dets.push_back(Near(rng, new_objects[t][k / 2], id++, frame, epoch));
+          continue;
+        }
         const Point p = RandomIn(rng, s.TileAt(t), 0);
+        if (pass == 0) new_objects[t].push_back(p);
         dets.push_back({id++, frame, epoch, p.ra, p.dec});
       }
     }
@@ -223,12 +247,17 @@ int main(int argc, char** argv) {
           ? absl::GetFlag(FLAGS_threads)
           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
+  std::ifstream loadavg("/proc/loadavg");
+  std::string load;
+  std::getline(loadavg, load);
+  std::printf("machine: %u cores, load average %s\n",
+              std::thread::hardware_concurrency(), load.c_str());
   absl::Time t0 = absl::Now();
   Survey survey = MakeSurvey(absl::GetFlag(FLAGS_sources), seed);
   int frames = 0, night_tiles = 0;
   const std::vector<Detection> night = MakeNight(
       survey, absl::GetFlag(FLAGS_detections), seed, &frames, &night_tiles);
-  const std::vector<Point> queries = AsPoints(night);
+  std::vector<Point> queries = AsPoints(night);
   const size_t n = night.size();
   std::printf(
       "archive: %zu sources in %d tiles of %.1f x %.1f deg (%.0f deg^2, RA "
@@ -261,8 +290,8 @@ int main(int argc, char** argv) {
   }
 
   // The index on one thread, then on all from the same sources made again
-  // (no copy of 10 M points in the peak RSS); RSS before and after the
-  // second build is the index's size.
+  // (no copy of 10 M points in the peak RSS); the growth of the heap in use
+  // over the second build is the index's size.
   std::printf("index build:\n");
   const size_t num_sources = survey.sources.size();
   absl::StatusOr<ZoneIndex> index = absl::UnknownError("not built");
@@ -273,20 +302,19 @@ int main(int argc, char** argv) {
               num_sources / build1.wall / 1e6);
   index = absl::UnknownError("not built");
   survey = {};
-  const double rss0 = StatusMiB("VmRSS:");
+  const double heap0 = HeapMiB();
   survey = MakeSurvey(absl::GetFlag(FLAGS_sources), seed);
   const Timed build_all = Time([&] {
     index = ZoneIndex::Build(std::move(survey.sources), radius, all);
   });
   if (!index.ok()) return Die(index.status().ToString());
   survey = {};
-  const double rss1 = StatusMiB("VmRSS:");
+  const double heap1 = HeapMiB();
   std::printf(
-      "  %d threads: %5.2f s (%.2f M sources/s); the index's RSS %.0f MiB "
-      "(%.1f bytes per "
-      "source)\n",
-      all, build_all.wall, num_sources / build_all.wall / 1e6, rss1 - rss0,
-      (rss1 - rss0) * 1048576 / num_sources);
+      "  %d threads: %5.2f s (%.2f M sources/s); the index takes %.0f MiB "
+      "(%.1f bytes per source); peak RSS so far %.0f MiB\n",
+      all, build_all.wall, num_sources / build_all.wall / 1e6, heap1 - heap0,
+      (heap1 - heap0) * 1048576 / num_sources, StatusMiB("VmHWM:"));
 
   std::printf(
       "BestMatches (step 1 alone: nearest source within the radius):\n");
@@ -297,8 +325,11 @@ int main(int argc, char** argv) {
     const Timed timed = Time([&] { pairs = BestMatches(*index, queries, t); });
     PrintRate(t, n, timed);
   }
-  std::printf("  %zu of %zu detections matched (%.1f%%)\n", pairs.size(), n,
-              100.0 * pairs.size() / n);
+  std::printf(
+      "  %zu of %zu detections matched (%.1f%%); peak RSS so far %.0f MiB\n",
+      pairs.size(), n, 100.0 * pairs.size() / n, StatusMiB("VmHWM:"));
+  pairs = {};
+  queries = {};
 
   std::printf(
       "Associate (steps 1 and 2: one source per frame, new sources "
@@ -318,10 +349,21 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "  %zu detections linked to existing sources, %zu new sources founded, "
-      "%zu "
-      "detections joined a new source\n",
+      "%zu detections joined a new source\n",
       to_existing, association->new_sources.size(), joined_new);
   association = absl::UnknownError("freed");
+  {  // A survey's first night: no archive yet, every detection new.
+    auto empty = ZoneIndex::Build({}, radius);
+    if (!empty.ok()) return Die(empty.status().ToString());
+    const Timed timed =
+        Time([&] { association = Associate(*empty, night, all); });
+    if (!association.ok()) return Die(association.status().ToString());
+    std::printf(
+        "  against an empty archive (all step 2), %d threads: %.2f s, "
+        "%.2f M detections/s; %zu new sources\n",
+        all, timed.wall, n / timed.wall / 1e6, association->new_sources.size());
+    association = absl::UnknownError("freed");
+  }
   std::printf("peak RSS (VmHWM): %.0f MiB\n", StatusMiB("VmHWM:"));
 
   if (!absl::GetFlag(FLAGS_stilts)) return 0;
