@@ -516,7 +516,10 @@ absl::StatusOr<Association> Associate(const ZoneIndex& existing,
     }
     if (problem.empty()) continue;
     ++num_bad;
-    if (bad == nullptr || d.id < bad->id) bad = &d, why = problem;
+    if (bad == nullptr || d.id < bad->id ||
+        (d.id == bad->id && d.frame < bad->frame)) {
+      bad = &d, why = problem;
+    }
   }
   if (bad != nullptr) {
     return absl::InvalidArgumentError(absl::StrFormat(

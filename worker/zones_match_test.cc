@@ -237,6 +237,27 @@ TEST(ZoneIndexTest, LargerRandomSetAgainstBruteForceOnMoreThreads) {
   ExpectSamePairs(BestMatches(*index, queries, 1), want);
 }
 
+TEST(ZoneIndexTest, BuildOnSevenThreadsGivesTheSameIndex) {
+  // Enough points that Build sorts on all seven threads.
+  std::mt19937_64 rng(13);
+  std::vector<Point> catalogue = Scatter(rng, 60000, 0, 0, 0.3, 1);
+  for (Point p : Scatter(rng, 20000, 0, 89.9, 0.3, 100000)) {
+    catalogue.push_back(p);
+  }
+  const std::vector<Point> queries = Scatter(rng, 30000, 0, 0, 0.3, 200000);
+  auto one = ZoneIndex::Build(catalogue, 2, 1);
+  std::shuffle(catalogue.begin(), catalogue.end(), rng);
+  auto seven = ZoneIndex::Build(catalogue, 2, 7);
+  ASSERT_TRUE(one.ok() && seven.ok());
+  const std::vector<Pair> want = BestMatches(*one, queries, 1);
+  EXPECT_GT(want.size(), 3000u);
+  ExpectSamePairs(BestMatches(*seven, queries, 7), want);
+  for (size_t i = 0; i < queries.size(); i += 101) {
+    ExpectSameHits(seven->Within(queries[i].ra, queries[i].dec),
+                   one->Within(queries[i].ra, queries[i].dec), queries[i]);
+  }
+}
+
 TEST(ZoneIndexTest, PointExactlyAtTheRadiusIsWithin) {
   // Within means separation <= radius, on the separation reported.
   for (const auto& [q, p] : std::vector<std::pair<Point, Point>>{
@@ -572,6 +593,23 @@ TEST(AssociateTest, NewSourceTakesOneDetectionPerFrame) {
   ASSERT_EQ(a.new_sources.size(), 3u);
 }
 
+TEST(AssociateTest, EqualDistancesToNewSourcesGoToTheSmallerFounderId) {
+  // Frame 1's D7 founds source 7 at P; frame 2's D6 joins it, so frame 2's
+  // D8, also at P, founds source 8 there. Frame 3's D9 and D10, 0.3" from
+  // P, are as far from 7 as from 8: D9 (first) joins 7, D10 then 8.
+  const Association a =
+      MustAssociate({},
+                    {Det(7, 1, 1, 0, 0), Det(6, 2, 2, 0, 0), Det(8, 2, 2, 0, 0),
+                     Det(10, 3, 3, 0.3, 0), Det(9, 3, 3, 0.3, 0)},
+                    1);
+  EXPECT_EQ(LinkOf(a, 6).source_id, 7);
+  EXPECT_EQ(LinkOf(a, 8).source_id, 8);
+  EXPECT_EQ(LinkOf(a, 9).source_id, 7);
+  EXPECT_EQ(LinkOf(a, 10).source_id, 8);
+  EXPECT_EQ(LinkOf(a, 9).separation_arcsec, LinkOf(a, 10).separation_arcsec);
+  ASSERT_EQ(a.new_sources.size(), 2u);
+}
+
 // A crowded night over RA = 0: frames revisiting the same field, epochs
 // out of frame order and some equal, sources closer than the radius,
 // repeated transients.
@@ -615,6 +653,9 @@ TEST(AssociateTest, AgreesWithThePlainRulesOnACrowdedNight) {
     const Association got =
         MustAssociate(night.sources, night.detections, radius, 2);
     ExpectSameAssociation(got, want);
+    // And step 2 alone, with no archive.
+    ExpectSameAssociation(MustAssociate({}, night.detections, radius, 2),
+                          NaiveAssociate({}, night.detections, radius));
     // The night exercises the rules.
     size_t fallbacks = 0, joined_new = 0;
     for (const Link& l : want.links) {
@@ -645,6 +686,13 @@ TEST(AssociateTest, SameResultForAnyThreadsAndInputOrder) {
     std::shuffle(sources.begin(), sources.end(), rng);
     ExpectSameAssociation(MustAssociate(sources, shuffled, 1.5, threads), want);
   }
+  // With no archive, step 2 has all 30 000 detections, enough for seven
+  // threads' searches.
+  const Association all_new = MustAssociate({}, night.detections, 1.5, 1);
+  EXPECT_GT(all_new.new_sources.size(), 500u);
+  std::vector<Detection> shuffled = night.detections;
+  std::shuffle(shuffled.begin(), shuffled.end(), rng);
+  ExpectSameAssociation(MustAssociate({}, shuffled, 1.5, 7), all_new);
   // And its invariants: links by detection id, one source per frame.
   std::map<int64_t, int64_t> frame_of;
   for (const Detection& d : night.detections) frame_of[d.id] = d.frame;
