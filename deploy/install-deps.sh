@@ -18,8 +18,10 @@ packages=(
   libcpp-httplib-dev libsystemd-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  # independent cross-checks of what we write
-  fitsverify source-extractor
+  # independent cross-checks of what we write; stilts (STILTS tmatch2, Java)
+  # is the reference the zones cross-match is compared with
+  # (tests/zones_match_stilts_test.cc, bench/cu5_match_bench --stilts)
+  fitsverify source-extractor stilts
   # the Load Monitor test renders the page in a real headless browser;
   # the multi-host test puts each process in a network namespace
   chromium iproute2 openssl

@@ -321,6 +321,8 @@ class FitsFile {
                            const double* data);
   absl::Status WriteColumn(int column, int64_t first_row, int64_t count,
                            const int32_t* data);
+  absl::Status WriteColumn(int column, int64_t first_row, int64_t count,
+                           const int64_t* data);
   absl::Status WriteColumn(int column, int64_t first_row,
                            const std::vector<std::string>& data);
   absl::Status WriteKey(absl::string_view key, absl::string_view value,

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -162,6 +163,26 @@ TEST_F(FitsTest, TableColumnsReadBackInOptimalChunks) {
       EXPECT_EQ(peak[i], 1000.0f + i);
     }
   }
+}
+
+TEST_F(FitsTest, Int64ColumnsRoundTripBeyond32Bits) {
+  const std::vector<int64_t> ids = {0, -1, int64_t{1} << 40,
+                                    std::numeric_limits<int64_t>::max(),
+                                    std::numeric_limits<int64_t>::min()};
+  {
+    auto f = FitsFile::Create(Path("k64.fits"));
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE(f->CreateImage(8, {}).ok());
+    ASSERT_TRUE(f->CreateTable("IDS", {{"id", "1K", ""}}).ok());
+    ASSERT_TRUE(f->WriteColumn(1, 0, ids.size(), ids.data()).ok());
+    ASSERT_TRUE(f->Close().ok());
+  }
+  auto f = FitsFile::Open(Path("k64.fits"));
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE(f->MoveToExtName("IDS").ok());
+  std::vector<int64_t> back(ids.size());
+  ASSERT_TRUE(f->ReadColumn(1, 0, back.size(), back.data()).ok());
+  EXPECT_EQ(back, ids);
 }
 
 TEST_F(FitsTest, ColumnErrorsNameTheColumn) {

@@ -105,6 +105,10 @@ absl::Status FitsFile::WriteColumn(int column, int64_t first_row,
                                    int64_t count, const int32_t* data) {
   return WriteColumnImpl(column, first_row, count, data, TINT);
 }
+absl::Status FitsFile::WriteColumn(int column, int64_t first_row, int64_t count,
+                                   const int64_t* data) {
+  return WriteColumnImpl(column, first_row, count, data, TLONGLONG);
+}
 
 absl::Status FitsFile::WriteColumn(int column, int64_t first_row,
                                    const std::vector<std::string>& data) {

@@ -7,7 +7,10 @@
 //
 // Correct across RA = 0/360 and up to the poles (a zone whose RA window
 // would reach half the circle is searched whole). Separations are true
-// great-circle distances (from unit vectors), in arcseconds.
+// great-circle distances (from unit vectors), in arcseconds. "Within the
+// radius" means separation <= radius, on the separation reported (the
+// value SeparationArcsec gives for the two positions): a point exactly at
+// the radius is within it.
 //
 // Deterministic: the same input gives the same output whatever
 // `threads`, and whatever the order of the input vectors.
@@ -46,13 +49,16 @@ class ZoneIndex {
  public:
   // InvalidArgument for a radius that is not in (0, 3600] arcsec, or a
   // point with a non-finite position, dec outside [-90, 90] or RA outside
-  // [0, 360) (the id is named). `threads` (0: one per core) sorts the
-  // zones in parallel.
+  // [0, 360) (the id is named; the smallest, if several are bad). Ids are
+  // not checked for uniqueness: a repeated id is found as often as it is
+  // there. `threads` (0: one per core) sorts the zones in parallel.
   static absl::StatusOr<ZoneIndex> Build(std::vector<Point> points, double radius_arcsec,
                                          int threads = 0);
 
   // The points within the index's radius of (ra, dec), nearest first (ties
-  // by smaller id), with their separations in arcsec.
+  // by smaller id), with their separations in arcsec. A query with a
+  // non-finite position or |dec| > 90 finds nothing; its RA is taken
+  // modulo 360.
   struct Hit {
     int64_t id;
     double separation_arcsec;
@@ -64,11 +70,13 @@ class ZoneIndex {
   size_t size() const;
   double radius_arcsec() const;
 
+  // A moved-from index may only be assigned to or destroyed.
   ZoneIndex(ZoneIndex&&) noexcept;
   ZoneIndex& operator=(ZoneIndex&&) noexcept;
   ~ZoneIndex();
 
  private:
+  friend class ZoneSearch;  // zones_match.cc's bulk searches
   struct Impl;
   explicit ZoneIndex(Impl* impl);
   Impl* impl_;
@@ -77,8 +85,8 @@ class ZoneIndex {
 // For each query point, its nearest point of `index` within the radius:
 // STILTS tmatch2's find=best1 (every query row paired with its best
 // match; a catalogue point may be the best match of several queries).
-// Pairs in query order, queries without a match left out. `threads` (0:
-// one per core).
+// Pairs in query order, queries without a match left out (each query is
+// searched as Within does). `threads` (0: one per core).
 struct Pair {
   int64_t query_id;
   int64_t match_id;
@@ -114,8 +122,11 @@ struct Association {
 //    source founded by an earlier frame of the night within the radius
 //    that has no detection of its frame yet (measured from the founder's
 //    position), else it founds one, with its own id as the source id.
-// InvalidArgument for a detection with a bad position (named), or two
-// detections with one id.
+// InvalidArgument for a detection with a bad position (one Build would
+// refuse) or a non-finite epoch (named: the smallest id, if several are
+// bad), or two detections with one id. `threads` (0: one per core) runs
+// the searches of both steps and step 1's per-frame rule in parallel;
+// step 2's decisions are taken in order on one thread.
 absl::StatusOr<Association> Associate(const ZoneIndex& existing,
                                       const std::vector<Detection>& detections,
                                       int threads = 0);
