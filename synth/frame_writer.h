@@ -27,6 +27,16 @@ struct FrameDefects {
   bool duplicate_seqnum = false;
 };
 
+// The tables WriteCatalogueFile writes for `frame` with `defects`, in file
+// order (the k-th, 0-based, is HDU k + 2): the detector each describes and
+// whether it is written without rows.
+struct CatalogueTable {
+  const DetectorModel* detector;
+  bool empty;
+};
+std::vector<CatalogueTable> CatalogueTables(const FrameModel& frame,
+                                            const FrameDefects& defects);
+
 // The catalogue rows WriteCatalogueFile writes for `frame` with `defects`.
 int64_t CatalogueRows(const FrameModel& frame, const FrameDefects& defects);
 

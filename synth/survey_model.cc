@@ -144,8 +144,12 @@ absl::Status ValidateOptions(const Options& o) {
   return absl::OkStatus();
 }
 
+absl::CivilDay NightDay(const Options& options, int night_index) {
+  return options.first_night + night_index;
+}
+
 std::string NightName(const Options& options, int night_index) {
-  absl::CivilDay day = options.first_night + night_index;
+  const absl::CivilDay day = NightDay(options, night_index);
   return absl::StrFormat("%04d%02d%02d", day.year(), day.month(), day.day());
 }
 
@@ -174,7 +178,7 @@ FrameModel MakeFrame(const Options& options, int night_index,
   f.obs_type = "OBJECT";
   f.msb_id = absl::StrFormat("msb%08x", static_cast<uint32_t>(rng.Next()));
   f.run_id = absl::StrFormat("w%s_%05d", f.night, run_number);
-  const absl::CivilDay night_day = options.first_night + night_index;
+  const absl::CivilDay night_day = NightDay(options, night_index);
   const double night_mjd = static_cast<double>(night_day - absl::CivilDay(1858, 11, 17));
   // Observing starts at 06:00 UT (20:00 in Hawaii); one frame a minute.
   f.mjd_obs = night_mjd + 0.25 + (run_number - 1) * 60.0 / 86400.0;
@@ -232,6 +236,9 @@ FrameModel MakeFrame(const Options& options, int night_index,
       SkyPosition p = PixelToSky(det.wcs, s.x, s.y);
       s.ra = p.ra;
       s.dec = p.dec;
+      s.true_x = s.x;
+      s.true_y = s.y;
+      s.true_flux = s.flux;
     }
     std::sort(det.stars.begin(), det.stars.end(),
               [](const Star& a, const Star& b) {

@@ -70,12 +70,21 @@ struct Options {
 // InvalidArgument naming the option when the options cannot make a survey.
 absl::Status ValidateOptions(const Options& options);
 
+// One source of a detector: a row of its catalogue and a Gaussian of its
+// image. x, y, flux, ra and dec are what the catalogue says (a
+// measurement); true_x, true_y and true_flux are where and how bright the
+// image has it. In the random sky they are the same; in the revisited sky
+// the catalogue's are drawn around the true ones with their errors.
 struct Star {
   double x = 0, y = 0;  // 1-based FITS pixel coordinates
-  double mag = 0;       // calibrated magnitude
+  double mag = 0;       // calibrated magnitude (the true one)
   double flux = 0;      // total counts (ADU) in the exposure
-  double sigma = 0;     // Gaussian PSF sigma, pixels
+  double sigma = 0;     // Gaussian sigma (PSF, or PSF and galaxy), pixels
   double ra = 0, dec = 0;  // degrees, from the detector's WCS at (x, y)
+  double true_x = 0, true_y = 0, true_flux = 0;
+  // The catalogue's X/Y_coordinate_err, pixels; 0: sigma / (S/N).
+  double position_error = 0;
+  int classification = -1;  // CASU: -1 star, +1 extended
 };
 
 struct DetectorModel {
@@ -108,7 +117,8 @@ struct FrameModel {
 // `night_index` (0-based).
 FrameModel MakeFrame(const Options& options, int night_index, int run_number);
 
-// YYYYMMDD of night `night_index`.
+// The date of night `night_index` (0-based), and its YYYYMMDD.
+absl::CivilDay NightDay(const Options& options, int night_index);
 std::string NightName(const Options& options, int night_index);
 
 }  // namespace curator::synth
