@@ -311,6 +311,12 @@ std::vector<CatalogueTable> CatalogueTables(const FrameModel& frame,
   return tables;
 }
 
+int64_t WrittenSequenceNumber(const DetectorModel& det,
+                              const FrameDefects& defects, size_t row) {
+  if (defects.duplicate_seqnum && det.cam_num == 1 && row == 1) return 1;
+  return static_cast<int64_t>(row) + 1;
+}
+
 int64_t CatalogueRows(const FrameModel& frame, const FrameDefects& defects) {
   int64_t rows = 0;
   for (const CatalogueTable& t : CatalogueTables(frame, defects)) {

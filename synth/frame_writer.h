@@ -37,6 +37,12 @@ struct CatalogueTable {
 std::vector<CatalogueTable> CatalogueTables(const FrameModel& frame,
                                             const FrameDefects& defects);
 
+// The Sequence_number WriteCatalogueFile writes in row `row` (0-based) of
+// a table of `det`: row + 1, but 1 in row 1 of DET1's tables under
+// duplicate-seqnum.
+int64_t WrittenSequenceNumber(const DetectorModel& det,
+                              const FrameDefects& defects, size_t row);
+
 // The catalogue rows WriteCatalogueFile writes for `frame` with `defects`.
 int64_t CatalogueRows(const FrameModel& frame, const FrameDefects& defects);
 
