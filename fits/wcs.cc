@@ -64,4 +64,48 @@ SkyPosition PixelToSky(const Wcs& wcs, double x, double y) {
   return out;
 }
 
+std::optional<PixelPosition> SkyToPixel(const Wcs& wcs, double ra, double dec) {
+  // Celestial to native (paper II, eq. 5) with the native pole at CRVAL and
+  // phi_p = 180 deg.
+  const double a = ra * kDeg, d = dec * kDeg;
+  const double ra0 = wcs.crval1 * kDeg, dec0 = wcs.crval2 * kDeg;
+  const double da = a - ra0;
+  const double phi =
+      kPi + std::atan2(-std::cos(d) * std::sin(da),
+                       std::sin(d) * std::cos(dec0) -
+                           std::cos(d) * std::sin(dec0) * std::cos(da));
+  const double sin_theta = std::sin(d) * std::sin(dec0) +
+                           std::cos(d) * std::cos(dec0) * std::cos(da);
+  const double theta = std::asin(std::fmax(-1.0, std::fmin(1.0, sin_theta)));
+  // Native latitude to the radius in the plane of projection, degrees.
+  double r_deg;
+  if (wcs.projection == Wcs::Projection::kTan) {
+    if (sin_theta <= 0) return std::nullopt;
+    r_deg = 180.0 / kPi * std::cos(theta) / sin_theta;
+  } else {
+    // ZPN: r = sum_m PV2_m * z^m, radians. PixelToSky inverts it from the
+    // linear guess by Newton's method, which finds the root on the range
+    // where r(z) increases from z = 0; a z past the first turning point
+    // cannot have come from a pixel.
+    const double z = kPi / 2 - theta;
+    double r = 0, dr = 0, zp = 1;
+    for (int m = 0; m < 10; ++m) {
+      r += wcs.pv2[m] * zp;
+      if (m + 1 < 10) dr += (m + 1) * wcs.pv2[m + 1] * zp;
+      zp *= z;
+    }
+    if (dr <= 0) return std::nullopt;
+    r_deg = r / kDeg;
+  }
+  // Intermediate world coordinates (paper II, eqs. 12-13), then the
+  // inverse of the CD matrix.
+  const double xi = r_deg * std::sin(phi), eta = -r_deg * std::cos(phi);
+  const double det = wcs.cd1_1 * wcs.cd2_2 - wcs.cd1_2 * wcs.cd2_1;
+  if (det == 0) return std::nullopt;
+  PixelPosition p;
+  p.x = wcs.crpix1 + (wcs.cd2_2 * xi - wcs.cd1_2 * eta) / det;
+  p.y = wcs.crpix2 + (-wcs.cd2_1 * xi + wcs.cd1_1 * eta) / det;
+  return p;
+}
+
 }  // namespace curator

@@ -9,6 +9,7 @@
 #define CURATOR_FITS_WCS_H_
 
 #include <array>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -35,8 +36,20 @@ struct SkyPosition {
   double dec = 0;  // degrees, [-90, 90]
 };
 
+struct PixelPosition {
+  double x = 0, y = 0;  // 1-based FITS pixels
+};
+
 // Sky position of the 1-based FITS pixel (x, y).
 SkyPosition PixelToSky(const Wcs& wcs, double x, double y);
+
+// The inverse of PixelToSky: the 1-based pixel at which (ra, dec), in
+// degrees, lies. Pixels far outside the image are fine; nullopt only where
+// the projection has no pixel for the position (TAN: on or behind the
+// horizon, 90 degrees or more from CRVAL; ZPN: where the polynomial
+// r(z) is not increasing, which no pixel maps to). Where it gives a pixel,
+// PixelToSky of that pixel is (ra, dec) again to ~1e-12 degrees.
+std::optional<PixelPosition> SkyToPixel(const Wcs& wcs, double ra, double dec);
 
 }  // namespace curator
 

@@ -106,19 +106,22 @@ std::vector<float> RenderDetector(const FrameModel& frame,
   std::vector<double> fx, fy;
   std::vector<float> extra(64);
   for (const Star& s : det.stars) {
+    const double sx = s.true_x, sy = s.true_y;
     const int radius = static_cast<int>(std::ceil(5 * s.sigma)) + 1;
-    const int x0 = std::max(1, static_cast<int>(s.x) - radius);
-    const int x1 = std::min(n, static_cast<int>(s.x) + radius);
-    const int y0 = std::max(1, static_cast<int>(s.y) - radius);
-    const int y1 = std::min(n, static_cast<int>(s.y) + radius);
+    const int x0 = std::max(1, static_cast<int>(sx) - radius);
+    const int x1 = std::min(n, static_cast<int>(sx) + radius);
+    const int y0 = std::max(1, static_cast<int>(sy) - radius);
+    const int y1 = std::min(n, static_cast<int>(sy) + radius);
     const double k = 1.0 / (std::sqrt(2.0) * s.sigma);
     fx.resize(x1 - x0 + 1);
     fy.resize(y1 - y0 + 1);
     for (int x = x0; x <= x1; ++x) {
-      fx[x - x0] = 0.5 * (std::erf((x + 0.5 - s.x) * k) - std::erf((x - 0.5 - s.x) * k));
+      fx[x - x0] =
+          0.5 * (std::erf((x + 0.5 - sx) * k) - std::erf((x - 0.5 - sx) * k));
     }
     for (int y = y0; y <= y1; ++y) {
-      fy[y - y0] = 0.5 * (std::erf((y + 0.5 - s.y) * k) - std::erf((y - 0.5 - s.y) * k));
+      fy[y - y0] =
+          0.5 * (std::erf((y + 0.5 - sy) * k) - std::erf((y - 0.5 - sy) * k));
     }
     const int width = x1 - x0 + 1;
     if (static_cast<int>(extra.size()) < width) extra.resize(width);
@@ -126,7 +129,7 @@ std::vector<float> RenderDetector(const FrameModel& frame,
       normal.Fill(rng, extra.data(), width);
       float* row = &pixels[static_cast<size_t>(y - 1) * n];
       for (int x = x0; x <= x1; ++x) {
-        const double counts = s.flux * fx[x - x0] * fy[y - y0];
+        const double counts = s.true_flux * fx[x - x0] * fy[y - y0];
         row[x - 1] += static_cast<float>(
             counts + std::sqrt(counts / det.gain) * extra[x - x0]);
       }
@@ -191,10 +194,12 @@ std::vector<std::vector<float>> CatalogueColumns(const FrameModel& frame,
     auto put = [&](double v) { c[col++][i] = static_cast<float>(v); };
     put(i + 1);                                          // Sequence_number
     put(within(s, s.sigma * std::sqrt(2 * std::log(std::max(peak / isophote, 1.0)))));
+    const double position_error =
+        s.position_error > 0 ? s.position_error : s.sigma / snr;
     put(s.x);
-    put(s.sigma / snr);
+    put(position_error);
     put(s.y);
-    put(s.sigma / snr);
+    put(position_error);
     put(s.sigma);                                        // Gaussian_sigma
     put(std::fabs(0.03 * rng.Normal()));                 // Ellipticity
     put(rng.Uniform(-90, 90));                           // Position_angle
@@ -226,7 +231,7 @@ std::vector<std::vector<float>> CatalogueColumns(const FrameModel& frame,
     put(100);                                            // Av_conf
     put(s.ra * M_PI / 180);                              // RA, radians
     put(s.dec * M_PI / 180);                             // DEC, radians
-    put(-1);                                             // Classification: star
+    put(s.classification);                               // Classification
     put(rng.Normal());                                   // Statistic
   }
   return c;
@@ -242,16 +247,9 @@ absl::Status WriteCatalogueFile(const FrameModel& frame,
   CURATOR_RETURN_IF_ERROR(f.WriteChecksum());
   const std::vector<casu::Column>& layout = casu::Type6Columns();
   const int x_column = 3;  // X_coordinate
-  // Normally one table per detector; extra-tables writes them twice over
-  // (DET5..DET8 the copies), missing-tables only DET1's and DET2's.
-  std::vector<const DetectorModel*> tables;
-  for (int pass = 0; pass < (defects.extra_tables ? 2 : 1); ++pass) {
-    for (const DetectorModel& det : frame.detectors) {
-      if (!defects.missing_tables || det.cam_num <= 2) tables.push_back(&det);
-    }
-  }
+  const std::vector<CatalogueTable> tables = CatalogueTables(frame, defects);
   for (size_t k = 0; k < tables.size(); ++k) {
-    const DetectorModel& det = *tables[k];
+    const DetectorModel& det = *tables[k].detector;
     std::vector<fits::ColumnSpec> specs;
     for (const casu::Column& col : layout) specs.push_back({col.name, "1E", col.unit});
     if (defects.wrong_column_type) specs[x_column - 1].tform = "12A";
@@ -261,8 +259,7 @@ absl::Status WriteCatalogueFile(const FrameModel& frame,
     CURATOR_RETURN_IF_ERROR(f.WriteKey("SKYLEVEL", det.sky_level, "[ADU] Median sky brightness"));
     CURATOR_RETURN_IF_ERROR(f.WriteKey("SEEING", det.seeing, "[pixels] Average FWHM"));
     CURATOR_RETURN_IF_ERROR(f.WriteKey("EXPTIME", frame.exp_time, "[s] Integration time per exposure"));
-    const bool empty = defects.empty_table && det.cam_num == 3;
-    if (!empty && !det.stars.empty()) {
+    if (!tables[k].empty && !det.stars.empty()) {
       std::vector<std::vector<float>> columns = CatalogueColumns(frame, det);
       if (defects.nan_columns && det.cam_num == 1) {
         for (size_t i = 0; i < det.stars.size(); i += 10) {
@@ -300,14 +297,32 @@ absl::Status WriteCatalogueFile(const FrameModel& frame,
   return f.Close();
 }
 
+std::vector<CatalogueTable> CatalogueTables(const FrameModel& frame,
+                                            const FrameDefects& defects) {
+  // Normally one table per detector; extra-tables writes them twice over
+  // (DET5..DET8 the copies), missing-tables only DET1's and DET2's.
+  std::vector<CatalogueTable> tables;
+  for (int pass = 0; pass < (defects.extra_tables ? 2 : 1); ++pass) {
+    for (const DetectorModel& det : frame.detectors) {
+      if (defects.missing_tables && det.cam_num > 2) continue;
+      tables.push_back({&det, defects.empty_table && det.cam_num == 3});
+    }
+  }
+  return tables;
+}
+
+int64_t WrittenSequenceNumber(const DetectorModel& det,
+                              const FrameDefects& defects, size_t row) {
+  if (defects.duplicate_seqnum && det.cam_num == 1 && row == 1) return 1;
+  return static_cast<int64_t>(row) + 1;
+}
+
 int64_t CatalogueRows(const FrameModel& frame, const FrameDefects& defects) {
   int64_t rows = 0;
-  for (const DetectorModel& det : frame.detectors) {
-    if (defects.missing_tables && det.cam_num > 2) continue;
-    if (defects.empty_table && det.cam_num == 3) continue;
-    rows += static_cast<int64_t>(det.stars.size());
+  for (const CatalogueTable& t : CatalogueTables(frame, defects)) {
+    if (!t.empty) rows += static_cast<int64_t>(t.detector->stars.size());
   }
-  return defects.extra_tables ? 2 * rows : rows;
+  return rows;
 }
 
 }  // namespace curator::synth

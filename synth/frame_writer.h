@@ -27,6 +27,22 @@ struct FrameDefects {
   bool duplicate_seqnum = false;
 };
 
+// The tables WriteCatalogueFile writes for `frame` with `defects`, in file
+// order (the k-th, 0-based, is HDU k + 2): the detector each describes and
+// whether it is written without rows.
+struct CatalogueTable {
+  const DetectorModel* detector;
+  bool empty;
+};
+std::vector<CatalogueTable> CatalogueTables(const FrameModel& frame,
+                                            const FrameDefects& defects);
+
+// The Sequence_number WriteCatalogueFile writes in row `row` (0-based) of
+// a table of `det`: row + 1, but 1 in row 1 of DET1's tables under
+// duplicate-seqnum.
+int64_t WrittenSequenceNumber(const DetectorModel& det,
+                              const FrameDefects& defects, size_t row);
+
 // The catalogue rows WriteCatalogueFile writes for `frame` with `defects`.
 int64_t CatalogueRows(const FrameModel& frame, const FrameDefects& defects);
 

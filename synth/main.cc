@@ -28,6 +28,21 @@ ABSL_FLAG(std::string, defects, "",
           "duplicated-file, ra-out-of-range, extra-tables, missing-tables, "
           "duplicate-seqnum, garbage-xtension, huge-image, bad-zbitpix");
 ABSL_FLAG(int, threads, 0, "Worker threads (0: one per core)");
+ABSL_FLAG(int, cadence, 1, "Days from one night to the next");
+ABSL_FLAG(std::string, sky, "random",
+          "random: every frame draws its own stars (one stripe of tiles a "
+          "night). revisit: one fixed sky of stars, galaxies, variables, "
+          "proper-motion stars and one-frame transients, whose --fields "
+          "pointings every night observes again in each of --bands, with "
+          "per-epoch noise; frame n of a night observes (field, band) pair "
+          "(n - 1) mod (fields x bands), field by field, so --frames = fields "
+          "x bands observes each pair once, more repeat the cycle, fewer leave "
+          "the last pairs out. Truth: truth/objects.csv and "
+          "truth/<night>_objects.csv (which object each catalogue row is)");
+ABSL_FLAG(int, fields, 2, "--sky=revisit: pointings observed every night");
+ABSL_FLAG(std::string, bands, "YJHK",
+          "--sky=revisit: the bands each field is observed in, in order "
+          "(letters of ZYJHK)");
 
 namespace {
 
@@ -63,6 +78,15 @@ int main(int argc, char** argv) {
   o.bitpix = absl::GetFlag(FLAGS_bitpix);
   o.seed = absl::GetFlag(FLAGS_seed);
   o.threads = absl::GetFlag(FLAGS_threads);
+  o.cadence_days = absl::GetFlag(FLAGS_cadence);
+  o.fields = absl::GetFlag(FLAGS_fields);
+  o.bands = absl::GetFlag(FLAGS_bands);
+  const std::string sky = absl::GetFlag(FLAGS_sky);
+  if (sky == "revisit") {
+    o.sky = SkyMode::kRevisit;
+  } else if (sky != "random") {
+    return Fail("--sky must be random or revisit, not '" + sky + "'");
+  }
   const std::string compress = absl::GetFlag(FLAGS_compress);
   if (compress == "rice") {
     o.compression = curator::fits::Compression::kRice;

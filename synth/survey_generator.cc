@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +22,8 @@
 #include "base/status.h"
 #include "synth/frame_writer.h"
 #include "synth/random.h"
+#include "synth/sky.h"
+#include "synth/truth.h"
 
 namespace curator::synth {
 namespace {
@@ -83,26 +86,43 @@ std::string JsonString(absl::string_view s) {
 }  // namespace
 
 std::string NightToJson(const Options& options, const NightRecord& night) {
+  const bool revisit = options.sky == SkyMode::kRevisit;
   std::vector<std::string> files;
   for (const FileRecord& f : night.files) {
     std::vector<std::string> defects;
     for (Defect d : f.defects) defects.push_back(JsonString(DefectName(d)));
+    std::string sky;
+    if (revisit) {
+      sky = absl::StrFormat(", \"field\": %d, \"band\": %s", f.field,
+                            JsonString(f.band));
+    }
     files.push_back(absl::StrFormat(
         "    {\"name\": %s, \"kind\": \"%s\", \"run\": %d, \"sources\": %d, "
-        "\"bytes\": %d, \"defects\": [%s]}",
+        "\"bytes\": %d, \"defects\": [%s]%s}",
         JsonString(f.name), f.is_catalogue ? "catalogue" : "image",
-        f.run_number, f.sources, f.bytes, absl::StrJoin(defects, ", ")));
+        f.run_number, f.sources, f.bytes, absl::StrJoin(defects, ", "), sky));
+  }
+  std::string sky;
+  if (revisit) {
+    sky = absl::StrFormat(
+        "  \"sky\": \"revisit\",\n  \"fields\": %d,\n  \"bands\": %s,\n"
+        "  \"cadence_days\": %d,\n  \"reference_mjd\": %.6f,\n"
+        "  \"objects\": \"objects.csv\",\n  \"detections\": "
+        "\"%s_objects.csv\",\n",
+        options.fields, JsonString(options.bands), options.cadence_days,
+        ReferenceMjd(options), night.night);
   }
   return absl::StrFormat(
       "{\n  \"night\": \"%s\",\n  \"seed\": %d,\n  \"frames\": %d,\n"
       "  \"image_size\": %d,\n  \"sources_per_detector\": %d,\n"
-      "  \"bitpix\": %d,\n  \"compression\": \"%s\",\n  \"files\": [\n%s\n  ]\n}\n",
+      "  \"bitpix\": %d,\n  \"compression\": \"%s\",\n%s  \"files\": [\n%s\n  "
+      "]\n}\n",
       night.night, options.seed, options.frames_per_night, options.image_size,
       options.sources_per_detector, options.bitpix,
       options.compression == fits::Compression::kRice   ? "rice"
       : options.compression == fits::Compression::kGzip ? "gzip"
                                                         : "none",
-      absl::StrJoin(files, ",\n"));
+      sky, absl::StrJoin(files, ",\n"));
 }
 
 absl::StatusOr<SurveyRecord> GenerateSurvey(const Options& options) {
@@ -119,6 +139,9 @@ absl::StatusOr<SurveyRecord> GenerateSurvey(const Options& options) {
   }
   const bool orphan = Has(options.defects, Defect::kOrphanCatalogue);
   const bool duplicate = Has(options.defects, Defect::kDuplicatedFile);
+  const bool revisit = options.sky == SkyMode::kRevisit;
+  std::optional<Sky> sky;
+  if (revisit) sky = Sky::Build(options);
 
   std::vector<Job> jobs;
   SurveyRecord survey;
@@ -143,6 +166,7 @@ absl::StatusOr<SurveyRecord> GenerateSurvey(const Options& options) {
   std::mutex mu;
   absl::Status first_error;
   std::vector<std::vector<FileRecord>> made(jobs.size());
+  std::vector<std::string> truth(jobs.size());  // the revisited sky's rows
   auto work = [&] {
     for (size_t i = next++; i < jobs.size(); i = next++) {
       {
@@ -150,7 +174,9 @@ absl::StatusOr<SurveyRecord> GenerateSurvey(const Options& options) {
         if (!first_error.ok()) return;
       }
       const Job& job = jobs[i];
-      const FrameModel frame = MakeFrame(options, job.night_index, job.run_number);
+      const FrameModel frame = MakeFrame(options, job.night_index,
+                                         job.run_number, sky ? &*sky : nullptr);
+      const int field = frame.field;
       const std::string& dir = survey.nights[job.night_index].dir;
       const FrameDefects fd = ToFrameDefects(job.defects);
       int64_t stars = 0;
@@ -169,7 +195,8 @@ absl::StatusOr<SurveyRecord> GenerateSurvey(const Options& options) {
         for (Defect d : job.defects) {
           if (!SpoilsCatalogue(d)) mine.push_back(d);
         }
-        made[i].push_back({frame.image_name, false, job.run_number, stars, 0, mine});
+        made[i].push_back({frame.image_name, false, job.run_number, stars, 0,
+                           mine, field, frame.filter});
       }
       if (status.ok() && job.catalogue) {
         const std::string path = dir + "/" + frame.catalogue_name;
@@ -179,8 +206,10 @@ absl::StatusOr<SurveyRecord> GenerateSurvey(const Options& options) {
         for (Defect d : job.defects) {
           if (!SpoilsImage(d)) mine.push_back(d);
         }
-        made[i].push_back(
-            {frame.catalogue_name, true, job.run_number, CatalogueRows(frame, fd), 0, mine});
+        made[i].push_back({frame.catalogue_name, true, job.run_number,
+                           CatalogueRows(frame, fd), 0, mine, field,
+                           frame.filter});
+        if (revisit) truth[i] = DetectionTruthCsv(frame, fd);
       }
       if (!status.ok()) {
         std::lock_guard<std::mutex> lock(mu);
@@ -197,9 +226,25 @@ absl::StatusOr<SurveyRecord> GenerateSurvey(const Options& options) {
   }
   CURATOR_RETURN_IF_ERROR(first_error);
 
+  const std::string truth_dir = options.out_dir + "/truth";
+  {
+    std::error_code ec;
+    fs::create_directories(truth_dir, ec);
+    if (ec)
+      return absl::UnavailableError(
+          absl::StrCat(truth_dir, ": ", ec.message()));
+  }
+  if (revisit) {
+    CURATOR_RETURN_IF_ERROR(files::WriteAtomically(truth_dir + "/objects.csv",
+                                                   ObjectsCsv(options, *sky)));
+  }
+  std::vector<std::string> night_truth(survey.nights.size(), kDetectionsHeader);
   for (size_t i = 0; i < jobs.size(); ++i) {
     NightRecord& night = survey.nights[jobs[i].night_index];
     for (FileRecord& f : made[i]) night.files.push_back(std::move(f));
+    // Jobs are in (night, run) order: the rows come by file name.
+    night_truth[jobs[i].night_index] += truth[i];
+    std::string().swap(truth[i]);
   }
   for (NightRecord& night : survey.nights) {
     if (duplicate) {
@@ -210,8 +255,15 @@ absl::StatusOr<SurveyRecord> GenerateSurvey(const Options& options) {
       fs::copy_file(absl::StrFormat("%s/w%s_%05d.fit", night.dir, night.night, 1),
                     night.dir + "/" + name, fs::copy_options::overwrite_existing, ec);
       if (ec) return absl::UnavailableError(absl::StrCat(name, ": ", ec.message()));
-      int64_t stars = night.files.front().sources;
-      night.files.push_back({name, false, frames + 2, stars, 0, {Defect::kDuplicatedFile}});
+      const FileRecord first = night.files.front();
+      night.files.push_back({name,
+                             false,
+                             frames + 2,
+                             first.sources,
+                             0,
+                             {Defect::kDuplicatedFile},
+                             first.field,
+                             first.band});
     }
     std::sort(night.files.begin(), night.files.end(),
               [](const FileRecord& a, const FileRecord& b) { return a.name < b.name; });
@@ -221,9 +273,12 @@ absl::StatusOr<SurveyRecord> GenerateSurvey(const Options& options) {
       (f.is_catalogue ? night.catalogues : night.images) += 1;
       night.sources += f.is_catalogue ? 0 : f.sources;
     }
-    const std::string truth_dir = options.out_dir + "/truth";
-    std::error_code ec;
-    fs::create_directories(truth_dir, ec);
+    if (revisit) {
+      const size_t index = &night - survey.nights.data();
+      CURATOR_RETURN_IF_ERROR(files::WriteAtomically(
+          absl::StrCat(truth_dir, "/", night.night, "_objects.csv"),
+          night_truth[index]));
+    }
     CURATOR_RETURN_IF_ERROR(files::WriteAtomically(
         absl::StrCat(truth_dir, "/", night.night, ".json"), NightToJson(options, night)));
     // Last: the night is complete.

@@ -6,14 +6,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "synth/random.h"
+#include "synth/sky.h"
 
 namespace curator::synth {
 namespace {
 
-constexpr double kPixelScale = 0.4;  // arcsec per pixel, WFCAM
-// WFCAM's four detectors sit in a 2 x 2 grid whose spacing is 94% of a
-// detector's width; centres are this many widths from the optical axis.
-constexpr double kDetectorOffset = 0.97;
 // WFCAM's radial distortion: ZPN with PV2_1 = 1, PV2_3 = 220.
 constexpr double kPv2_3 = 220;
 
@@ -28,6 +25,7 @@ constexpr Band kBands[] = {{"Z", 600, 22.9, 10},
                            {"J", 1200, 23.1, 10},
                            {"H", 5000, 23.4, 10},
                            {"K", 9000, 22.8, 5}};
+static_assert(sizeof(kBands) / sizeof(kBands[0]) == kNumBands);
 
 struct DefectEntry {
   Defect defect;
@@ -65,6 +63,37 @@ std::string IsoTime(double mjd) {
 }
 
 }  // namespace
+
+const char* BandName(int band) { return kBands[band].name; }
+
+int BandIndex(char name) {
+  for (int b = 0; b < kNumBands; ++b) {
+    if (kBands[b].name[0] == name) return b;
+  }
+  return -1;
+}
+
+const char* ObjectKindName(ObjectKind kind) {
+  switch (kind) {
+    case ObjectKind::kStar:
+      return "star";
+    case ObjectKind::kGalaxy:
+      return "galaxy";
+    case ObjectKind::kVariable:
+      return "variable";
+    case ObjectKind::kMoving:
+      return "moving";
+    case ObjectKind::kTransient:
+      return "transient";
+  }
+  return "unknown";
+}
+
+Visit VisitOf(const Options& options, int run_number) {
+  const int bands = static_cast<int>(options.bands.size());
+  const int pair = (run_number - 1) % (options.fields * bands);
+  return {pair / bands, BandIndex(options.bands[pair % bands])};
+}
 
 absl::StatusOr<Defect> ParseDefect(absl::string_view name) {
   for (const DefectEntry& d : kDefectNames) {
@@ -122,6 +151,12 @@ absl::Status ValidateOptions(const Options& o) {
   if (o.bitpix != -32 && o.bitpix != 32) {
     return absl::InvalidArgumentError("--bitpix must be -32 or 32");
   }
+  if (o.cadence_days < 1 || o.cadence_days > 3650) {
+    return absl::InvalidArgumentError("--cadence must be in 1..3650 days");
+  }
+  if (o.sky == SkyMode::kRevisit) {
+    if (absl::Status s = ValidateSkyOptions(o); !s.ok()) return s;
+  }
   int spoiling = 0;
   for (size_t i = 0; i < o.defects.size(); ++i) {
     if (std::count(o.defects.begin(), o.defects.end(), o.defects[i]) > 1) {
@@ -144,13 +179,18 @@ absl::Status ValidateOptions(const Options& o) {
   return absl::OkStatus();
 }
 
+absl::CivilDay NightDay(const Options& options, int night_index) {
+  return options.first_night +
+         static_cast<int64_t>(night_index) * options.cadence_days;
+}
+
 std::string NightName(const Options& options, int night_index) {
-  absl::CivilDay day = options.first_night + night_index;
+  const absl::CivilDay day = NightDay(options, night_index);
   return absl::StrFormat("%04d%02d%02d", day.year(), day.month(), day.day());
 }
 
-FrameModel MakeFrame(const Options& options, int night_index,
-                     int run_number) {
+FrameModel MakeFrame(const Options& options, int night_index, int run_number,
+                     const Sky* sky) {
   Random rng({options.seed, static_cast<uint64_t>(night_index),
               static_cast<uint64_t>(run_number), 0});
   FrameModel f;
@@ -160,21 +200,38 @@ FrameModel MakeFrame(const Options& options, int night_index,
   f.catalogue_name = absl::StrFormat("w%s_%05d_cat.fits", f.night, run_number);
   f.ut_date = f.night;
 
-  const Band& band = kBands[(run_number - 1) / 2 % 5];
+  const bool revisit = options.sky == SkyMode::kRevisit;
+  if (revisit) {
+    const Visit visit = VisitOf(options, run_number);
+    f.field = visit.field;
+    f.band = visit.band;
+    const SkyPosition pointing =
+        FramePointing(options, night_index, run_number);
+    f.ra_base = pointing.ra;
+    f.dec_base = pointing.dec;
+    // Named by the field's centre: the same name every night.
+    const SkyPosition centre = FieldCentre(options, visit.field);
+    f.object = absl::StrFormat("LAS_%.3f_%+.3f", centre.ra, centre.dec);
+  } else {
+    f.band = (run_number - 1) / 2 % 5;
+    // A night's tiles march along a stripe; each night moves 15 degrees on.
+    f.ra_base =
+        std::fmod(30.0 + 15.0 * night_index + 0.9 * ((run_number - 1) / 10) +
+                      rng.Uniform(-0.01, 0.01),
+                  360.0);
+    f.dec_base =
+        -1.0 + 0.9 * ((run_number - 1) % 10 / 2) + rng.Uniform(-0.01, 0.01);
+    f.object = absl::StrFormat("LAS_%.3f_%+.3f", f.ra_base, f.dec_base);
+  }
+  const Band& band = kBands[f.band];
   f.filter = band.name;
   f.exp_time = band.exp_time;
-  // A night's tiles march along a stripe; each night moves 15 degrees on.
-  f.ra_base = std::fmod(30.0 + 15.0 * night_index +
-                            0.9 * ((run_number - 1) / 10) + rng.Uniform(-0.01, 0.01),
-                        360.0);
-  f.dec_base = -1.0 + 0.9 * ((run_number - 1) % 10 / 2) + rng.Uniform(-0.01, 0.01);
   f.project = "U/UKIDSS/LAS";
   f.survey = "UKIDSS";
-  f.object = absl::StrFormat("LAS_%.3f_%+.3f", f.ra_base, f.dec_base);
   f.obs_type = "OBJECT";
   f.msb_id = absl::StrFormat("msb%08x", static_cast<uint32_t>(rng.Next()));
   f.run_id = absl::StrFormat("w%s_%05d", f.night, run_number);
-  const absl::CivilDay night_day = options.first_night + night_index;
+  const absl::CivilDay night_day = NightDay(options, night_index);
   const double night_mjd = static_cast<double>(night_day - absl::CivilDay(1858, 11, 17));
   // Observing starts at 06:00 UT (20:00 in Hawaii); one frame a minute.
   f.mjd_obs = night_mjd + 0.25 + (run_number - 1) * 60.0 / 86400.0;
@@ -216,6 +273,10 @@ FrameModel MakeFrame(const Options& options, int night_index,
     det.sky_noise = std::sqrt(det.sky_level / det.gain +
                               std::pow(det.read_noise / det.gain, 2));
     det.mag_zpt = band.zero_point + 0.02 * drng.Normal();
+    if (revisit) {
+      if (sky != nullptr) sky->Observe(options, f, night_index, &det);
+      continue;
+    }
 
     // Magnitudes from 12 to 19.5 with counts rising as 10^(0.3 m), as for
     // faint stars at high latitude.
@@ -232,6 +293,9 @@ FrameModel MakeFrame(const Options& options, int night_index,
       SkyPosition p = PixelToSky(det.wcs, s.x, s.y);
       s.ra = p.ra;
       s.dec = p.dec;
+      s.true_x = s.x;
+      s.true_y = s.y;
+      s.true_flux = s.flux;
     }
     std::sort(det.stars.begin(), det.stars.end(),
               [](const Star& a, const Star& b) {

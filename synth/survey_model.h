@@ -42,6 +42,28 @@ enum class Defect {
 };
 
 inline constexpr int kDetectorsPerFrame = 4;
+inline constexpr double kPixelScale = 0.4;  // arcsec per pixel, WFCAM
+// WFCAM's four detectors sit in a 2 x 2 grid whose spacing is 94% of a
+// detector's width; centres are this many widths from the optical axis.
+inline constexpr double kDetectorOffset = 0.97;
+
+// The filters, 0..4: Z Y J H K.
+inline constexpr int kNumBands = 5;
+const char* BandName(int band);
+// The band named by one letter; -1 if none.
+int BandIndex(char name);
+
+// Which sky the frames observe.
+enum class SkyMode {
+  kRandom,   // each frame draws its own stars independently (the default)
+  kRevisit,  // one fixed sky whose fields every night observes again
+             // (synth/sky.h)
+};
+
+// What a true object of the revisited sky is; "star", "galaxy", ... in
+// the truth files.
+enum class ObjectKind { kStar, kGalaxy, kVariable, kMoving, kTransient };
+const char* ObjectKindName(ObjectKind kind);
 
 absl::StatusOr<Defect> ParseDefect(absl::string_view name);
 std::string DefectName(Defect defect);
@@ -65,17 +87,40 @@ struct Options {
   uint64_t seed = 1;
   std::vector<Defect> defects;
   int threads = 0;  // 0: one per core
+  int cadence_days = 1;  // days from one night to the next
+  SkyMode sky = SkyMode::kRandom;
+  // The revisited sky: the pointings every night observes, and the bands
+  // (letters of ZYJHK, in observing order) each is observed in.
+  int fields = 2;
+  std::string bands = "YJHK";
 };
 
 // InvalidArgument naming the option when the options cannot make a survey.
 absl::Status ValidateOptions(const Options& options);
 
+// One source of a detector: a row of its catalogue and a Gaussian of its
+// image. x, y, flux, ra and dec are what the catalogue says (a
+// measurement); true_x, true_y and true_flux are where and how bright the
+// image has it. In the random sky they are the same; in the revisited sky
+// the catalogue's are drawn around the true ones with their errors.
 struct Star {
   double x = 0, y = 0;  // 1-based FITS pixel coordinates
-  double mag = 0;       // calibrated magnitude
+  double mag = 0;       // calibrated magnitude (the true one)
   double flux = 0;      // total counts (ADU) in the exposure
-  double sigma = 0;     // Gaussian PSF sigma, pixels
+  double sigma = 0;     // Gaussian sigma (PSF, or PSF and galaxy), pixels
   double ra = 0, dec = 0;  // degrees, from the detector's WCS at (x, y)
+  double true_x = 0, true_y = 0, true_flux = 0;
+  // The catalogue's X/Y_coordinate_err, pixels; 0: sigma / (S/N).
+  double position_error = 0;
+  int classification = -1;  // CASU: -1 star, +1 extended
+};
+
+// What one catalogue row truly is, in the revisited sky.
+struct RowTruth {
+  int64_t object_id = 0;   // SkyObject::id
+  double ra = 0, dec = 0;  // degrees, true position at the frame's MJD-OBS
+  double mag = 0;          // true magnitude in the frame's band then
+  ObjectKind kind = ObjectKind::kStar;
 };
 
 struct DetectorModel {
@@ -90,6 +135,9 @@ struct DetectorModel {
   double gain = 0;        // e-/ADU
   double read_noise = 0;  // e-
   std::vector<Star> stars;  // sorted by y, then x: catalogue order
+  // The revisited sky: truth[i] is what stars[i] is. Empty in the random
+  // sky.
+  std::vector<RowTruth> truth;
 };
 
 struct FrameModel {
@@ -101,14 +149,34 @@ struct FrameModel {
       run_id, ut_date, msb_id;
   double mjd_obs = 0, exp_time = 0, ra_base = 0, dec_base = 0,
          am_start = 0, am_end = 0;
+  int field = -1;  // the revisited sky's field; -1 in the random sky
+  int band = 0;    // 0..4, see BandName
   std::array<DetectorModel, kDetectorsPerFrame> detectors;
 };
 
-// The multiframe with run number `run_number` (1-based) of night
-// `night_index` (0-based).
-FrameModel MakeFrame(const Options& options, int night_index, int run_number);
+class Sky;
 
-// YYYYMMDD of night `night_index`.
+// The multiframe with run number `run_number` (1-based) of night
+// `night_index` (0-based). The revisited sky (options.sky == kRevisit)
+// needs `sky` (Sky::Build(options)) for the stars; without it the frame
+// has its pointing, detectors and WCS but no stars. The random sky ignores
+// `sky`.
+FrameModel MakeFrame(const Options& options, int night_index, int run_number,
+                     const Sky* sky = nullptr);
+
+// The revisited sky's schedule, the same every night: frames cycle
+// through the (field, band) pairs, field 0 in each of options.bands in
+// order, then field 1, ...; frames past fields x bands start the cycle
+// again (a second visit the same night), and fewer frames leave the last
+// pairs unobserved.
+struct Visit {
+  int field = 0;
+  int band = 0;  // 0..4, see BandName
+};
+Visit VisitOf(const Options& options, int run_number);
+
+// The date of night `night_index` (0-based), and its YYYYMMDD.
+absl::CivilDay NightDay(const Options& options, int night_index);
 std::string NightName(const Options& options, int night_index);
 
 }  // namespace curator::synth
