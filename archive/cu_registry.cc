@@ -45,6 +45,23 @@ const CuRegistry& CuRegistry::Default() {
   return *registry;
 }
 
+const CuRegistry& CuRegistry::WithSources() {
+  static const CuRegistry* registry = [] {
+    CuSpec cu5{v1::CU5,
+               "CU5",
+               "sources cross-matched",
+               CuInput::kDatabase,
+               {{v1::CU4, Stage::kIngested}},
+               {},
+               3};
+    cu5.after_previous_night = true;
+    absl::StatusOr<CuRegistry> r = Default().With(std::move(cu5));
+    CURATOR_CHECK(r.ok()) << "the CU table with CU5: " << r.status();
+    return new CuRegistry(*std::move(r));
+  }();
+  return *registry;
+}
+
 absl::StatusOr<CuRegistry> CuRegistry::Create(std::vector<CuSpec> specs) {
   std::map<int, const CuSpec*> by_id;
   std::set<std::string> names;

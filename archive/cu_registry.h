@@ -53,6 +53,11 @@ struct CuSpec {
   // Planning order among ready tasks of equal priority: lower first.
   // Every prerequisite has a lower rank.
   int rank = 0;
+  // A night's task also waits, before it is processed, for this CU's task
+  // of the previous night (by date) to be ingested: for a CU whose result
+  // depends on the nights before (CU5 matches against their sources), so
+  // nights are done in order whichever workers run them.
+  bool after_previous_night = false;
 };
 
 class CuRegistry {
@@ -60,6 +65,14 @@ class CuRegistry {
   // The CUs Curator runs: CU3 (metadata), CU4 (detections), CU2
   // (previews).
   static const CuRegistry& Default();
+  // Default() and CU5 (sources cross-matched from detections, after each
+  // night's CU4 ingest, nights in order). Workers and ingesters know it
+  // whatever the site plans; the daemon plans it where the config turns
+  // cross_match on (ForSite).
+  static const CuRegistry& WithSources();
+  static const CuRegistry& ForSite(bool cross_match) {
+    return cross_match ? WithSources() : Default();
+  }
 
   // InvalidArgument unless ids are positive and unique, names unique and
   // not empty, and every prerequisite is a CU of the registry with a

@@ -118,6 +118,11 @@ absl::Status ValidateConfig(const v1::Config& config) {
       return absl::InvalidArgumentError("security: cert_file needs ca_file");
     }
   }
+  if (const double r = config.cross_match().radius_arcsec();
+      !(r >= 0 && r <= 60)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cross_match.radius_arcsec must be in 0..60 arcsec (0: 1), not ", r));
+  }
   if (config.has_ingester()) {
     if (config.ingester().poll_interval_ms() == 0) {
       return absl::InvalidArgumentError("ingester.poll_interval_ms must be greater than 0");

@@ -158,6 +158,9 @@ absl::StatusOr<std::unique_ptr<DaemonServer>> DaemonServer::Create(
     // to answer is treated as not having the task (daemon/dispatcher.h).
     client = std::make_unique<GrpcWorkerClient>(s->security_, absl::Seconds(10));
   }
+  if (registry == nullptr) {
+    registry = &archive::CuRegistry::ForSite(config.cross_match().enabled());
+  }
   CURATOR_ASSIGN_OR_RETURN(s->daemon_, Daemon::Create(o, registry, clock, std::move(client)));
   DaemonServer* self = s.get();
   s->service_ = std::make_unique<CoordinatorService>(s->daemon_.get(), &s->security_,

@@ -32,9 +32,9 @@ class DaemonServer {
   // `registry` and `clock` must outlive the server; `client` (for tests)
   // replaces the gRPC worker client.
   static absl::StatusOr<std::unique_ptr<DaemonServer>> Create(
-      const v1::Config& config,
-      const archive::CuRegistry* registry = &archive::CuRegistry::Default(),
-      const Clock* clock = Clock::Real(), std::unique_ptr<WorkerClient> client = nullptr);
+      const v1::Config& config, const archive::CuRegistry* registry = nullptr,
+      const Clock* clock = Clock::Real(),
+      std::unique_ptr<WorkerClient> client = nullptr);
   ~DaemonServer();
   absl::Status Start();
   void Shutdown(absl::Duration deadline);

@@ -98,9 +98,10 @@ bool TaskStore::ParseAttemptId(const std::string& s, int64_t* task_id, int* atte
 
 absl::StatusOr<int> TaskStore::CreateNightTasks(const std::string& night) {
   std::vector<std::string> cus, inputs;
-  std::vector<std::string> dep_cu, dep_on, dep_step, dep_stage;
+  std::vector<std::string> dep_cu, dep_on, dep_step, dep_stage, chained;
   for (const CuSpec& s : registry_->specs()) {
     cus.push_back(std::to_string(s.cu));
+    if (s.after_previous_night) chained.push_back(std::to_string(s.cu));
     inputs.push_back(archive::CuInputName(s.input));
     for (const auto& [step, list] :
          {std::pair{"process", &s.before_processing}, std::pair{"ingest", &s.before_ingest}}) {
@@ -135,6 +136,38 @@ absl::StatusOr<int> TaskStore::CreateNightTasks(const std::string& night) {
                  {night, pg::TextArray(dep_cu), pg::TextArray(dep_on), pg::TextArray(dep_step),
                   pg::TextArray(dep_stage)})
           .status());
+  if (!chained.empty()) {
+    // Nights in order: this night's task waits for the one of the night
+    // before, and the next night's, if it has not started, for this one
+    // (a night registered late slots into the chain).
+    CURATOR_RETURN_IF_ERROR(
+        conn->Exec("INSERT INTO curation.task_prerequisite (task_id, "
+                   "prerequisite, for_step, "
+                   "stage) SELECT t.task_id, p.task_id, 'process', 'ingested' "
+                   "FROM curation.task "
+                   "t JOIN LATERAL (SELECT p.task_id FROM curation.task p "
+                   "WHERE p.cu = t.cu AND "
+                   "p.night < t.night ORDER BY p.night DESC LIMIT 1) p ON true "
+                   "WHERE t.night = "
+                   "$1::date AND t.cu = ANY($2::smallint[]) ON CONFLICT DO "
+                   "NOTHING",
+                   {night, pg::TextArray(chained)})
+            .status());
+    CURATOR_RETURN_IF_ERROR(
+        conn->Exec("INSERT INTO curation.task_prerequisite (task_id, "
+                   "prerequisite, for_step, "
+                   "stage) SELECT n.task_id, t.task_id, 'process', 'ingested' "
+                   "FROM curation.task "
+                   "t JOIN LATERAL (SELECT n.task_id, n.state FROM "
+                   "curation.task n WHERE n.cu = "
+                   "t.cu AND n.night > t.night ORDER BY n.night LIMIT 1) n ON "
+                   "true WHERE t.night "
+                   "= $1::date AND t.cu = ANY($2::smallint[]) AND n.state IN "
+                   "('pending', "
+                   "'approved') ON CONFLICT DO NOTHING",
+                   {night, pg::TextArray(chained)})
+            .status());
+  }
   CURATOR_RETURN_IF_ERROR(tx.Commit());
   return static_cast<int>(made.AffectedRows());
 }

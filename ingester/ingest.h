@@ -48,7 +48,7 @@ class IngestHooks {
 
 struct IngestOptions {
   std::string archive_root;
-  const archive::CuRegistry* registry = &archive::CuRegistry::Default();
+  const archive::CuRegistry* registry = &archive::CuRegistry::WithSources();
   const LoaderTable* loaders = nullptr;  // not owned; must cover the registry
   IngestHooks* hooks = nullptr;
 };

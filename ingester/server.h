@@ -29,7 +29,7 @@ namespace curator::ingester {
 // What an ingester loads, for tests to replace: the CU registry, the
 // loaders (default: DefaultLoaders(), owned by the server) and test hooks.
 struct IngesterParts {
-  const archive::CuRegistry* registry = &archive::CuRegistry::Default();
+  const archive::CuRegistry* registry = &archive::CuRegistry::WithSources();
   const LoaderTable* loaders = nullptr;
   IngestHooks* hooks = nullptr;
 };

@@ -45,7 +45,7 @@ class WorkerService final : public v1::Worker::Service {
 // handlers (default: DefaultHandlers(), owned by the server) and test
 // hooks.
 struct WorkerParts {
-  const archive::CuRegistry* registry = &archive::CuRegistry::Default();
+  const archive::CuRegistry* registry = &archive::CuRegistry::WithSources();
   const HandlerTable* handlers = nullptr;
   TaskHooks* hooks = nullptr;
 };

@@ -39,7 +39,7 @@ struct TaskRunnerOptions {
   std::string conninfo;
   // The CUs it knows and their handlers; neither owned, both must
   // outlive the runner.
-  const archive::CuRegistry* registry = &archive::CuRegistry::Default();
+  const archive::CuRegistry* registry = &archive::CuRegistry::WithSources();
   const HandlerTable* handlers = nullptr;
   // Test hooks; nullptr in production.
   TaskHooks* hooks = nullptr;
