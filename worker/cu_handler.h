@@ -49,8 +49,10 @@ class CuHandler {
 
 using HandlerTable = std::map<int, std::unique_ptr<const CuHandler>>;
 
-// CU2, CU3 and CU4, with `jpeg` for CU2's previews.
-HandlerTable DefaultHandlers(const JpegOptions& jpeg = {});
+// CU2, CU3, CU4 and CU5, with `jpeg` for CU2's previews and CU5's match
+// radius (0: 1 arcsec; the config's cross_match.radius_arcsec).
+HandlerTable DefaultHandlers(const JpegOptions& jpeg = {},
+                             double match_radius_arcsec = 1.0);
 
 // FailedPrecondition naming every CU of `registry` without a handler.
 absl::Status CheckHandlers(const HandlerTable& handlers, const archive::CuRegistry& registry);

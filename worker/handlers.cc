@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "worker/cu4_task.h"
+#include "worker/cu5_task.h"
 #include "worker/cu_handler.h"
 
 namespace curator::worker {
@@ -49,13 +50,28 @@ class Cu4Handler : public CuHandler {
   }
 };
 
+class Cu5Handler : public CuHandler {
+ public:
+  explicit Cu5Handler(double radius_arcsec) : radius_arcsec_(radius_arcsec) {}
+  absl::StatusOr<TaskOutput> Run(const TaskContext& c) const override {
+    return RunCu5({c.archive_root, c.night, c.cu_event_id, c.conninfo,
+                   radius_arcsec_, c.threads, c.control, c.rerun});
+  }
+
+ private:
+  const double radius_arcsec_;
+};
+
 }  // namespace
 
-HandlerTable DefaultHandlers(const JpegOptions& jpeg) {
+HandlerTable DefaultHandlers(const JpegOptions& jpeg,
+                             double match_radius_arcsec) {
   HandlerTable t;
   t[v1::CU2] = std::make_unique<Cu2Handler>(jpeg);
   t[v1::CU3] = std::make_unique<Cu3Handler>();
   t[v1::CU4] = std::make_unique<Cu4Handler>();
+  t[v1::CU5] = std::make_unique<Cu5Handler>(
+      match_radius_arcsec > 0 ? match_radius_arcsec : 1.0);
   return t;
 }
 

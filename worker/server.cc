@@ -64,7 +64,8 @@ absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Create(const v1::Con
   options.threads_per_task = static_cast<int>(config.worker().threads_per_task());
   options.conninfo = config.database().conninfo();
   if (parts.handlers == nullptr) {
-    s->own_handlers_ = DefaultHandlers();
+    s->own_handlers_ =
+        DefaultHandlers({}, config.cross_match().radius_arcsec());
     parts.handlers = &s->own_handlers_;
   }
   CURATOR_RETURN_IF_ERROR(CheckHandlers(*parts.handlers, *parts.registry));

@@ -92,7 +92,7 @@ int WorkerMain(int argc, char** argv, TaskHooks* hooks) {
   if (args.size() != 2 || std::string(args[1]) != "run") {
     return Fail(1, "usage: curator-worker serve --config F | run --cu CU --night YYYYMMDD ...");
   }
-  const archive::CuRegistry& registry = archive::CuRegistry::Default();
+  const archive::CuRegistry& registry = archive::CuRegistry::WithSources();
   absl::StatusOr<const archive::CuSpec*> spec = registry.Parse(absl::GetFlag(FLAGS_cu));
   if (!spec.ok()) return Fail(1, absl::StrCat("--cu: ", spec.status().message()));
   const std::string night = absl::GetFlag(FLAGS_night);
@@ -109,11 +109,13 @@ int WorkerMain(int argc, char** argv, TaskHooks* hooks) {
   }
   if (jpeg.quality < 1 || jpeg.quality > 100) return Fail(1, "--jpeg_quality must be in 1..100");
   if (!archive::IsNightName(night)) return Fail(1, "--night must be YYYYMMDD");
-  const HandlerTable handlers = DefaultHandlers(jpeg);
-  auto handler = handlers.find((*spec)->cu);
-  if (handler == handlers.end()) return Fail(1, absl::StrCat("no worker handler for ", (*spec)->name));
   auto site = SiteFromFlags();
   if (!site.ok()) return Fail(1, std::string(site.status().message()));
+  const HandlerTable handlers =
+      DefaultHandlers(jpeg, site->config.cross_match().radius_arcsec());
+  auto handler = handlers.find((*spec)->cu);
+  if (handler == handlers.end())
+    return Fail(1, absl::StrCat("no worker handler for ", (*spec)->name));
   auto conn = pg::Connection::Connect(site->config.database().conninfo());
   if (!conn.ok()) return Fail(3, std::string(conn.status().message()));
 
