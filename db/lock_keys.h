@@ -17,6 +17,9 @@ inline constexpr char kRegisterNight[] = "hashtext('register ' || $1)";
 inline constexpr char kBatch[] = "hashtext('batch ' || $1)";
 // Handing out blocks of ids (CU4 obj_id): one allocator at a time.
 inline constexpr char kIdBlocks[] = "hashtext('curator obj_id blocks')";
+// Loading a CU5 batch: one at a time, as each recomputes sources another
+// night's load may touch too.
+inline constexpr char kSources[] = "hashtext('curator sources')";
 
 }  // namespace curator::pg::lock_keys
 

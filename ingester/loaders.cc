@@ -4,6 +4,7 @@
 #include "ingester/batch_loader.h"
 #include "ingester/comp_file_loader.h"
 #include "ingester/detection_loader.h"
+#include "ingester/source_loader.h"
 #include "ingester/table_loader.h"
 #include "ingester/table_rules.h"
 
@@ -14,6 +15,7 @@ LoaderTable DefaultLoaders() {
   t[v1::CU2] = std::make_unique<CompFileLoader>();
   t[v1::CU3] = std::make_unique<TableLoader>(MetadataRules());
   t[v1::CU4] = std::make_unique<DetectionLoader>();
+  t[v1::CU5] = std::make_unique<SourceLoader>();
   return t;
 }
 
