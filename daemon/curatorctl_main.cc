@@ -306,9 +306,18 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
           auto it = n.tasks().find(cu);
           if (it != n.tasks().end()) tasks.push_back(absl::StrCat(cu, " ", it->second));
         }
-        std::printf("%-8s  %-8s  %6d  %10d  %s\n", n.night().c_str(),
-                    n.transfer_complete() ? "yes" : "no", n.images(), n.catalogues(),
-                    absl::StrJoin(tasks, ", ").c_str());
+        std::string sources;
+        if (n.sources().loaded()) {
+          const auto& s = n.sources();
+          sources = absl::StrCat("; sources: ", s.new_sources(), " new, ",
+                                 s.updated_sources(), " updated, ",
+                                 s.unmatched_sources(), " unmatched (",
+                                 s.detections(), " detections linked)");
+        }
+        std::printf("%-8s  %-8s  %6d  %10d  %s%s\n", n.night().c_str(),
+                    n.transfer_complete() ? "yes" : "no", n.images(),
+                    n.catalogues(), absl::StrJoin(tasks, ", ").c_str(),
+                    sources.c_str());
       }
     }
     reply = std::move(out);

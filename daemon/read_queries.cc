@@ -108,12 +108,22 @@ absl::StatusOr<v1::ListNightsResponse> ReadQueries::ListNights() {
   CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
-      conn->Exec("SELECT to_char(n.night, 'YYYYMMDD'), n.transfer_complete, (SELECT count(*) "
-                 "FROM curation.registered_file f WHERE f.night = n.night AND f.kind = 'image'), "
-                 "(SELECT count(*) FROM curation.registered_file f WHERE f.night = n.night AND "
-                 "f.kind = 'catalogue'), coalesce((SELECT string_agg(t.cu || '=' || t.state || "
-                 "'=' || t.task_id, ',' ORDER BY t.cu) FROM curation.task t WHERE t.night = "
-                 "n.night), '') FROM curation.night n ORDER BY n.night"));
+      conn->Exec(
+          "SELECT to_char(n.night, 'YYYYMMDD'), n.transfer_complete, (SELECT "
+          "count(*) "
+          "FROM curation.registered_file f WHERE f.night = n.night AND f.kind "
+          "= 'image'), "
+          "(SELECT count(*) FROM curation.registered_file f WHERE f.night = "
+          "n.night AND "
+          "f.kind = 'catalogue'), coalesce((SELECT string_agg(t.cu || '=' || "
+          "t.state || "
+          "'=' || t.task_id, ',' ORDER BY t.cu) FROM curation.task t WHERE "
+          "t.night = "
+          "n.night), ''), s.night IS NOT NULL, coalesce(s.detections, 0), "
+          "coalesce(s.new_sources, 0), coalesce(s.updated_sources, 0), "
+          "coalesce(s.unmatched_sources, 0), coalesce(s.radius_arcsec, 0) FROM "
+          "curation.night n LEFT JOIN source_night s USING (night) ORDER BY "
+          "n.night"));
   v1::ListNightsResponse out;
   for (int i = 0; i < r.rows(); ++i) {
     v1::NightInfo* n = out.add_nights();
@@ -128,6 +138,17 @@ absl::StatusOr<v1::ListNightsResponse> ReadQueries::ListNights() {
       if (p.size() != 3 || !absl::SimpleAtoi(p[0], &cu) || !absl::SimpleAtoi(p[2], &id)) continue;
       (*n->mutable_tasks())[registry_->Name(cu)] = p[1];
       (*n->mutable_task_ids())[registry_->Name(cu)] = id;
+    }
+    if (r.Get(i, 5) == "t") {
+      v1::SourceNightInfo* s = n->mutable_sources();
+      s->set_loaded(true);
+      s->set_detections(r.GetInt(i, 6));
+      s->set_new_sources(r.GetInt(i, 7));
+      s->set_updated_sources(r.GetInt(i, 8));
+      s->set_unmatched_sources(r.GetInt(i, 9));
+      double radius = 0;
+      (void)absl::SimpleAtod(r.Get(i, 10), &radius);
+      s->set_radius_arcsec(radius);
     }
   }
   return out;

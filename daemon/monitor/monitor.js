@@ -64,31 +64,52 @@ function waits(t) {
   return (t.waiting_for || []).length ? "waits for " + t.waiting_for.join("; ") : "";
 }
 
+// A night's CU5 association, as LSST's reports it.
+function sourcesText(s) {
+  if (!s || !s.loaded) return '–';
+  const n = (v) => Number(v || 0).toLocaleString('en');
+  return n(s.new_sources) + ' / ' + n(s.updated_sources) + ' / ' +
+      n(s.unmatched_sources);
+}
+
 async function nightsPage() {
   const [nights, tasks, names] =
       await Promise.all([get("/api/nights"), get("/api/tasks"), cuNames()]);
   const CUS = names.order;
-  const rows = (nights.nights || []).map((n) => el("tr", { "data-night": n.night },
-    el("td", {}, n.night),
-    el("td", {}, n.transfer_complete ? "complete" : "transferring"),
-    num(n.images), num(n.catalogues),
-    ...CUS.map((cu) => {
-      const state = (n.tasks || {})[cu];
-      const id = (n.task_ids || {})[cu];
-      return state ? stateCell(state, "/tasks/" + id) : el("td", {}, "–");
-    })));
+  const rows =
+      (nights.nights || [])
+          .map(
+              (n) =>
+                  el('tr', {'data-night': n.night}, el('td', {}, n.night),
+                     el('td', {},
+                        n.transfer_complete ? 'complete' : 'transferring'),
+                     num(n.images), num(n.catalogues), ...CUS.map((cu) => {
+                       const state = (n.tasks || {})[cu];
+                       const id = (n.task_ids || {})[cu];
+                       return state ? stateCell(state, "/tasks/" + id) :
+                                      el("td", {}, "–");
+                     }),
+                     el('td', {class: 'sources'}, sourcesText(n.sources))));
   const taskRows = (tasks.tasks || []).map((t) => el("tr", { "data-task": t.task_id },
     el("td", {}, el("a", { href: "/tasks/" + t.task_id }, t.task_id)),
     el("td", {}, t.night), el("td", {}, cuName(t.cu)), stateCell(t.state),
     num(t.files), num(t.attempts), el("td", {}, t.worker_id),
     el("td", {}, waits(t) || t.last_error)));
   return [
-    el("h2", {}, "Nights"),
-    table(["Night", "Transfer", "Images", "Catalogues", ...CUS], rows, "nights"),
-    el("h2", {}, "Tasks"),
-    table(["Task", "Night", "CU", "State", "Files", "Attempts", "Worker",
-           "Last error / waiting for"],
-          taskRows, "tasks"),
+    el('h2', {}, 'Nights'),
+    table(
+        [
+          'Night', 'Transfer', 'Images', 'Catalogues', ...CUS,
+          'Sources (new / updated / unmatched)'
+        ],
+        rows, 'nights'),
+    el('h2', {}, 'Tasks'),
+    table(
+        [
+          'Task', 'Night', 'CU', 'State', 'Files', 'Attempts', 'Worker',
+          'Last error / waiting for'
+        ],
+        taskRows, 'tasks'),
   ];
 }
 

@@ -36,23 +36,25 @@ void ClusterTest::WriteConfigFor(bool auto_approve, const std::string& db,
   while (ingester_metrics_port_ == port_ || ingester_metrics_port_ == ingester_port_ ||
          ingester_metrics_port_ == monitor_port_);
   config_ = archive + "/curator.conf";
-  std::ofstream(config_) << "archive_root: \"" << archive << "\"\n"
-                         << "database { conninfo: \"" << db << "\" }\n"
-                         << "daemon { listen_address: \"127.0.0.1:" << port_
-                         << "\" monitor_address: \"127.0.0.1:" << monitor_port_
-                         << "\" auto_approve: " << (auto_approve ? "true" : "false")
-                         << " poll_interval_ms: 100 heartbeat_timeout_ms: 2000"
-                         << " retry_backoff_ms: 200"
-                         // Every process of the test, and other tests, share
-                         // this machine: its load says nothing about a worker.
-                         << " max_load_per_core: 1000 }\n"
-                         << "worker { listen_address: \"127.0.0.1:0\" daemon_address: "
-                         << "\"127.0.0.1:" << port_ << "\" slots: 1 threads_per_task: 1"
-                         << " heartbeat_interval_ms: 100 advertise_address: \"\" }\n"
-                         << "ingester { poll_interval_ms: 100 listen_address: \"127.0.0.1:"
-                         << ingester_port_ << "\" metrics_address: \"127.0.0.1:"
-                         << ingester_metrics_port_ << "\" }\n"
-                         << security;
+  std::ofstream(config_)
+      << "archive_root: \"" << archive << "\"\n"
+      << "database { conninfo: \"" << db << "\" }\n"
+      << "daemon { listen_address: \"127.0.0.1:" << port_
+      << "\" monitor_address: \"127.0.0.1:" << monitor_port_
+      << "\" auto_approve: " << (auto_approve ? "true" : "false")
+      << " poll_interval_ms: 100 heartbeat_timeout_ms: 2000"
+      << " retry_backoff_ms: 200"
+      // Every process of the test, and other tests, share
+      // this machine: its load says nothing about a worker.
+      << " max_load_per_core: 1000 }\n"
+      << "worker { listen_address: \"127.0.0.1:0\" daemon_address: "
+      << "\"127.0.0.1:" << port_ << "\" slots: 1 threads_per_task: 1"
+      << " heartbeat_interval_ms: 100 advertise_address: \"\" }\n"
+      << "ingester { poll_interval_ms: 100 listen_address: \"127.0.0.1:"
+      << ingester_port_
+      << "\" metrics_address: \"127.0.0.1:" << ingester_metrics_port_
+      << "\" }\n"
+      << security << extra_config_;
 }
 
 Process ClusterTest::Start(std::vector<std::string> argv, const std::string& log) {

@@ -40,6 +40,8 @@ class ClusterTest : public PipelineTest {
   // "http://127.0.0.1:<monitor port>".
   std::string MonitorUrl() const;
 
+  // More of the config, written at its end (e.g. "cross_match { ... }").
+  std::string extra_config_;
   int port_ = 0;
   int ingester_port_ = 0;
   int monitor_port_ = 0;

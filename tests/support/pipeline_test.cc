@@ -6,11 +6,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "archive/cu_registry.h"
-#include "archive/task_log.h"
 #include "archive/file_registry.h"
+#include "archive/task_log.h"
 #include "synth/survey_generator.h"
 #include "tests/support/process.h"
 #include "worker/cu4_task.h"
+#include "worker/cu5_task.h"
 
 namespace curator::testing {
 
@@ -83,6 +84,16 @@ worker::TaskOutput PipelineTest::Cu4(const std::string& night,
   worker::Cu4Input in{archive_, night, event, {}, 2, nullptr, rerun};
   for (const auto& c : *cats) in.catalogues.push_back({c.multiframe_id, c.path, c.image_path});
   return Finish(event, worker::RunCu4(in));
+}
+
+worker::TaskOutput PipelineTest::Cu5(const std::string& night,
+                                     double radius_arcsec, int threads,
+                                     const worker::Rerun& rerun) {
+  const int64_t event =
+      *tasklog::StartEvent(*conn_, 5, "process", night, "test");
+  return Finish(
+      event, worker::RunCu5({archive_, night, event, conninfo(), radius_arcsec,
+                             threads, nullptr, rerun}));
 }
 
 std::vector<ingester::IngestOutcome> PipelineTest::IngestAll() {

@@ -34,6 +34,10 @@ class PipelineTest : public PgTest {
   worker::TaskOutput Cu3(const std::string& night, const worker::Rerun& rerun = {});
   worker::TaskOutput Cu4(const std::string& night,
                          const worker::Rerun& rerun = {});
+  // CU5 of the night, with its processing event, against the archive's
+  // sources as they are.
+  worker::TaskOutput Cu5(const std::string& night, double radius_arcsec = 1.0,
+                         int threads = 2, const worker::Rerun& rerun = {});
   std::vector<ingester::IngestOutcome> IngestAll();
   // The failures recorded with the batches of CU `cu` for the input file
   // `name` of `night`'s incoming directory, as "hdu|item|message".
