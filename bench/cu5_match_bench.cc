@@ -352,6 +352,7 @@ int main(int argc, char** argv) {
       "%zu detections joined a new source\n",
       to_existing, association->new_sources.size(), joined_new);
   association = absl::UnknownError("freed");
+  index = absl::UnknownError("freed");
   {  // A survey's first night: no archive yet, every detection new.
     auto empty = ZoneIndex::Build({}, radius);
     if (!empty.ok()) return Die(empty.status().ToString());
@@ -364,14 +365,14 @@ int main(int argc, char** argv) {
         all, timed.wall, n / timed.wall / 1e6, association->new_sources.size());
     association = absl::UnknownError("freed");
   }
-  std::printf("peak RSS (VmHWM): %.0f MiB\n", StatusMiB("VmHWM:"));
+  std::printf("peak RSS (VmHWM) of the run, its own data included: %.0f MiB\n",
+              StatusMiB("VmHWM:"));
 
   if (!absl::GetFlag(FLAGS_stilts)) return 0;
   if (!curator::testing::StiltsInstalled()) {
     std::printf("STILTS: not installed (apt-get install stilts); skipped\n");
     return 0;
   }
-  index = absl::UnknownError("freed");
   std::printf(
       "STILTS tmatch2 find=best1 against ours on a part: %zu sources, %zu "
       "detections\n",

@@ -426,7 +426,8 @@ HitLists SearchAll(const IndexImpl& index, size_t n, int threads,
                    const Pos& pos, const Keep& keep, const Less& less) {
   HitLists lists;
   lists.stores.resize(threads);
-  for (int c = 0; c < threads; ++c) {  // room for one hit a query
+  for (int c = 0; c < threads && !index.points.empty(); ++c) {
+    // Room for one hit a query.
     lists.stores[c].reserve(n * (c + 1) / threads - n * c / threads);
   }
   lists.count.resize(n);
@@ -638,6 +639,7 @@ absl::StatusOr<Association> Associate(const ZoneIndex& existing,
                    : dets[left[a.id]].id < dets[left[b.id]].id;
       });
   std::vector<char> founder(num_left, 0);
+  std::vector<uint32_t> founders;  // detection indices
   // (founder's rank, frame number) of every detection of a new source.
   absl::flat_hash_set<uint64_t> has_frame;
   has_frame.reserve(num_left);
@@ -661,12 +663,14 @@ absl::StatusOr<Association> Associate(const ZoneIndex& existing,
       has_frame.insert(key(r, frame));
       link.source_id = link.detection_id;
       link.separation_arcsec = 0;
-      const Detection& d = dets[left[r]];
-      out.new_sources.push_back({d.id, d.ra, d.dec});
+      founders.push_back(left[r]);
     }
   }
-  std::sort(out.new_sources.begin(), out.new_sources.end(),
-            [](const Point& a, const Point& b) { return a.id < b.id; });
+  std::sort(founders.begin(), founders.end());  // id order, as dets
+  out.new_sources.reserve(founders.size());
+  for (uint32_t i : founders) {
+    out.new_sources.push_back({dets[i].id, dets[i].ra, dets[i].dec});
+  }
   return out;
 }
 
