@@ -298,5 +298,33 @@ int main(int argc, char** argv) {
       "MiB\n",
       counts->Get(0, 0).c_str(), counts->Get(0, 1).c_str(),
       counts->Get(0, 2).c_str(), PeakRssMiB());
+
+  // The queries of the README's "Sources" section, each timed once warm.
+  struct Query {
+    const char* what;
+    std::string sql;
+  };
+  const std::vector<Query> queries = {
+      {"sources within 1 arcmin of (0.1, -0.5) (Q3C cone)",
+       "SELECT count(*) FROM source WHERE q3c_radial_query(ra, dec, 0.1, -0.5, 1.0 / 60)"},
+      {"light curve of one source (its detections with MJD and magnitude)",
+       "SELECT count(*) FROM (SELECT m.mjd_obs, m.filter_name, d.aper_mag_3, d.aper_mag_err_3 "
+       "FROM source_detection l JOIN detection d USING (obj_id) JOIN multiframe m USING "
+       "(multiframe_id) WHERE l.source_id = (SELECT source_id FROM source_detection LIMIT 1) ORDER "
+       "BY m.mjd_obs) q"},
+      {"sources seen in every band (Y, J, H and K)",
+       "SELECT count(*) FROM source WHERE y_n > 0 AND j_n > 0 AND h_n > 0 AND k_n > 0"},
+      {"new sources of a night",
+       "SELECT count(*) FROM source_detection l JOIN source s ON s.source_id = l.obj_id WHERE "
+       "l.night = DATE '20071021'"},
+  };
+  for (const Query& q : queries) {
+    (void)db.Exec(q.sql);  // warm
+    const absl::Time at = absl::Now();
+    auto r = db.Exec(q.sql);
+    if (!r.ok()) return Die(r.status());
+    std::printf("query: %-70s %8s rows %8.1f ms\n", q.what, r->Get(0, 0).c_str(),
+                absl::ToDoubleMilliseconds(absl::Now() - at));
+  }
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -18,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/cluster_test.h"
 #include "tests/support/pipeline_test.h"
+#include "tests/support/stilts.h"
 #include "worker/zones_match.h"
 
 namespace curator {
@@ -305,6 +307,93 @@ TEST_F(Cu5Test, ARevisitedSkyMatchesItsTruth) {
                   "= 3 AND y_n > 0 "
                   "AND j_n > 0 AND h_n > 0 AND k_n > 0"),
             20);
+}
+
+// An independent check of one night's association: its detections and
+// the sources of the nights before, exported from the archive, matched by
+// STILTS tmatch2 (find=best1); every detection CU5 linked to an existing
+// source has STILTS's pair, and every STILTS pair is CU5's link unless a
+// nearer detection of the same multiframe took that source.
+TEST_F(Cu5Test, ANightsMatchesToTheSourcesBeforeItAreThoseOfStilts) {
+  if (!testing::StiltsInstalled()) GTEST_SKIP() << "stilts is not installed (Debian: stilts)";
+  synth::Options o = Revisits(3);
+  Generate(o);
+  for (int n = 0; n < o.nights; ++n) {
+    const std::string night = synth::NightName(o, n);
+    Register(night);
+    Cu3(night);
+    Cu4(night);
+    IngestAll();
+    if (n == 2) break;  // its CU5 after the export below
+    Cu5(night);
+    IngestAll();
+  }
+  const std::string night = synth::NightName(o, 2);
+  auto points = [&](const std::string& sql) {
+    std::vector<worker::match::Point> out;
+    auto r = conn_->Exec(sql);
+    EXPECT_TRUE(r.ok()) << r.status();
+    for (int i = 0; r.ok() && i < r->rows(); ++i) {
+      double ra = 0, dec = 0;
+      EXPECT_TRUE(absl::SimpleAtod(r->Get(i, 1), &ra) && absl::SimpleAtod(r->Get(i, 2), &dec));
+      out.push_back({r->GetInt(i, 0), ra, dec});
+    }
+    return out;
+  };
+  // float8 as text round-trips exactly (extra_float_digits defaults to 1).
+  const std::vector<worker::match::Point> sources =
+      points("SELECT source_id, ra, dec FROM source ORDER BY 1");
+  const std::vector<worker::match::Point> detections = points(absl::StrCat(
+      "SELECT d.obj_id, d.ra, d.dec FROM detection d JOIN multiframe m USING (multiframe_id) "
+      "WHERE m.night = DATE '", night, "' ORDER BY 1"));
+  ASSERT_GT(sources.size(), 500u);
+  ASSERT_GT(detections.size(), 500u);
+  std::filesystem::create_directories(archive_dir_.Join("stilts"));
+  auto stilts = testing::StiltsBestMatches(detections, sources, 1.0, archive_dir_.Join("stilts"));
+  ASSERT_TRUE(stilts.ok()) << stilts.status();
+
+  Cu5(night);
+  IngestAll();
+  std::map<int64_t, int64_t> link;  // detection -> source, linked to an existing source
+  auto r = conn_->Exec(absl::StrCat(
+      "SELECT l.obj_id, l.source_id FROM source_detection l JOIN source s USING (source_id) WHERE "
+      "l.night = DATE '", night, "' AND s.first_night < DATE '", night, "'"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  for (int i = 0; i < r->rows(); ++i) link[r->GetInt(i, 0)] = r->GetInt(i, 1);
+  std::map<int64_t, int64_t> best(stilts->begin(), stilts->end());
+  int same = 0, displaced = 0;
+  for (const auto& [det, src] : best) {
+    auto it = link.find(det);
+    if (it != link.end() && it->second == src) {
+      ++same;
+      continue;
+    }
+    // Not CU5's link: a nearer detection of its multiframe has the source.
+    ++displaced;
+    EXPECT_EQ(Count(absl::StrCat(
+                  "SELECT count(*) FROM source_detection l JOIN detection d USING (obj_id) JOIN "
+                  "detection me ON me.obj_id = ", det, " WHERE l.source_id = ", src,
+                  " AND d.multiframe_id = me.multiframe_id AND l.obj_id <> ", det,
+                  " AND l.separation <= (SELECT q3c_dist(me.ra, me.dec, s.ra, s.dec) * 3600 "
+                  "FROM source s WHERE s.source_id = ", src, ") + 1e-6")),
+              1)
+        << "detection " << det << " is not linked to its STILTS match " << src;
+  }
+  // Every link to an existing source is a STILTS best match, or its
+  // fallback after one.
+  int fallback = 0;
+  for (const auto& [det, src] : link) {
+    auto it = best.find(det);
+    ASSERT_NE(it, best.end()) << "detection " << det << " linked to " << src
+                              << " but STILTS finds no source within 1 arcsec";
+    if (it->second != src) ++fallback;
+  }
+  std::printf("night %s: %zu detections, %zu earlier sources; STILTS best1 pairs %zu, equal to "
+              "CU5's links %d, displaced by a nearer detection of the same frame %d\n",
+              night.c_str(), detections.size(), sources.size(), best.size(), same, displaced);
+  EXPECT_GT(same, 500);
+  EXPECT_LE(fallback, displaced);
+  EXPECT_LE(displaced, static_cast<int>(best.size() / 100));
 }
 
 }  // namespace
