@@ -503,7 +503,7 @@ int main(int argc, char** argv) {
   if (command == "migrate") {
     auto applied = curator::migrations::Migrate(**conn);
     if (applied.ok()) {
-      if (absl::Status s = curator::archive::SyncCuTable(**conn, curator::archive::CuRegistry::Default());
+      if (absl::Status s = curator::archive::SyncCuTable(**conn, curator::archive::CuRegistry::WithSources());
           !s.ok()) {
         return Fail(3, s.ToString());
       }

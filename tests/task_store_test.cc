@@ -289,5 +289,44 @@ TEST_F(TaskStoreTest, IngestedAndQuarantinedBatchesReachTheirTasks) {
   EXPECT_EQ(Row(cu3).state, TaskState::kPending);
 }
 
+// CU5's tasks wait for the night before's, in date order, also for a night
+// registered after the nights around it.
+TEST_F(TaskStoreTest, ANightsCu5WaitsForThePreviousNightsEvenWhenRegisteredLate) {
+  TaskStore store(pool_.get(), &archive::CuRegistry::WithSources(), &clock_,
+                  TaskPolicy{3, absl::Seconds(10)});
+  Generate(Survey(3, 2));
+  for (const char* night : {"20071021", "20071023", "20071022"}) {
+    Register(night);
+    EXPECT_EQ(*store.CreateNightTasks(night), 4) << night;
+  }
+  auto cu5 = [&](const char* night) {
+    return Count(absl::StrCat("SELECT task_id FROM curation.task WHERE cu = 5 AND night = '",
+                              night, "'"));
+  };
+  auto waits_for = [&](const char* night) {
+    std::vector<int64_t> out;
+    auto r = conn_->Exec(absl::StrCat(
+        "SELECT prerequisite FROM curation.task_prerequisite WHERE task_id = ", cu5(night),
+        " AND prerequisite IN (SELECT task_id FROM curation.task WHERE cu = 5) ORDER BY 1"));
+    EXPECT_TRUE(r.ok()) << r.status();
+    for (int i = 0; r.ok() && i < r->rows(); ++i) out.push_back(r->GetInt(i, 0));
+    return out;
+  };
+  EXPECT_THAT(waits_for("20071021"), IsEmpty());
+  EXPECT_THAT(waits_for("20071022"), ElementsAre(cu5("20071021")));
+  // The 23rd, made before the 22nd, waits for both.
+  EXPECT_THAT(waits_for("20071023"), ElementsAre(cu5("20071021"), cu5("20071022")));
+  // And for its night's CU4 ingest.
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM curation.task_prerequisite r JOIN "
+                               "curation.task p ON p.task_id = r.prerequisite WHERE r.task_id = ",
+                               cu5("20071022"), " AND p.cu = 4 AND p.night = '20071022' AND "
+                               "r.for_step = 'process' AND r.stage = 'ingested'")),
+            1);
+  auto waits = store.WaitingFor();
+  ASSERT_TRUE(waits.ok()) << waits.status();
+  EXPECT_THAT((*waits)[cu5("20071022")],
+              ::testing::Contains(HasSubstr("CU5 of 20071021 ingested (task ")));
+}
+
 }  // namespace
 }  // namespace curator::daemon
