@@ -43,7 +43,7 @@ db="${db%dbname=postgres}dbname=curator_demo"
 
 echo "== curator-synth: synthetic nights under $out/archive/incoming"
 "$bin/synth/curator-synth" --out "$out/archive" --nights 3 --frames 12 --size 512 \
-  --sources 400 --compress rice --bitpix 32 \
+  --sources 400 --compress rice --bitpix 32 --sky revisit \
   --defects truncated-image,truncated-catalogue,missing-keyword,wrong-keyword-type,nan-columns,orphan-catalogue,duplicated-file "$@"
 
 # Three free loopback ports: the daemon's gRPC, the Load Monitor, the
@@ -75,6 +75,8 @@ worker {
   heartbeat_interval_ms: 500
 }
 ingester { poll_interval_ms: 200 metrics_address: "127.0.0.1:$metrics" }
+# CU5: each night's detections cross-matched into sources (1 arcsec).
+cross_match { enabled: true }
 # TLS with client certificates on every link; curatorctl uses the token.
 security {
   ca_file: "$out/tls/ca.pem"
@@ -94,7 +96,7 @@ done
 "$bin/ingester/curator-ingester" --config "$config" > "$out/logs/ingester.log" 2>&1 & pids+=($!)
 
 nights=$(ls "$out/archive/incoming" | wc -l)
-expected=$((nights * 3))
+expected=$((nights * 4))
 json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 for _ in $(seq 300); do
   status=$(ctl status --json 2>/dev/null || echo '{}')
@@ -128,11 +130,12 @@ wall=$(echo "$(date +%s.%N) - $start" | bc)
 echo "== the archive"
 psql -q "$db" -c "SELECT night, count(*) AS multiframes, min(filter_name) || '..' || max(filter_name) AS filters, round(sum(exp_time)::numeric, 1) AS exp_time_s FROM multiframe GROUP BY night ORDER BY night" \
   -c "SELECT task_id, to_char(night, 'YYYYMMDD') AS night, 'CU' || cu AS cu, state, worker_id, attempts FROM curation.task ORDER BY night, cu" \
+  -c "SELECT night, detections, new_sources, updated_sources, unmatched_sources FROM source_night ORDER BY night" \
   -c "SELECT level, count(*) AS messages, count(DISTINCT path) AS files FROM curation.log_message WHERE level <> 'info' GROUP BY level" \
   -c "SELECT DISTINCT ON (path) regexp_replace(path, '.*/', '') AS file, left(regexp_replace(regexp_replace(message, '^/[^ ]*/', ''), '^[^ ]*: ', ''), 90) AS error FROM curation.log_message WHERE level = 'error' AND path LIKE '%20071021%' ORDER BY path, message_id"
-read -r files detections jpegs < <(psql -qtA -F' ' "$db" -c "SELECT (SELECT count(*) FROM curation.registered_file), (SELECT count(*) FROM detection), (SELECT count(comp_file) FROM multiframe_detector)")
+read -r files detections jpegs sources < <(psql -qtA -F' ' "$db" -c "SELECT (SELECT count(*) FROM curation.registered_file), (SELECT count(*) FROM detection), (SELECT count(comp_file) FROM multiframe_detector), (SELECT count(*) FROM source)")
 echo "== summary"
-printf "  nights %d, files %d, detections %d, JPEGs %d\n" "$nights" "$files" "$detections" "$jpegs"
+printf "  nights %d, files %d, detections %d, JPEGs %d, sources %d\n" "$nights" "$files" "$detections" "$jpegs" "$sources"
 printf "  approval to last ingest: %.1f s wall, %.0f detections/s\n" "$wall" \
   "$(echo "$detections / $wall" | bc -l)"
 printf "  Load Monitor: http://127.0.0.1:%d/  metrics: http://127.0.0.1:%d/metrics\n" "$monitor" "$monitor"

@@ -10,8 +10,8 @@ chmod 755 "$dir"  # the private PostgreSQL runs as 'postgres' under root
 trap 'rm -rf "$dir"' EXIT
 CURATOR_DEMO_DIR=$dir/demo CURATOR_DEMO_BIN=$build \
   bash "$src/deploy/demo.sh" --nights 2 --frames 6 --size 256 | tee "$dir/out"
-grep -Eq '^  nights 2, files [0-9]+, detections [1-9][0-9]*, JPEGs [1-9]' "$dir/out" ||
-  { echo "FAIL: no summary with detections and JPEGs" >&2; exit 1; }
+grep -Eq '^  nights 2, files [0-9]+, detections [1-9][0-9]*, JPEGs [1-9][0-9]*, sources [1-9]' "$dir/out" ||
+  { echo "FAIL: no summary with detections, JPEGs and sources" >&2; exit 1; }
 grep -q '^  Load Monitor: http://127.0.0.1:[0-9]*/' "$dir/out" ||
   { echo "FAIL: no Load Monitor address" >&2; exit 1; }
 if pgrep -af "$dir/demo" >&2; then
