@@ -20,6 +20,14 @@ constexpr char kColumns[] =
 
 // The states in which a task is on a worker.
 constexpr char kOnWorker[] = "'{dispatched,running}'";
+// When prerequisite r, of task p, is met: p ingested; or done, where
+// being processed is enough; or, for a 'settled' one (the previous
+// night's task of a CU that follows the nights in order), cancelled, as
+// an operator who gives up on a night lets the next nights go on.
+constexpr char kMet[] =
+    "(p.state = 'ingested' OR (r.stage = 'processed' AND p.state = 'done') OR "
+    "(r.stage = "
+    "'settled' AND p.state = 'cancelled'))";
 
 // A time as exact microseconds, and the SQL that reads it back.
 std::string Micros(absl::Time t) { return std::to_string(absl::ToUnixMicros(t)); }
@@ -143,7 +151,7 @@ absl::StatusOr<int> TaskStore::CreateNightTasks(const std::string& night) {
     CURATOR_RETURN_IF_ERROR(
         conn->Exec("INSERT INTO curation.task_prerequisite (task_id, "
                    "prerequisite, for_step, "
-                   "stage) SELECT t.task_id, p.task_id, 'process', 'ingested' "
+                   "stage) SELECT t.task_id, p.task_id, 'process', 'settled' "
                    "FROM curation.task "
                    "t JOIN LATERAL (SELECT p.task_id FROM curation.task p "
                    "WHERE p.cu = t.cu AND "
@@ -156,7 +164,7 @@ absl::StatusOr<int> TaskStore::CreateNightTasks(const std::string& night) {
     CURATOR_RETURN_IF_ERROR(
         conn->Exec("INSERT INTO curation.task_prerequisite (task_id, "
                    "prerequisite, for_step, "
-                   "stage) SELECT n.task_id, t.task_id, 'process', 'ingested' "
+                   "stage) SELECT n.task_id, t.task_id, 'process', 'settled' "
                    "FROM curation.task "
                    "t JOIN LATERAL (SELECT n.task_id, n.state FROM "
                    "curation.task n WHERE n.cu = "
@@ -277,17 +285,20 @@ absl::StatusOr<std::vector<TaskRow>> TaskStore::Ready() {
   // or done where being processed is enough.
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
-      conn->Exec(absl::StrCat(
-                     "SELECT ", kColumns,
-                     " FROM curation.task t WHERE t.state = 'approved' AND (t.not_before IS NULL "
-                     "OR t.not_before <= ",
-                     At(1),
-                     ") AND NOT EXISTS (SELECT 1 FROM curation.task_prerequisite r JOIN "
-                     "curation.task p ON p.task_id = r.prerequisite WHERE r.task_id = t.task_id "
-                     "AND r.for_step = 'process' AND NOT (p.state = 'ingested' OR (r.stage = "
-                     "'processed' AND p.state = 'done'))) ORDER BY t.priority DESC, t.created_at, "
-                     "t.task_id"),
-                 {Micros(clock_->Now())}));
+      conn->Exec(
+          absl::StrCat("SELECT ", kColumns,
+                       " FROM curation.task t WHERE t.state = 'approved' AND "
+                       "(t.not_before IS NULL "
+                       "OR t.not_before <= ",
+                       At(1),
+                       ") AND NOT EXISTS (SELECT 1 FROM "
+                       "curation.task_prerequisite r JOIN "
+                       "curation.task p ON p.task_id = r.prerequisite WHERE "
+                       "r.task_id = t.task_id "
+                       "AND r.for_step = 'process' AND NOT ",
+                       kMet,
+                       ") ORDER BY t.priority DESC, t.created_at, t.task_id"),
+          {Micros(clock_->Now())}));
   return ReadRows(r);
 }
 
@@ -537,18 +548,26 @@ absl::StatusOr<std::map<int64_t, std::vector<std::string>>> TaskStore::WaitingFo
   CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
-      conn->Exec("SELECT r.task_id, r.for_step, r.stage, p.task_id, p.cu, to_char(p.night, "
-                 "'YYYYMMDD'), p.state FROM curation.task_prerequisite r JOIN curation.task t ON "
-                 "t.task_id = r.task_id JOIN curation.task p ON p.task_id = r.prerequisite WHERE "
-                 "NOT (p.state = 'ingested' OR (r.stage = 'processed' AND p.state = 'done')) AND "
-                 "((r.for_step = 'process' AND t.state IN ('pending', 'approved')) OR (r.for_step "
-                 "= 'ingest' AND t.state IN ('pending', 'approved', 'dispatched', 'running', "
-                 "'done'))) ORDER BY r.task_id, r.for_step DESC, p.cu"));
+      conn->Exec(
+          absl::StrCat("SELECT r.task_id, r.for_step, r.stage, p.task_id, "
+                       "p.cu, to_char(p.night, "
+                       "'YYYYMMDD'), p.state FROM curation.task_prerequisite r "
+                       "JOIN curation.task t ON "
+                       "t.task_id = r.task_id JOIN curation.task p ON "
+                       "p.task_id = r.prerequisite WHERE NOT ",
+                       kMet,
+                       " AND ((r.for_step = 'process' AND t.state IN "
+                       "('pending', 'approved')) OR (r.for_step "
+                       "= 'ingest' AND t.state IN ('pending', 'approved', "
+                       "'dispatched', 'running', "
+                       "'done'))) ORDER BY r.task_id, r.for_step DESC, p.cu")));
   std::map<int64_t, std::vector<std::string>> out;
   for (int i = 0; i < r.rows(); ++i) {
-    const std::string what = absl::StrCat(registry_->Name(static_cast<int>(r.GetInt(i, 4))),
-                                          " of ", r.Get(i, 5), " ", r.Get(i, 2), " (task ",
-                                          r.Get(i, 3), " is ", r.Get(i, 6), ")");
+    const std::string stage =
+        r.Get(i, 2) == "settled" ? "ingested (or cancelled)" : r.Get(i, 2);
+    const std::string what = absl::StrCat(
+        registry_->Name(static_cast<int>(r.GetInt(i, 4))), " of ", r.Get(i, 5),
+        " ", stage, " (task ", r.Get(i, 3), " is ", r.Get(i, 6), ")");
     out[r.GetInt(i, 0)].push_back(r.Get(i, 1) == "process" ? what
                                                            : absl::StrCat("its ingest: ", what));
   }
@@ -559,11 +578,12 @@ absl::StatusOr<std::map<int64_t, std::vector<int64_t>>> TaskStore::ProcessingPre
   CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
-      conn->Exec("SELECT r.task_id, r.prerequisite FROM curation.task_prerequisite r JOIN "
-                 "curation.task t ON t.task_id = r.task_id JOIN curation.task p ON p.task_id = "
-                 "r.prerequisite WHERE r.for_step = 'process' AND t.state IN ('pending', "
-                 "'approved') AND NOT (p.state = 'ingested' OR (r.stage = 'processed' AND "
-                 "p.state = 'done')) ORDER BY 1, 2"));
+      conn->Exec(absl::StrCat(
+          "SELECT r.task_id, r.prerequisite FROM curation.task_prerequisite r "
+          "JOIN curation.task t ON t.task_id = r.task_id JOIN curation.task p "
+          "ON p.task_id = r.prerequisite WHERE r.for_step = 'process' AND "
+          "t.state IN ('pending', 'approved') AND NOT ",
+          kMet, " ORDER BY 1, 2")));
   std::map<int64_t, std::vector<int64_t>> out;
   for (int i = 0; i < r.rows(); ++i) out[r.GetInt(i, 0)].push_back(r.GetInt(i, 1));
   return out;

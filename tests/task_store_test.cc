@@ -325,7 +325,16 @@ TEST_F(TaskStoreTest, ANightsCu5WaitsForThePreviousNightsEvenWhenRegisteredLate)
   auto waits = store.WaitingFor();
   ASSERT_TRUE(waits.ok()) << waits.status();
   EXPECT_THAT((*waits)[cu5("20071022")],
-              ::testing::Contains(HasSubstr("CU5 of 20071021 ingested (task ")));
+              ::testing::Contains(
+                  HasSubstr("CU5 of 20071021 ingested (or cancelled) (task ")));
+  // An operator who gives up on the 21st's CU5 lets the 22nd's go on.
+  std::vector<std::pair<std::string, std::string>> on_workers;
+  ASSERT_TRUE(store.Cancel({cu5("20071021")}, &on_workers).ok());
+  waits = store.WaitingFor();
+  ASSERT_TRUE(waits.ok()) << waits.status();
+  for (const std::string& w : (*waits)[cu5("20071022")]) {
+    EXPECT_THAT(w, ::testing::Not(HasSubstr("CU5 of")));
+  }
 }
 
 }  // namespace

@@ -202,16 +202,22 @@ TEST_F(WorkerServerTest, RefusesMalformedRequestsWithReasons) {
     std::function<void(v1::RunTaskRequest&)> spoil;
     const char* expected;
   } cases[] = {
-      {[](v1::RunTaskRequest& r) { r.set_cu(static_cast<v1::Cu>(7)); }, "unknown CU 7 (known: CU3, CU4, CU2)"},
-      {[](v1::RunTaskRequest& r) { r.set_night("2007-10-21"); }, "is not YYYYMMDD"},
+      {[](v1::RunTaskRequest& r) { r.set_cu(static_cast<v1::Cu>(7)); },
+       "unknown CU 7 (known: CU3, CU4, CU2, CU5)"},
+      {[](v1::RunTaskRequest& r) { r.set_night("2007-10-21"); },
+       "is not YYYYMMDD"},
       {[](v1::RunTaskRequest& r) { r.clear_files(); }, "the task has no files"},
-      {[](v1::RunTaskRequest& r) { r.mutable_files(0)->set_path("/etc/passwd"); },
+      {[](v1::RunTaskRequest& r) {
+         r.mutable_files(0)->set_path("/etc/passwd");
+       },
        "'/etc/passwd' is not inside the archive root"},
       {[&](v1::RunTaskRequest& r) {
          r.mutable_files(0)->set_path(archive_ + "/incoming/../../../etc/passwd");
        },
        "is not inside the archive root"},
-      {[](v1::RunTaskRequest& r) { r.mutable_files(0)->set_path("incoming/20071021/x.fit"); },
+      {[](v1::RunTaskRequest& r) {
+         r.mutable_files(0)->set_path("incoming/20071021/x.fit");
+       },
        "'incoming/20071021/x.fit' is not inside the archive root"},
       {[&](v1::RunTaskRequest& r) {  // a symbolic link inside that leads out
          fs::create_symlink("/etc", archive_ + "/incoming/escape");

@@ -1,3 +1,10 @@
+-- A task that follows the nights in order (CU5) waits for the previous
+-- night's task of its CU to be 'settled': ingested, or cancelled by an
+-- operator who gives up on that night, so the nights after it go on.
+ALTER TABLE curation.task_prerequisite DROP CONSTRAINT IF EXISTS task_prerequisite_stage_check;
+ALTER TABLE curation.task_prerequisite ADD CONSTRAINT task_prerequisite_stage_check CHECK
+  (stage IN ('processed', 'ingested', 'settled'));
+
 -- CU5: sources, cross-matched from the detections of every night (the
 -- zones algorithm, worker/zones_match.h; docs/ARCHITECTURE.md, "CU5").
 -- As the WSA's Source and SourceXDetectionBestMatch tables: one row per
