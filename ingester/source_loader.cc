@@ -36,12 +36,12 @@ const std::vector<FileRule>& FileRules() {
        "real) ON COMMIT DROP"},
       {"source_night",
        {"detections", "new_sources", "updated_sources", "unmatched_sources",
-        "radius_arcsec"},
+        "radius_arcsec", "source_version"},
        "load_source_night",
        "CREATE TEMP TABLE load_source_night (detections bigint, new_sources "
        "bigint, "
        "updated_sources bigint, unmatched_sources bigint, radius_arcsec "
-       "float8) ON COMMIT DROP"},
+       "float8, source_version bigint) ON COMMIT DROP"},
   };
   return *rules;
 }
@@ -95,6 +95,11 @@ const std::vector<Check>& Checks() {
        "BETWEEN -90 AND 90) UNION ALL (SELECT 'detection ' || obj_id FROM "
        "load_source_detection "
        "WHERE NOT (separation >= 0 AND separation <= 3600)) LIMIT 3"},
+      {"a batch matched against sources that have changed since (another "
+       "night's CU5 load committed in between); its retry matches again",
+       "SELECT 'matched against source version ' || n.source_version || ', "
+       "the archive is at ' || v.version FROM load_source_night n, "
+       "source_version v WHERE n.source_version IS DISTINCT FROM v.version"},
       {"not one summary row",
        "SELECT count(*) || ' rows' FROM load_source_night HAVING count(*) <> "
        "1"},
@@ -110,7 +115,7 @@ std::string StatsSql() {
     const std::string c = absl::AsciiStrToLower(band);
     const std::string in_band =
         absl::StrCat("FILTER (WHERE upper(m.filter_name) = '", band, "')");
-    per_band.push_back(absl::StrCat("count(*) ", in_band, " AS ", c,
+    per_band.push_back(absl::StrCat("count(d.aper_mag_3) ", in_band, " AS ", c,
                                     "_n, avg(d.aper_mag_3) ", in_band, " AS ",
                                     c, "_mag, stddev_samp(d.aper_mag_3) ",
                                     in_band, " AS ", c, "_mag_rms"));
@@ -134,9 +139,9 @@ std::string StatsSql() {
       "p AS (SELECT s.*, "
       "atan2d(y, x) AS ra0, atan2d(z, sqrt(x * x + y * y)) AS dec0, sqrt(x * x "
       "+ y * y + z * z) / "
-      "n AS r FROM s) SELECT source_id, CASE WHEN ra0 < 0 THEN ra0 + 360 WHEN "
-      "ra0 >= 360 THEN ra0 "
-      "- 360 ELSE ra0 END AS ra, greatest(-90, least(90, dec0)) AS dec, (CASE "
+      "n AS r FROM s) SELECT source_id, CASE WHEN ra0 < 0 AND ra0 + 360 < 360 "
+      "THEN ra0 + 360 WHEN ra0 < 0 OR ra0 >= 360 THEN 0 ELSE ra0 END AS ra, "
+      "greatest(-90, least(90, dec0)) AS dec, (CASE "
       "WHEN n > 1 THEN "
       "degrees(sqrt(greatest(2 * (1 - r), 0) / (n - 1))) * 3600 END)::real AS "
       "pos_err, n::integer "
@@ -292,25 +297,34 @@ absl::StatusOr<LoadResult> SourceLoader::Load(
                                      "WHERE o.source_id = g.source_id AND NOT "
                                      "EXISTS (SELECT 1 FROM source_detection l "
                                      "WHERE l.source_id = o.source_id)"));
+  // The night's summary: what the archive now holds of the night, and
+  // this batch's updated and unmatched counts. A load that linked nothing
+  // and lost nothing (a rerun) leaves it as it was.
+  if (linked.AffectedRows() > 0 || gone.AffectedRows() > 0) {
+    CURATOR_RETURN_IF_ERROR(
+        conn.Exec("INSERT INTO source_night (night, detections, new_sources, "
+                  "updated_sources, "
+                  "unmatched_sources, radius_arcsec, cu_event_id) SELECT "
+                  "$1::date, (SELECT "
+                  "count(*) FROM source_detection WHERE night = $1::date), "
+                  "(SELECT count(*) FROM "
+                  "source_detection WHERE night = $1::date AND obj_id = "
+                  "source_id), "
+                  "updated_sources, unmatched_sources, radius_arcsec, $2 FROM "
+                  "load_source_night "
+                  "ON CONFLICT (night) DO UPDATE SET detections = "
+                  "EXCLUDED.detections, "
+                  "new_sources = EXCLUDED.new_sources, updated_sources = "
+                  "EXCLUDED.updated_sources, unmatched_sources = "
+                  "EXCLUDED.unmatched_sources, "
+                  "radius_arcsec = EXCLUDED.radius_arcsec, cu_event_id = "
+                  "EXCLUDED.cu_event_id, "
+                  "loaded_at = now()",
+                  {night, event})
+            .status());
+  }
   CURATOR_RETURN_IF_ERROR(
-      conn.Exec("INSERT INTO source_night (night, detections, new_sources, "
-                "updated_sources, "
-                "unmatched_sources, radius_arcsec, cu_event_id) SELECT "
-                "$1::date, detections, "
-                "new_sources, updated_sources, unmatched_sources, "
-                "radius_arcsec, $2 FROM "
-                "load_source_night ON CONFLICT (night) DO UPDATE SET "
-                "detections = "
-                "source_night.detections + EXCLUDED.detections, new_sources = "
-                "source_night.new_sources + EXCLUDED.new_sources, "
-                "updated_sources = "
-                "EXCLUDED.updated_sources, unmatched_sources = "
-                "EXCLUDED.unmatched_sources, "
-                "radius_arcsec = EXCLUDED.radius_arcsec, cu_event_id = "
-                "EXCLUDED.cu_event_id, "
-                "loaded_at = now()",
-                {night, event})
-          .status());
+      conn.Exec("UPDATE source_version SET version = version + 1").status());
   publish.finished = absl::Now();
   publish.rows = made.AffectedRows() + linked.AffectedRows();
   publish.messages.push_back(

@@ -17,6 +17,11 @@
 //     last MJD, per band the count, mean and scatter of aper_mag_3); a
 //     source left with no link is deleted. Upsert the night's summary.
 // Readers see the night's sources and links all at once at COMMIT.
+// Batches a rerun's batch replaces keep their rows: CU5 is incremental (a
+// rerun links only what has no link yet), so those rows are the same
+// links. Every load bumps source_version, and a batch matched against an
+// older version is refused as stale (the check above): two nights never
+// match against the same sources at once.
 #ifndef CURATOR_INGESTER_SOURCE_LOADER_H_
 #define CURATOR_INGESTER_SOURCE_LOADER_H_
 

@@ -396,5 +396,55 @@ TEST_F(Cu5Test, ANightsMatchesToTheSourcesBeforeItAreThoseOfStilts) {
   EXPECT_LE(displaced, static_cast<int>(best.size() / 100));
 }
 
+// Two nights matched at once (an operator's cancel, a night registered
+// late): the second load is refused as stale, and its retry, matched
+// against the first night's sources, founds no star twice.
+TEST_F(
+    Cu5Test,
+    ABatchMatchedBeforeAnotherNightsLoadIsRefusedAndItsRetryFoundsNoStarTwice) {
+  synth::Options o = Revisits(2);
+  Generate(o);
+  const std::string n1 = synth::NightName(o, 0), n2 = synth::NightName(o, 1);
+  for (const std::string& night : {n1, n2}) {
+    Register(night);
+    Cu3(night);
+    Cu4(night);
+    IngestAll();
+  }
+  Cu5(n1);
+  Cu5(n2);  // against no sources: as if night 1 were not there
+  int ingested = 0, quarantined = 0;
+  for (const ingester::IngestOutcome& out : IngestAll()) {
+    if (out.kind == ingester::IngestOutcome::Kind::kIngested) ++ingested;
+    if (out.kind == ingester::IngestOutcome::Kind::kQuarantined) {
+      ++quarantined;
+      EXPECT_THAT(out.report, HasSubstr("sources that have changed since"));
+    }
+  }
+  EXPECT_EQ(ingested, 1);
+  EXPECT_EQ(quarantined, 1);
+  const std::string late =
+      Count(absl::StrCat(
+          "SELECT count(*) FROM source_night WHERE night = DATE '", n1, "'"))
+          ? n2
+          : n1;
+  Cu5(late);
+  for (const ingester::IngestOutcome& out : IngestAll()) {
+    EXPECT_EQ(out.kind, ingester::IngestOutcome::Kind::kIngested) << out.report;
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM source_night"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM source_detection"),
+            Count("SELECT count(*) FROM detection"));
+  // The second night found the first night's sources: far fewer new
+  // sources than detections.
+  EXPECT_LT(Count(absl::StrCat(
+                "SELECT new_sources FROM source_night WHERE night = DATE '",
+                late, "'")) *
+                10,
+            Count(absl::StrCat(
+                "SELECT detections FROM source_night WHERE night = DATE '",
+                late, "'")));
+}
+
 }  // namespace
 }  // namespace curator

@@ -231,6 +231,11 @@ absl::StatusOr<TaskOutput> RunCu5(const Cu5Input& input) {
   // links the detections query saw.
   CURATOR_RETURN_IF_ERROR(
       conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").status());
+  CURATOR_ASSIGN_OR_RETURN(pg::Result version,
+                           conn->Exec("SELECT version FROM source_version"));
+  if (version.rows() != 1)
+    return absl::InternalError("source_version has no row");
+  const int64_t source_version = version.GetInt(0, 0);
   CURATOR_ASSIGN_OR_RETURN(std::vector<NightDetection> night,
                            ReadDetections(*conn, input.night));
   if (cancelled()) return absl::CancelledError("CU5 cancelled");
@@ -313,13 +318,14 @@ absl::StatusOr<TaskOutput> RunCu5(const Cu5Input& input) {
       pgcopy::Writer * summary,
       batch->AddFile("source_night.pgcopy", "source_night",
                      {"detections", "new_sources", "updated_sources",
-                      "unmatched_sources", "radius_arcsec"}));
-  summary->StartRow(5);
+                      "unmatched_sources", "radius_arcsec", "source_version"}));
+  summary->StartRow(6);
   summary->AddInt64(static_cast<int64_t>(a.links.size()));
   summary->AddInt64(static_cast<int64_t>(a.new_sources.size()));
   summary->AddInt64(static_cast<int64_t>(updated.size()));
   summary->AddInt64(unmatched);
   summary->AddFloat64(input.radius_arcsec);
+  summary->AddInt64(source_version);
   CURATOR_ASSIGN_OR_RETURN(std::string dir, batch->Commit());
   write_step.finished = absl::Now();
   write_step.rows =

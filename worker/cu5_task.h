@@ -10,7 +10,8 @@
 //   source_detection.pgcopy  (obj_id, source_id, separation) for every
 //                            detection read
 //   source_night.pgcopy      one row: detections, new, updated and
-//                            unmatched sources, and the radius
+//                            unmatched sources, the radius, and the
+//                            source_version it was matched against
 // The statistics of the sources touched are the ingest's to compute, from
 // the links, in the transaction that makes them.
 //

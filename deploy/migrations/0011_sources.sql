@@ -71,3 +71,11 @@ CREATE TABLE source_night (
   cu_event_id        bigint NOT NULL,
   loaded_at          timestamptz NOT NULL DEFAULT now()
 );
+
+-- Bumped by every CU5 load. A CU5 batch carries the version it was matched
+-- against; one made before another CU5 load committed (an operator's
+-- cancel or a late night let two nights match at once) is refused as
+-- stale, and its task's retry matches against the archive as it is then:
+-- no star is founded twice.
+CREATE TABLE source_version (version bigint NOT NULL);
+INSERT INTO source_version VALUES (0);
