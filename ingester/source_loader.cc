@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "base/status.h"
 #include "db/lock_keys.h"
@@ -122,30 +123,37 @@ std::string StatsSql() {
     band_columns.push_back(absl::StrCat(c, "_n, ", c, "_mag, ", c, "_mag_rms"));
     bands_seen.push_back(absl::StrCat("(", c, "_n > 0)::integer"));
   }
-  // The mean position is the direction of the sum of unit vectors (right
-  // across RA = 0 and at the poles); 1 - |mean vector| gives the scatter.
+  // The mean position is the direction of the mean unit vector (right
+  // across RA = 0 and at the poles). Its error is the scatter of the unit
+  // vectors about their mean, over n: summed as offsets from a reference
+  // direction near them (the source's position before this load, or its
+  // founder's), so that no difference of nearly equal numbers loses the
+  // milliarcseconds of a bright star.
   return absl::StrCat(
-      "CREATE TEMP TABLE load_stats ON COMMIT DROP AS WITH s AS (SELECT "
-      "l.source_id, count(*) AS "
-      "n, count(DISTINCT m.night) AS nights, min(m.mjd_obs) AS first_mjd, "
-      "max(m.mjd_obs) AS "
-      "last_mjd, sum(cosd(d.dec) * cosd(d.ra)) AS x, sum(cosd(d.dec) * "
-      "sind(d.ra)) AS y, "
-      "sum(sind(d.dec)) AS z, ",
-      absl::StrJoin(per_band, ", "),
-      " FROM source_detection l JOIN load_touched t USING (source_id) JOIN "
-      "detection d USING "
-      "(obj_id) JOIN multiframe m USING (multiframe_id) GROUP BY l.source_id), "
-      "p AS (SELECT s.*, "
-      "atan2d(y, x) AS ra0, atan2d(z, sqrt(x * x + y * y)) AS dec0, sqrt(x * x "
-      "+ y * y + z * z) / "
-      "n AS r FROM s) SELECT source_id, CASE WHEN ra0 < 0 AND ra0 + 360 < 360 "
-      "THEN ra0 + 360 WHEN ra0 < 0 OR ra0 >= 360 THEN 0 ELSE ra0 END AS ra, "
-      "greatest(-90, least(90, dec0)) AS dec, (CASE "
-      "WHEN n > 1 THEN "
-      "degrees(sqrt(greatest(2 * (1 - r), 0) / (n - 1))) * 3600 END)::real AS "
-      "pos_err, n::integer "
-      "AS n_detections, nights::integer AS n_epochs, (",
+      "CREATE TEMP TABLE load_stats ON COMMIT DROP AS WITH ref AS (SELECT "
+      "t.source_id, cosd(coalesce(o.dec, n.dec)) * cosd(coalesce(o.ra, n.ra)) "
+      "AS rx, cosd(coalesce(o.dec, n.dec)) * sind(coalesce(o.ra, n.ra)) AS ry, "
+      "sind(coalesce(o.dec, n.dec)) AS rz FROM load_touched t LEFT JOIN source "
+      "o USING (source_id) LEFT JOIN load_source n USING (source_id)), v AS "
+      "(SELECT l.source_id, d.aper_mag_3, m.filter_name, m.night, m.mjd_obs, "
+      "cosd(d.dec) * cosd(d.ra) - r.rx AS dx, cosd(d.dec) * sind(d.ra) - r.ry "
+      "AS dy, sind(d.dec) - r.rz AS dz, r.rx, r.ry, r.rz FROM source_detection "
+      "l JOIN ref r USING (source_id) JOIN detection d USING (obj_id) JOIN "
+      "multiframe m USING (multiframe_id)), s AS (SELECT source_id, count(*) "
+      "AS n, count(DISTINCT night) AS nights, min(mjd_obs) AS first_mjd, "
+      "max(mjd_obs) AS last_mjd, min(rx) + avg(dx) AS x, min(ry) + avg(dy) AS "
+      "y, min(rz) + avg(dz) AS z, sum(dx * dx + dy * dy + dz * dz) - (sum(dx) "
+      "* sum(dx) + sum(dy) * sum(dy) + sum(dz) * sum(dz)) / count(*) AS ss, ",
+      absl::StrReplaceAll(
+          absl::StrJoin(per_band, ", "),
+          {{"d.aper_mag_3", "aper_mag_3"}, {"m.filter_name", "filter_name"}}),
+      " FROM v GROUP BY source_id), p AS (SELECT s.*, atan2d(y, x) AS ra0, "
+      "atan2d(z, sqrt(x * x + y * y)) AS dec0 FROM s) SELECT source_id, CASE "
+      "WHEN ra0 < 0 AND ra0 + 360 < 360 THEN ra0 + 360 WHEN ra0 < 0 OR ra0 >= "
+      "360 THEN 0 ELSE ra0 END AS ra, greatest(-90, least(90, dec0)) AS dec, "
+      "(CASE WHEN n > 1 THEN degrees(sqrt(greatest(ss, 0) / (n - 1) / n)) * "
+      "3600 END)::real AS pos_err, n::integer AS n_detections, "
+      "nights::integer AS n_epochs, (",
       absl::StrJoin(bands_seen, " + "),
       ")::smallint AS n_bands, first_mjd, last_mjd, ",
       absl::StrJoin(band_columns, ", "), " FROM p");

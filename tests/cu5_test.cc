@@ -301,6 +301,29 @@ TEST_F(Cu5Test, ARevisitedSkyMatchesItsTruth) {
                   "WHERE s.kind = "
                   "'transient' AND o.n_detections <> 1"),
             0);
+  // A bright star's position error is its detections' scatter over
+  // sqrt(n), as far from its true position as the scatter says.
+  auto r = conn_->Exec(
+      "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY o.pos_err), "
+      "sqrt(avg((q3c_dist(o.ra, "
+      "o.dec, t.true_ra, t.true_dec) * 3600) ^ 2)), count(*) FROM source o "
+      "JOIN (SELECT DISTINCT "
+      "ON (source_id) source_id, true_ra, true_dec FROM seen WHERE kind = "
+      "'star' AND true_mag < "
+      "15) t USING (source_id) WHERE o.n_detections >= 8");
+  ASSERT_TRUE(r.ok()) << r.status();
+  double median_err = 0, rms_offset = 0;
+  ASSERT_TRUE(absl::SimpleAtod(r->Get(0, 0), &median_err) &&
+              absl::SimpleAtod(r->Get(0, 1), &rms_offset));
+  std::printf(
+      "bright stars (%s with 8+ detections): median pos_err %.4f arcsec, rms "
+      "offset from "
+      "the truth %.4f arcsec\n",
+      r->Get(0, 2).c_str(), median_err, rms_offset);
+  EXPECT_GT(median_err, 0.0002);
+  EXPECT_LT(median_err, 0.05);
+  EXPECT_LT(rms_offset, 3 * median_err);
+  EXPECT_GT(rms_offset, median_err / 3);
   // Bright stars seen in every band of every night have a source with
   // four bands and three nights.
   EXPECT_GT(Count("SELECT count(*) FROM source WHERE n_bands = 4 AND n_epochs "

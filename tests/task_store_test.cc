@@ -69,6 +69,8 @@ TEST(TaskStateTest, TheTransitionTable) {
   EXPECT_FALSE(IsAllowed(TaskEvent::kRetry, TaskState::kDone));  // done is rerun, not retried
   EXPECT_TRUE(IsAllowed(TaskEvent::kRerun, TaskState::kIngested));
   EXPECT_FALSE(IsAllowed(TaskEvent::kCancel, TaskState::kDone));
+  // Giving up on a failed task lets what waits for it settled go on.
+  EXPECT_TRUE(IsAllowed(TaskEvent::kCancel, TaskState::kFailed));
   for (TaskState s : AllTaskStates()) {
     EXPECT_EQ(*ParseTaskState(TaskStateName(s)), s);
   }
