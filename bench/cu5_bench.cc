@@ -18,9 +18,7 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -46,13 +44,6 @@ namespace {
 int Die(const absl::Status& s) {
   std::fprintf(stderr, "cu5_bench: %s\n", s.ToString().c_str());
   return 1;
-}
-
-std::string RunCommandOutput(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream b;
-  b << in.rdbuf();
-  return b.str();
 }
 
 double Seconds(absl::Time since) {
@@ -254,12 +245,6 @@ int main(int argc, char** argv) {
     std::printf("  %-6s %7.2f s  %s\n", s.name.c_str(), secs,
                 s.messages.empty() ? "" : s.messages[0].message.c_str());
   }
-  // Statements of the ingest over 100 ms, from the server's log, with
-  // --explain.
-  if (std::getenv("CU5_BENCH_LOG")) {
-    (void)db.Exec("ALTER SYSTEM SET log_min_duration_statement = 100");
-    (void)db.Exec("SELECT pg_reload_conf()");
-  }
   const absl::Time ingest_start = absl::Now();
   ingester::Ingester loader(&db, ingester::DefaultIngestOptions(archive));
   auto outcome = loader.IngestBatch(out->batch_dir);
@@ -288,11 +273,6 @@ int main(int argc, char** argv) {
       processed, ingested, processed + ingested,
       n_det / (processed + ingested));
   std::printf("  ingest: %s\n", counts->Get(0, 3).c_str());
-  if (std::getenv("CU5_BENCH_LOG")) {
-    const std::string log =
-        RunCommandOutput((*server)->dir() + "/postgres.log");
-    std::printf("%s\n", log.c_str());
-  }
   std::printf(
       "links %s, new sources %s, sources recomputed %s; bench peak RSS %.0f "
       "MiB\n",

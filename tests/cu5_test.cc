@@ -39,16 +39,22 @@ class Cu5Test : public testing::ClusterTest {
     return o;
   }
 
+  // The night registered and its CU3 and CU4 ingested: its detections in
+  // the archive, ready for CU5.
+  void LoadDetections(const std::string& night) {
+    Register(night);
+    Cu3(night);
+    Cu4(night);
+    IngestAll();
+  }
+
   // Every night of `o` registered, its CU3 and CU4 ingested, then its CU5
   // ingested, nights in order.
   void RunNights(const synth::Options& o, int threads = 2) {
     Generate(o);
     for (int n = 0; n < o.nights; ++n) {
       const std::string night = synth::NightName(o, n);
-      Register(night);
-      Cu3(night);
-      Cu4(night);
-      IngestAll();
+      LoadDetections(night);
       Cu5(night, 1.0, threads);
       for (const ingester::IngestOutcome& out : IngestAll()) {
         EXPECT_EQ(out.kind, ingester::IngestOutcome::Kind::kIngested)
@@ -343,10 +349,7 @@ TEST_F(Cu5Test, ANightsMatchesToTheSourcesBeforeItAreThoseOfStilts) {
   Generate(o);
   for (int n = 0; n < o.nights; ++n) {
     const std::string night = synth::NightName(o, n);
-    Register(night);
-    Cu3(night);
-    Cu4(night);
-    IngestAll();
+    LoadDetections(night);
     if (n == 2) break;  // its CU5 after the export below
     Cu5(night);
     IngestAll();
@@ -428,12 +431,7 @@ TEST_F(
   synth::Options o = Revisits(2);
   Generate(o);
   const std::string n1 = synth::NightName(o, 0), n2 = synth::NightName(o, 1);
-  for (const std::string& night : {n1, n2}) {
-    Register(night);
-    Cu3(night);
-    Cu4(night);
-    IngestAll();
-  }
+  for (const std::string& night : {n1, n2}) LoadDetections(night);
   Cu5(n1);
   Cu5(n2);  // against no sources: as if night 1 were not there
   int ingested = 0, quarantined = 0;

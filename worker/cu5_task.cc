@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <set>
 #include <utility>
@@ -63,6 +64,25 @@ std::vector<Cone> DetectorCones(const std::vector<NightDetection>& detections) {
   return cones;
 }
 
+// Runs `copy` (a COPY ... TO STDOUT (FORMAT binary) of rows `fields`
+// wide) and hands each row to `row`.
+absl::Status CopyRows(
+    pg::Connection& conn, const std::string& copy, int fields,
+    const std::function<void(const pgcopy::Reader::Row&)>& row) {
+  pgcopy::Reader reader(fields);
+  CURATOR_RETURN_IF_ERROR(conn.CopyOut(copy,
+                                       [&](absl::string_view chunk) {
+                                         return reader.Feed(
+                                             chunk,
+                                             [&](const pgcopy::Reader::Row& r) {
+                                               row(r);
+                                               return absl::OkStatus();
+                                             });
+                                       })
+                              .status());
+  return reader.Finish();
+}
+
 // The night's detections with no source yet. They lie in the partitions
 // of the night's CU4 batches (ingester/detection_loader.h: one per
 // batch, by its block of obj_ids), so only those are read.
@@ -94,25 +114,17 @@ absl::StatusOr<std::vector<NightDetection>> ReadDetections(
       ") AND NOT EXISTS (SELECT 1 FROM source_detection l WHERE l.obj_id = "
       "d.obj_id)) TO STDOUT "
       "(FORMAT binary)");
-  pgcopy::Reader reader(6);
   CURATOR_RETURN_IF_ERROR(
-      conn.CopyOut(copy,
-                   [&](absl::string_view chunk) {
-                     return reader.Feed(
-                         chunk, [&](const pgcopy::Reader::Row& r) {
-                           NightDetection n;
-                           n.d.id = r.Int64(0);
-                           n.multiframe_id = n.d.frame = r.Int64(1);
-                           n.ext_num = r.Int16(2);
-                           n.d.epoch = r.Float64(3);
-                           n.d.ra = r.Float64(4);
-                           n.d.dec = r.Float64(5);
-                           out.push_back(n);
-                           return absl::OkStatus();
-                         });
-                   })
-          .status());
-  CURATOR_RETURN_IF_ERROR(reader.Finish());
+      CopyRows(conn, copy, 6, [&](const pgcopy::Reader::Row& r) {
+        NightDetection n;
+        n.d.id = r.Int64(0);
+        n.multiframe_id = n.d.frame = r.Int64(1);
+        n.ext_num = r.Int16(2);
+        n.d.epoch = r.Float64(3);
+        n.d.ra = r.Float64(4);
+        n.d.dec = r.Float64(5);
+        out.push_back(n);
+      }));
   return out;
 }
 
@@ -180,19 +192,10 @@ absl::StatusOr<FootprintSources> ReadSources(pg::Connection& conn,
   const std::string copy = absl::StrCat(
       "COPY (SELECT source_id, ra, dec FROM source WHERE sky_cell = ANY('{",
       absl::StrJoin(cells, ","), "}'::integer[])) TO STDOUT (FORMAT binary)");
-  pgcopy::Reader reader(3);
   CURATOR_RETURN_IF_ERROR(
-      conn.CopyOut(copy,
-                   [&](absl::string_view chunk) {
-                     return reader.Feed(
-                         chunk, [&](const pgcopy::Reader::Row& r) {
-                           out.points.push_back(
-                               {r.Int64(0), r.Float64(1), r.Float64(2)});
-                           return absl::OkStatus();
-                         });
-                   })
-          .status());
-  CURATOR_RETURN_IF_ERROR(reader.Finish());
+      CopyRows(conn, copy, 3, [&](const pgcopy::Reader::Row& r) {
+        out.points.push_back({r.Int64(0), r.Float64(1), r.Float64(2)});
+      }));
   // Which lie on a detector (its own circle), for the night's count of
   // sources it did not see: the detectors' centres in zones, searched
   // from each source.
