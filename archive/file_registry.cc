@@ -258,12 +258,29 @@ absl::Status RegisterInTransaction(pg::Connection& conn, const std::string& dir,
                 "last_registered = now(), transfer_complete = EXCLUDED.transfer_complete",
                 {reg.night, dir, reg.transfer_complete ? "true" : "false"})
           .status());
-  // What is registered already, by path.
+  // The night's delivery, and whether its tasks are made: from then on
+  // what appears or changes is registered for the next delivery and waits
+  // to be accepted (docs/ARCHITECTURE.md, "Changing what is live").
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result night_row,
+      conn.Exec("SELECT n.delivery, EXISTS (SELECT 1 FROM curation.task t "
+                "WHERE t.night = "
+                "n.night) FROM curation.night n WHERE n.night = $1",
+                {reg.night}));
+  const int64_t delivery = night_row.GetInt(0, 0);
+  const bool fixed = night_row.Get(0, 1) == "t";
+  const std::string next = std::to_string(delivery + 1);
+  const std::string new_delivery = fixed ? next : std::to_string(delivery);
+  // What is registered already and not superseded, by path: the newest
+  // version of each (a pending one over the live one).
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result known,
       conn.Exec("SELECT path, file_id, coalesce(multiframe_id, 0), bytes, "
-                "(extract(epoch from file_time_stamp) * 1000000)::bigint, file_name, kind "
-                "FROM curation.registered_file WHERE night = $1",
+                "(extract(epoch from file_time_stamp) * 1000000)::bigint, "
+                "file_name, kind, "
+                "delivery FROM curation.registered_file WHERE night = $1 AND "
+                "superseded_in IS "
+                "NULL ORDER BY delivery",
                 {reg.night}));
   std::map<std::string, int> known_row;
   std::map<std::string, int64_t> image_id_by_stem;
@@ -288,19 +305,63 @@ absl::Status RegisterInTransaction(pg::Connection& conn, const std::string& dir,
               {reg.night, absl::BytesToHexString(f.file_name)})
         .status();
   };
+  // A new row for `f`, of `in_delivery`: an image gets its multiframe_id
+  // now, a catalogue its image's (`image_id`, 0 for none yet).
+  auto insert = [&](RegisteredFile& f, int64_t image_id,
+                    const std::string& in_delivery) -> absl::Status {
+    CURATOR_ASSIGN_OR_RETURN(
+        pg::Result r,
+        conn.Exec(
+            absl::StrCat("INSERT INTO curation.registered_file (multiframe_id, "
+                         "night, kind, "
+                         "path, file_name, bytes, file_time_stamp, delivery) "
+                         "VALUES (CASE "
+                         "WHEN $3 = 'image' THEN "
+                         "nextval('curation.multiframe_id_seq') ELSE "
+                         "nullif($1::bigint, 0) END, $2, $3, $4, $5, $6, ",
+                         absl::StrFormat(kFromMicros, 7),
+                         ", $8) RETURNING file_id, coalesce(multiframe_id, 0)"),
+            {std::to_string(image_id), reg.night,
+             f.is_catalogue ? "catalogue" : "image", f.path, f.file_name,
+             std::to_string(f.bytes), MicrosParam(f.file_time_stamp),
+             in_delivery}));
+    f.file_id = r.GetInt(0, 0);
+    f.multiframe_id = r.GetInt(0, 1);
+    return absl::OkStatus();
+  };
+  std::vector<std::string> seen;
   for (RegisteredFile& f : reg.files) {
+    seen.push_back(f.path);
+    auto image = image_id_by_stem.end();
+    if (f.is_catalogue)
+      image = image_id_by_stem.find(ImageNameOfCatalogue(f.file_name));
+    const int64_t image_id =
+        image == image_id_by_stem.end() ? 0 : image->second;
     auto it = known_row.find(f.path);
-    if (it != known_row.end()) {
+    if (it == known_row.end()) {
+      CURATOR_RETURN_IF_ERROR(insert(f, image_id, new_delivery));
+      f.is_new = true;
+      ++reg.new_files;
+      if (fixed) {
+        ++reg.pending_files;
+        reg.problems.push_back(absl::StrCat(
+            paths::ShowBytes(f.path),
+            ": new since the night's tasks were made: registered for "
+            "delivery ",
+            next, " (curatorctl changes ", reg.night, ")"));
+      }
+      CURATOR_RETURN_IF_ERROR(unrefuse(f));
+    } else {
       const int r = it->second;
       f.file_id = known.GetInt(r, 1);
       f.multiframe_id = known.GetInt(r, 2);
       const int64_t old_bytes = known.GetInt(r, 3);
       const int64_t old_micros = known.GetInt(r, 4);
-      if (old_bytes != f.bytes || old_micros != absl::ToUnixMicros(f.file_time_stamp)) {
+      const bool pending = known.GetInt(r, 7) > delivery;
+      const bool differs = old_bytes != f.bytes ||
+                           old_micros != absl::ToUnixMicros(f.file_time_stamp);
+      if (differs) {
         f.changed = true;
-        reg.problems.push_back(absl::StrCat(
-            paths::ShowBytes(f.path), ": changed since it was registered (", old_bytes, " -> ",
-            f.bytes, " bytes); it keeps file id ", f.file_id, " and is not registered again"));
         CURATOR_RETURN_IF_ERROR(
             conn.Exec(absl::StrCat("INSERT INTO curation.file_change (file_id, old_bytes, "
                                    "new_bytes, old_file_time_stamp, new_file_time_stamp) "
@@ -312,21 +373,36 @@ absl::Status RegisterInTransaction(pg::Connection& conn, const std::string& dir,
                        MicrosParam(f.file_time_stamp)})
                 .status());
       }
-    } else if (!f.is_catalogue) {
-      CURATOR_ASSIGN_OR_RETURN(
-          pg::Result r,
-          conn.Exec(absl::StrCat(
-                        "INSERT INTO curation.registered_file (multiframe_id, night, kind, "
-                        "path, file_name, bytes, file_time_stamp) VALUES "
-                        "(nextval('curation.multiframe_id_seq'), $1, 'image', $2, $3, $4, ",
-                        absl::StrFormat(kFromMicros, 5), ") RETURNING file_id, multiframe_id"),
-                    {reg.night, f.path, f.file_name, std::to_string(f.bytes),
-                     MicrosParam(f.file_time_stamp)}));
-      f.file_id = r.GetInt(0, 0);
-      f.multiframe_id = r.GetInt(0, 1);
-      f.is_new = true;
-      ++reg.new_files;
-      CURATOR_RETURN_IF_ERROR(unrefuse(f));
+      if (differs && pending) {
+        // Not processed yet: the pending version follows the file.
+        CURATOR_RETURN_IF_ERROR(
+            conn.Exec(
+                    absl::StrCat(
+                        "UPDATE curation.registered_file SET bytes = $2, "
+                        "file_time_stamp = ",
+                        absl::StrFormat(kFromMicros, 3), " WHERE file_id = $1"),
+                    {std::to_string(f.file_id), std::to_string(f.bytes),
+                     MicrosParam(f.file_time_stamp)})
+                .status());
+      } else if (differs && fixed) {
+        CURATOR_RETURN_IF_ERROR(insert(f, image_id, next));
+        ++reg.pending_files;
+        reg.problems.push_back(absl::StrCat(
+            paths::ShowBytes(f.path), ": changed since it was registered (",
+            old_bytes, " -> ", f.bytes,
+            " bytes): registered as a new version for delivery ", next,
+            " (curatorctl changes ", reg.night, ")"));
+      } else if (differs) {
+        reg.problems.push_back(absl::StrCat(
+            paths::ShowBytes(f.path), ": changed since it was registered (",
+            old_bytes, " -> ", f.bytes, " bytes); it keeps file id ", f.file_id,
+            " and is not registered again"));
+      } else if (f.is_catalogue && fixed && !pending && image_id != 0 &&
+                 image_id != f.multiframe_id) {
+        // The same catalogue, but its image has a new version: so has it.
+        CURATOR_RETURN_IF_ERROR(insert(f, image_id, next));
+        ++reg.pending_files;
+      }
     }
     if (!f.is_catalogue) {
       image_id_by_stem[StemOfImage(f.file_name)] = f.multiframe_id;
@@ -334,30 +410,16 @@ absl::Status RegisterInTransaction(pg::Connection& conn, const std::string& dir,
     }
     // A catalogue: link it to its image's multiframe, now or when the
     // image arrives.
-    auto image = image_id_by_stem.find(ImageNameOfCatalogue(f.file_name));
-    const int64_t image_id = image == image_id_by_stem.end() ? 0 : image->second;
-    if (f.file_id == 0) {
-      CURATOR_ASSIGN_OR_RETURN(
-          pg::Result r,
-          conn.Exec(absl::StrCat(
-                        "INSERT INTO curation.registered_file (multiframe_id, night, kind, "
-                        "path, file_name, bytes, file_time_stamp) VALUES "
-                        "(nullif($1, 0), $2, 'catalogue', $3, $4, $5, ",
-                        absl::StrFormat(kFromMicros, 6), ") RETURNING file_id"),
-                    {std::to_string(image_id), reg.night, f.path, f.file_name,
-                     std::to_string(f.bytes), MicrosParam(f.file_time_stamp)}));
-      f.file_id = r.GetInt(0, 0);
-      f.is_new = true;
-      ++reg.new_files;
-      CURATOR_RETURN_IF_ERROR(unrefuse(f));
-    } else if (f.multiframe_id == 0 && image_id != 0) {
+    if (f.multiframe_id == 0 && image_id != 0) {
       // Not if the image has a catalogue already (two registered before
       // clashes were refused): one image, one catalogue.
       CURATOR_RETURN_IF_ERROR(
           conn.Exec("UPDATE curation.registered_file SET multiframe_id = $2 "
-                    "WHERE file_id = $1 AND multiframe_id IS NULL AND NOT EXISTS (SELECT 1 "
-                    "FROM curation.registered_file WHERE multiframe_id = $2 AND kind = "
-                    "'catalogue')",
+                    "WHERE file_id = $1 AND multiframe_id IS NULL AND NOT "
+                    "EXISTS (SELECT 1 "
+                    "FROM curation.registered_file WHERE multiframe_id = $2 "
+                    "AND kind = "
+                    "'catalogue' AND superseded_in IS NULL)",
                     {std::to_string(f.file_id), std::to_string(image_id)})
               .status());
     }
@@ -368,12 +430,47 @@ absl::Status RegisterInTransaction(pg::Connection& conn, const std::string& dir,
           paths::ShowBytes(ImageNameOfCatalogue(f.file_name)), ".fit is not registered)"));
     }
   }
+  // Files gone from the directory: a pending version is forgotten (nothing
+  // used it), a live one is marked missing until it is back or a delivery
+  // without it is accepted.
+  CURATOR_RETURN_IF_ERROR(
+      conn.Exec("DELETE FROM curation.registered_file WHERE night = $1 AND "
+                "delivery > $2 AND "
+                "path <> ALL($3::text[])",
+                {reg.night, std::to_string(delivery), pg::TextArray(seen)})
+          .status());
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result missing,
+      conn.Exec(
+          "UPDATE curation.registered_file SET missing_since = CASE WHEN path "
+          "= "
+          "ANY($2::text[]) THEN NULL ELSE coalesce(missing_since, now()) END "
+          "WHERE night = "
+          "$1 AND superseded_in IS NULL AND (missing_since IS NULL) = (path <> "
+          "ALL($2::text[])) RETURNING path, missing_since IS NOT NULL",
+          {reg.night, pg::TextArray(seen)}));
+  for (int i = 0; i < missing.rows(); ++i) {
+    if (missing.Get(i, 1) != "t") continue;
+    reg.problems.push_back(
+        absl::StrCat(paths::ShowBytes(missing.Get(i, 0)),
+                     ": registered, but gone from the night's directory"));
+  }
   CURATOR_RETURN_IF_ERROR(RecordRefusals(conn, dir, reg));
   std::sort(reg.files.begin(), reg.files.end(),
             [](const RegisteredFile& a, const RegisteredFile& b) {
               return a.file_name < b.file_name;
             });
   return absl::OkStatus();
+}
+
+}  // namespace
+
+namespace {
+
+absl::Status CheckNightName(const std::string& night) {
+  if (IsNightName(night)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", night, "' is not a night (YYYYMMDD)"));
 }
 
 }  // namespace
@@ -391,9 +488,7 @@ bool IsNightName(absl::string_view night) {
 absl::StatusOr<NightRegistration> RegisterNight(pg::Connection& conn,
                                                 const std::string& archive_root,
                                                 const std::string& night) {
-  if (!IsNightName(night)) {
-    return absl::InvalidArgumentError(absl::StrCat("'", night, "' is not a night (YYYYMMDD)"));
-  }
+  CURATOR_RETURN_IF_ERROR(CheckNightName(night));
   NightRegistration reg;
   reg.night = night;
   const std::string dir = layout::IncomingNightDir(archive_root, night);
@@ -428,13 +523,14 @@ absl::StatusOr<std::vector<ImageFile>> RegisteredImages(pg::Connection& conn,
                                                         const std::string& night) {
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
-      conn.Exec("SELECT i.multiframe_id, i.path, i.file_name, "
-                "(extract(epoch from i.file_time_stamp) * 1000000)::bigint, "
-                "coalesce(c.file_name, '') FROM curation.registered_file i "
-                "LEFT JOIN curation.registered_file c ON c.multiframe_id = i.multiframe_id "
-                "AND c.kind = 'catalogue' WHERE i.night = $1 AND i.kind = 'image' "
-                "ORDER BY i.file_name",
-                {night}));
+      conn.Exec(
+          "SELECT i.multiframe_id, i.path, i.file_name, "
+          "(extract(epoch from i.file_time_stamp) * 1000000)::bigint, "
+          "coalesce(c.file_name, '') FROM curation.live_file i "
+          "LEFT JOIN curation.live_file c ON c.multiframe_id = i.multiframe_id "
+          "AND c.kind = 'catalogue' WHERE i.night = $1 AND i.kind = 'image' "
+          "ORDER BY i.file_name",
+          {night}));
   std::vector<ImageFile> images;
   for (int i = 0; i < r.rows(); ++i) {
     ImageFile f;
@@ -452,14 +548,106 @@ absl::StatusOr<std::vector<CatalogueFile>> RegisteredCatalogues(pg::Connection& 
                                                                 const std::string& night) {
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
-      conn.Exec("SELECT coalesce(c.multiframe_id, 0), c.path, coalesce(i.path, '') FROM "
-                "curation.registered_file c LEFT JOIN curation.registered_file i ON "
-                "i.multiframe_id = c.multiframe_id AND i.kind = 'image' WHERE c.night = $1 "
+      conn.Exec("SELECT coalesce(c.multiframe_id, 0), c.path, coalesce(i.path, "
+                "'') FROM "
+                "curation.live_file c LEFT JOIN curation.live_file i ON "
+                "i.multiframe_id = c.multiframe_id AND i.kind = 'image' WHERE "
+                "c.night = $1 "
                 "AND c.kind = 'catalogue' ORDER BY c.file_name",
                 {night}));
   std::vector<CatalogueFile> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back({r.GetInt(i, 0), r.Get(i, 1), r.Get(i, 2)});
   return out;
+}
+
+bool DeliveryChanges::images_changed() const {
+  return std::any_of(changes.begin(), changes.end(),
+                     [](const DeliveryChange& c) { return !c.is_catalogue; });
+}
+
+absl::StatusOr<DeliveryChanges> PendingChanges(pg::Connection& conn,
+                                               const std::string& night) {
+  CURATOR_RETURN_IF_ERROR(CheckNightName(night));
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result n,
+      conn.Exec("SELECT delivery FROM curation.night WHERE night = $1",
+                {night}));
+  if (n.rows() == 0)
+    return absl::NotFoundError(
+        absl::StrCat("night ", night, " is not registered"));
+  DeliveryChanges out;
+  out.night = night;
+  out.delivery = static_cast<int>(n.GetInt(0, 0));
+  // A pending row is new, or a new version of a live row of its path; a
+  // live row missing from the directory is removed; a live catalogue of a
+  // removed image without a version of its own is orphaned.
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn.Exec("SELECT p.path, p.kind, CASE WHEN o.file_id IS NULL THEN 'new' "
+                "WHEN o.bytes = p.bytes "
+                "AND o.file_time_stamp = p.file_time_stamp THEN 'relinked' "
+                "ELSE 'changed' END, "
+                "coalesce(o.multiframe_id, 0), coalesce(p.multiframe_id, 0), "
+                "coalesce(o.bytes, 0), "
+                "p.bytes FROM curation.registered_file p LEFT JOIN "
+                "curation.live_file o ON o.path = "
+                "p.path WHERE p.night = $1 AND p.superseded_in IS NULL AND "
+                "p.delivery > $2 "
+                "UNION ALL SELECT o.path, o.kind, 'removed', "
+                "coalesce(o.multiframe_id, 0), 0, o.bytes, "
+                "0 FROM curation.live_file o WHERE o.night = $1 AND "
+                "o.missing_since IS NOT NULL "
+                "UNION ALL SELECT c.path, c.kind, 'orphaned', c.multiframe_id, "
+                "0, c.bytes, 0 FROM "
+                "curation.live_file c JOIN curation.live_file i ON "
+                "i.multiframe_id = c.multiframe_id "
+                "AND i.kind = 'image' WHERE c.night = $1 AND c.kind = "
+                "'catalogue' AND "
+                "c.missing_since IS NULL AND i.missing_since IS NOT NULL AND "
+                "NOT EXISTS (SELECT 1 "
+                "FROM curation.registered_file p WHERE p.path = c.path AND "
+                "p.delivery > $2) ORDER BY 1",
+                {night, std::to_string(out.delivery)}));
+  for (int i = 0; i < r.rows(); ++i) {
+    DeliveryChange c;
+    c.path = r.Get(i, 0);
+    c.is_catalogue = r.Get(i, 1) == "catalogue";
+    c.change = r.Get(i, 2);
+    c.old_multiframe_id = r.GetInt(i, 3);
+    c.new_multiframe_id = r.GetInt(i, 4);
+    c.old_bytes = r.GetInt(i, 5);
+    c.new_bytes = r.GetInt(i, 6);
+    out.changes.push_back(std::move(c));
+  }
+  return out;
+}
+
+absl::StatusOr<DeliveryChanges> AcceptDelivery(pg::Connection& conn,
+                                               const std::string& night) {
+  CURATOR_RETURN_IF_ERROR(CheckNightName(night));
+  CURATOR_RETURN_IF_ERROR(
+      conn.Exec(absl::StrCat("SELECT pg_advisory_xact_lock(",
+                             pg::lock_keys::kRegisterNight, ")"),
+                {night})
+          .status());
+  CURATOR_ASSIGN_OR_RETURN(DeliveryChanges changes,
+                           PendingChanges(conn, night));
+  if (changes.changes.empty()) return changes;
+  std::vector<std::string> paths;
+  for (const DeliveryChange& c : changes.changes) paths.push_back(c.path);
+  const std::string next = std::to_string(changes.delivery + 1);
+  CURATOR_RETURN_IF_ERROR(conn.Exec("UPDATE curation.registered_file SET "
+                                    "superseded_in = $3 WHERE night = $1 AND "
+                                    "superseded_in IS NULL AND delivery < $3 "
+                                    "AND path = ANY($2::text[])",
+                                    {night, pg::TextArray(paths), next})
+                              .status());
+  CURATOR_RETURN_IF_ERROR(
+      conn.Exec("UPDATE curation.night SET delivery = $2 WHERE night = $1",
+                {night, next})
+          .status());
+  ++changes.delivery;
+  return changes;
 }
 
 }  // namespace curator::archive

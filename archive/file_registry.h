@@ -1,9 +1,12 @@
-// Registration of a night's files (docs/ARCHITECTURE.md, "Identifiers"): every image
-// gets its multiframe_id at once, from the database, recorded with path,
+// Registration of a night's files (docs/ARCHITECTURE.md, "Identifiers"): every
+// image gets its multiframe_id at once, from the database, recorded with path,
 // size and time stamp; each catalogue is linked to its image's
-// multiframe_id. Registering again returns the same ids; a file whose
-// size or time stamp changed is reported (curation.file_change), never
-// given a second id.
+// multiframe_id. Registering again returns the same ids. Once the night's
+// tasks are made, a file that appears or whose size or time stamp changed
+// is registered for the night's next delivery (a changed image with a new
+// multiframe_id; the change also in curation.file_change), and a file gone
+// is marked missing, until an operator accepts the delivery
+// (AcceptDelivery; docs/ARCHITECTURE.md, "Changing what is live").
 #ifndef CURATOR_ARCHIVE_FILE_REGISTRY_H_
 #define CURATOR_ARCHIVE_FILE_REGISTRY_H_
 
@@ -42,6 +45,9 @@ struct NightRegistration {
   bool transfer_complete = false;
   std::vector<RegisteredFile> files;  // by file name
   int new_files = 0;
+  // Registered for the night's next delivery (new or changed since its
+  // tasks were made), waiting to be accepted.
+  int pending_files = 0;
   std::vector<RefusedFile> refused;   // by name
   // Changed files, orphan catalogues, refused files ("<path>: not
   // registered: <reason>"); every name in them shown with paths::ShowBytes.
@@ -85,6 +91,37 @@ struct CatalogueFile {
 };
 absl::StatusOr<std::vector<CatalogueFile>> RegisteredCatalogues(pg::Connection& conn,
                                                                 const std::string& night);
+
+// What a night's next delivery changes against the live one: files new
+// since its tasks were made, changed (a new version), removed (gone from
+// the directory), and files that follow another's change (a catalogue
+// whose image has a new version: "relinked"; one whose image is removed:
+// "orphaned"). By path.
+struct DeliveryChange {
+  std::string path;
+  bool is_catalogue = false;
+  std::string change;             // new, changed, removed, relinked, orphaned
+  int64_t old_multiframe_id = 0;  // 0: none
+  int64_t new_multiframe_id = 0;  // 0: none (removed, orphaned)
+  int64_t old_bytes = 0, new_bytes = 0;
+};
+struct DeliveryChanges {
+  std::string night;
+  int delivery = 0;  // the night's live delivery
+  std::vector<DeliveryChange> changes;
+  bool images_changed() const;
+};
+absl::StatusOr<DeliveryChanges> PendingChanges(pg::Connection& conn,
+                                               const std::string& night);
+
+// Makes the night's next delivery its live one, in the caller's
+// transaction (under the night's registration lock): the rows a change
+// replaces or removes are superseded by it. Returns what it accepted,
+// with the new delivery's number; no changes: nothing was done. The
+// frames' archive rows are switched by the ingests that follow
+// (docs/ARCHITECTURE.md, "Changing what is live").
+absl::StatusOr<DeliveryChanges> AcceptDelivery(pg::Connection& conn,
+                                               const std::string& night);
 
 // True if `night` is YYYYMMDD naming a real calendar day.
 bool IsNightName(absl::string_view night);

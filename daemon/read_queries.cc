@@ -111,9 +111,9 @@ absl::StatusOr<v1::ListNightsResponse> ReadQueries::ListNights() {
       conn->Exec(
           "SELECT to_char(n.night, 'YYYYMMDD'), n.transfer_complete, (SELECT "
           "count(*) "
-          "FROM curation.registered_file f WHERE f.night = n.night AND f.kind "
+          "FROM curation.live_file f WHERE f.night = n.night AND f.kind "
           "= 'image'), "
-          "(SELECT count(*) FROM curation.registered_file f WHERE f.night = "
+          "(SELECT count(*) FROM curation.live_file f WHERE f.night = "
           "n.night AND "
           "f.kind = 'catalogue'), coalesce((SELECT string_agg(t.cu || '=' || "
           "t.state || "
@@ -121,9 +121,17 @@ absl::StatusOr<v1::ListNightsResponse> ReadQueries::ListNights() {
           "t.night = "
           "n.night), ''), s.night IS NOT NULL, coalesce(s.detections, 0), "
           "coalesce(s.new_sources, 0), coalesce(s.updated_sources, 0), "
-          "coalesce(s.unmatched_sources, 0), coalesce(s.radius_arcsec, 0) FROM "
-          "curation.night n LEFT JOIN source_night s USING (night) ORDER BY "
-          "n.night"));
+          "coalesce(s.unmatched_sources, 0), coalesce(s.radius_arcsec, 0), "
+          "n.delivery, "
+          "(SELECT count(*) FROM curation.registered_file f WHERE f.night = "
+          "n.night AND "
+          "f.superseded_in IS NULL AND (f.delivery > n.delivery OR "
+          "f.missing_since IS NOT "
+          "NULL)), (SELECT count(*) FROM multiframe m WHERE m.night = n.night "
+          "AND m.deprecated "
+          "<> 0), n.retired_event IS NOT NULL FROM curation.night n LEFT JOIN "
+          "source_night s "
+          "USING (night) ORDER BY n.night"));
   v1::ListNightsResponse out;
   for (int i = 0; i < r.rows(); ++i) {
     v1::NightInfo* n = out.add_nights();
@@ -131,6 +139,10 @@ absl::StatusOr<v1::ListNightsResponse> ReadQueries::ListNights() {
     n->set_transfer_complete(r.Get(i, 1) == "t");
     n->set_images(static_cast<int32_t>(r.GetInt(i, 2)));
     n->set_catalogues(static_cast<int32_t>(r.GetInt(i, 3)));
+    n->set_delivery(static_cast<int32_t>(r.GetInt(i, 11)));
+    n->set_pending_changes(static_cast<int32_t>(r.GetInt(i, 12)));
+    n->set_deprecated_frames(static_cast<int32_t>(r.GetInt(i, 13)));
+    n->set_retired(r.Get(i, 14) == "t");
     for (absl::string_view kv : absl::StrSplit(r.Get(i, 4), ',', absl::SkipEmpty())) {
       std::vector<std::string> p = absl::StrSplit(kv, '=');
       int cu = 0;

@@ -1,8 +1,11 @@
 #include "daemon/task_store.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "archive/task_log.h"
 #include "base/status.h"
@@ -126,14 +129,20 @@ absl::StatusOr<int> TaskStore::CreateNightTasks(const std::string& night) {
   // Files per task: the night's registered files of the kind its CU reads.
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result made,
-      conn->Exec("INSERT INTO curation.task (night, cu, files) SELECT $1::date, s.cu, CASE s.input "
-                 "WHEN 'images' THEN (SELECT count(*) FROM curation.registered_file f WHERE "
-                 "f.night = $1::date AND f.kind = 'image') WHEN 'catalogues' THEN (SELECT "
-                 "count(*) FROM curation.registered_file f WHERE f.night = $1::date AND f.kind = "
-                 "'catalogue') ELSE 0 END FROM unnest($2::smallint[], $3::text[]) AS s(cu, "
-                 "input) WHERE EXISTS (SELECT 1 FROM curation.night n WHERE n.night = $1::date) "
-                 "ON CONFLICT (night, cu) DO NOTHING",
-                 {night, pg::TextArray(cus), pg::TextArray(inputs)}));
+      conn->Exec(
+          "INSERT INTO curation.task (night, cu, files) SELECT $1::date, s.cu, "
+          "CASE s.input "
+          "WHEN 'images' THEN (SELECT count(*) FROM curation.live_file f WHERE "
+          "f.night = $1::date AND f.kind = 'image') WHEN 'catalogues' THEN "
+          "(SELECT "
+          "count(*) FROM curation.live_file f WHERE f.night = $1::date AND "
+          "f.kind = "
+          "'catalogue') ELSE 0 END FROM unnest($2::smallint[], $3::text[]) AS "
+          "s(cu, "
+          "input) WHERE EXISTS (SELECT 1 FROM curation.night n WHERE n.night = "
+          "$1::date) "
+          "ON CONFLICT (night, cu) DO NOTHING",
+          {night, pg::TextArray(cus), pg::TextArray(inputs)}));
   CURATOR_RETURN_IF_ERROR(
       conn->Exec("INSERT INTO curation.task_prerequisite (task_id, prerequisite, for_step, "
                  "stage) SELECT t.task_id, p.task_id, d.for_step, d.stage FROM "
@@ -268,15 +277,59 @@ absl::StatusOr<MoveResult> TaskStore::Retry(const std::vector<int64_t>& ids) {
                                ", lost_attempts = 0, not_before = NULL, worker_id = NULL"));
 }
 
+std::string TaskStore::RerunSet() const {
+  return absl::StrCat(
+      ", max_attempts = attempts + ", policy_.max_attempts,
+      ", lost_attempts = 0, not_before = NULL, worker_id = NULL, "
+      "generation = generation + 1, replaces = CASE WHEN batch_id IS "
+      "NULL OR batch_id = ANY(replaces) THEN replaces ELSE "
+      "array_append(replaces, batch_id) END, batch_id = NULL");
+}
+
 absl::StatusOr<MoveResult> TaskStore::Rerun(const std::vector<int64_t>& ids) {
-  return MoveEach(
-      ids, TaskEvent::kRerun,
-      absl::StrCat(
-          ", max_attempts = attempts + ", policy_.max_attempts,
-          ", lost_attempts = 0, not_before = NULL, worker_id = NULL, "
-          "generation = generation + 1, replaces = CASE WHEN batch_id IS "
-          "NULL OR batch_id = ANY(replaces) THEN replaces ELSE "
-          "array_append(replaces, batch_id) END, batch_id = NULL"));
+  return MoveEach(ids, TaskEvent::kRerun, RerunSet());
+}
+
+absl::Status TaskStore::LockSettledNight(pg::Connection& conn,
+                                         const std::string& night) {
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn.Exec("SELECT t.task_id, c.name, t.state FROM curation.task t JOIN "
+                "curation.cu c USING (cu) WHERE t.night = $1::date ORDER BY "
+                "t.task_id FOR UPDATE OF t",
+                {night}));
+  std::vector<std::string> busy;
+  for (int i = 0; i < r.rows(); ++i) {
+    const std::string state = r.Get(i, 2);
+    if (state == "dispatched" || state == "running" || state == "done") {
+      busy.push_back(absl::StrCat("task ", r.Get(i, 0), " (", r.Get(i, 1),
+                                  ") is ", state));
+    }
+  }
+  if (busy.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "night ", night, " is being processed or loaded (",
+      absl::StrJoin(busy, ", "), "): try again when its batches are in"));
+}
+
+absl::StatusOr<std::vector<int64_t>> TaskStore::RerunNightIn(
+    pg::Connection& conn, const std::string& night,
+    const std::vector<std::string>& inputs) {
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn.Exec(
+          absl::StrCat(
+              "UPDATE curation.task t SET state = '",
+              TaskStateName(MoveOf(TaskEvent::kRerun).to),
+              "', updated_at = now()", RerunSet(),
+              " FROM curation.cu c WHERE c.cu = t.cu AND t.night = "
+              "$1::date AND c.input = ANY($2::text[]) AND t.state = ANY('",
+              FromSql(TaskEvent::kRerun), "') RETURNING t.task_id"),
+          {night, pg::TextArray(inputs)}));
+  std::vector<int64_t> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(r.GetInt(i, 0));
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 absl::StatusOr<std::vector<TaskRow>> TaskStore::Ready() {

@@ -118,6 +118,16 @@ class TaskStore {
   // generation, whose batch replaces the batches of every run before
   // (docs/ARCHITECTURE.md, "Reruns").
   absl::StatusOr<MoveResult> Rerun(const std::vector<int64_t>& ids);
+  // For an action on a night's archive rows (daemon/archive_actions.h),
+  // in the caller's transaction on `conn`, the night's tasks locked:
+  // FailedPrecondition naming them if a task of the night is in flight
+  // (dispatched, running, or done with its batch not yet in).
+  absl::Status LockSettledNight(pg::Connection& conn, const std::string& night);
+  // Then reruns (as Rerun) every finished task of the night whose CU reads
+  // one of `inputs` (images, catalogues, database); returns them.
+  absl::StatusOr<std::vector<int64_t>> RerunNightIn(
+      pg::Connection& conn, const std::string& night,
+      const std::vector<std::string>& inputs);
 
   // Approved tasks that may start now: their backoff has passed and every
   // prerequisite for processing has reached its stage. By priority, then
@@ -179,6 +189,9 @@ class TaskStore {
   absl::StatusOr<std::map<std::string, int>> BusyByWorker();
 
  private:
+  // The SET clause of a rerun: a fresh budget, one more generation, the
+  // last batch into `replaces`.
+  std::string RerunSet() const;
   // Applies `event` to each task in one transaction.
   absl::StatusOr<MoveResult> MoveEach(const std::vector<int64_t>& ids, TaskEvent event,
                                       const std::string& extra_set = "");

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "archive/batch_store.h"
+#include "archive/live.h"
 #include "base/status.h"
 #include "ingester/detection_stream.h"
 
@@ -54,11 +55,13 @@ std::string PartitionName(const std::string& night, int64_t base) {
 
 // A rerun's detections take the place of the replaced batches': their
 // rows are deleted in the load's transaction, on every path that loads
-// (even one that loads no rows). DELETE locks only those rows, so readers
-// and other ingests go on; the emptied tables are dropped after the
-// commit (AfterCommit), where the parent's exclusive lock is held for a
-// moment and cannot deadlock with another load. Their ids are not reused.
-absl::Status EmptyReplaced(const LoadInput& in) {
+// (even one that loads no rows), and the night's frames switch to the
+// delivery these detections are of (archive/live.h). DELETE locks only
+// those rows, so readers and other ingests go on; the emptied tables are
+// dropped after the commit (AfterCommit), where the parent's exclusive
+// lock is held for a moment and cannot deadlock with another load. Their
+// ids are not reused.
+absl::Status ReplaceNight(const LoadInput& in) {
   for (const ReplacedBatch& old : in.replaced) {
     CURATOR_ASSIGN_OR_RETURN(std::optional<archive::IdBlock> old_block,
                              archive::BatchStore::IdBlockOf(in.conn, old.batch_id));
@@ -70,7 +73,9 @@ absl::Status EmptyReplaced(const LoadInput& in) {
     CURATOR_RETURN_IF_ERROR(
         in.conn.Exec(absl::StrCat("DELETE FROM ", in.conn.QuoteIdentifier(name))).status());
   }
-  return absl::OkStatus();
+  return archive::live::PublishDelivery(in.conn, in.manifest.night(),
+                                        in.manifest.cu_event_id())
+      .status();
 }
 
 }  // namespace
@@ -155,7 +160,7 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
   }
   if (!problems->empty()) return load;
   if (block.count == 0) {  // every catalogue failed: nothing to attach
-    CURATOR_RETURN_IF_ERROR(EmptyReplaced(in));
+    CURATOR_RETURN_IF_ERROR(ReplaceNight(in));
     return load;
   }
 
@@ -309,7 +314,7 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
   if (load.rows == 0) {
     // Nothing left to attach.
     CURATOR_RETURN_IF_ERROR(conn.Exec(absl::StrCat("DROP TABLE ", part)).status());
-    CURATOR_RETURN_IF_ERROR(EmptyReplaced(in));
+    CURATOR_RETURN_IF_ERROR(ReplaceNight(in));
     validate.finished = absl::Now();
     load.rows_per_table["detection"] = 0;
     load.steps = {std::move(copy), std::move(validate)};
@@ -352,7 +357,7 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
       conn.Exec(absl::StrCat("ALTER TABLE detection ATTACH PARTITION ", part, " FOR VALUES FROM (",
                              block.base, ") TO (", block.base + block.count, ")"))
           .status());
-  CURATOR_RETURN_IF_ERROR(EmptyReplaced(in));
+  CURATOR_RETURN_IF_ERROR(ReplaceNight(in));
   attach.finished = absl::Now();
   attach.rows = load.rows;
   load.rows_per_table["detection"] = load.rows;

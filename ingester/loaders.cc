@@ -1,6 +1,8 @@
 // The ingest loaders of Curator's own CUs.
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "archive/live.h"
+#include "base/status.h"
 #include "ingester/batch_loader.h"
 #include "ingester/comp_file_loader.h"
 #include "ingester/detection_loader.h"
@@ -9,11 +11,30 @@
 #include "ingester/table_rules.h"
 
 namespace curator::ingester {
+namespace {
+
+// CU3: the metadata tables, then the night's frames of a re-delivery held
+// until their detections are in (archive/live.h).
+class MetadataLoader : public TableLoader {
+ public:
+  MetadataLoader() : TableLoader(MetadataRules()) {}
+  absl::StatusOr<LoadResult> Load(const LoadInput& in,
+                                  std::vector<std::string>* problems) override {
+    CURATOR_ASSIGN_OR_RETURN(LoadResult load, TableLoader::Load(in, problems));
+    if (problems->empty()) {
+      CURATOR_RETURN_IF_ERROR(
+          archive::live::HoldNewVersions(in.conn, in.manifest.night()));
+    }
+    return load;
+  }
+};
+
+}  // namespace
 
 LoaderTable DefaultLoaders() {
   LoaderTable t;
   t[v1::CU2] = std::make_unique<CompFileLoader>();
-  t[v1::CU3] = std::make_unique<TableLoader>(MetadataRules());
+  t[v1::CU3] = std::make_unique<MetadataLoader>();
   t[v1::CU4] = std::make_unique<DetectionLoader>();
   t[v1::CU5] = std::make_unique<SourceLoader>();
   return t;
