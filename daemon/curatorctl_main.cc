@@ -1,10 +1,13 @@
 // curatorctl: the operator's command line.
 //
 //   curatorctl migrate  [--config F | --db CONNINFO]
-//   curatorctl register NIGHT... | --all   [--config F | --archive DIR --db CONNINFO]
-//   curatorctl tasks [--state S] | workers | plan | approve (--all | ID...) |
+//   curatorctl register NIGHT... | --all   [--config F | --archive DIR --db
+//   CONNINFO] curatorctl tasks [--state S] | workers | plan | approve (--all |
+//   ID...) |
 //       reject ID... | cancel ID... | retry ID... | rerun ID... | cus |
-//       pause | resume
+//       pause | resume | changes NIGHT | accept NIGHT |
+//       deprecate FILE... --reason T | undeprecate FILE... |
+//       retire NIGHT --reason T | restore NIGHT | reload NIGHT
 //       --config F [--daemon HOST:PORT] [--json]
 //   curatorctl describe --json     every command, its arguments and types
 //
@@ -49,6 +52,8 @@ ABSL_DECLARE_FLAG(std::string, config);  // config/site_flags.cc
 ABSL_FLAG(bool, json, false, "Answer in JSON");
 ABSL_FLAG(std::string, daemon, "", "host:port of curator-daemon (default: daemon.listen_address)");
 ABSL_FLAG(std::string, state, "", "tasks: only tasks in this state");
+ABSL_FLAG(std::string, reason, "",
+          "deprecate, retire: why (kept with the change)");
 
 namespace {
 
@@ -93,31 +98,77 @@ struct CommandSpec {
   std::vector<ArgSpec> args;
 };
 const std::vector<CommandSpec>& Commands() {
-  static const std::vector<CommandSpec>* commands = new std::vector<CommandSpec>{
+  static const std::vector<CommandSpec>* commands = new std::vector<
+      CommandSpec>{
       {"migrate", "bring the database schema up to date", {}},
-      {"register", "register the files of nights (ids at once)",
+      {"register",
+       "register the files of nights (ids at once)",
        {{"nights", "night[]", true, "YYYYMMDD nights"},
         {"all", "bool", false, "every night with a transfer marker"}}},
-      {"tasks", "the daemon's tasks", {{"state", "string", false, "only tasks in this state"}}},
+      {"tasks",
+       "the daemon's tasks",
+       {{"state", "string", false, "only tasks in this state"}}},
       {"workers", "the workers, their load and last heartbeat", {}},
       {"plan", "which worker would run what, and the estimated finish", {}},
-      {"approve", "let pending tasks run",
+      {"approve",
+       "let pending tasks run",
        {{"task_ids", "int64[]", true, "tasks to approve"},
         {"all", "bool", false, "every pending task"}}},
-      {"reject", "approved tasks back to pending", {{"task_ids", "int64[]", true, "tasks"}}},
-      {"cancel", "stop tasks, also on their workers", {{"task_ids", "int64[]", true, "tasks"}}},
-      {"retry", "failed or cancelled tasks back to pending, with a fresh budget of attempts",
+      {"reject",
+       "approved tasks back to pending",
        {{"task_ids", "int64[]", true, "tasks"}}},
-      {"rerun", "finished tasks (done, ingested, failed, cancelled) back to pending, to be "
-                "processed again; the new batch replaces the old",
+      {"cancel",
+       "stop tasks, also on their workers",
        {{"task_ids", "int64[]", true, "tasks"}}},
-      {"cus", "the curation use cases the daemon knows, and what each waits for", {}},
+      {"retry",
+       "failed or cancelled tasks back to pending, with a fresh budget of "
+       "attempts",
+       {{"task_ids", "int64[]", true, "tasks"}}},
+      {"rerun",
+       "finished tasks (done, ingested, failed, cancelled) back to pending, to "
+       "be "
+       "processed again; the new batch replaces the old",
+       {{"task_ids", "int64[]", true, "tasks"}}},
+      {"cus",
+       "the curation use cases the daemon knows, and what each waits for",
+       {}},
       {"nights", "nights, their files and their tasks' states", {}},
-      {"batches", "batches: ready, waiting, ingested, quarantined, with rows and timings", {}},
-      {"log", "a task's steps and its errors and warnings", {{"task_id", "int64", true, "task"}}},
+      {"batches",
+       "batches: ready, waiting, ingested, quarantined, with rows and timings",
+       {}},
+      {"log",
+       "a task's steps and its errors and warnings",
+       {{"task_id", "int64", true, "task"}}},
       {"status", "tasks by state, workers alive, batches by state", {}},
       {"pause", "stop dispatching new tasks", {}},
       {"resume", "dispatch again", {}},
+      {"changes",
+       "a night's files changed, new or gone since its tasks were made",
+       {{"night", "night", true, "YYYYMMDD"}}},
+      {"accept",
+       "make a night's changed files its delivery and process again what they "
+       "touch",
+       {{"night", "night", true, "YYYYMMDD"}}},
+      {"deprecate",
+       "take frames out of the live archive (kept for audit)",
+       {{"files", "string[]", true, "file names or paths of images"},
+        {"reason", "string", false, "why (required)"}}},
+      {"undeprecate",
+       "bring frames an operator deprecated back",
+       {{"files", "string[]", true, "file names or paths of images"},
+        {"reason", "string", false, "why"}}},
+      {"retire",
+       "take a night out of the live archive (its detections kept)",
+       {{"night", "night", true, "YYYYMMDD"},
+        {"reason", "string", false, "why (required)"}}},
+      {"restore",
+       "bring a retired night back",
+       {{"night", "night", true, "YYYYMMDD"}}},
+      {"reload",
+       "process every CU of a night again from its files; readers see the old "
+       "rows "
+       "until the new ones are in",
+       {{"night", "night", true, "YYYYMMDD"}}},
       {"describe", "these commands, as JSON with --json", {}},
   };
   return *commands;
@@ -314,10 +365,23 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
                                  s.unmatched_sources(), " unmatched (",
                                  s.detections(), " detections linked)");
         }
-        std::printf("%-8s  %-8s  %6d  %10d  %s%s\n", n.night().c_str(),
+        std::string life;
+        if (n.retired()) absl::StrAppend(&life, "; RETIRED");
+        if (n.delivery() > 1)
+          absl::StrAppend(&life, "; delivery ", n.delivery());
+        if (n.deprecated_frames() > 0) {
+          absl::StrAppend(&life, "; ", n.deprecated_frames(),
+                          " frames deprecated");
+        }
+        if (n.pending_changes() > 0) {
+          absl::StrAppend(&life, "; ", n.pending_changes(),
+                          " files changed, waiting (curatorctl changes ",
+                          n.night(), ")");
+        }
+        std::printf("%-8s  %-8s  %6d  %10d  %s%s%s\n", n.night().c_str(),
                     n.transfer_complete() ? "yes" : "no", n.images(),
                     n.catalogues(), absl::StrJoin(tasks, ", ").c_str(),
-                    sources.c_str());
+                    sources.c_str(), life.c_str());
       }
     }
     reply = std::move(out);
@@ -449,6 +513,69 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
     }
     if (st.ok() && out->refused_size() > 0) code = 2;
     reply = std::move(out);
+  } else if (command == "changes") {
+    if (args.size() != 1) return Fail(1, "changes: give one night (YYYYMMDD)");
+    curator::v1::NightRequest r;
+    r.set_night(args[0]);
+    auto out = std::make_unique<curator::v1::ChangesResponse>();
+    st = stub->ListChanges(&ctx, r, out.get());
+    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
+      std::printf(
+          "night %s, delivery %d: %d changes%s\n", out->night().c_str(),
+          out->delivery(), out->changes_size(),
+          out->changes_size() > 0
+              ? absl::StrCat(" (curatorctl accept ", out->night(), ")").c_str()
+              : "");
+      for (const auto& c : out->changes()) {
+        std::printf(
+            "  %-9s %-9s %s  (multiframe %lld -> %lld, %lld -> %lld bytes)\n",
+            c.change().c_str(), c.kind().c_str(), c.path().c_str(),
+            static_cast<long long>(c.old_multiframe_id()),
+            static_cast<long long>(c.new_multiframe_id()),
+            static_cast<long long>(c.old_bytes()),
+            static_cast<long long>(c.new_bytes()));
+      }
+    }
+    reply = std::move(out);
+  } else if (command == "accept" || command == "retire" ||
+             command == "restore" || command == "reload" ||
+             command == "deprecate" || command == "undeprecate") {
+    const bool on_files = command == "deprecate" || command == "undeprecate";
+    if (on_files ? args.empty() : args.size() != 1) {
+      return Fail(1, command + (on_files ? ": give image file names or paths"
+                                         : ": give one night (YYYYMMDD)"));
+    }
+    auto out = std::make_unique<curator::v1::ArchiveActionResponse>();
+    if (on_files) {
+      curator::v1::FilesRequest r;
+      for (const std::string& a : args) r.add_files(a);
+      r.set_reason(absl::GetFlag(FLAGS_reason));
+      st = command == "deprecate" ? stub->Deprecate(&ctx, r, out.get())
+                                  : stub->Undeprecate(&ctx, r, out.get());
+    } else {
+      curator::v1::NightRequest r;
+      r.set_night(args[0]);
+      r.set_reason(absl::GetFlag(FLAGS_reason));
+      st = command == "accept"    ? stub->Accept(&ctx, r, out.get())
+           : command == "retire"  ? stub->Retire(&ctx, r, out.get())
+           : command == "restore" ? stub->Restore(&ctx, r, out.get())
+                                  : stub->Reload(&ctx, r, out.get());
+    }
+    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
+      std::printf("%s\n", out->summary().c_str());
+      if (out->cu_event_id() != 0) {
+        std::printf("  event %lld\n",
+                    static_cast<long long>(out->cu_event_id()));
+      }
+      if (out->tasks_size() > 0) {
+        std::printf("  tasks to run again: %s\n",
+                    absl::StrJoin(out->tasks(), " ").c_str());
+      }
+      for (const std::string& why : out->refused())
+        std::printf("  refused: %s\n", why.c_str());
+    }
+    if (st.ok() && out->refused_size() > 0) code = 2;
+    reply = std::move(out);
   } else {  // pause, resume
     auto out = std::make_unique<curator::v1::DispatchState>();
     st = command == "pause" ? stub->Pause(&ctx, curator::v1::PauseRequest(), out.get())
@@ -477,15 +604,22 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "curatorctl migrate | register NIGHT... | register --all\n"
       "  [--config FILE] [--archive DIR] [--db CONNINFO]\n"
-      "curatorctl tasks [--state S] | workers | plan | approve (--all | ID...) | reject ID... |\n"
-      "  cancel ID... | retry ID... | rerun ID... | cus | pause | resume\n"
+      "curatorctl tasks [--state S] | workers | plan | approve (--all | ID...) "
+      "| reject ID... |\n"
+      "  cancel ID... | retry ID... | rerun ID... | cus | pause | resume |\n"
+      "  changes NIGHT | accept NIGHT | deprecate FILE... --reason TEXT | "
+      "undeprecate FILE... |\n"
+      "  retire NIGHT --reason TEXT | restore NIGHT | reload NIGHT\n"
       "  --config FILE [--daemon HOST:PORT] [--json]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) return Fail(1, "give a command: migrate, register, tasks, workers, plan, approve, pause or resume");
   const std::string command = args[1];
   if (command == "describe") return Describe();
-  for (const char* c : {"tasks", "workers", "plan", "approve", "reject", "cancel", "retry",
-                        "rerun", "cus", "nights", "batches", "log", "status", "pause", "resume"}) {
+  for (const char* c :
+       {"tasks",       "workers", "plan",    "approve", "reject",  "cancel",
+        "retry",       "rerun",   "cus",     "nights",  "batches", "log",
+        "status",      "pause",   "resume",  "changes", "accept",  "deprecate",
+        "undeprecate", "retire",  "restore", "reload"}) {
     if (command == c) return DaemonCommand(command, std::vector<std::string>(args.begin() + 2, args.end()));
   }
   if (command != "migrate" && command != "register") {

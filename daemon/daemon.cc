@@ -37,6 +37,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& o,
                                               d->dispatcher_.get(), d->commands_.get(),
                                               d->pool_.get(), registry, clock, o.archive_root);
   d->scanner_ = std::make_unique<NightScanner>(o.archive_root, d->pool_.get(), d->tasks_.get());
+  d->actions_ = std::make_unique<ArchiveActions>(o.archive_root, d->pool_.get(),
+                                                 d->tasks_.get());
   return d;
 }
 
@@ -46,10 +48,31 @@ Daemon::~Daemon() {
   if (dispatcher_ != nullptr) dispatcher_->WaitIdle();
 }
 
-void Daemon::SetWake(std::function<void()> wake) { commands_->SetWake(std::move(wake)); }
+void Daemon::SetWake(std::function<void()> wake) {
+  actions_->SetWake(wake);
+  commands_->SetWake(std::move(wake));
+}
 
 absl::Status Daemon::Tick() {
   CURATOR_RETURN_IF_ERROR(scanner_->Scan());
+  if (options_.accept_redeliveries) {
+    for (std::string& night : scanner_->Redelivered())
+      to_accept_.insert(std::move(night));
+    // A night with a task in flight is accepted at a later pass.
+    for (auto it = to_accept_.begin(); it != to_accept_.end();) {
+      absl::StatusOr<v1::ArchiveActionResponse> a =
+          actions_->Accept(*it, "policy");
+      if (!a.ok() &&
+          a.status().code() == absl::StatusCode::kFailedPrecondition) {
+        ++it;
+        continue;
+      }
+      if (!a.ok())
+        CURATOR_LOG(WARNING)
+            << "night " << *it << ": not accepted: " << a.status();
+      it = to_accept_.erase(it);
+    }
+  }
   CURATOR_RETURN_IF_ERROR(workers_->ReclaimSilent().status());
   workers_->CheckLinks(*client_);
   CURATOR_ASSIGN_OR_RETURN(std::vector<int64_t> decided, tasks_->ApplyBatchOutcomes());

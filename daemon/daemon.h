@@ -12,12 +12,14 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "archive/cu_registry.h"
 #include "base/clock.h"
+#include "daemon/archive_actions.h"
 #include "daemon/dispatcher.h"
 #include "daemon/night_scanner.h"
 #include "daemon/operator_commands.h"
@@ -35,6 +37,7 @@ struct DaemonOptions {
   std::string conninfo;
   int connections = 4;
   bool auto_approve = false;
+  bool accept_redeliveries = false;  // the policy accepts re-deliveries
   absl::Duration heartbeat_timeout = absl::Seconds(30);
   TaskPolicy policy;
   double max_load_per_core = 1.5;
@@ -63,6 +66,7 @@ class Daemon {
 
   WorkerRegistry& workers() { return *workers_; }
   OperatorCommands& commands() { return *commands_; }
+  ArchiveActions& actions() { return *actions_; }
   ReadQueries& queries() { return *queries_; }
   Dispatcher& dispatcher() { return *dispatcher_; }
   TaskStore& tasks() { return *tasks_; }
@@ -87,6 +91,8 @@ class Daemon {
   std::unique_ptr<OperatorCommands> commands_;
   std::unique_ptr<ReadQueries> queries_;
   std::unique_ptr<NightScanner> scanner_;
+  std::unique_ptr<ArchiveActions> actions_;
+  std::set<std::string> to_accept_;  // re-delivered nights the policy accepts
 };
 
 }  // namespace curator::daemon

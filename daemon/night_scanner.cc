@@ -16,10 +16,14 @@ absl::Status NightScanner::Scan() {
   for (const auto& e : fs::directory_iterator(
            absl::StrCat(archive_root_, "/", layout::kIncoming), ec)) {
     const std::string night = e.path().filename();
-    if (done_.count(night) || !archive::IsNightName(night) ||
-        !fs::exists(e.path() / layout::kTransferMarker, ec)) {
-      continue;
-    }
+    if (!archive::IsNightName(night)) continue;
+    const fs::file_time_type marked =
+        fs::last_write_time(e.path() / layout::kTransferMarker, ec);
+    if (ec) continue;  // no marker: the transfer goes on
+    const int64_t mtime = marked.time_since_epoch().count();
+    auto seen = done_.find(night);
+    if (seen != done_.end() && seen->second == mtime) continue;
+    const bool again = seen != done_.end();
     archive::NightRegistration reg;
     {
       CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
@@ -29,7 +33,8 @@ absl::Status NightScanner::Scan() {
     CURATOR_LOG(INFO) << "night " << night << ": " << reg.files.size() << " files registered ("
                       << reg.new_files << " new), " << created << " tasks created";
     for (const std::string& p : reg.problems) CURATOR_LOG(WARNING) << p;
-    done_.insert(night);
+    if (again) redelivered_.push_back(night);
+    done_[night] = mtime;
   }
   return absl::OkStatus();
 }

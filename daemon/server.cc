@@ -103,6 +103,48 @@ class CoordinatorService final : public v1::Coordinator::Service {
                           v1::GetTaskLogResponse* out) override {
     return Answer(d_->queries().GetTaskLog(r->task_id()), out);
   }
+  grpc::Status ListChanges(grpc::ServerContext*, const v1::NightRequest* r,
+                           v1::ChangesResponse* out) override {
+    return Answer(d_->actions().Changes(r->night()), out);
+  }
+  grpc::Status Accept(grpc::ServerContext* context, const v1::NightRequest* r,
+                      v1::ArchiveActionResponse* out) override {
+    CURATOR_MAY_CHANGE_STATE(context);
+    return Answer(d_->actions().Accept(r->night(), security_->Caller(context)),
+                  out);
+  }
+  grpc::Status Deprecate(grpc::ServerContext* context,
+                         const v1::FilesRequest* r,
+                         v1::ArchiveActionResponse* out) override {
+    CURATOR_MAY_CHANGE_STATE(context);
+    return Answer(d_->actions().Deprecate(*r, security_->Caller(context)), out);
+  }
+  grpc::Status Undeprecate(grpc::ServerContext* context,
+                           const v1::FilesRequest* r,
+                           v1::ArchiveActionResponse* out) override {
+    CURATOR_MAY_CHANGE_STATE(context);
+    return Answer(d_->actions().Undeprecate(*r, security_->Caller(context)),
+                  out);
+  }
+  grpc::Status Retire(grpc::ServerContext* context, const v1::NightRequest* r,
+                      v1::ArchiveActionResponse* out) override {
+    CURATOR_MAY_CHANGE_STATE(context);
+    return Answer(d_->actions().Retire(r->night(), r->reason(),
+                                       security_->Caller(context)),
+                  out);
+  }
+  grpc::Status Restore(grpc::ServerContext* context, const v1::NightRequest* r,
+                       v1::ArchiveActionResponse* out) override {
+    CURATOR_MAY_CHANGE_STATE(context);
+    return Answer(d_->actions().Restore(r->night(), security_->Caller(context)),
+                  out);
+  }
+  grpc::Status Reload(grpc::ServerContext* context, const v1::NightRequest* r,
+                      v1::ArchiveActionResponse* out) override {
+    CURATOR_MAY_CHANGE_STATE(context);
+    return Answer(d_->actions().Reload(r->night(), security_->Caller(context)),
+                  out);
+  }
   grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
                            v1::ListWorkersResponse* out) override {
     return Answer(d_->queries().ListWorkers(), out);
@@ -144,6 +186,7 @@ absl::StatusOr<std::unique_ptr<DaemonServer>> DaemonServer::Create(
   o.archive_root = config.archive_root();
   o.conninfo = config.database().conninfo();
   o.auto_approve = d.auto_approve();
+  o.accept_redeliveries = d.accept_redeliveries();
   o.heartbeat_timeout =
       absl::Milliseconds(d.heartbeat_timeout_ms() ? d.heartbeat_timeout_ms() : 30000);
   o.policy.retry_backoff = absl::Milliseconds(d.retry_backoff_ms() ? d.retry_backoff_ms() : 10000);

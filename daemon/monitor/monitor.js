@@ -64,6 +64,18 @@ function waits(t) {
   return (t.waiting_for || []).length ? "waits for " + t.waiting_for.join("; ") : "";
 }
 
+// A night's delivery, retirement, deprecated frames and waiting changes.
+function lifeText(n) {
+  const parts = [];
+  if (n.retired) parts.push('retired');
+  parts.push('delivery ' + (n.delivery || 1));
+  if (n.deprecated_frames)
+    parts.push(n.deprecated_frames + ' frames deprecated');
+  if (n.pending_changes)
+    parts.push(n.pending_changes + ' files changed, waiting');
+  return parts.join('; ');
+}
+
 // A night's CU5 association, as LSST's reports it.
 function sourcesText(s) {
   if (!s || !s.loaded) return '–';
@@ -79,17 +91,21 @@ async function nightsPage() {
   const rows =
       (nights.nights || [])
           .map(
-              (n) =>
-                  el('tr', {'data-night': n.night}, el('td', {}, n.night),
-                     el('td', {},
-                        n.transfer_complete ? 'complete' : 'transferring'),
-                     num(n.images), num(n.catalogues), ...CUS.map((cu) => {
-                       const state = (n.tasks || {})[cu];
-                       const id = (n.task_ids || {})[cu];
-                       return state ? stateCell(state, "/tasks/" + id) :
-                                      el("td", {}, "–");
-                     }),
-                     el('td', {class: 'sources'}, sourcesText(n.sources))));
+              (n) => el(
+                  'tr', {'data-night': n.night}, el('td', {}, n.night),
+                  el('td', {},
+                     n.transfer_complete ? 'complete' : 'transferring'),
+                  num(n.images), num(n.catalogues), ...CUS.map((cu) => {
+                    const state = (n.tasks || {})[cu];
+                    const id = (n.task_ids || {})[cu];
+                    return state ? stateCell(state, '/tasks/' + id) :
+                                   el('td', {}, '–');
+                  }),
+                  el('td', {class: 'sources'}, sourcesText(n.sources)),
+                  el('td', {
+                    class: n.pending_changes || n.retired ? 'life warn' : 'life'
+                  },
+                     lifeText(n))));
   const taskRows = (tasks.tasks || []).map((t) => el("tr", { "data-task": t.task_id },
     el("td", {}, el("a", { href: "/tasks/" + t.task_id }, t.task_id)),
     el("td", {}, t.night), el("td", {}, cuName(t.cu)), stateCell(t.state),
@@ -100,7 +116,7 @@ async function nightsPage() {
     table(
         [
           'Night', 'Transfer', 'Images', 'Catalogues', ...CUS,
-          'Sources (new / updated / unmatched)'
+          'Sources (new / updated / unmatched)', 'Delivery'
         ],
         rows, 'nights'),
     el('h2', {}, 'Tasks'),

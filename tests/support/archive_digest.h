@@ -11,8 +11,10 @@
 
 namespace curator::testing {
 
-// Table name -> digest, for the database at `conninfo`.
-std::map<std::string, std::string> ArchiveDigests(const std::string& conninfo);
+// Table name -> digest, for the database at `conninfo`; with `live`, of
+// what users see: the live views (no deprecated frame, nor its rows).
+std::map<std::string, std::string> ArchiveDigests(const std::string& conninfo,
+                                                  bool live = false);
 
 }  // namespace curator::testing
 
