@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What deploy/ ships, checked the way an operator's machine would:
 #  1. systemd-analyze verify accepts the three units (with ExecStart
-#     pointed at this build's binaries, since nothing is installed here);
+#     pointed at this build's binaries, since nothing is installed here),
+#     and their exposure (systemd-analyze security) stays at most 1.5;
 #  2. cpack builds the .deb, and it holds the binaries, units, sysusers and
 #     tmpfiles snippets, the conffile and the maintainer scripts in their
 #     FHS places, with the shared-library dependencies dpkg-shlibdeps found.
@@ -22,9 +23,15 @@ else
         -e "s|/usr/bin/curator-ingester|$build/ingester/curator-ingester|" \
         "$src/deploy/systemd/$unit.service" > "$work/$unit.service"
     for key in Type=notify WatchdogSec= Restart=on-failure User=curator ProtectSystem=strict \
-               ProtectHome=yes NoNewPrivileges=yes PrivateTmp=yes; do
+               ProtectHome=yes NoNewPrivileges=yes PrivateTmp=yes \
+               SystemCallFilter=@system-service SystemCallArchitectures=native \
+               MemoryDenyWriteExecute=yes ProtectProc=invisible; do
       grep -q "^$key" "$work/$unit.service" || fail "$unit.service has no $key"
     done
+    # Exposure on systemd's scale of 0 to 10, in tenths: 1.5.
+    out=$(systemd-analyze security --offline=true --threshold=15 "$work/$unit.service" 2>&1) ||
+      fail "$unit.service is exposed more than 1.5: $out"
+    echo "units: $(echo "$out" | grep 'Overall exposure')"
   done
   if ! out=$(systemd-analyze verify "$work"/*.service 2>&1) || [ -n "$out" ]; then
     fail "systemd-analyze verify: $out"
