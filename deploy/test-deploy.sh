@@ -3,9 +3,11 @@
 #  1. systemd-analyze verify accepts the three units (with ExecStart
 #     pointed at this build's binaries, since nothing is installed here),
 #     and their exposure (systemd-analyze security) stays at most 1.5;
-#  2. cpack builds the .deb, and it holds the binaries, units, sysusers and
-#     tmpfiles snippets, the conffile and the maintainer scripts in their
-#     FHS places, with the shared-library dependencies dpkg-shlibdeps found.
+#  2. cpack builds the .deb, and it holds the binaries and their manual
+#     pages, units, sysusers and tmpfiles snippets, the conffile and the
+#     maintainer scripts in their FHS places, with the shared-library
+#     dependencies dpkg-shlibdeps found;
+#  3. each manual page names every flag its program has.
 # Usage: deploy/test-deploy.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 src=$1 build=$2
@@ -54,6 +56,11 @@ for path in ./usr/bin/curator-daemon ./usr/bin/curator-worker ./usr/bin/curator-
             ./usr/lib/python3/dist-packages/curator_client.py; do
   grep -qx "$path" "$work/contents" || fail "the package has no $path"
 done
+programs="curator-daemon curator-worker curator-ingester curatorctl curator-synth"
+for program in $programs; do
+  grep -qx "./usr/share/man/man1/$program.1.gz" "$work/contents" ||
+    fail "the package has no manual page for $program"
+done
 dpkg-deb -I "$deb" > "$work/info"
 grep -q '^ Depends:.*libgrpc++' "$work/info" || fail "no shared-library dependencies: $(cat "$work/info")"
 grep -q '^ Depends:.*libsystemd0' "$work/info" || fail "libsystemd0 is not a dependency"
@@ -65,3 +72,16 @@ dpkg-deb -x "$deb" "$work/root"
 "$work/root/usr/bin/curatorctl" describe --json | grep -q '"commands"' ||
   fail "the packaged curatorctl does not run"
 echo "package: $(basename "$deb"), $(du -k "$deb" | cut -f1) KiB, $(grep -c . "$work/contents") entries"
+
+# 3. Every flag of a program (absl's own aside) in its manual page.
+for program in $programs; do
+  page=$(gzip -dc "$work/root/usr/share/man/man1/$program.1.gz")
+  # (--helpfull exits 1.)
+  flags=$({ "$work/root/usr/bin/$program" --helpfull 2>&1 || true; } |
+          awk '/^  Flags from / { ours = ($0 !~ /absl\//) } ours && /^    --/ { sub(/^    --/, ""); print $1 }')
+  [ -n "$flags" ] || fail "$program --helpfull lists no flags"
+  for flag in $flags; do
+    grep -qF -- "\\-\\-$flag" <<<"$page" || fail "the manual page of $program does not name --$flag"
+  done
+done
+echo "manual pages: each names every flag of its program"
