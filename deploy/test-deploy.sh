@@ -4,9 +4,9 @@
 #     pointed at this build's binaries, since nothing is installed here),
 #     and their exposure (systemd-analyze security) stays at most 1.5;
 #  2. cpack builds the .deb, and it holds the binaries and their manual
-#     pages, units, sysusers and tmpfiles snippets, the conffile and the
-#     maintainer scripts in their FHS places, with the shared-library
-#     dependencies dpkg-shlibdeps found;
+#     pages, units, sysusers and tmpfiles snippets, the conffile, the
+#     copyright, changelog and maintainer scripts in their FHS places, with
+#     the shared-library dependencies dpkg-shlibdeps found;
 #  3. each manual page names every flag its program has.
 # Usage: deploy/test-deploy.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
@@ -53,6 +53,7 @@ for path in ./usr/bin/curator-daemon ./usr/bin/curator-worker ./usr/bin/curator-
             ./usr/lib/systemd/system/curator-ingester.service \
             ./usr/lib/sysusers.d/curator.conf ./usr/lib/tmpfiles.d/curator.conf \
             ./etc/curator/curator.conf ./usr/share/doc/curator/README.md \
+            ./usr/share/doc/curator/copyright ./usr/share/doc/curator/changelog.gz \
             ./usr/lib/python3/dist-packages/curator_client.py; do
   grep -qx "$path" "$work/contents" || fail "the package has no $path"
 done
@@ -67,6 +68,7 @@ grep -q '^ Depends:.*libsystemd0' "$work/info" || fail "libsystemd0 is not a dep
 dpkg-deb -e "$deb" "$work/control"
 grep -qx /etc/curator/curator.conf "$work/control/conffiles" || fail "curator.conf is not a conffile"
 [ -x "$work/control/postinst" ] || fail "no postinst"
+grep -q '^ Depends:.*python3' "$work/info" || fail "python3 (for curator_client) is not a dependency"
 # The packaged binaries run (stripped, from the package's own tree).
 dpkg-deb -x "$deb" "$work/root"
 "$work/root/usr/bin/curatorctl" describe --json | grep -q '"commands"' ||
