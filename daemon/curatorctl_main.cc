@@ -26,9 +26,12 @@
 #include <vector>
 
 #include "absl/flags/declare.h"
+#include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -54,6 +57,8 @@ ABSL_FLAG(std::string, daemon, "", "host:port of curator-daemon (default: daemon
 ABSL_FLAG(std::string, state, "", "tasks: only tasks in this state");
 ABSL_FLAG(std::string, reason, "",
           "deprecate, retire: why (kept with the change)");
+ABSL_FLAG(bool, roff, false,
+          "describe: as the manual page curatorctl(1), in roff");
 
 namespace {
 
@@ -202,6 +207,126 @@ int Describe() {
       "\"string\"}], \"exit_codes\": {\"0\": \"done\", \"1\": \"bad usage\", \"2\": \"done, with "
       "problems reported, or refused\", \"3\": \"failed\"}, \"commands\": [%s]}\n",
       absl::StrJoin(commands, ", ").c_str());
+  return 0;
+}
+
+// Text for a roff line: backslashes escaped, a '-' that starts a word (an
+// option) a minus sign, a leading '.' or '\'' not taken as a request.
+std::string Roff(absl::string_view text) {
+  std::string out =
+      text.empty() || (text[0] != '.' && text[0] != '\'') ? "" : "\\&";
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\') {
+      out += "\\e";
+    } else if (text[i] == '-' && (i == 0 || text[i - 1] == ' ' ||
+                                  text[i - 1] == '-' || text[i - 1] == '(')) {
+      out += "\\-";
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+// How an argument is written: "--state STATE", "--all", "TASK_ID...",
+// "TASK_ID"; an option in brackets in a synopsis.
+std::string RoffArgument(const ArgSpec& a, bool in_synopsis) {
+  const bool many = absl::EndsWith(a.type, "[]");
+  std::string value = absl::AsciiStrToUpper(a.name);
+  if (!a.positional) {
+    return absl::StrCat(in_synopsis ? "[" : "", "\\fB\\-\\-", a.name, "\\fR",
+                        absl::string_view(a.type) == "bool"
+                            ? ""
+                            : absl::StrCat(" \\fI", value, "\\fR"),
+                        in_synopsis ? "]" : "");
+  }
+  if (many && absl::EndsWith(value, "S")) value.pop_back();
+  return absl::StrCat("\\fI", value, "\\fR", many ? "..." : "");
+}
+
+// `curatorctl describe --roff`: the manual page curatorctl(1), which the
+// build generates and the package installs. Its commands come from
+// Commands() and its options from the flags' own help, as the usage text
+// and `describe --json` do, so the page cannot drift from the program.
+int DescribeRoff() {
+  std::printf(
+      ".TH CURATORCTL 1 \"\" \"Curator %s\" \"Curator\"\n"
+      ".SH NAME\n"
+      "curatorctl \\- the Curator operator's command line\n"
+      ".SH SYNOPSIS\n"
+      ".B curatorctl\n"
+      ".I command\n"
+      ".RI [ argument ...]\n"
+      ".RB [ \\-\\-config\n"
+      ".IR FILE ]\n"
+      ".RB [ \\-\\-json ]\n"
+      ".SH DESCRIPTION\n"
+      "curatorctl brings the archive database's schema up to date,\n"
+      "registers the files of nights, and asks curator-daemon about its\n"
+      "tasks, workers, plans, nights and batches, or tells it what to run.\n"
+      ".PP\n"
+      "\\fBmigrate\\fR and \\fBregister\\fR work on the database (and the\n"
+      "archive) themselves: they need \\fB\\-\\-config\\fR, or\n"
+      "\\fB\\-\\-db\\fR (and \\fB\\-\\-archive\\fR). The other commands ask\n"
+      "curator-daemon over gRPC, at \\fB\\-\\-daemon\\fR or the\n"
+      "configuration's daemon.listen_address, with the configuration's TLS\n"
+      "certificate or operator token.\n"
+      ".PP\n"
+      "With \\fB\\-\\-json\\fR a command answers in JSON (protobuf's\n"
+      "mapping), for scripts. \\fBdescribe \\-\\-json\\fR describes every\n"
+      "command and its arguments, from which the Python module\n"
+      "curator_client builds its API.\n"
+      ".SH COMMANDS\n",
+      CURATOR_VERSION);
+  for (const CommandSpec& c : Commands()) {
+    std::vector<std::string> synopsis = {absl::StrCat("\\fB", c.name, "\\fR")};
+    for (const ArgSpec& a : c.args) synopsis.push_back(RoffArgument(a, true));
+    std::printf(".TP\n%s\n%s.\n", absl::StrJoin(synopsis, " ").c_str(),
+                Roff(c.help).c_str());
+    if (c.args.empty()) continue;
+    std::printf(".RS\n");
+    for (const ArgSpec& a : c.args) {
+      std::printf(".TP\n%s\n%s.\n", RoffArgument(a, false).c_str(),
+                  Roff(a.help).c_str());
+    }
+    std::printf(".RE\n");
+  }
+  // Every option curatorctl has (its own and the site's), sorted; absl's
+  // own (--flagfile, --help...) are left to --helpfull.
+  std::vector<const absl::CommandLineFlag*> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (!absl::StrContains(flag->Filename(), "absl/")) flags.push_back(flag);
+  }
+  std::sort(flags.begin(), flags.end(),
+            [](auto* a, auto* b) { return a->Name() < b->Name(); });
+  std::printf(".SH OPTIONS\n");
+  for (const absl::CommandLineFlag* f : flags) {
+    const std::string name(f->Name());
+    const std::string value =
+        f->IsOfType<bool>()
+            ? ""
+            : absl::StrCat(" \\fI", absl::AsciiStrToUpper(name), "\\fR");
+    std::printf(".TP\n\\fB\\-\\-%s\\fR%s\n%s.\n", name.c_str(), value.c_str(),
+                Roff(f->Help()).c_str());
+  }
+  std::printf(
+      ".SH EXIT STATUS\n"
+      ".TP\n0\ndone.\n"
+      ".TP\n1\nbad usage, including an argument the daemon finds malformed.\n"
+      ".TP\n2\ndone, with problems reported, or refused: changed files,\n"
+      "orphan catalogues, refused approvals, no such task, a change without\n"
+      "the certificate or token it needs.\n"
+      ".TP\n3\nfailed: the database or the daemon unreachable, an internal\n"
+      "error.\n"
+      ".SH FILES\n"
+      ".TP\n/etc/curator/curator.conf\n"
+      "the site's configuration (protobuf text format); an annotated\n"
+      "example is in /usr/share/doc/curator.\n"
+      ".SH SEE ALSO\n"
+      ".BR curator\\-daemon (1),\n"
+      ".BR curator\\-worker (1),\n"
+      ".BR curator\\-ingester (1),\n"
+      "/usr/share/doc/curator/README.md\n");
   return 0;
 }
 
@@ -614,7 +739,8 @@ int main(int argc, char** argv) {
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) return Fail(1, "give a command: migrate, register, tasks, workers, plan, approve, pause or resume");
   const std::string command = args[1];
-  if (command == "describe") return Describe();
+  if (command == "describe")
+    return absl::GetFlag(FLAGS_roff) ? DescribeRoff() : Describe();
   for (const char* c :
        {"tasks",       "workers", "plan",    "approve", "reject",  "cancel",
         "retry",       "rerun",   "cus",     "nights",  "batches", "log",

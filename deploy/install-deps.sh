@@ -29,8 +29,9 @@ packages=(
   # (nft; iproute2's tc slows a link)
   nftables
   # packaging and its checks: CPack's DEB generator needs file; systemd-analyze
-  # verifies the units
-  file systemd
+  # verifies the units; lintian checks the .deb against Debian policy
+  # (deploy/test-lintian.sh)
+  file systemd lintian
   # reference implementations the benchmarks compare against
   python3-astropy python3-numpy python3-pil python3-psycopg
 )
