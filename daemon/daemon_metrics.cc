@@ -5,7 +5,7 @@
 #include "archive/batch_state.h"
 #include "base/status.h"
 #include "daemon/task_state.h"
-#include "server/http_server.h"
+#include "server/metrics.h"
 
 namespace curator::daemon {
 namespace {

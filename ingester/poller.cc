@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "archive/batch_store.h"
 #include "base/log.h"
-#include "server/http_server.h"
+#include "server/metrics.h"
 
 namespace curator::ingester {
 

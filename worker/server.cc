@@ -10,6 +10,7 @@
 #include "server/grpc_server.h"
 #include "worker/batch_writer.h"
 #include "server/grpc_status.h"
+#include "server/metrics.h"
 #include "base/log.h"
 #include "base/status.h"
 
