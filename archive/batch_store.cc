@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "base/status.h"
+#include "db/histograms.h"
 #include "db/lock_keys.h"
 
 namespace curator::archive {
@@ -275,6 +276,37 @@ absl::StatusOr<std::map<std::string, BatchHolder>> BatchStore::Holders(
                     key, ")::bigint LEFT JOIN pg_stat_activity a ON a.pid = l.pid"),
                 {pg::TextArray(batch_ids)}));
   for (int i = 0; i < r.rows(); ++i) out[r.Get(i, 0)] = BatchHolder{r.Get(i, 1), r.Get(i, 2)};
+  return out;
+}
+
+absl::StatusOr<std::map<int, BatchStore::Loads>> BatchStore::LoadsByCu(
+    pg::Connection& conn, const CuRegistry& registry) {
+  // Loaded: copy_ms is written by RecordIngested only.
+  constexpr char kLoaded[] =
+      "FROM curation.batch WHERE state IN ('ingested', 'replaced') "
+      "AND copy_ms IS NOT NULL";
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result rows,
+      conn.Exec(absl::StrCat(
+          "SELECT cu, coalesce(sum((SELECT sum(value::bigint) FROM "
+          "jsonb_each_text(rows_per_table))), 0) ",
+          kLoaded, " GROUP BY cu")));
+  CURATOR_ASSIGN_OR_RETURN(
+      auto seconds,
+      pg::Histograms(
+          conn,
+          absl::StrCat("SELECT cu::bigint AS key, (coalesce(verify_ms, 0) + "
+                       "copy_ms + coalesce(validate_ms, 0) + "
+                       "coalesce(publish_ms, 0)) / 1000 AS value ",
+                       kLoaded)));
+  std::map<int, Loads> out;
+  for (const CuSpec& spec : registry.specs())
+    out[spec.cu].seconds = EmptyHistogram();
+  for (int i = 0; i < rows.rows(); ++i) {
+    out[static_cast<int>(rows.GetInt(i, 0))].rows = rows.GetInt(i, 1);
+  }
+  for (auto& [cu, h] : seconds)
+    out[static_cast<int>(cu)].seconds = std::move(h);
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "archive/batch_state.h"
 #include "archive/cu_registry.h"
+#include "base/histogram.h"
 #include "curator/v1/batch.pb.h"
 #include "db/pg.h"
 
@@ -127,6 +128,18 @@ class BatchStore {
   // Of `batch_ids`, those some session is loading now, with who and since.
   static absl::StatusOr<std::map<std::string, BatchHolder>> Holders(
       pg::Connection& conn, const std::vector<std::string>& batch_ids);
+
+  // Every batch ever loaded, by CU (every CU of `registry` present), for
+  // /metrics: the rows it published and the seconds its load took on the
+  // ingester's clock (verify, copy, validate, publish). Batches replaced
+  // since by a rerun's count too, so neither ever goes down: a batch's
+  // load is recorded once (ingested leaves only for replaced).
+  struct Loads {
+    int64_t rows = 0;
+    HistogramData seconds;
+  };
+  static absl::StatusOr<std::map<int, Loads>> LoadsByCu(
+      pg::Connection& conn, const CuRegistry& registry);
 };
 
 }  // namespace curator::archive

@@ -82,6 +82,8 @@ absl::Status Daemon::Tick() {
   return dispatcher_->RunOnce().status();
 }
 
-std::string Daemon::Metrics() { return DaemonMetrics(*queries_, *pool_, *registry_); }
+std::string Daemon::Metrics() {
+  return DaemonMetrics(*queries_, *tasks_, *pool_, *registry_);
+}
 
 }  // namespace curator::daemon

@@ -3,9 +3,10 @@
 #include <map>
 
 #include "archive/batch_state.h"
+#include "archive/batch_store.h"
 #include "base/status.h"
 #include "daemon/task_state.h"
-#include "server/http_server.h"
+#include "server/metrics.h"
 
 namespace curator::daemon {
 namespace {
@@ -21,8 +22,13 @@ absl::StatusOr<std::map<std::string, double>> Counts(pg::Connection& conn, const
   return by;
 }
 
-absl::Status DatabaseMetrics(pg::ConnectionPool& pool, const archive::CuRegistry& registry,
+absl::Status DatabaseMetrics(TaskStore& task_store, pg::ConnectionPool& pool,
+                             const archive::CuRegistry& registry,
                              MetricsText& m) {
+  // The task store leases connections of its own: before this one.
+  CURATOR_ASSIGN_OR_RETURN(auto attempts, task_store.EndedAttempts());
+  CURATOR_ASSIGN_OR_RETURN(auto attempt_seconds,
+                           task_store.DoneAttemptSeconds());
   CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool.Get());
   std::vector<std::string> task_states;
   for (TaskState t : AllTaskStates()) task_states.push_back(TaskStateName(t));
@@ -36,12 +42,8 @@ absl::Status DatabaseMetrics(pg::ConnectionPool& pool, const archive::CuRegistry
       auto batches,
       Counts(*conn, "SELECT state, count(*) FROM curation.batch GROUP BY state",
              batch_states));
-  CURATOR_ASSIGN_OR_RETURN(
-      pg::Result rows,
-      conn->Exec("SELECT b.cu, coalesce(sum(r.value::bigint), 0), coalesce(sum(b.copy_ms + "
-                 "b.validate_ms + b.publish_ms), 0) FROM curation.batch b, "
-                 "jsonb_each_text(b.rows_per_table) r WHERE b.state = 'ingested' GROUP BY b.cu "
-                 "ORDER BY b.cu"));
+  CURATOR_ASSIGN_OR_RETURN(auto loads,
+                           archive::BatchStore::LoadsByCu(*conn, registry));
   CURATOR_ASSIGN_OR_RETURN(
       auto levels, Counts(*conn, "SELECT level, count(*) FROM curation.log_message WHERE level "
                                  "<> 'info' GROUP BY level",
@@ -49,20 +51,37 @@ absl::Status DatabaseMetrics(pg::ConnectionPool& pool, const archive::CuRegistry
   for (const auto& [state, n] : tasks) {
     m.Add("curator_tasks", "gauge", "Tasks by state.", {{"state", state}}, n);
   }
+  for (const auto& [cu, by_outcome] : attempts) {
+    for (const auto& [outcome, n] : by_outcome) {
+      m.Add("curator_task_attempts_total", "counter",
+            "Task attempts ended, by CU and outcome (done: processed, "
+            "its batch handed to the ingester).",
+            {{"cu", registry.Name(cu)}, {"outcome", outcome}},
+            static_cast<double>(n));
+    }
+  }
+  for (const auto& [cu, h] : attempt_seconds) {
+    m.AddHistogram("curator_task_duration_seconds",
+                   "Task attempts processed, by CU: seconds from dispatch "
+                   "to the worker's done report.",
+                   {{"cu", registry.Name(cu)}}, h);
+  }
   for (const auto& [state, n] : batches) {
     m.Add("curator_batches", "gauge", "Batches with a database row, by state.",
           {{"state", state}}, n);
   }
-  double all_rows = 0, all_ms = 0;
-  for (int i = 0; i < rows.rows(); ++i) {
-    m.Add("curator_rows_ingested_total", "counter", "Rows published by ingested batches.",
-          {{"cu", registry.Name(static_cast<int>(rows.GetInt(i, 0)))}}, rows.GetDouble(i, 1));
-    all_rows += rows.GetDouble(i, 1);
-    all_ms += rows.GetDouble(i, 2);
+  for (const auto& [cu, l] : loads) {
+    m.Add("curator_rows_ingested_total", "counter",
+          "Rows published by batches loaded, by CU (batches replaced "
+          "since by a rerun's included).",
+          {{"cu", registry.Name(cu)}}, static_cast<double>(l.rows));
   }
-  m.Add("curator_ingest_rows_per_second", "gauge",
-        "Rows ingested per second of ingest transaction time, over every ingested batch.", {},
-        all_ms > 0 ? all_rows / (all_ms / 1000) : 0);
+  for (const auto& [cu, l] : loads) {
+    m.AddHistogram("curator_batch_ingest_duration_seconds",
+                   "Batches loaded, by CU: seconds of verify, copy, "
+                   "validate and publish, on the ingester's clock.",
+                   {{"cu", registry.Name(cu)}}, l.seconds);
+  }
   for (const auto& [level, n] : levels) {
     m.Add("curator_log_messages_total", "counter",
           "Warnings and errors logged by tasks and ingests.", {{"level", level}}, n);
@@ -72,12 +91,15 @@ absl::Status DatabaseMetrics(pg::ConnectionPool& pool, const archive::CuRegistry
 
 }  // namespace
 
-std::string DaemonMetrics(ReadQueries& queries, pg::ConnectionPool& pool,
+std::string DaemonMetrics(ReadQueries& queries, TaskStore& tasks,
+                          pg::ConnectionPool& pool,
                           const archive::CuRegistry& registry) {
   MetricsText m;
+  m.AddBuildInfo();
   MetricsText db;
-  const bool db_ok = DatabaseMetrics(pool, registry, db).ok();
-  m.Add("curator_database_up", "gauge", "1 while the daemon reaches its database.", {},
+  const bool db_ok = DatabaseMetrics(tasks, pool, registry, db).ok();
+  m.Add("curator_database_up", "gauge",
+        "1 while this process reaches its database.", {},
         db_ok && pool.up() ? 1 : 0);
   std::string out = m.str();
   if (db_ok) out += db.str();

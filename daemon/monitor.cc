@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/metrics.h"
 
 namespace curator::daemon {
 namespace monitor {

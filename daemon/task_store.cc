@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "archive/task_log.h"
 #include "base/status.h"
+#include "db/histograms.h"
 
 namespace curator::daemon {
 namespace {
@@ -650,6 +651,48 @@ absl::StatusOr<std::map<std::string, int>> TaskStore::BusyByWorker() {
                                             kOnWorker, ") GROUP BY worker_id")));
   std::map<std::string, int> out;
   for (int i = 0; i < r.rows(); ++i) out[r.Get(i, 0)] = static_cast<int>(r.GetInt(i, 1));
+  return out;
+}
+
+const std::vector<std::string>& TaskStore::AttemptOutcomes() {
+  static const std::vector<std::string>* const all =
+      new std::vector<std::string>{"done", "failed", "lost", "cancelled"};
+  return *all;
+}
+
+absl::StatusOr<std::map<int, std::map<std::string, int64_t>>>
+TaskStore::EndedAttempts() {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn->Exec("SELECT t.cu, CASE a.outcome WHEN 'quarantined' THEN 'done' "
+                 "ELSE a.outcome END, count(*) FROM curation.task_attempt a "
+                 "JOIN curation.task t USING (task_id) WHERE a.outcome IS NOT "
+                 "NULL GROUP BY 1, 2"));
+  std::map<int, std::map<std::string, int64_t>> out;
+  for (const CuSpec& spec : registry_->specs()) {
+    for (const std::string& outcome : AttemptOutcomes())
+      out[spec.cu][outcome] = 0;
+  }
+  for (int i = 0; i < r.rows(); ++i) {
+    out[static_cast<int>(r.GetInt(i, 0))][r.Get(i, 1)] = r.GetInt(i, 2);
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<int, HistogramData>> TaskStore::DoneAttemptSeconds() {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(
+      auto by_cu,
+      pg::Histograms(
+          *conn,
+          "SELECT t.cu::bigint AS key, extract(epoch FROM a.finished_at - "
+          "a.started_at)::float8 AS value FROM curation.task_attempt a "
+          "JOIN curation.task t USING (task_id) WHERE a.outcome IN "
+          "('done', 'quarantined')"));
+  std::map<int, HistogramData> out;
+  for (const CuSpec& spec : registry_->specs()) out[spec.cu] = EmptyHistogram();
+  for (auto& [cu, h] : by_cu) out[static_cast<int>(cu)] = std::move(h);
   return out;
 }
 

@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "archive/cu_registry.h"
 #include "base/clock.h"
+#include "base/histogram.h"
 #include "daemon/task_state.h"
 #include "db/pool.h"
 
@@ -187,6 +188,20 @@ class TaskStore {
   absl::StatusOr<std::map<int64_t, std::vector<int64_t>>> ProcessingPrerequisites();
   // How many tasks are dispatched to or running on each worker.
   absl::StatusOr<std::map<std::string, int>> BusyByWorker();
+
+  // For /metrics, counted from curation.task_attempt so that a restarted
+  // daemon reports the same; neither ever goes down (attempt rows are
+  // never deleted, and an attempt's outcome only moves from done to
+  // quarantined, which both count as done: its processing finished).
+  // Ended attempts per CU of the registry and outcome: every one of
+  // AttemptOutcomes() present, 0 when none.
+  // done, failed, lost, cancelled
+  static const std::vector<std::string>& AttemptOutcomes();
+  absl::StatusOr<std::map<int, std::map<std::string, int64_t>>> EndedAttempts();
+  // Per CU of the registry (empty when none), the seconds from dispatch
+  // to the worker's done report of every attempt whose processing
+  // finished.
+  absl::StatusOr<std::map<int, HistogramData>> DoneAttemptSeconds();
 
  private:
   // The SET clause of a rerun: a fresh budget, one more generation, the

@@ -34,6 +34,11 @@ packages=(
   file systemd lintian
   # reference implementations the benchmarks compare against
   python3-astropy python3-numpy python3-pil python3-psycopg
+  # promtool's `check metrics` lints every process's /metrics
+  # (tests/metrics_test.cc). The package also installs a Prometheus server
+  # and, on a systemd machine, enables and starts prometheus.service
+  # (port 9090); the tests do not use it, and it can be stopped.
+  prometheus
 )
 
 missing=()

@@ -1,9 +1,14 @@
 #include "ingester/poller.h"
 
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "archive/batch_store.h"
 #include "base/log.h"
-#include "server/http_server.h"
+#include "server/metrics.h"
 
 namespace curator::ingester {
 
@@ -48,24 +53,42 @@ int64_t Poller::batches_ingested() const {
 std::string Poller::Metrics() const {
   std::lock_guard<std::mutex> lock(mu_);
   MetricsText m;
+  m.AddBuildInfo();
+  m.Add("curator_database_up", "gauge",
+        "1 while this process reaches its database.", {}, connected_ ? 1 : 0);
   for (IngestOutcome::Kind k : AllOutcomes()) {
     auto it = outcomes_.find(OutcomeName(k));
     m.Add("curator_ingester_batches_total", "counter",
           "Batches handled by this ingester, by outcome.", {{"outcome", OutcomeName(k)}},
           it == outcomes_.end() ? 0 : it->second);
   }
-  m.Add("curator_ingester_rows_total", "counter", "Rows published by this ingester.", {}, rows_);
+  // Every CU's series from the start, so that rate() sees the first batch.
+  std::map<int, std::pair<int64_t, HistogramData>> by_cu;
+  for (const archive::CuSpec& spec : options_.registry->specs()) {
+    by_cu[spec.cu] = {0, EmptyHistogram()};
+  }
+  for (const auto& [cu, loaded] : loaded_)
+    by_cu[cu] = {loaded.rows, loaded.seconds.data()};
+  for (const auto& [cu, loaded] : by_cu) {
+    m.Add("curator_ingester_rows_total", "counter",
+          "Rows published by this ingester, by CU.",
+          {{"cu", options_.registry->Name(cu)}},
+          static_cast<double>(loaded.first));
+  }
+  for (const auto& [cu, loaded] : by_cu) {
+    m.AddHistogram("curator_ingester_batch_duration_seconds",
+                   "Batches this ingester loaded, by CU: seconds from the "
+                   "start of verification to the commit.",
+                   {{"cu", options_.registry->Name(cu)}}, loaded.second);
+  }
   m.Add("curator_ingester_files_left_out_total", "counter",
-        "Input files taken out of batches at ingest, the rest of each batch loaded.", {},
-        files_left_out_);
-  m.Add("curator_ingester_ingest_seconds_total", "counter",
-        "Time spent loading the batches it ingested.", {}, seconds_);
-  m.Add("curator_ingester_rows_per_second", "gauge", "Rate of the last batch ingested.", {},
-        last_rows_per_second_);
+        "Input files taken out of batches at ingest, the rest of each batch "
+        "loaded.",
+        {}, files_left_out_);
   m.Add("curator_ingester_errors_total", "counter",
-        "Batches left in staging by a systematic error (database gone, disk full).", {}, errors_);
-  m.Add("curator_ingester_database_up", "gauge", "1 while connected to the database.", {},
-        connected_ ? 1 : 0);
+        "Batches left in staging by a systematic error (database gone, disk "
+        "full).",
+        {}, errors_);
   m.Add("curator_ingester_pruned_batches_total", "counter",
         "Ingested batches removed from ingested/ past their retention.", {}, pruned_batches_);
   return m.str();
@@ -76,10 +99,10 @@ void Poller::Record(const IngestOutcome& o) {
   ++outcomes_[OutcomeName(o.kind)];
   if (o.kind == IngestOutcome::Kind::kIngested) {
     ++ingested_;
-    rows_ += o.rows;
+    Loaded& loaded = loaded_[o.cu];
+    loaded.rows += o.rows;
+    loaded.seconds.Observe(o.seconds);
     files_left_out_ += o.files_left_out;
-    seconds_ += o.seconds;
-    if (o.seconds > 0) last_rows_per_second_ = o.rows / o.seconds;
   }
 }
 
@@ -135,9 +158,21 @@ void Poller::Run() {
         pruned_batches_ += p.batches;
       }
     }
+    std::vector<std::string> ready;
+    if (conn != nullptr) ready = Ingester(conn.get(), options_).ReadyBatches();
+    if (conn != nullptr && ready.empty() && !conn->Exec("SELECT 1").ok()) {
+      // Nothing to load, so nothing else would notice a lost link: without
+      // this query curator_database_up would stay 1 while the ingester
+      // is idle, however long the database has been gone.
+      CURATOR_LOG(WARNING) << "lost the database; reconnecting";
+      std::lock_guard<std::mutex> lock(mu_);
+      active_ = nullptr;
+      conn.reset();
+      connected_ = false;
+    }
     if (conn != nullptr) {
       Ingester ingester(conn.get(), options_);
-      for (const std::string& dir : ingester.ReadyBatches()) {
+      for (const std::string& dir : ready) {
         {
           std::lock_guard<std::mutex> lock(mu_);
           if (stopping_) break;

@@ -1,7 +1,9 @@
 // The ingester's loop: every poll interval (or at once when woken), load
 // whatever batches are ready. Reconnects to the database after it was
 // lost, backing off up to a minute; a systematic error leaves the batch in
-// staging for the next pass.
+// staging for the next pass. A pass with nothing to load checks the link
+// with a query, so a lost database is noticed (and reported by Metrics)
+// within a poll interval even while the ingester is idle.
 //
 // Ingested batches are pruned from ingested/ as `retention` says, at the
 // first pass and hourly.
@@ -20,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/histogram.h"
 #include "db/pg.h"
 #include "ingester/ingest.h"
 #include "ingester/retention.h"
@@ -45,8 +48,8 @@ class Poller {
 
   int64_t batches_ingested() const;
   // Prometheus text since this process started: batches by outcome, rows
-  // ingested, the last batch's rate, errors and whether the database is
-  // reachable.
+  // and load durations by CU, errors, whether the database is reachable,
+  // and the build.
   std::string Metrics() const;
 
  private:
@@ -76,10 +79,12 @@ class Poller {
   pg::Connection* active_ = nullptr;  // the loop's connection, for Interrupt
   int64_t ingested_ = 0;
   std::map<std::string, int64_t> outcomes_;  // by OutcomeName
-  int64_t rows_ = 0;
+  struct Loaded {
+    int64_t rows = 0;
+    Histogram seconds;
+  };
+  std::map<int, Loaded> loaded_;  // by CU
   int64_t files_left_out_ = 0;
-  double seconds_ = 0;
-  double last_rows_per_second_ = 0;
   int64_t errors_ = 0;  // batches left in staging by a systematic error
   bool connected_ = false;
   std::thread thread_;

@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "server/grpc_server.h"
+#include "server/metrics.h"
 #include "server/rpc_security.h"
 
 namespace curator::ingester {

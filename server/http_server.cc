@@ -1,7 +1,5 @@
 #include "server/http_server.h"
 
-#include <charconv>
-#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -11,8 +9,6 @@
 #include <utility>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "base/log.h"
 #include "server/http_event_loop.h"
 #include "server/http_wire.h"
@@ -180,41 +176,6 @@ void HttpServer::Stop() {
   for (std::thread& t : impl_->pool) t.join();
   impl_->pool.clear();
   impl_->loop.reset();
-}
-
-void MetricsText::Add(const std::string& name, const std::string& type, const std::string& help,
-                      const Labels& labels, double value) {
-  if (name != last_name_) {
-    absl::StrAppend(&out_, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
-    last_name_ = name;
-  }
-  out_ += name;
-  if (!labels.empty()) {
-    out_ += '{';
-    for (size_t i = 0; i < labels.size(); ++i) {
-      if (i > 0) out_ += ',';
-      absl::StrAppend(&out_, labels[i].first, "=\"",
-                      absl::StrReplaceAll(labels[i].second,
-                                          {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}}),
-                      "\"");
-    }
-    out_ += '}';
-  }
-  if (std::isnan(value)) {
-    out_ += " NaN\n";
-  } else if (std::isinf(value)) {
-    out_ += value > 0 ? " +Inf\n" : " -Inf\n";
-  } else {
-    // Every digit: a counter of millions of rows must move by one row,
-    // not by the sixth significant digit (absl's default). The shortest
-    // text that reads back as the same double; integers without exponent.
-    char text[32];
-    std::to_chars_result r =
-        std::abs(value) < 9007199254740992.0 && value == std::trunc(value)
-            ? std::to_chars(text, text + sizeof(text), static_cast<int64_t>(value))
-            : std::to_chars(text, text + sizeof(text), value);
-    absl::StrAppend(&out_, " ", absl::string_view(text, r.ptr - text), "\n");
-  }
 }
 
 }  // namespace curator

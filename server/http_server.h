@@ -101,24 +101,6 @@ class HttpServer {
   int port_ = 0;
 };
 
-// Prometheus text exposition format (version 0.0.4), built one sample at a
-// time; HELP and TYPE are written once per metric name, before its first
-// sample. Samples of one metric must be added together.
-class MetricsText {
- public:
-  using Labels = std::vector<std::pair<std::string, std::string>>;
-  void Add(const std::string& name, const std::string& type, const std::string& help,
-           const Labels& labels, double value);
-  const std::string& str() const { return out_; }
-
- private:
-  std::string out_;
-  std::string last_name_;
-};
-
-// Content type of MetricsText.
-inline constexpr char kMetricsContentType[] = "text/plain; version=0.0.4; charset=utf-8";
-
 }  // namespace curator
 
 #endif  // CURATOR_SERVER_HTTP_SERVER_H_

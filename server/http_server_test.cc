@@ -1,7 +1,6 @@
 // HttpServer as ordinary clients see it, over real loopback sockets.
 #include "server/http_server.h"
 
-#include <cmath>
 #include <memory>
 #include <string>
 
@@ -314,35 +313,6 @@ TEST_F(HttpServerTest, StopIsIdempotentAndRefusesNewConnections) {
   server_->Stop();
   absl::StatusOr<std::unique_ptr<RawClient>> c = RawClient::Connect(port);
   EXPECT_FALSE(c.ok());
-}
-
-TEST(MetricsTextTest, WritesHelpAndTypeOncePerMetricAndEscapesLabels) {
-  MetricsText m;
-  m.Add("curator_tasks", "gauge", "Tasks by state.", {{"state", "done"}}, 3);
-  m.Add("curator_tasks", "gauge", "Tasks by state.", {{"state", "a\"b\\c\n"}},
-        1);
-  m.Add("curator_up", "gauge", "Up.", {}, 1);
-  EXPECT_EQ(m.str(),
-            "# HELP curator_tasks Tasks by state.\n"
-            "# TYPE curator_tasks gauge\n"
-            "curator_tasks{state=\"done\"} 3\n"
-            "curator_tasks{state=\"a\\\"b\\\\c\\n\"} 1\n"
-            "# HELP curator_up Up.\n# TYPE curator_up gauge\ncurator_up 1\n");
-}
-
-TEST(MetricsTextTest, WritesEveryDigitOfLargeCountsAndRates) {
-  MetricsText m;
-  m.Add("curator_rows_total", "counter", "Rows.", {}, 2411917);
-  m.Add("curator_big_total", "counter", "Big.", {}, 1234567890123.0);
-  m.Add("curator_rate", "gauge", "Rate.", {}, 140324.25);
-  m.Add("curator_small", "gauge", "Small.", {}, 0.1);
-  m.Add("curator_nan", "gauge", "NaN.", {}, std::nan(""));
-  const std::string& t = m.str();
-  EXPECT_NE(t.find("curator_rows_total 2411917\n"), std::string::npos) << t;
-  EXPECT_NE(t.find("curator_big_total 1234567890123\n"), std::string::npos) << t;
-  EXPECT_NE(t.find("curator_rate 140324.25\n"), std::string::npos) << t;
-  EXPECT_NE(t.find("curator_small 0.1\n"), std::string::npos) << t;
-  EXPECT_NE(t.find("curator_nan NaN\n"), std::string::npos) << t;
 }
 
 }  // namespace

@@ -113,7 +113,7 @@ import sys, urllib.request
 m = urllib.request.urlopen(f"http://{sys.argv[1]}:7482/metrics", timeout=10).read().decode()
 for want in ('curator_ingester_batches_total{outcome="ingested"} 3\n',
              'curator_ingester_batches_total{outcome="busy"} 0\n',
-             'curator_ingester_database_up 1\n'):
+             'curator_database_up 1\n'):
     assert want in m, (want, m)
 errors = [l for l in m.splitlines() if l.startswith("curator_ingester_errors_total ")]
 assert errors and float(errors[0].split()[1]) >= 1, errors

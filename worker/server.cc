@@ -1,17 +1,18 @@
 #include "worker/server.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <map>
 
-#include <unistd.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "server/grpc_server.h"
-#include "worker/batch_writer.h"
-#include "server/grpc_status.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "server/grpc_server.h"
+#include "server/grpc_status.h"
+#include "server/metrics.h"
+#include "worker/batch_writer.h"
 
 namespace curator::worker {
 
@@ -69,6 +70,7 @@ absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Create(const v1::Con
     parts.handlers = &s->own_handlers_;
   }
   CURATOR_RETURN_IF_ERROR(CheckHandlers(*parts.handlers, *parts.registry));
+  s->registry_ = parts.registry;
   options.registry = parts.registry;
   options.handlers = parts.handlers;
   options.hooks = parts.hooks;
@@ -119,6 +121,12 @@ absl::Status WorkerServer::Start() {
   CURATOR_ASSIGN_OR_RETURN(server_, StartGrpcServer(config_.worker().listen_address(),
                                                     credentials_, {service_.get()}, &port_));
   if (!config_.worker().metrics_address().empty()) {
+    if (!config_.database().conninfo().empty()) {
+      // As often as it reports its load to the daemon.
+      database_ = std::make_unique<pg::DatabaseProbe>(
+          config_.database().conninfo(), HeartbeatInterval());
+      database_->Start();
+    }
     metrics_ = std::make_unique<HttpServer>();
     metrics_->Get("/metrics", [this](const HttpRequest&) {
       return HttpResponse{200, kMetricsContentType, Metrics()};
@@ -163,9 +171,14 @@ void WorkerServer::ReconnectToDaemon() {
   daemon_ = std::move(stub);
 }
 
+absl::Duration WorkerServer::HeartbeatInterval() const {
+  return absl::Milliseconds(config_.worker().heartbeat_interval_ms()
+                                ? config_.worker().heartbeat_interval_ms()
+                                : 1000);
+}
+
 void WorkerServer::HeartbeatLoop() {
-  const absl::Duration interval = absl::Milliseconds(
-      config_.worker().heartbeat_interval_ms() ? config_.worker().heartbeat_interval_ms() : 1000);
+  const absl::Duration interval = HeartbeatInterval();
   // A heartbeat gives up after two intervals (at least half a second):
   // after a cut, the next goes out at once on a new connection. On the
   // old one TCP's retransmission backoff would hold it for seconds after
@@ -210,6 +223,12 @@ std::string WorkerServer::Metrics() const {
   const v1::Load load = runner_->Load();
   const TaskRunner::Totals totals = runner_->totals();
   MetricsText m;
+  m.AddBuildInfo();
+  if (database_ != nullptr) {
+    m.Add("curator_database_up", "gauge",
+          "1 while this process reaches its database.", {},
+          database_->up() ? 1 : 0);
+  }
   std::map<std::string, double> by_state;
   for (int s = v1::TaskStatus::QUEUED; s <= v1::TaskStatus::CANCELLED; ++s) {
     by_state[absl::AsciiStrToLower(v1::TaskStatus::State_Name(s))] = 0;
@@ -228,6 +247,15 @@ std::string WorkerServer::Metrics() const {
         {{"outcome", "failed"}}, static_cast<double>(totals.failed));
   m.Add("curator_worker_tasks_total", "counter", "Tasks this worker finished, by outcome.",
         {{"outcome", "cancelled"}}, static_cast<double>(totals.cancelled));
+  for (const archive::CuSpec& spec : registry_->specs()) {
+    const auto it = totals.done_seconds.find(spec.cu);
+    m.AddHistogram(
+        "curator_worker_task_duration_seconds",
+        "Tasks done by this worker, by CU: seconds from taking a slot to the "
+        "end.",
+        {{"cu", spec.name}},
+        it == totals.done_seconds.end() ? EmptyHistogram() : it->second.data());
+  }
   m.Add("curator_worker_files_processed_total", "counter", "Input files processed by tasks.", {},
         static_cast<double>(totals.files_processed));
   m.Add("curator_worker_files_failed_total", "counter", "Input files that failed.", {},
@@ -252,6 +280,7 @@ void WorkerServer::Shutdown(absl::Duration deadline) {
     cv_.notify_all();
   }
   if (metrics_ != nullptr) metrics_->Stop();
+  if (database_ != nullptr) database_->Stop();
   if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now() + deadline));
   if (runner_ != nullptr) runner_->Shutdown();
 }

@@ -16,10 +16,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/http_server.h"
-#include "server/rpc_security.h"
 #include "curator/v1/config.pb.h"
 #include "curator/v1/services.grpc.pb.h"
+#include "db/probe.h"
+#include "server/http_server.h"
+#include "server/rpc_security.h"
 #include "worker/task_runner.h"
 
 namespace curator::worker {
@@ -69,7 +70,9 @@ class WorkerServer {
   int port() const { return port_; }
   // The /metrics port; 0 when worker.metrics_address is empty.
   int metrics_port() const { return metrics_ != nullptr ? metrics_->port() : 0; }
-  // Prometheus text: tasks by state, files processed and failed, load.
+  // Prometheus text: tasks by state and outcome, the durations of the
+  // tasks done by CU, files processed and failed, load, whether the
+  // database is reachable (with database.conninfo) and the build.
   std::string Metrics() const;
 
  private:
@@ -77,6 +80,8 @@ class WorkerServer {
   // Reports to the daemon (worker.daemon_address) every interval, and does
   // what the answer says: forget acknowledged tasks, cancel unexpected ones.
   void HeartbeatLoop();
+  // worker.heartbeat_interval_ms, 1 s if unset.
+  absl::Duration HeartbeatInterval() const;
   void ReportFinished(const v1::TaskStatus& status);
   v1::HeartbeatRequest Report();
   // The link to the daemon: replaced by a new connection after a failed
@@ -98,6 +103,9 @@ class WorkerServer {
   std::shared_ptr<grpc::ServerCredentials> credentials_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> metrics_;
+  // With metrics_ and database.conninfo: curator_database_up.
+  std::unique_ptr<pg::DatabaseProbe> database_;
+  const archive::CuRegistry* registry_ = nullptr;
   int port_ = 0;
 };
 

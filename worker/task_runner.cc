@@ -246,6 +246,7 @@ void TaskRunner::WorkLoop() {
 void TaskRunner::Run(Task& task) {
   const v1::RunTaskRequest& r = task.request;
   if (options_.hooks != nullptr) options_.hooks->BeforeTask(r, task.control);
+  const absl::Time started = absl::Now();
   TaskContext context;
   context.archive_root = options_.archive_root;
   context.night = r.night();
@@ -277,6 +278,8 @@ void TaskRunner::Run(Task& task) {
   totals_.files_failed += task.control.files_failed();
   if (out.ok()) {
     ++totals_.done;
+    totals_.done_seconds[r.cu()].Observe(
+        absl::ToDoubleSeconds(absl::Now() - started));
     task.status.set_state(v1::TaskStatus::DONE);
     task.status.set_batch_id(out->manifest.batch_id());
     task.status.set_batch_dir(out->batch_dir);

@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "archive/cu_registry.h"
+#include "base/histogram.h"
 #include "curator/v1/services.pb.h"
 #include "worker/cu_handler.h"
 #include "worker/task_control.h"
@@ -72,6 +73,9 @@ class TaskRunner {
   struct Totals {
     int64_t done = 0, failed = 0, cancelled = 0;
     int64_t files_processed = 0, files_failed = 0;
+    // Tasks done, by CU: seconds from taking a slot to the end (its log
+    // written).
+    std::map<int, Histogram> done_seconds;
   };
   Totals totals() const;
   const std::string& boot_id() const { return boot_id_; }

@@ -35,6 +35,16 @@ void ClusterTest::WriteConfigFor(bool auto_approve, const std::string& db,
   do ingester_metrics_port_ = FreePort();
   while (ingester_metrics_port_ == port_ || ingester_metrics_port_ == ingester_port_ ||
          ingester_metrics_port_ == monitor_port_);
+  std::string worker_metrics;
+  if (worker_metrics_) {
+    do worker_metrics_port_ = FreePort();
+    while (worker_metrics_port_ == port_ ||
+           worker_metrics_port_ == ingester_port_ ||
+           worker_metrics_port_ == monitor_port_ ||
+           worker_metrics_port_ == ingester_metrics_port_);
+    worker_metrics = absl::StrCat(
+        " metrics_address: \"127.0.0.1:", worker_metrics_port_, "\"");
+  }
   config_ = archive + "/curator.conf";
   std::ofstream(config_)
       << "archive_root: \"" << archive << "\"\n"
@@ -49,7 +59,8 @@ void ClusterTest::WriteConfigFor(bool auto_approve, const std::string& db,
       << " max_load_per_core: 1000 }\n"
       << "worker { listen_address: \"127.0.0.1:0\" daemon_address: "
       << "\"127.0.0.1:" << port_ << "\" slots: 1 threads_per_task: 1"
-      << " heartbeat_interval_ms: 100 advertise_address: \"\" }\n"
+      << " heartbeat_interval_ms: 100 advertise_address: \"\"" << worker_metrics
+      << " }\n"
       << "ingester { poll_interval_ms: 100 listen_address: \"127.0.0.1:"
       << ingester_port_
       << "\" metrics_address: \"127.0.0.1:" << ingester_metrics_port_

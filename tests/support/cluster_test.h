@@ -42,6 +42,10 @@ class ClusterTest : public PipelineTest {
 
   // More of the config, written at its end (e.g. "cross_match { ... }").
   std::string extra_config_;
+  // Set before WriteConfig: workers serve /metrics on
+  // worker_metrics_port_ (so only one runs at a time).
+  bool worker_metrics_ = false;
+  int worker_metrics_port_ = 0;
   int port_ = 0;
   int ingester_port_ = 0;
   int monitor_port_ = 0;
