@@ -99,4 +99,18 @@ grpc::Status RpcSecurity::MayChangeState(const grpc::ServerContext* context) con
                             : "changing state needs the operator token (security.token_file)");
 }
 
+std::string RpcSecurity::Caller(const grpc::ServerContext* context) const {
+  if (tls()) {
+    std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
+    if (auth != nullptr && auth->IsPeerAuthenticated()) {
+      for (const grpc::string_ref& cn :
+           auth->FindPropertyValues("x509_common_name")) {
+        return absl::StrCat("cert:", absl::string_view(cn.data(), cn.size()));
+      }
+      return "cert";
+    }
+  }
+  return "token";
+}
+
 }  // namespace curator

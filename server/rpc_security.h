@@ -44,6 +44,9 @@ class RpcSecurity {
   // a certificate the CA signed, or the call carries the token.
   // Unauthenticated otherwise, saying what is missing.
   grpc::Status MayChangeState(const grpc::ServerContext* context) const;
+  // Who made a call MayChangeState let through, for the record:
+  // "cert:<common name>" for a client certificate, else "token".
+  std::string Caller(const grpc::ServerContext* context) const;
 
  private:
   std::string ca_pem_, cert_pem_, key_pem_, token_;
