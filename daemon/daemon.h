@@ -22,6 +22,7 @@
 #include "daemon/night_scanner.h"
 #include "daemon/operator_commands.h"
 #include "daemon/read_queries.h"
+#include "daemon/releases.h"
 #include "daemon/task_store.h"
 #include "daemon/worker_client.h"
 #include "daemon/worker_registry.h"
@@ -64,6 +65,8 @@ class Daemon {
   WorkerRegistry& workers() { return *workers_; }
   OperatorCommands& commands() { return *commands_; }
   ReadQueries& queries() { return *queries_; }
+  // Releases: frozen copies of the live archive (daemon/releases.h).
+  Releases& releases() { return *releases_; }
   Dispatcher& dispatcher() { return *dispatcher_; }
   TaskStore& tasks() { return *tasks_; }
   const archive::CuRegistry& registry() const { return *registry_; }
@@ -86,6 +89,7 @@ class Daemon {
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<OperatorCommands> commands_;
   std::unique_ptr<ReadQueries> queries_;
+  std::unique_ptr<Releases> releases_;
   std::unique_ptr<NightScanner> scanner_;
 };
 
