@@ -9,6 +9,9 @@
 //       deprecate FILE... --reason T | undeprecate FILE... |
 //       retire NIGHT --reason T | restore NIGHT | reload NIGHT
 //       --config F [--daemon HOST:PORT] [--json]
+//   curatorctl release create NAME [--until NIGHT] | release list |
+//       release verify NAME | release drop NAME
+//       --config F [--daemon HOST:PORT] [--json]
 //   curatorctl describe --json     every command, its arguments and types
 //
 // The last group talks to curator-daemon over gRPC; --json prints the
@@ -16,8 +19,9 @@
 // Exit codes: 0 done; 1 bad usage (including an argument the daemon finds
 // malformed); 2 done, with problems reported, or refused (changed files,
 // orphan catalogues, refused approvals, no such task, a change without
-// the certificate or token it needs); 3 failed (database or daemon
-// unreachable, an internal error).
+// the certificate or token it needs, a release whose nights are still
+// loading, a release that differs from its manifest); 3 failed (database
+// or daemon unreachable, an internal error).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -53,6 +57,9 @@ ABSL_FLAG(bool, all, false,
           "pending task");
 ABSL_DECLARE_FLAG(std::string, config);  // config/site_flags.cc
 ABSL_FLAG(bool, json, false, "Answer in JSON");
+ABSL_FLAG(std::string, until, "",
+          "release create: the last night (YYYYMMDD) the release holds "
+          "(default: every night)");
 ABSL_FLAG(std::string, daemon, "", "host:port of curator-daemon (default: daemon.listen_address)");
 ABSL_FLAG(std::string, state, "", "tasks: only tasks in this state");
 ABSL_FLAG(std::string, reason, "",
@@ -174,6 +181,22 @@ const std::vector<CommandSpec>& Commands() {
        "rows "
        "until the new ones are in",
        {{"night", "night", true, "YYYYMMDD"}}},
+      {"release create",
+       "a frozen, read-only copy of the live archive in schema "
+       "release_NAME, with its manifest (nights, rows and checksum per table)",
+       {{"name", "string", true, "1 to 40 of a-z, 0-9 and _"},
+        {"until", "night", false,
+         "the last night it holds (default: every night)"}}},
+      {"release list",
+       "the releases: nights, rows, checksum and size on disk per table",
+       {}},
+      {"release verify",
+       "recompute a release's rows and checksums; exit 2 naming every table "
+       "that differs from its manifest",
+       {{"name", "string", true, "the release"}}},
+      {"release drop",
+       "drop a release: its schema and manifest",
+       {{"name", "string", true, "the release"}}},
       {"describe", "these commands, as JSON with --json", {}},
   };
   return *commands;
@@ -360,6 +383,100 @@ class CuNames {
   std::map<int, std::string> names_;
   std::vector<std::string> order_;
 };
+
+// A release's manifest, for people.
+void PrintRelease(const curator::v1::ReleaseInfo& r) {
+  const std::string nights =
+      r.nights().empty() ? std::string("no nights")
+      : r.nights_size() == 1
+          ? absl::StrCat("1 night (", r.nights(0), ")")
+          : absl::StrCat(r.nights_size(), " nights (", r.nights(0), " to ",
+                         r.nights(r.nights_size() - 1), ")");
+  std::printf(
+      "release %s: schema %s, %s%s, made %s by %s with curator %s (event "
+      "%lld), %.1f MB\n",
+      r.name().c_str(), r.schema().c_str(), nights.c_str(),
+      r.until().empty() ? "" : absl::StrCat(", until ", r.until()).c_str(),
+      r.created_at().c_str(), r.producer().c_str(),
+      r.software_version().c_str(), static_cast<long long>(r.cu_event_id()),
+      r.bytes() / 1e6);
+  std::printf("  %-24s %12s %10s  %s\n", "TABLE", "ROWS", "MB", "CHECKSUM");
+  for (const auto& t : r.tables()) {
+    std::printf("  %-24s %12lld %10.1f  %s\n", t.table().c_str(),
+                static_cast<long long>(t.rows()), t.bytes() / 1e6,
+                t.checksum().c_str());
+  }
+}
+
+// The release commands ("release create" ...): the call, and the answer
+// printed unless --json. `code` becomes 2 when verify finds a difference.
+grpc::Status ReleaseCommand(curator::v1::Coordinator::Stub* stub,
+                            grpc::ClientContext* ctx,
+                            const std::string& command,
+                            const std::vector<std::string>& args,
+                            std::unique_ptr<google::protobuf::Message>* reply,
+                            int* code) {
+  const bool text = !absl::GetFlag(FLAGS_json);
+  grpc::Status st;
+  if (command == "release create" || command == "release verify") {
+    // A release copies or reads the whole archive: 41-45 s per million
+    // detections to make on the bench's machine, so about 12 h for a
+    // billion (README, "Releases"). An interrupted curatorctl does not
+    // stop the daemon; `release list` shows the release once it is made.
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::hours(48));
+  }
+  if (command == "release create") {
+    curator::v1::CreateReleaseRequest r;
+    r.set_name(args[0]);
+    r.set_until(absl::GetFlag(FLAGS_until));
+    auto out = std::make_unique<curator::v1::ReleaseInfo>();
+    st = stub->CreateRelease(ctx, r, out.get());
+    if (st.ok() && text) {
+      PrintRelease(*out);
+      std::printf("made in %.1f s\n", out->seconds());
+    }
+    *reply = std::move(out);
+  } else if (command == "release list") {
+    auto out = std::make_unique<curator::v1::ListReleasesResponse>();
+    st = stub->ListReleases(ctx, curator::v1::ListReleasesRequest(), out.get());
+    if (st.ok() && text) {
+      if (out->releases().empty()) std::printf("no releases\n");
+      for (const auto& r : out->releases()) PrintRelease(r);
+    }
+    *reply = std::move(out);
+  } else if (command == "release verify") {
+    curator::v1::ReleaseNameRequest r;
+    r.set_name(args[0]);
+    auto out = std::make_unique<curator::v1::VerifyReleaseResponse>();
+    st = stub->VerifyRelease(ctx, r, out.get());
+    if (st.ok() && text) {
+      int64_t rows = 0;
+      for (const auto& t : out->tables()) rows += t.rows();
+      std::printf(
+          "release %s: %s (%d tables, %lld rows, checked in %.1f s)\n",
+          out->name().c_str(),
+          out->unchanged() ? "unchanged, as its manifest says" : "CHANGED",
+          out->tables_size(), static_cast<long long>(rows), out->seconds());
+      for (const std::string& d : out->differences())
+        std::printf("  %s\n", d.c_str());
+    }
+    if (st.ok() && !out->unchanged()) *code = 2;
+    *reply = std::move(out);
+  } else {  // release drop
+    curator::v1::ReleaseNameRequest r;
+    r.set_name(args[0]);
+    auto out = std::make_unique<curator::v1::DropReleaseResponse>();
+    st = stub->DropRelease(ctx, r, out.get());
+    if (st.ok() && text) {
+      std::printf("release %s dropped: %.1f MB freed (event %lld)\n",
+                  out->name().c_str(), out->bytes() / 1e6,
+                  static_cast<long long>(out->cu_event_id()));
+    }
+    *reply = std::move(out);
+  }
+  return st;
+}
 
 // The daemon commands.
 int DaemonCommand(const std::string& command, const std::vector<std::string>& args) {
@@ -618,6 +735,8 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
       }
     }
     reply = std::move(out);
+  } else if (absl::StartsWith(command, "release ")) {
+    st = ReleaseCommand(stub.get(), &ctx, command, args, &reply, &code);
   } else if (command == "cancel" || command == "retry" || command == "reject" ||
              command == "rerun") {
     curator::v1::TaskIdsRequest r;
@@ -727,6 +846,9 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
+      "curatorctl release create NAME [--until NIGHT] | release list |\n"
+      "  release verify NAME | release drop NAME\n"
+      "  --config FILE [--daemon HOST:PORT] [--json]\n"
       "curatorctl migrate | register NIGHT... | register --all\n"
       "  [--config FILE] [--archive DIR] [--db CONNINFO]\n"
       "curatorctl tasks [--state S] | workers | plan | approve (--all | ID...) "
@@ -739,6 +861,25 @@ int main(int argc, char** argv) {
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) return Fail(1, "give a command: migrate, register, tasks, workers, plan, approve, pause or resume");
   const std::string command = args[1];
+  if (command == "release") {
+    const std::string sub = args.size() > 2 ? args[2] : "";
+    const std::vector<std::string> rest(
+        args.begin() + std::min<size_t>(args.size(), 3), args.end());
+    if (sub != "create" && sub != "list" && sub != "verify" && sub != "drop") {
+      return Fail(1,
+                  "release: give create NAME [--until NIGHT], list, verify "
+                  "NAME or drop NAME");
+    }
+    if (rest.size() != (sub == "list" ? 0u : 1u)) {
+      return Fail(1, sub == "list" ? "release list takes no arguments"
+                                   : absl::StrCat("release ", sub,
+                                                  ": give one release NAME"));
+    }
+    if (sub != "create" && !absl::GetFlag(FLAGS_until).empty()) {
+      return Fail(1, "--until goes with release create only");
+    }
+    return DaemonCommand("release " + sub, rest);
+  }
   if (command == "describe")
     return absl::GetFlag(FLAGS_roff) ? DescribeRoff() : Describe();
   for (const char* c :

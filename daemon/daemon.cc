@@ -36,6 +36,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& o,
   d->queries_ = std::make_unique<ReadQueries>(d->tasks_.get(), d->workers_.get(),
                                               d->dispatcher_.get(), d->commands_.get(),
                                               d->pool_.get(), registry, clock, o.archive_root);
+  d->releases_ =
+      std::make_unique<Releases>(d->pool_.get(), d->tasks_.get(), registry);
   d->scanner_ = std::make_unique<NightScanner>(o.archive_root, d->pool_.get(), d->tasks_.get());
   d->actions_ = std::make_unique<ArchiveActions>(o.archive_root, d->pool_.get(),
                                                  d->tasks_.get());

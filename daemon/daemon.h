@@ -24,6 +24,7 @@
 #include "daemon/night_scanner.h"
 #include "daemon/operator_commands.h"
 #include "daemon/read_queries.h"
+#include "daemon/releases.h"
 #include "daemon/task_store.h"
 #include "daemon/worker_client.h"
 #include "daemon/worker_registry.h"
@@ -68,6 +69,8 @@ class Daemon {
   OperatorCommands& commands() { return *commands_; }
   ArchiveActions& actions() { return *actions_; }
   ReadQueries& queries() { return *queries_; }
+  // Releases: frozen copies of the live archive (daemon/releases.h).
+  Releases& releases() { return *releases_; }
   Dispatcher& dispatcher() { return *dispatcher_; }
   TaskStore& tasks() { return *tasks_; }
   const archive::CuRegistry& registry() const { return *registry_; }
@@ -90,6 +93,7 @@ class Daemon {
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<OperatorCommands> commands_;
   std::unique_ptr<ReadQueries> queries_;
+  std::unique_ptr<Releases> releases_;
   std::unique_ptr<NightScanner> scanner_;
   std::unique_ptr<ArchiveActions> actions_;
   std::set<std::string> to_accept_;  // re-delivered nights the policy accepts

@@ -164,6 +164,32 @@ class CoordinatorService final : public v1::Coordinator::Service {
     CURATOR_MAY_CHANGE_STATE(context);
     return Answer(d_->commands().SetPaused(false), out);
   }
+  grpc::Status CreateRelease(grpc::ServerContext* context,
+                             const v1::CreateReleaseRequest* r,
+                             v1::ReleaseInfo* out) override {
+    CURATOR_MAY_CHANGE_STATE(context);
+    return Answer(d_->releases().Create(r->name(), r->until(),
+                                        security_->Caller(context)),
+                  out);
+  }
+  grpc::Status ListReleases(grpc::ServerContext*,
+                            const v1::ListReleasesRequest*,
+                            v1::ListReleasesResponse* out) override {
+    return Answer(d_->releases().List(), out);
+  }
+  // Reads only, as listings do.
+  grpc::Status VerifyRelease(grpc::ServerContext*,
+                             const v1::ReleaseNameRequest* r,
+                             v1::VerifyReleaseResponse* out) override {
+    return Answer(d_->releases().Verify(r->name()), out);
+  }
+  grpc::Status DropRelease(grpc::ServerContext* context,
+                           const v1::ReleaseNameRequest* r,
+                           v1::DropReleaseResponse* out) override {
+    CURATOR_MAY_CHANGE_STATE(context);
+    return Answer(d_->releases().Drop(r->name(), security_->Caller(context)),
+                  out);
+  }
 
  private:
   Daemon* d_;

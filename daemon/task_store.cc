@@ -643,6 +643,24 @@ absl::StatusOr<std::map<int64_t, std::vector<int64_t>>> TaskStore::ProcessingPre
   return out;
 }
 
+absl::StatusOr<std::vector<TaskRow>> TaskStore::Unsettled(
+    pg::Connection& conn, const std::string& until) {
+  const std::vector<std::string> settled = {
+      TaskStateName(TaskState::kIngested), TaskStateName(TaskState::kFailed),
+      TaskStateName(TaskState::kCancelled)};
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn.Exec(
+          absl::StrCat(
+              "SELECT ", kColumns,
+              " FROM curation.task WHERE state <> ALL($1::text[]) AND "
+              "($2::date "
+              "IS NULL OR night <= $2::date) ORDER BY night, cu, task_id"),
+          {pg::TextArray(settled),
+           until.empty() ? pg::Param() : pg::Param(until)}));
+  return ReadRows(r);
+}
+
 absl::StatusOr<std::map<std::string, int>> TaskStore::BusyByWorker() {
   CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
   CURATOR_ASSIGN_OR_RETURN(

@@ -186,6 +186,13 @@ class TaskStore {
   // Per pending or approved task, the other tasks it still waits for
   // before it is processed (for the planner).
   absl::StatusOr<std::map<int64_t, std::vector<int64_t>>> ProcessingPrerequisites();
+  // The tasks of the nights up to `until` (YYYYMMDD; every night if
+  // empty) that are not settled: neither ingested, failed nor cancelled,
+  // so work of theirs may still reach the archive. By night and CU. In
+  // the caller's transaction on `conn` (a release reads them in the
+  // snapshot it copies).
+  absl::StatusOr<std::vector<TaskRow>> Unsettled(pg::Connection& conn,
+                                                 const std::string& until);
   // How many tasks are dispatched to or running on each worker.
   absl::StatusOr<std::map<std::string, int>> BusyByWorker();
 

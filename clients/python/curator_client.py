@@ -94,8 +94,11 @@ class Curator:
         for spec in self.description["commands"]:
             if spec["name"] == "describe":
                 continue
-            self.commands[spec["name"]] = spec
-            setattr(self, spec["name"], self._method(spec))
+            # A command of two words ("release create") is the method
+            # release_create.
+            name = spec["name"].replace(" ", "_")
+            self.commands[name] = spec
+            setattr(self, name, self._method(spec))
 
     def _method(self, spec):
         positional = [a for a in spec["arguments"] if a["positional"]]
@@ -112,7 +115,7 @@ class Curator:
             except TypeError as e:
                 allowed = ", ".join(a["name"] for a in spec["arguments"]) or "none"
                 raise TypeError(f"{spec['name']}(): {e} (arguments: {allowed})") from None
-            argv = [spec["name"]]
+            argv = spec["name"].split(" ")
             for arg in spec["arguments"]:
                 value = bound.arguments.get(arg["name"])
                 if value is None:
@@ -127,7 +130,7 @@ class Curator:
                     argv.append(f"--{arg['name']}={values[0]}")
             return self._run(argv)
 
-        method.__name__ = spec["name"]
+        method.__name__ = spec["name"].replace(" ", "_")
         method.__signature__ = signature
         method.__doc__ = spec["help"] + "".join(
             f"\n  {a['name']} ({a['type']}): {a['help']}" for a in spec["arguments"])

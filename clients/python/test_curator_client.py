@@ -23,8 +23,9 @@ class DescriptionTest(unittest.TestCase):
     def test_every_described_command_is_a_method(self):
         names = {spec["name"] for spec in self.c.description["commands"]} - {"describe"}
         self.assertIn("approve", names)
+        self.assertIn("release create", names)
         for name in names:
-            self.assertTrue(callable(getattr(self.c, name)), name)
+            self.assertTrue(callable(getattr(self.c, name.replace(" ", "_"))), name)
 
     def test_arguments_are_checked_before_anything_runs(self):
         with self.assertRaisesRegex(TypeError, r"approve\(\): task_ids must be a list of int64"):
@@ -84,6 +85,11 @@ class DaemonTest(unittest.TestCase):
             self.c.log(999999)
         self.assertIn("no task 999999", e.exception.message)
         self.assertEqual(e.exception.exit_code, 2)
+        # A command of two words is a method with an underscore.
+        self.assertEqual(self.c.release_list(), {"releases": []})
+        with self.assertRaises(CuratorError) as e:
+            self.c.release_verify("nosuch")
+        self.assertIn("no release nosuch", e.exception.message)
 
 
 if __name__ == "__main__":
