@@ -403,6 +403,17 @@ absl::Status RegisterInTransaction(pg::Connection& conn, const std::string& dir,
         CURATOR_RETURN_IF_ERROR(insert(f, image_id, next));
         ++reg.pending_files;
       }
+      if (f.is_catalogue && pending && image_id != 0 &&
+          image_id != f.multiframe_id) {
+        // A pending catalogue registered before its image's new version
+        // (or a newer one) follows it.
+        CURATOR_RETURN_IF_ERROR(
+            conn.Exec("UPDATE curation.registered_file SET multiframe_id = $2 "
+                      "WHERE file_id = $1",
+                      {std::to_string(f.file_id), std::to_string(image_id)})
+                .status());
+        f.multiframe_id = image_id;
+      }
     }
     if (!f.is_catalogue) {
       image_id_by_stem[StemOfImage(f.file_name)] = f.multiframe_id;
@@ -433,10 +444,20 @@ absl::Status RegisterInTransaction(pg::Connection& conn, const std::string& dir,
   // Files gone from the directory: a pending version is forgotten (nothing
   // used it), a live one is marked missing until it is back or a delivery
   // without it is accepted.
+  // A pending catalogue that followed a pending image now gone goes too:
+  // the next registration links it again.
   CURATOR_RETURN_IF_ERROR(
-      conn.Exec("DELETE FROM curation.registered_file WHERE night = $1 AND "
-                "delivery > $2 AND "
-                "path <> ALL($3::text[])",
+      conn.Exec("WITH doomed AS (SELECT file_id FROM curation.registered_file "
+                "p WHERE p.night = $1 AND p.delivery > $2 "
+                "AND (p.path <> ALL($3::text[]) OR (p.kind = 'catalogue' "
+                "AND p.multiframe_id IN (SELECT g.multiframe_id "
+                "FROM curation.registered_file g WHERE g.night = p.night "
+                "AND g.delivery > $2 AND g.kind = 'image' "
+                "AND g.path <> ALL($3::text[]))))), "
+                "changes AS (DELETE FROM curation.file_change "
+                "WHERE file_id IN (SELECT file_id FROM doomed)) "
+                "DELETE FROM curation.registered_file "
+                "WHERE file_id IN (SELECT file_id FROM doomed)",
                 {reg.night, std::to_string(delivery), pg::TextArray(seen)})
           .status());
   CURATOR_ASSIGN_OR_RETURN(
@@ -557,6 +578,18 @@ absl::StatusOr<std::vector<CatalogueFile>> RegisteredCatalogues(pg::Connection& 
                 {night}));
   std::vector<CatalogueFile> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back({r.GetInt(i, 0), r.Get(i, 1), r.Get(i, 2)});
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> NightsWaiting(pg::Connection& conn) {
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn.Exec("SELECT to_char(n.night, 'YYYYMMDD') FROM curation.night n "
+                "WHERE n.retired_event IS NULL AND EXISTS (SELECT 1 "
+                "FROM curation.waiting_file f WHERE f.night = n.night) "
+                "ORDER BY n.night"));
+  std::vector<std::string> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(r.Get(i, 0));
   return out;
 }
 

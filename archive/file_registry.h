@@ -123,6 +123,10 @@ absl::StatusOr<DeliveryChanges> PendingChanges(pg::Connection& conn,
 absl::StatusOr<DeliveryChanges> AcceptDelivery(pg::Connection& conn,
                                                const std::string& night);
 
+// The nights, not retired, with files waiting in a next delivery (new,
+// changed or gone since their delivery), by night.
+absl::StatusOr<std::vector<std::string>> NightsWaiting(pg::Connection& conn);
+
 // True if `night` is YYYYMMDD naming a real calendar day.
 bool IsNightName(absl::string_view night);
 

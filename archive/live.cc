@@ -48,22 +48,27 @@ absl::StatusOr<int64_t> PublishDelivery(pg::Connection& conn,
       conn.Exec(
           absl::StrCat(
               "WITH changed AS (UPDATE multiframe m SET deprecated = g.code "
-              "FROM (SELECT "
-              "r.multiframe_id, CASE WHEN v.file_id IS NULL THEN ",
+              "FROM (SELECT r.multiframe_id, "
+              "CASE WHEN v.file_id IS NULL THEN ",
               kRemoved, " ELSE ", kSuperseded,
-              " END AS code, CASE WHEN v.file_id IS NULL THEN 'removed in "
-              "delivery ' "
+              " END AS code, "
+              "CASE WHEN v.file_id IS NULL THEN 'removed in delivery ' "
               "ELSE 'superseded by delivery ' END || r.superseded_in AS reason "
-              "FROM "
-              "curation.registered_file r JOIN curation.night n ON n.night = "
-              "r.night LEFT "
-              "JOIN curation.registered_file v ON v.path = r.path AND "
-              "v.delivery = "
-              "r.superseded_in WHERE r.night = $1 AND r.kind = 'image' AND "
-              "r.superseded_in <= n.delivery) g WHERE m.multiframe_id = "
-              "g.multiframe_id "
+              "FROM curation.registered_file r "
+              "JOIN curation.night n ON n.night = r.night "
+              "LEFT JOIN curation.registered_file v ON v.path = r.path "
+              "AND v.delivery = r.superseded_in "
+              "WHERE r.night = $1 AND r.kind = 'image' "
+              "AND r.superseded_in <= n.delivery "
+              // A version whose metadata did not load (its CU3 failed or
+              // left it out) replaces nothing: the old frame stays.
+              "AND (v.file_id IS NULL OR EXISTS (SELECT 1 FROM multiframe x "
+              "WHERE x.multiframe_id = v.multiframe_id))) g "
+              "WHERE m.multiframe_id = g.multiframe_id "
+              // An operator's deprecation gives way too: undeprecating the
+              // old version must not bring it back beside the new one.
               "AND m.deprecated IN (",
-              kLive, ", ", kPending,
+              kLive, ", ", kPending, ", ", kOperator,
               ") RETURNING m.multiframe_id, g.code, g.reason", kLogChanges),
           {night, event}));
   // In: the pending versions.
@@ -106,6 +111,26 @@ absl::StatusOr<std::vector<int64_t>> SetCode(
           {pg::TextArray(ids), std::to_string(cu_event_id), reason}));
   std::vector<int64_t> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back(r.GetInt(i, 0));
+  return out;
+}
+
+absl::StatusOr<Counts> Count(pg::Connection& conn) {
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result codes,
+      conn.Exec(
+          "SELECT c.name, (SELECT count(*) FROM multiframe m "
+          "WHERE m.deprecated = c.code) FROM curation.deprecation_code c"));
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result nights,
+      conn.Exec("SELECT (SELECT count(*) FROM curation.waiting_file), "
+                "(SELECT count(*) FROM curation.night "
+                "WHERE retired_event IS NOT NULL)"));
+  Counts out;
+  for (int i = 0; i < codes.rows(); ++i) {
+    out.frames_by_code[codes.Get(i, 0)] = codes.GetInt(i, 1);
+  }
+  out.files_waiting = nights.GetInt(0, 0);
+  out.nights_retired = nights.GetInt(0, 1);
   return out;
 }
 

@@ -8,6 +8,7 @@
 #ifndef CURATOR_ARCHIVE_LIVE_H_
 #define CURATOR_ARCHIVE_LIVE_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,14 @@ absl::StatusOr<std::vector<int64_t>> SetCode(
     pg::Connection& conn, const std::vector<int64_t>& multiframe_ids,
     const std::vector<int>& from, Code code, const std::string& reason,
     int64_t cu_event_id);
+
+// What the metrics show of it (daemon/daemon_metrics.h).
+struct Counts {
+  std::map<std::string, int64_t> frames_by_code;  // every code's name, live too
+  int64_t files_waiting = 0;  // registered for a next delivery, or missing
+  int64_t nights_retired = 0;
+};
+absl::StatusOr<Counts> Count(pg::Connection& conn);
 
 }  // namespace curator::archive::live
 

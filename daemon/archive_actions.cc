@@ -3,12 +3,14 @@
 #include <map>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "archive/file_registry.h"
 #include "archive/live.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "db/lock_keys.h"
 
 namespace curator::daemon {
 namespace {
@@ -33,8 +35,9 @@ v1::ChangesResponse ToProto(const archive::DeliveryChanges& c) {
 }
 
 // The frames `files` name (a multiframe's file name, its base name, or a
-// registered image's path) whose code is `code`, locked; a file naming
-// none is refused in `out`.
+// registered image's path) whose code is `code`, locked, out of retired
+// nights (restore a night to change its frames); a file naming none is
+// refused in `out`.
 absl::StatusOr<std::vector<int64_t>> FramesOf(pg::Connection& conn,
                                               const v1::FilesRequest& request,
                                               int code,
@@ -43,9 +46,12 @@ absl::StatusOr<std::vector<int64_t>> FramesOf(pg::Connection& conn,
   for (const std::string& file : request.files()) {
     CURATOR_ASSIGN_OR_RETURN(
         pg::Result r,
-        conn.Exec("SELECT m.multiframe_id, m.deprecated, c.name "
-                  "FROM multiframe m "
+        conn.Exec("SELECT m.multiframe_id, CASE WHEN n.retired_event IS "
+                  "NULL THEN m.deprecated ELSE -1 END, CASE WHEN "
+                  "n.retired_event IS NULL THEN c.name ELSE c.name || ', its "
+                  "night retired' END FROM multiframe m "
                   "JOIN curation.deprecation_code c ON c.code = m.deprecated "
+                  "JOIN curation.night n ON n.night = m.night "
                   "WHERE m.file_name = $1 "
                   "OR regexp_replace(m.file_name, '^.*/', '') = $1 "
                   "OR m.multiframe_id IN (SELECT multiframe_id "
@@ -141,6 +147,14 @@ absl::StatusOr<ArchiveActions::Action> ArchiveActions::BeginOnNight(
         absl::StrCat("'", night, "' is not a night (YYYYMMDD)"));
   }
   CURATOR_ASSIGN_OR_RETURN(Action a, Begin());
+  // The registration lock first, as registration takes it before the
+  // night's row: no deadlock with a scan of the night.
+  CURATOR_RETURN_IF_ERROR(
+      a.conn
+          ->Exec(absl::StrCat("SELECT pg_advisory_xact_lock(",
+                              pg::lock_keys::kRegisterNight, ")"),
+                 {night})
+          .status());
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
       a.conn->Exec("SELECT retired_event IS NOT NULL FROM curation.night "
@@ -261,9 +275,14 @@ absl::StatusOr<v1::ArchiveActionResponse> ArchiveActions::Retire(
   if (a.retired) {
     return a.Nothing(absl::StrCat("night ", night, " is retired already"));
   }
-  CURATOR_RETURN_IF_ERROR(tasks_->LockSettledNight(*a.conn, night));
+  CURATOR_RETURN_IF_ERROR(
+      tasks_->LockSettledNight(*a.conn, night, /*idle=*/true));
   // Its detections: every partition of the night's batches, detached (the
-  // parent's exclusive lock for a moment) and kept.
+  // parent's exclusive lock for a moment) and kept. A reader or a release
+  // holding the table makes the retire fail after a few seconds rather
+  // than queue every other reader behind it.
+  CURATOR_RETURN_IF_ERROR(
+      a.conn->Exec("SET LOCAL lock_timeout = '5s'").status());
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result parts,
       a.conn->Exec("SELECT c.relname FROM pg_inherits i "
@@ -274,11 +293,18 @@ absl::StatusOr<v1::ArchiveActionResponse> ArchiveActions::Retire(
                    {night}));
   for (int i = 0; i < parts.rows(); ++i) {
     const std::string part = a.conn->QuoteIdentifier(parts.Get(i, 0));
-    CURATOR_RETURN_IF_ERROR(
+    absl::Status detached =
         a.conn
             ->Exec(
                 absl::StrCat("ALTER TABLE detection DETACH PARTITION ", part))
-            .status());
+            .status();
+    if (absl::StrContains(detached.message(), "55P03")) {  // lock_timeout
+      return absl::FailedPreconditionError(absl::StrCat(
+          "night ", night,
+          " not retired: the detection table is in use (a "
+          "long query, or a release being made); try again later"));
+    }
+    CURATOR_RETURN_IF_ERROR(detached);
     CURATOR_RETURN_IF_ERROR(
         a.conn
             ->Exec(absl::StrCat("ALTER TABLE ", part,
@@ -312,6 +338,7 @@ absl::StatusOr<v1::ArchiveActionResponse> ArchiveActions::Restore(
   if (!a.retired) {
     return a.Nothing(absl::StrCat("night ", night, " is not retired"));
   }
+  CURATOR_RETURN_IF_ERROR(tasks_->LockSettledNight(*a.conn, night));
   // Each kept partition back where it was: its range is its batch's
   // block of ids.
   CURATOR_ASSIGN_OR_RETURN(

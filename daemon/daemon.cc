@@ -1,5 +1,6 @@
 #include "daemon/daemon.h"
 
+#include "archive/file_registry.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "daemon/daemon_metrics.h"
@@ -55,26 +56,36 @@ void Daemon::SetWake(std::function<void()> wake) {
   commands_->SetWake(std::move(wake));
 }
 
-absl::Status Daemon::Tick() {
-  CURATOR_RETURN_IF_ERROR(scanner_->Scan());
-  if (options_.accept_redeliveries) {
-    for (std::string& night : scanner_->Redelivered())
-      to_accept_.insert(std::move(night));
-    // A night with a task in flight is accepted at a later pass.
-    for (auto it = to_accept_.begin(); it != to_accept_.end();) {
-      absl::StatusOr<v1::ArchiveActionResponse> a =
-          actions_->Accept(*it, "policy");
-      if (!a.ok() &&
-          a.status().code() == absl::StatusCode::kFailedPrecondition) {
-        ++it;
-        continue;
-      }
-      if (!a.ok())
-        CURATOR_LOG(WARNING)
-            << "night " << *it << ": not accepted: " << a.status();
-      it = to_accept_.erase(it);
+absl::Status Daemon::AcceptWaiting() {
+  std::vector<std::string> nights;
+  {
+    CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+    CURATOR_ASSIGN_OR_RETURN(nights, archive::NightsWaiting(*conn));
+  }
+  const absl::Time now = clock_->Now();
+  for (const std::string& night : nights) {
+    auto next = next_accept_.find(night);
+    if (next != next_accept_.end() && now < next->second) continue;
+    absl::StatusOr<v1::ArchiveActionResponse> a =
+        actions_->Accept(night, "policy");
+    if (a.ok()) {
+      next_accept_.erase(night);
+      continue;
+    }
+    // Busy (a task in flight) or broken: again later, not at every pass
+    // (an accept registers the night again first).
+    next_accept_[night] = now + absl::Seconds(10);
+    if (a.status().code() != absl::StatusCode::kFailedPrecondition) {
+      CURATOR_LOG(WARNING) << "night " << night
+                           << ": not accepted: " << a.status();
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::Tick() {
+  CURATOR_RETURN_IF_ERROR(scanner_->Scan());
+  if (options_.accept_redeliveries) CURATOR_RETURN_IF_ERROR(AcceptWaiting());
   CURATOR_RETURN_IF_ERROR(workers_->ReclaimSilent().status());
   workers_->CheckLinks(*client_);
   CURATOR_ASSIGN_OR_RETURN(std::vector<int64_t> decided, tasks_->ApplyBatchOutcomes());

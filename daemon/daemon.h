@@ -11,8 +11,8 @@
 #define CURATOR_DAEMON_DAEMON_H_
 
 #include <functional>
+#include <map>
 #include <memory>
-#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -96,7 +96,10 @@ class Daemon {
   std::unique_ptr<Releases> releases_;
   std::unique_ptr<NightScanner> scanner_;
   std::unique_ptr<ArchiveActions> actions_;
-  std::set<std::string> to_accept_;  // re-delivered nights the policy accepts
+  // Nights with files waiting, accepted by the policy
+  // (accept_redeliveries), each tried again no sooner than this.
+  absl::Status AcceptWaiting();
+  std::map<std::string, absl::Time> next_accept_;
 };
 
 }  // namespace curator::daemon

@@ -4,6 +4,7 @@
 
 #include "archive/batch_state.h"
 #include "archive/batch_store.h"
+#include "archive/live.h"
 #include "base/status.h"
 #include "daemon/task_state.h"
 #include "server/metrics.h"
@@ -86,6 +87,21 @@ absl::Status DatabaseMetrics(TaskStore& task_store, pg::ConnectionPool& pool,
     m.Add("curator_log_messages_total", "counter",
           "Warnings and errors logged by tasks and ingests.", {{"level", level}}, n);
   }
+  CURATOR_ASSIGN_OR_RETURN(archive::live::Counts live,
+                           archive::live::Count(*conn));
+  for (const auto& [code, n] : live.frames_by_code) {
+    m.Add("curator_frames", "gauge",
+          "Frames (multiframes) in the archive, by deprecation code "
+          "(live: in the live views).",
+          {{"deprecated", code}}, static_cast<double>(n));
+  }
+  m.Add("curator_files_waiting_acceptance", "gauge",
+        "Files of registered nights changed, new or gone since the night's "
+        "delivery, waiting for curatorctl accept.",
+        {}, static_cast<double>(live.files_waiting));
+  m.Add("curator_nights_retired", "gauge",
+        "Nights out of the live archive (curatorctl retire).", {},
+        static_cast<double>(live.nights_retired));
   return absl::OkStatus();
 }
 

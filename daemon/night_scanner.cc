@@ -24,16 +24,23 @@ absl::Status NightScanner::Scan() {
     auto seen = done_.find(night);
     if (seen != done_.end() && seen->second == mtime) continue;
     const bool again = seen != done_.end();
-    archive::NightRegistration reg;
+    absl::StatusOr<archive::NightRegistration> registered;
     {
       CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
-      CURATOR_ASSIGN_OR_RETURN(reg, archive::RegisterNight(*conn, archive_root_, night));
+      registered = archive::RegisterNight(*conn, archive_root_, night);
     }
+    if (!registered.ok()) {
+      // This night only: the others go on, and it is tried again.
+      CURATOR_LOG(WARNING) << "night " << night
+                           << " not registered: " << registered.status();
+      continue;
+    }
+    const archive::NightRegistration& reg = *registered;
     CURATOR_ASSIGN_OR_RETURN(int created, tasks_->CreateNightTasks(night));
     CURATOR_LOG(INFO) << "night " << night << ": " << reg.files.size() << " files registered ("
                       << reg.new_files << " new), " << created << " tasks created";
     for (const std::string& p : reg.problems) CURATOR_LOG(WARNING) << p;
-    if (again) redelivered_.push_back(night);
+    if (again) CURATOR_LOG(INFO) << "night " << night << " sent again";
     done_[night] = mtime;
   }
   return absl::OkStatus();

@@ -274,6 +274,14 @@ absl::StatusOr<v1::ReleaseInfo> Releases::Create(const std::string& name,
   CURATOR_RETURN_IF_ERROR(
       conn.Exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").status());
   CURATOR_RETURN_IF_ERROR(conn.ExecScript(kStableText));
+  // The tables before the snapshot: a partition detached (a night
+  // retired) after the snapshot would otherwise vanish from the copy
+  // while its frames stay in it.
+  CURATOR_RETURN_IF_ERROR(
+      conn.Exec("LOCK TABLE multiframe, multiframe_detector, "
+                "multiframe_header_card, detection, source, source_detection, "
+                "source_night IN ACCESS SHARE MODE")
+          .status());
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result existing,
       conn.Exec("SELECT state FROM curation.release WHERE name = $1", {name}));

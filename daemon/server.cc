@@ -103,8 +103,11 @@ class CoordinatorService final : public v1::Coordinator::Service {
                           v1::GetTaskLogResponse* out) override {
     return Answer(d_->queries().GetTaskLog(r->task_id()), out);
   }
-  grpc::Status ListChanges(grpc::ServerContext*, const v1::NightRequest* r,
+  // Registers the night again: a state change.
+  grpc::Status ListChanges(grpc::ServerContext* context,
+                           const v1::NightRequest* r,
                            v1::ChangesResponse* out) override {
+    CURATOR_MAY_CHANGE_STATE(context);
     return Answer(d_->actions().Changes(r->night()), out);
   }
   grpc::Status Accept(grpc::ServerContext* context, const v1::NightRequest* r,

@@ -292,7 +292,7 @@ absl::StatusOr<MoveResult> TaskStore::Rerun(const std::vector<int64_t>& ids) {
 }
 
 absl::Status TaskStore::LockSettledNight(pg::Connection& conn,
-                                         const std::string& night) {
+                                         const std::string& night, bool idle) {
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
       conn.Exec("SELECT t.task_id, c.name, t.state FROM curation.task t JOIN "
@@ -302,15 +302,19 @@ absl::Status TaskStore::LockSettledNight(pg::Connection& conn,
   std::vector<std::string> busy;
   for (int i = 0; i < r.rows(); ++i) {
     const std::string state = r.Get(i, 2);
-    if (state == "dispatched" || state == "running" || state == "done") {
+    if (state == "dispatched" || state == "running" || state == "done" ||
+        (idle && (state == "pending" || state == "approved"))) {
       busy.push_back(absl::StrCat("task ", r.Get(i, 0), " (", r.Get(i, 1),
                                   ") is ", state));
     }
   }
   if (busy.empty()) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
-      "night ", night, " is being processed or loaded (",
-      absl::StrJoin(busy, ", "), "): try again when its batches are in"));
+      "night ", night,
+      idle ? " has work to do (" : " is being processed or loaded (",
+      absl::StrJoin(busy, ", "),
+      idle ? "): let it finish or cancel it first"
+           : "): try again when its batches are in"));
 }
 
 absl::StatusOr<std::vector<int64_t>> TaskStore::RerunNightIn(
@@ -327,6 +331,16 @@ absl::StatusOr<std::vector<int64_t>> TaskStore::RerunNightIn(
               "$1::date AND c.input = ANY($2::text[]) AND t.state = ANY('",
               FromSql(TaskEvent::kRerun), "') RETURNING t.task_id"),
           {night, pg::TextArray(inputs)}));
+  // Tasks of those CUs not yet run again (pending or approved, perhaps
+  // after a lost attempt) start a generation too: a late batch of an
+  // attempt made before the new delivery is then replaced, never loaded.
+  CURATOR_RETURN_IF_ERROR(
+      conn.Exec("UPDATE curation.task t SET generation = generation + 1, "
+                "updated_at = now() FROM curation.cu c WHERE c.cu = t.cu "
+                "AND t.night = $1::date AND c.input = ANY($2::text[]) "
+                "AND t.state IN ('pending', 'approved')",
+                {night, pg::TextArray(inputs)})
+          .status());
   std::vector<int64_t> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back(r.GetInt(i, 0));
   std::sort(out.begin(), out.end());
@@ -342,7 +356,9 @@ absl::StatusOr<std::vector<TaskRow>> TaskStore::Ready() {
       conn->Exec(
           absl::StrCat("SELECT ", kColumns,
                        " FROM curation.task t WHERE t.state = 'approved' AND "
-                       "(t.not_before IS NULL "
+                       "NOT EXISTS (SELECT 1 FROM curation.night n WHERE "
+                       "n.night = t.night AND n.retired_event IS NOT NULL) "
+                       "AND (t.not_before IS NULL "
                        "OR t.not_before <= ",
                        At(1),
                        ") AND NOT EXISTS (SELECT 1 FROM "

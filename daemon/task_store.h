@@ -122,8 +122,10 @@ class TaskStore {
   // For an action on a night's archive rows (daemon/archive_actions.h),
   // in the caller's transaction on `conn`, the night's tasks locked:
   // FailedPrecondition naming them if a task of the night is in flight
-  // (dispatched, running, or done with its batch not yet in).
-  absl::Status LockSettledNight(pg::Connection& conn, const std::string& night);
+  // (dispatched, running, or done with its batch not yet in); with
+  // `idle`, also if one waits to run (pending, approved).
+  absl::Status LockSettledNight(pg::Connection& conn, const std::string& night,
+                                bool idle = false);
   // Then reruns (as Rerun) every finished task of the night whose CU reads
   // one of `inputs` (images, catalogues, database); returns them.
   absl::StatusOr<std::vector<int64_t>> RerunNightIn(

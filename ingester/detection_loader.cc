@@ -56,12 +56,13 @@ std::string PartitionName(const std::string& night, int64_t base) {
 // A rerun's detections take the place of the replaced batches': their
 // rows are deleted in the load's transaction, on every path that loads
 // (even one that loads no rows), and the night's frames switch to the
-// delivery these detections are of (archive/live.h). DELETE locks only
-// those rows, so readers and other ingests go on; the emptied tables are
-// dropped after the commit (AfterCommit), where the parent's exclusive
-// lock is held for a moment and cannot deadlock with another load. Their
-// ids are not reused.
+// delivery these detections are of (archive/live.h). The DELETE locks
+// only those rows; the parent is locked exclusively at the end of the load
+// only, until its commit (see below); the emptied tables are dropped after
+// the commit (AfterCommit), where the parent's exclusive lock is held for a
+// moment. Their ids are not reused.
 absl::Status ReplaceNight(const LoadInput& in) {
+  bool emptied = false;
   for (const ReplacedBatch& old : in.replaced) {
     CURATOR_ASSIGN_OR_RETURN(std::optional<archive::IdBlock> old_block,
                              archive::BatchStore::IdBlockOf(in.conn, old.batch_id));
@@ -72,6 +73,23 @@ absl::Status ReplaceNight(const LoadInput& in) {
     if (exists.Get(0, 0) != "t") continue;
     CURATOR_RETURN_IF_ERROR(
         in.conn.Exec(absl::StrCat("DELETE FROM ", in.conn.QuoteIdentifier(name))).status());
+    emptied = true;
+  }
+  if (emptied) {
+    // A reader in READ COMMITTED plans its query (which partitions
+    // `detection` has) before it takes the snapshot it runs with: planned
+    // before this commit and run after it, it would see the old rows
+    // deleted and not the new partition, neither night. The exclusive
+    // lock, held from here to the commit, waits for the readers already
+    // planned and makes the next ones plan after it. Bounded, as the
+    // readers that come meanwhile queue behind it: a long reader or a
+    // release being made fails the load, which is retried.
+    CURATOR_RETURN_IF_ERROR(
+        in.conn.Exec("SET LOCAL lock_timeout = '2s'").status());
+    CURATOR_RETURN_IF_ERROR(
+        in.conn.Exec("LOCK TABLE detection IN ACCESS EXCLUSIVE MODE").status());
+    CURATOR_RETURN_IF_ERROR(
+        in.conn.Exec("SET LOCAL lock_timeout = DEFAULT").status());
   }
   return archive::live::PublishDelivery(in.conn, in.manifest.night(),
                                         in.manifest.cu_event_id())
@@ -371,10 +389,14 @@ absl::Status DetectionLoader::AfterCommit(pg::Connection& conn, const v1::Manife
   // emptied it: one left by a drop that timed out goes now.
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result left,
-      conn.Exec("SELECT c.relname FROM curation.id_block i JOIN curation.batch b USING "
+      conn.Exec("SELECT c.relname FROM curation.id_block i JOIN curation.batch "
+                "b USING "
                 "(batch_id) JOIN pg_class c ON c.relname = 'detection_' || "
-                "to_char(b.night, 'YYYYMMDD') || '_b' || i.base WHERE b.state = 'replaced' AND "
-                "i.id_kind = 'obj_id' AND c.relkind = 'r'"));
+                "to_char(b.night, 'YYYYMMDD') || '_b' || i.base WHERE b.state "
+                "= 'replaced' AND "
+                "i.id_kind = 'obj_id' AND c.relkind = 'r' AND c.relnamespace = "
+                "(SELECT relnamespace FROM pg_class WHERE oid = "
+                "'detection'::regclass)"));
   for (int i = 0; i < left.rows(); ++i) {
     const std::string name = left.Get(i, 0);
     CURATOR_ASSIGN_OR_RETURN(pg::Transaction tx, pg::Transaction::Begin(conn));

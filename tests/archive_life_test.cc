@@ -27,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/archive_digest.h"
 #include "tests/support/cluster_test.h"
+#include "tests/support/http.h"
 #include "tests/support/temp_dir.h"
 
 namespace curator {
@@ -75,6 +76,14 @@ class ArchiveLifeTest : public testing::ClusterTest {
         "SELECT coalesce(max(multiframe_id), 0) FROM multiframe WHERE "
         "file_name = '",
         file, "' AND deprecated = ", code));
+  }
+  // The live detections of an image file.
+  int64_t DetectionsOf(const std::string& file) {
+    return Count(
+        absl::StrCat("SELECT count(*) FROM live_detection d JOIN "
+                     "multiframe m USING (multiframe_id) WHERE "
+                     "m.file_name = '",
+                     file, "'"));
   }
   // (count, min obj_id, max obj_id) of the night's live detections.
   static std::string NightDetections(pg::Connection& c) {
@@ -167,6 +176,8 @@ TEST_F(ArchiveLifeTest, AnAcceptedReDeliveryMakesTheArchiveOfAFreshLoad) {
     // Nothing changed in the archive yet; the operator sees it waiting.
     EXPECT_EQ(NightDetections(*conn_), before);
     EXPECT_THAT(Ctl("nights").output, HasSubstr("8 files changed, waiting"));
+    EXPECT_THAT(testing::Http("GET", monitor_port_, "/metrics").body,
+                HasSubstr("\ncurator_files_waiting_acceptance 8\n"));
 
     // A reader counting the night's detections while it is redone.
     Reader reader(conninfo());
@@ -199,6 +210,13 @@ TEST_F(ArchiveLifeTest, AnAcceptedReDeliveryMakesTheArchiveOfAFreshLoad) {
               0);
     EXPECT_THAT(Ctl("nights").output,
                 HasSubstr("; delivery 2; 3 frames deprecated\n"));
+    const std::string metrics =
+        testing::Http("GET", monitor_port_, "/metrics").body;
+    EXPECT_THAT(metrics,
+                HasSubstr("\ncurator_frames{deprecated=\"superseded\"} 2\n"));
+    EXPECT_THAT(metrics,
+                HasSubstr("\ncurator_frames{deprecated=\"removed\"} 1\n"));
+    EXPECT_THAT(metrics, HasSubstr("\ncurator_files_waiting_acceptance 0\n"));
     // The action is an event, with who asked.
     EXPECT_EQ(Count("SELECT count(*) FROM curation.cu_event WHERE kind = "
                     "'accept' AND producer = "
@@ -358,12 +376,136 @@ TEST_F(ArchiveLifeTest,
   EXPECT_EQ(Count("SELECT count(*) FROM multiframe WHERE deprecated = 30"), 0);
 }
 
+// With daemon.accept_redeliveries, a night sent again (its marker's time
+// stamp moves) is accepted by the policy, recorded as such, and redone.
+TEST_F(ArchiveLifeTest, ThePolicyAcceptsANightSentAgain) {
+  Generate(Survey(1, 2, 40, 128));
+  testing::TempDir redo;
+  synth::Options second = Survey(1, 2, 50, 128);
+  second.out_dir = redo.path();
+  second.seed = 5;
+  Generate(second);
+  extra_daemon_config_ = "accept_redeliveries: true ";
+  WriteConfig(/*auto_approve=*/true);
+  testing::Process daemon = Daemon();
+  testing::Process worker = Worker("w1");
+  testing::Process ingester = Ingester();
+  ASSERT_TRUE(Settled(0, absl::Seconds(90))) << daemon.Log();
+  const std::vector<std::string> images = Images(archive_);
+  const int64_t old_id = Frame(images[1], 0);
+  const int64_t detections_before = DetectionsOf(images[1]);
+  ASSERT_GT(detections_before, 0);
+  // Changed, but not sent again: nothing happens by itself.
+  for (const std::string& f : {images[1], CatalogueOf(images[1])}) {
+    fs::copy_file(NightDir(redo.path()) + "/" + f, NightDir(archive_) + "/" + f,
+                  fs::copy_options::overwrite_existing);
+  }
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_EQ(Count("SELECT count(*) FROM curation.cu_event WHERE kind = "
+                  "'accept'"),
+            0);
+  TouchMarker(archive_);
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        return Count(
+                   "SELECT count(*) FROM curation.cu_event WHERE kind = "
+                   "'accept' AND producer = 'policy'") == 1;
+      },
+      absl::Seconds(30)))
+      << daemon.Log();
+  ASSERT_TRUE(Settled(3, absl::Seconds(90))) << daemon.Log();
+  EXPECT_EQ(Frame(images[1], 10), old_id);
+  EXPECT_GT(Frame(images[1], 0), old_id);
+  // Its detections are the new catalogue's (50 sources a detector, not 40).
+  EXPECT_GT(DetectionsOf(images[1]), detections_before);
+}
+
+// A delivery seen in steps before it is accepted: a catalogue changed
+// before its image follows the image's new version; a file changed twice
+// and then gone is forgotten; a retired night runs nothing until it is
+// restored.
+TEST_F(ArchiveLifeTest, ChangesSeenInStepsEndAsTheLastStepSays) {
+  Generate(Survey(1, 3, 40, 128));
+  testing::TempDir redo;
+  synth::Options second = Survey(1, 3, 50, 128);
+  second.out_dir = redo.path();
+  second.seed = 9;
+  Generate(second);
+  WriteConfig(/*auto_approve=*/true);
+  testing::Process daemon = Daemon();
+  testing::Process worker = Worker("w1");
+  testing::Process ingester = Ingester();
+  ASSERT_TRUE(Settled(0, absl::Seconds(90))) << daemon.Log();
+  const std::vector<std::string> images = Images(archive_);
+  const auto bring = [&](const std::string& f) {
+    fs::copy_file(NightDir(redo.path()) + "/" + f, NightDir(archive_) + "/" + f,
+                  fs::copy_options::overwrite_existing);
+  };
+  const auto changes = [&] {
+    testing::CommandResult c = Ctl(absl::StrCat("changes ", kNight));
+    EXPECT_EQ(c.exit_code, 0) << c.output;
+    return c.output;
+  };
+  // Frame 1: the catalogue first, then the image.
+  bring(CatalogueOf(images[0]));
+  EXPECT_THAT(changes(), HasSubstr("1 changes"));
+  bring(images[0]);
+  EXPECT_THAT(changes(), HasSubstr("2 changes"));
+  // Frame 3's image: changed, changed again (its size too), then gone.
+  bring(images[2]);
+  changes();
+  { std::ofstream(NightDir(archive_) + "/" + images[2], std::ios::app) << "x"; }
+  changes();
+  fs::remove(NightDir(archive_) + "/" + images[2]);
+  const std::string seen = changes();
+  // Frame 1's image and catalogue, frame 3's image gone and its catalogue
+  // left without one.
+  EXPECT_THAT(seen, HasSubstr("4 changes")) << seen;
+  EXPECT_THAT(seen, HasSubstr("removed   image")) << seen;
+  EXPECT_THAT(seen, HasSubstr("orphaned  catalogue")) << seen;
+
+  testing::CommandResult accept = Ctl(absl::StrCat("accept ", kNight));
+  ASSERT_EQ(accept.exit_code, 0) << accept.output;
+  ASSERT_TRUE(Settled(3, absl::Seconds(90))) << daemon.Log();
+  // Frame 1's new version is live with the new catalogue's detections.
+  const int64_t live_id = Frame(images[0], 0);
+  EXPECT_GT(live_id, 0);
+  EXPECT_GT(DetectionsOf(images[0]), 0);
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM detection WHERE "
+                               "multiframe_id = ",
+                               live_id)),
+            DetectionsOf(images[0]));
+  EXPECT_GT(Frame(images[2], 11), 0);  // removed
+  EXPECT_EQ(Count("SELECT count(*) FROM live_multiframe"), 2);
+
+  // Retired: a rerun of its CU4 waits until the night is restored.
+  ASSERT_EQ(Ctl(absl::StrCat("retire ", kNight, " --reason=test")).exit_code,
+            0);
+  const std::string cu4 =
+      std::to_string(Count("SELECT task_id FROM curation.task WHERE cu = 4"));
+  ASSERT_EQ(Ctl("rerun " + cu4).exit_code, 0);
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_EQ(
+      Count("SELECT count(*) FROM curation.task WHERE state = 'approved'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM detection"), 0);
+  ASSERT_EQ(Ctl(absl::StrCat("restore ", kNight)).exit_code, 0);
+  ASSERT_TRUE(Settled(4, absl::Seconds(90))) << daemon.Log();
+  EXPECT_EQ(Count("SELECT count(*) FROM live_multiframe"), 2);
+  EXPECT_EQ(Count("SELECT count(*) - count(DISTINCT obj_id) FROM detection"),
+            0);
+  EXPECT_EQ(Count("SELECT count(*) FROM detection d JOIN multiframe m USING "
+                  "(multiframe_id) WHERE m.deprecated <> 0"),
+            0);
+}
+
 // SIGKILLs of the daemon, the worker and the ingester at random moments of
 // accepts (the night's content flipping between two deliveries) and
 // reloads: after the restarts each run ends with the live archive a load
 // of the delivery the night says is live, never between two, and never
-// a detection twice.
-TEST_F(ArchiveLifeTest, KillsDuringAcceptsAndReloadsLeaveTheOldStateOrTheNew) {
+// a detection twice. Then the daemon is killed while it makes a release:
+// the release is whole (it verifies) or not there at all.
+TEST_F(ArchiveLifeTest,
+       KillsDuringAcceptsReloadsAndReleasesLeaveTheOldStateOrTheNew) {
   Generate(Survey(1, 3, 40, 128));
   testing::TempDir b;
   synth::Options other = Survey(1, 3, 55, 128);
@@ -406,6 +548,7 @@ TEST_F(ArchiveLifeTest, KillsDuringAcceptsAndReloadsLeaveTheOldStateOrTheNew) {
 
   std::mt19937 random(20071021);
   int kills = 0;
+  int releases = 0;  // of the ten tried
   int content = 0;  // 0: delivery A's files, 1: B's
   for (int run = 0; run < 10; ++run) {
     const bool accept = run % 2 == 0;
@@ -453,8 +596,38 @@ TEST_F(ArchiveLifeTest, KillsDuringAcceptsAndReloadsLeaveTheOldStateOrTheNew) {
     }
     EXPECT_EQ(Count("SELECT count(*) - count(DISTINCT obj_id) FROM detection"),
               0);
+
+    // A release made while the daemon is killed: whole, or none at all.
+    const std::string name = absl::StrCat("r", run);
+    std::thread create([&] { (void)Ctl("release create " + name); });
+    absl::SleepFor(
+        absl::Milliseconds(std::uniform_int_distribution<int>(0, 400)(random)));
+    procs[0]->Signal(SIGKILL);
+    procs[0]->Wait(absl::Seconds(10));
+    ++kills;
+    start(0);
+    create.join();
+    const int64_t schema = Count(absl::StrCat(
+        "SELECT count(*) FROM pg_namespace WHERE nspname = 'release_", name,
+        "'"));
+    const int64_t manifest = Count(
+        absl::StrCat("SELECT count(*) FROM curation.release WHERE name = '",
+                     name, "' AND state = 'frozen'"));
+    EXPECT_EQ(schema, manifest) << "run " << run;
+    if (manifest == 1) {
+      testing::CommandResult verify;
+      testing::WaitUntil(
+          [&] {
+            verify = Ctl("release verify " + name);
+            return verify.exit_code != 3;  // the daemon is back
+          },
+          absl::Seconds(30));
+      EXPECT_EQ(verify.exit_code, 0) << "run " << run << ": " << verify.output;
+      ++releases;
+    }
   }
-  EXPECT_GE(kills, 20);
+  EXPECT_GE(kills, 30);
+  RecordProperty("releases_made", releases);
   // The two contents really differ, so the check above could fail.
   EXPECT_NE(digest_of[0].at("detection"), digest_of[1].at("detection"));
 }

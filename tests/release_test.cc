@@ -363,14 +363,15 @@ TEST_F(ReleaseTest,
   ASSERT_TRUE(AllIngested(3, absl::Seconds(60)))
       << daemon->Log() << ingester.Log();
 
-  // Its last table waits behind a lock, everything before it copied in
-  // the release's transaction; then the daemon is killed.
+  // Its manifest waits behind a lock, every table copied in the
+  // release's transaction; then the daemon is killed.
   auto holder = pg::Connection::Connect(conninfo());
   ASSERT_TRUE(holder.ok()) << holder.status();
-  ASSERT_TRUE((*holder)
-                  ->ExecScript(
-                      "BEGIN; LOCK TABLE source_night IN ACCESS EXCLUSIVE MODE")
-                  .ok());
+  ASSERT_TRUE(
+      (*holder)
+          ->ExecScript("BEGIN; LOCK TABLE curation.release_table IN ACCESS "
+                       "EXCLUSIVE MODE")
+          .ok());
   auto ctl = testing::Process::Start(
       {Bin("daemon/curatorctl"), "release", "create", "k", "--config", config_,
        "--daemon", absl::StrCat("127.0.0.1:", port_)},
@@ -378,7 +379,7 @@ TEST_F(ReleaseTest,
   ASSERT_TRUE(ctl.ok()) << ctl.status();
   const std::string waiting =
       "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-      "AND query LIKE 'CREATE TABLE \"release_k\".\"source_night\"%'";
+      "AND query LIKE 'INSERT INTO curation.release_table%'";
   ASSERT_TRUE(testing::WaitUntil([&] { return Count(waiting) == 1; },
                                  absl::Seconds(30)))
       << daemon->Log() << ctl->Log();
@@ -393,7 +394,7 @@ TEST_F(ReleaseTest,
       [&] {
         return Count(
                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
-                   "'CREATE TABLE \"release_k\"%'") == 0;
+                   "'INSERT INTO curation.release_table%'") == 0;
       },
       absl::Seconds(30)));
   EXPECT_EQ(Schemas("release_k"), 0);

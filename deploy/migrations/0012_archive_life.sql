@@ -66,6 +66,14 @@ CREATE UNIQUE INDEX registered_file_frame_delivery
   ON curation.registered_file (multiframe_id, kind, delivery);
 CREATE INDEX registered_file_frame ON curation.registered_file (multiframe_id);
 
+-- Files waiting in a night's next delivery: registered for it (new or
+-- changed), or live and gone from the directory.
+CREATE VIEW curation.waiting_file AS
+  SELECT f.* FROM curation.registered_file f
+  JOIN curation.night n ON n.night = f.night
+  WHERE f.superseded_in IS NULL
+    AND (f.delivery > n.delivery OR f.missing_since IS NOT NULL);
+
 -- A retired night's detection partitions, detached and kept here.
 CREATE SCHEMA IF NOT EXISTS curation_retired;
 

@@ -56,7 +56,7 @@ void ClusterTest::WriteConfigFor(bool auto_approve, const std::string& db,
       << " retry_backoff_ms: 200"
       // Every process of the test, and other tests, share
       // this machine: its load says nothing about a worker.
-      << " max_load_per_core: 1000 }\n"
+      << " max_load_per_core: 1000 " << extra_daemon_config_ << "}\n"
       << "worker { listen_address: \"127.0.0.1:0\" daemon_address: "
       << "\"127.0.0.1:" << port_ << "\" slots: 1 threads_per_task: 1"
       << " heartbeat_interval_ms: 100 advertise_address: \"\"" << worker_metrics

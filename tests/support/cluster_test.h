@@ -40,8 +40,10 @@ class ClusterTest : public PipelineTest {
   // "http://127.0.0.1:<monitor port>".
   std::string MonitorUrl() const;
 
-  // More of the config, written at its end (e.g. "cross_match { ... }").
+  // More of the config, written at its end (e.g. "cross_match { ... }"),
+  // and more of its daemon section (e.g. "accept_redeliveries: true").
   std::string extra_config_;
+  std::string extra_daemon_config_;
   // Set before WriteConfig: workers serve /metrics on
   // worker_metrics_port_ (so only one runs at a time).
   bool worker_metrics_ = false;
