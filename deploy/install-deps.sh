@@ -10,6 +10,10 @@ packages=(
   # RPC and serialisation
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev
+  # JSON for every --json answer, the describe document and the audit log:
+  # a real library, so control characters, key order and 64-bit numbers
+  # come out right (hand-written escaping did not)
+  nlohmann-json3-dev
   # data formats
   libcfitsio-dev libturbojpeg0-dev
   # database client and server
