@@ -1,5 +1,10 @@
 #include "base/cli.h"
 
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/flags/internal/parse.h"
+#include "absl/flags/internal/usage.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
@@ -40,6 +45,17 @@ void InitCommandLine(const std::string& program, const std::string& usage) {
   config.normalize_filename = SourcePath;
   absl::SetFlagsUsageConfig(config);
   absl::SetProgramUsageMessage(usage);
+}
+
+std::vector<char*> ParseCommandLine(int argc, char** argv) {
+  namespace fi = absl::flags_internal;
+  std::vector<char*> args = fi::ParseCommandLineImpl(
+      argc, argv, fi::ArgvListAction::kRemoveParsedArgs,
+      fi::UsageFlagsAction::kIgnoreUsage,
+      fi::OnUndefinedFlag::kAbortIfUndefined);
+  if (fi::HandleUsageFlags(std::cout, absl::ProgramUsageMessage()) != -1)
+    std::exit(0);
+  return args;
 }
 
 }  // namespace curator

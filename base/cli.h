@@ -9,10 +9,15 @@
 #define CURATOR_BASE_CLI_H_
 
 #include <string>
+#include <vector>
 
 namespace curator {
 
 void InitCommandLine(const std::string& program, const std::string& usage);
+
+// absl::ParseCommandLine, but --help, --helpfull and --version exit 0
+// (Abseil's exits 1 for help: a script asking for help did not fail).
+std::vector<char*> ParseCommandLine(int argc, char** argv);
 
 // "curatorctl 0.2.0 (commit 1a53bf0...)".
 std::string VersionLine(const std::string& program);

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
       "  tasks to curator-worker servers, serves the operator's API "
       "(curatorctl)\n"
       "  and the Load Monitor. See curator-daemon(1).");
-  absl::ParseCommandLine(argc, argv);
+  curator::ParseCommandLine(argc, argv);
   auto site = curator::SiteFromFlags();
   if (!site.ok()) {
     std::fprintf(stderr, "curator-daemon: %s\n", std::string(site.status().message()).c_str());

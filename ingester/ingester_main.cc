@@ -65,7 +65,7 @@ int IngesterMain(int argc, char** argv, IngestHooks* hooks) {
       "curator-ingester [--config F | --archive DIR --db CONNINFO] [--once]\n"
       "  Loads ready batches from staging/ into PostgreSQL, each verified,\n"
       "  validated and published in one transaction. See curator-ingester(1).");
-  absl::ParseCommandLine(argc, argv);
+  curator::ParseCommandLine(argc, argv);
   auto site = SiteFromFlags();
   if (!site.ok()) return Fail(1, std::string(site.status().message()));
   if (absl::GetFlag(FLAGS_once)) return RunOnce(site->config, hooks);

@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
       "curator-synth",
       "Writes synthetic survey nights.\n"
       "  curator-synth --out DIR [--nights N] [--frames N] [--size PIX] ...");
-  absl::ParseCommandLine(argc, argv);
+  curator::ParseCommandLine(argc, argv);
   using namespace curator::synth;
 
   Options o;

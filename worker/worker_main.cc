@@ -93,7 +93,7 @@ int WorkerMain(int argc, char** argv, TaskHooks* hooks) {
                   "  serve: run the tasks curator-daemon dispatches; run: one "
                   "CU of one night "
                   "here,\n  then exit. See curator-worker(1).");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  std::vector<char*> args = curator::ParseCommandLine(argc, argv);
   if (args.size() == 2 && std::string(args[1]) == "serve") return Serve(hooks);
   if (args.size() != 2 || std::string(args[1]) != "run") {
     return Fail(1, "usage: curator-worker serve --config F | run --cu CU --night YYYYMMDD ...");
