@@ -1,6 +1,7 @@
 #include "daemon/read_queries.h"
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -176,7 +177,16 @@ absl::StatusOr<v1::ListBatchesResponse> ReadQueries::ListBatches() {
     b->set_cu(static_cast<v1::Cu>(r.cu));
     b->set_night(r.night);
     b->set_state(archive::StateName(r.state));
-    b->set_rows_per_table(r.rows_per_table);
+    if (!r.rows_per_table.empty()) {
+      const nlohmann::json rows =
+          nlohmann::json::parse(r.rows_per_table, nullptr, false);
+      if (rows.is_object()) {
+        for (const auto& [table, n] : rows.items()) {
+          if (n.is_number_integer())
+            (*b->mutable_rows_by_table())[table] = n.get<int64_t>();
+        }
+      }
+    }
     b->set_ingest_ms(r.ingest_ms);
     b->set_report(r.report);
     b->set_rows(r.rows);

@@ -156,11 +156,23 @@ async function workersPage() {
 
 async function batchesPage() {
   const [batches] = await Promise.all([get("/api/batches"), cuNames()]);
-  const rows = (batches.batches || []).map((b) => el("tr", { "data-batch": b.batch_id },
-    el("td", {}, b.batch_id), el("td", {}, b.night), el("td", {}, cuName(b.cu)),
-    stateCell(b.state), num(b.rows), el("td", {}, b.rows_per_table),
-    num(b.ingest_ms ? Number(b.ingest_ms).toFixed(0) + " ms" : ""),
-    el("td", {}, b.held_by ? "held by " + b.held_by + " since " + b.held_since : b.report)));
+  const rows =
+      (batches.batches || [])
+          .map(
+              (b) =>
+                  el('tr', {'data-batch': b.batch_id}, el('td', {}, b.batch_id),
+                     el('td', {}, b.night), el('td', {}, cuName(b.cu)),
+                     stateCell(b.state), num(b.rows),
+                     el('td', {},
+                        Object.entries(b.rows_by_table || {})
+                            .map(([t, n]) => t + ': ' + n)
+                            .join(', ')),
+                     num(b.ingest_ms ? Number(b.ingest_ms).toFixed(0) + ' ms' :
+                                       ''),
+                     el('td', {},
+                        b.held_by ?
+                            'held by ' + b.held_by + ' since ' + b.held_since :
+                            b.report)));
   return [el("h2", {}, "Batches"),
     table(["Batch", "Night", "CU", "State", "Rows", "Rows per table", "Ingest time", "Report"],
           rows, "batches")];
