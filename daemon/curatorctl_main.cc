@@ -1,73 +1,87 @@
-// curatorctl: the operator's command line.
+// curatorctl: the operator's command line. Its commands, their arguments,
+// answers and exit codes are one table (daemon/curatorctl_commands.h);
+// `curatorctl --help` lists them, `curatorctl help COMMAND` explains one.
 //
-//   curatorctl migrate  [--config F | --db CONNINFO]
-//   curatorctl register NIGHT... | --all   [--config F | --archive DIR --db
-//   CONNINFO] curatorctl tasks [--state S] | workers | plan | approve (--all |
-//   ID...) |
-//       reject ID... | cancel ID... | retry ID... | rerun ID... | cus |
-//       pause | resume | changes NIGHT | accept NIGHT |
-//       deprecate FILE... --reason T | undeprecate FILE... |
-//       retire NIGHT --reason T | restore NIGHT | reload NIGHT
-//       --config F [--daemon HOST:PORT] [--json]
-//   curatorctl release create NAME [--until NIGHT] | release list |
-//       release verify NAME | release drop NAME
-//       --config F [--daemon HOST:PORT] [--json]
-//   curatorctl describe --json     every command, its arguments and types
-//
-// The last group talks to curator-daemon over gRPC; --json prints the
-// reply as JSON (protobuf's mapping) for scripts.
-// Exit codes: 0 done; 1 bad usage (including an argument the daemon finds
-// malformed); 2 done, with problems reported, or refused (changed files,
-// orphan catalogues, refused approvals, no such task, a change without
-// the certificate or token it needs, a release whose nights are still
-// loading, a release that differs from its manifest); 3 failed (database
-// or daemon unreachable, an internal error).
+// Most commands ask curator-daemon over gRPC; migrate and register work
+// on the database themselves. --json prints the answer as one JSON object
+// (server/proto_json.h: every field in a fixed order, numbers as
+// numbers) for scripts. Exit codes: 0 done; 1 bad usage; 2 done with
+// problems reported, or refused; 3 failed (unreachable, internal error).
+#include <grpcpp/create_channel.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
-#include <string>
 #include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
 #include <vector>
 
-#include "absl/flags/declare.h"
 #include "absl/flags/commandlineflag.h"
+#include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "curator/v1/services.grpc.pb.h"
-#include <google/protobuf/util/json_util.h>
-#include <grpcpp/create_channel.h>
-#include "archive/layout.h"
-#include "db/migrations.h"
-#include "config/config.h"
-#include "db/pg.h"
-#include "server/rpc_security.h"
-#include "config/site.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "archive/cu_registry.h"
 #include "archive/file_registry.h"
+#include "archive/layout.h"
+#include "base/cli.h"
+#include "config/config.h"
+#include "config/site.h"
+#include "curator/v1/ctl.pb.h"
+#include "curator/v1/services.grpc.pb.h"
+#include "daemon/curatorctl_commands.h"
+#include "db/migrations.h"
+#include "db/pg.h"
+#include "server/proto_json.h"
+#include "server/rpc_security.h"
 
-ABSL_FLAG(bool, all, false,
-          "register: every night under incoming/ with a transfer marker; approve: every "
-          "pending task");
 ABSL_DECLARE_FLAG(std::string, config);  // config/site_flags.cc
-ABSL_FLAG(bool, json, false, "Answer in JSON");
+ABSL_FLAG(bool, json, false, "answer in JSON, one object (watch: one a line)");
+ABSL_FLAG(std::string, daemon, "",
+          "host:port of curator-daemon (default: the config's "
+          "daemon.listen_address)");
+ABSL_FLAG(bool, all, false,
+          "register: every night under incoming/ with a transfer marker; "
+          "approve: every pending "
+          "task");
+ABSL_FLAG(std::string, state, "", "tasks, batches: only those in this state");
+ABSL_FLAG(std::string, night, "",
+          "tasks, batches, watch: only this night (YYYYMMDD)");
+ABSL_FLAG(std::string, cu, "", "tasks, batches: only this CU (e.g. CU4 or 4)");
+ABSL_FLAG(std::string, reason, "",
+          "deprecate, undeprecate, retire: why (kept with the change)");
 ABSL_FLAG(std::string, until, "",
           "release create: the last night (YYYYMMDD) the release holds "
           "(default: every night)");
-ABSL_FLAG(std::string, daemon, "", "host:port of curator-daemon (default: daemon.listen_address)");
-ABSL_FLAG(std::string, state, "", "tasks: only tasks in this state");
-ABSL_FLAG(std::string, reason, "",
-          "deprecate, retire: why (kept with the change)");
+ABSL_FLAG(double, interval, 2, "watch: seconds between looks");
+ABSL_FLAG(double, timeout, 0,
+          "watch: give up after this many seconds (0: never)");
+ABSL_FLAG(int64_t, limit, 0, "audit: at most this many entries (default 100)");
+ABSL_FLAG(std::string, command, "", "audit: only entries of this command");
+ABSL_FLAG(int64_t, before, 0, "audit: only entries older than this id");
 ABSL_FLAG(bool, roff, false,
           "describe: as the manual page curatorctl(1), in roff");
 
 namespace {
+
+namespace v1 = curator::v1;
+using curator::ctl::ArgSpec;
+using curator::ctl::CommandSpec;
+using curator::ctl::Where;
 
 int Fail(int code, const std::string& message) {
   std::fprintf(stderr, "curatorctl: %s\n", message.c_str());
@@ -93,299 +107,167 @@ int ExitFor(absl::StatusCode code) {
   }
 }
 
-}  // namespace
+bool Json() { return absl::GetFlag(FLAGS_json); }
 
-// Every command, its arguments and their types: the usage text and
-// `curatorctl describe --json` (from which a client library can build its
-// API) both come from here.
-struct ArgSpec {
-  const char* name;
-  const char* type;  // "string", "int64", "int64[]", "bool", "night", "night[]"
-  bool positional;
-  const char* help;
-};
-struct CommandSpec {
-  const char* name;
-  const char* help;
-  std::vector<ArgSpec> args;
-};
-const std::vector<CommandSpec>& Commands() {
-  static const std::vector<CommandSpec>* commands = new std::vector<
-      CommandSpec>{
-      {"migrate", "bring the database schema up to date", {}},
-      {"register",
-       "register the files of nights (ids at once)",
-       {{"nights", "night[]", true, "YYYYMMDD nights"},
-        {"all", "bool", false, "every night with a transfer marker"}}},
-      {"tasks",
-       "the daemon's tasks",
-       {{"state", "string", false, "only tasks in this state"}}},
-      {"workers", "the workers, their load and last heartbeat", {}},
-      {"plan", "which worker would run what, and the estimated finish", {}},
-      {"approve",
-       "let pending tasks run",
-       {{"task_ids", "int64[]", true, "tasks to approve"},
-        {"all", "bool", false, "every pending task"}}},
-      {"reject",
-       "approved tasks back to pending",
-       {{"task_ids", "int64[]", true, "tasks"}}},
-      {"cancel",
-       "stop tasks, also on their workers",
-       {{"task_ids", "int64[]", true, "tasks"}}},
-      {"retry",
-       "failed or cancelled tasks back to pending, with a fresh budget of "
-       "attempts",
-       {{"task_ids", "int64[]", true, "tasks"}}},
-      {"rerun",
-       "finished tasks (done, ingested, failed, cancelled) back to pending, to "
-       "be "
-       "processed again; the new batch replaces the old",
-       {{"task_ids", "int64[]", true, "tasks"}}},
-      {"cus",
-       "the curation use cases the daemon knows, and what each waits for",
-       {}},
-      {"nights", "nights, their files and their tasks' states", {}},
-      {"batches",
-       "batches: ready, waiting, ingested, quarantined, with rows and timings",
-       {}},
-      {"log",
-       "a task's steps and its errors and warnings",
-       {{"task_id", "int64", true, "task"}}},
-      {"status", "tasks by state, workers alive, batches by state", {}},
-      {"pause", "stop dispatching new tasks", {}},
-      {"resume", "dispatch again", {}},
-      {"changes",
-       "a night's files changed, new or gone since its tasks were made",
-       {{"night", "night", true, "YYYYMMDD"}}},
-      {"accept",
-       "make a night's changed files its delivery and process again what they "
-       "touch",
-       {{"night", "night", true, "YYYYMMDD"}}},
-      {"deprecate",
-       "take frames out of the live archive (kept for audit)",
-       {{"files", "string[]", true, "file names or paths of images"},
-        {"reason", "string", false, "why (required)"}}},
-      {"undeprecate",
-       "bring frames an operator deprecated back",
-       {{"files", "string[]", true, "file names or paths of images"},
-        {"reason", "string", false, "why"}}},
-      {"retire",
-       "take a night out of the live archive (its detections kept)",
-       {{"night", "night", true, "YYYYMMDD"},
-        {"reason", "string", false, "why (required)"}}},
-      {"restore",
-       "bring a retired night back",
-       {{"night", "night", true, "YYYYMMDD"}}},
-      {"reload",
-       "process every CU of a night again from its files; readers see the old "
-       "rows "
-       "until the new ones are in",
-       {{"night", "night", true, "YYYYMMDD"}}},
-      {"release create",
-       "a frozen, read-only copy of the live archive in schema "
-       "release_NAME, with its manifest (nights, rows and checksum per table)",
-       {{"name", "string", true, "1 to 40 of a-z, 0-9 and _"},
-        {"until", "night", false,
-         "the last night it holds (default: every night)"}}},
-      {"release list",
-       "the releases: nights, rows, checksum and size on disk per table",
-       {}},
-      {"release verify",
-       "recompute a release's rows and checksums; exit 2 naming every table "
-       "that differs from its manifest",
-       {{"name", "string", true, "the release"}}},
-      {"release drop",
-       "drop a release: its schema and manifest",
-       {{"name", "string", true, "the release"}}},
-      {"describe", "these commands, as JSON with --json", {}},
-  };
-  return *commands;
+void PrintJson(const google::protobuf::Message& m) {
+  std::printf("%s\n", curator::JsonText(curator::ProtoToJson(m)).c_str());
+  std::fflush(stdout);
 }
 
-std::string JsonQuote(absl::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out + "\"";
+// "850 ms", "12 s", "3 min 4 s", "2 h 5 min"; "-" for an unknown (< 0).
+std::string Duration(double seconds) {
+  if (seconds < 0) return "-";
+  if (seconds < 1) return absl::StrCat(static_cast<int>(seconds * 1000), " ms");
+  const int64_t s = static_cast<int64_t>(seconds + 0.5);
+  if (s < 60) return absl::StrCat(s, " s");
+  if (s < 3600) return absl::StrCat(s / 60, " min ", s % 60, " s");
+  return absl::StrCat(s / 3600, " h ", (s % 3600) / 60, " min");
 }
 
-int Describe() {
-  std::vector<std::string> commands;
-  for (const CommandSpec& c : Commands()) {
-    std::vector<std::string> args;
-    for (const ArgSpec& a : c.args) {
-      args.push_back(absl::StrCat("{\"name\": ", JsonQuote(a.name), ", \"type\": ", JsonQuote(a.type),
-                                  ", \"positional\": ", a.positional ? "true" : "false",
-                                  ", \"help\": ", JsonQuote(a.help), "}"));
-    }
-    commands.push_back(absl::StrCat("{\"name\": ", JsonQuote(c.name), ", \"help\": ", JsonQuote(c.help),
-                                    ", \"arguments\": [", absl::StrJoin(args, ", "), "]}"));
+// 2411917 -> "2,411,917".
+std::string Count(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
   }
-  std::printf(
-      "{\"program\": \"curatorctl\", \"common_options\": [{\"name\": \"json\", \"type\": "
-      "\"bool\"}, {\"name\": \"config\", \"type\": \"string\"}, {\"name\": \"daemon\", \"type\": "
-      "\"string\"}, {\"name\": \"db\", \"type\": \"string\"}, {\"name\": \"archive\", \"type\": "
-      "\"string\"}], \"exit_codes\": {\"0\": \"done\", \"1\": \"bad usage\", \"2\": \"done, with "
-      "problems reported, or refused\", \"3\": \"failed\"}, \"commands\": [%s]}\n",
-      absl::StrJoin(commands, ", ").c_str());
-  return 0;
+  return n < 0 ? "-" + out : out;
 }
 
-// Text for a roff line: backslashes escaped, a '-' that starts a word (an
-// option) a minus sign, a leading '.' or '\'' not taken as a request.
-std::string Roff(absl::string_view text) {
-  std::string out =
-      text.empty() || (text[0] != '.' && text[0] != '\'') ? "" : "\\&";
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\\') {
-      out += "\\e";
-    } else if (text[i] == '-' && (i == 0 || text[i - 1] == ' ' ||
-                                  text[i - 1] == '-' || text[i - 1] == '(')) {
-      out += "\\-";
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
+bool IsNight(const std::string& s) {
+  return s.size() == 8 && std::all_of(s.begin(), s.end(), absl::ascii_isdigit);
 }
 
-// How an argument is written: "--state STATE", "--all", "TASK_ID...",
-// "TASK_ID"; an option in brackets in a synopsis.
-std::string RoffArgument(const ArgSpec& a, bool in_synopsis) {
-  const bool many = absl::EndsWith(a.type, "[]");
-  std::string value = absl::AsciiStrToUpper(a.name);
-  if (!a.positional) {
-    return absl::StrCat(in_synopsis ? "[" : "", "\\fB\\-\\-", a.name, "\\fR",
-                        absl::string_view(a.type) == "bool"
-                            ? ""
-                            : absl::StrCat(" \\fI", value, "\\fR"),
-                        in_synopsis ? "]" : "");
-  }
-  if (many && absl::EndsWith(value, "S")) value.pop_back();
-  return absl::StrCat("\\fI", value, "\\fR", many ? "..." : "");
-}
-
-// `curatorctl describe --roff`: the manual page curatorctl(1), which the
-// build generates and the package installs. Its commands come from
-// Commands() and its options from the flags' own help, as the usage text
-// and `describe --json` do, so the page cannot drift from the program.
-int DescribeRoff() {
-  std::printf(
-      ".TH CURATORCTL 1 \"\" \"Curator %s\" \"Curator\"\n"
-      ".SH NAME\n"
-      "curatorctl \\- the Curator operator's command line\n"
-      ".SH SYNOPSIS\n"
-      ".B curatorctl\n"
-      ".I command\n"
-      ".RI [ argument ...]\n"
-      ".RB [ \\-\\-config\n"
-      ".IR FILE ]\n"
-      ".RB [ \\-\\-json ]\n"
-      ".SH DESCRIPTION\n"
-      "curatorctl brings the archive database's schema up to date,\n"
-      "registers the files of nights, and asks curator-daemon about its\n"
-      "tasks, workers, plans, nights and batches, or tells it what to run.\n"
-      ".PP\n"
-      "\\fBmigrate\\fR and \\fBregister\\fR work on the database (and the\n"
-      "archive) themselves: they need \\fB\\-\\-config\\fR, or\n"
-      "\\fB\\-\\-db\\fR (and \\fB\\-\\-archive\\fR). The other commands ask\n"
-      "curator-daemon over gRPC, at \\fB\\-\\-daemon\\fR or the\n"
-      "configuration's daemon.listen_address, with the configuration's TLS\n"
-      "certificate or operator token.\n"
-      ".PP\n"
-      "With \\fB\\-\\-json\\fR a command answers in JSON (protobuf's\n"
-      "mapping), for scripts. \\fBdescribe \\-\\-json\\fR describes every\n"
-      "command and its arguments, from which the Python module\n"
-      "curator_client builds its API.\n"
-      ".SH COMMANDS\n",
-      CURATOR_VERSION);
-  for (const CommandSpec& c : Commands()) {
-    std::vector<std::string> synopsis = {absl::StrCat("\\fB", c.name, "\\fR")};
-    for (const ArgSpec& a : c.args) synopsis.push_back(RoffArgument(a, true));
-    std::printf(".TP\n%s\n%s.\n", absl::StrJoin(synopsis, " ").c_str(),
-                Roff(c.help).c_str());
-    if (c.args.empty()) continue;
-    std::printf(".RS\n");
-    for (const ArgSpec& a : c.args) {
-      std::printf(".TP\n%s\n%s.\n", RoffArgument(a, false).c_str(),
-                  Roff(a.help).c_str());
-    }
-    std::printf(".RE\n");
-  }
-  // Every option curatorctl has (its own and the site's), sorted; absl's
-  // own (--flagfile, --help...) are left to --helpfull.
-  std::vector<const absl::CommandLineFlag*> flags;
-  for (const auto& [name, flag] : absl::GetAllFlags()) {
-    if (!absl::StrContains(flag->Filename(), "absl/")) flags.push_back(flag);
-  }
-  std::sort(flags.begin(), flags.end(),
-            [](auto* a, auto* b) { return a->Name() < b->Name(); });
-  std::printf(".SH OPTIONS\n");
-  for (const absl::CommandLineFlag* f : flags) {
-    const std::string name(f->Name());
-    const std::string value =
-        f->IsOfType<bool>()
-            ? ""
-            : absl::StrCat(" \\fI", absl::AsciiStrToUpper(name), "\\fR");
-    std::printf(".TP\n\\fB\\-\\-%s\\fR%s\n%s.\n", name.c_str(), value.c_str(),
-                Roff(f->Help()).c_str());
-  }
-  std::printf(
-      ".SH EXIT STATUS\n"
-      ".TP\n0\ndone.\n"
-      ".TP\n1\nbad usage, including an argument the daemon finds malformed.\n"
-      ".TP\n2\ndone, with problems reported, or refused: changed files,\n"
-      "orphan catalogues, refused approvals, no such task, a change without\n"
-      "the certificate or token it needs.\n"
-      ".TP\n3\nfailed: the database or the daemon unreachable, an internal\n"
-      "error.\n"
-      ".SH FILES\n"
-      ".TP\n/etc/curator/curator.conf\n"
-      "the site's configuration (protobuf text format); an annotated\n"
-      "example is in /usr/share/doc/curator.\n"
-      ".SH SEE ALSO\n"
-      ".BR curator\\-daemon (1),\n"
-      ".BR curator\\-worker (1),\n"
-      ".BR curator\\-ingester (1),\n"
-      "/usr/share/doc/curator/README.md\n");
-  return 0;
+// "CU4" or "4" -> 4; 0 if it is neither.
+int ParseCu(const std::string& s) {
+  int n = 0;
+  absl::string_view digits = s;
+  if (absl::StartsWithIgnoreCase(digits, "cu")) digits.remove_prefix(2);
+  return absl::SimpleAtoi(digits, &n) && n > 0 ? n : 0;
 }
 
 // "CU3" for a CU id, from the daemon's registry (ListCus), fetched once.
 class CuNames {
  public:
-  explicit CuNames(curator::v1::Coordinator::Stub* stub) : stub_(stub) {}
+  explicit CuNames(v1::Coordinator::Stub* stub) : stub_(stub) {}
   std::string operator()(int cu) {
-    if (names_.empty()) {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-      curator::v1::ListCusResponse cus;
-      if (stub_->ListCus(&ctx, curator::v1::ListCusRequest(), &cus).ok()) {
-        for (const auto& c : cus.cus()) {
-          names_[c.cu()] = c.name();
-          order_.push_back(c.name());
-        }
-      }
-    }
+    Fetch();
     auto it = names_.find(cu);
     return it != names_.end() ? it->second : absl::StrCat("CU", cu);
   }
   // Every CU's name, in planning order.
   const std::vector<std::string>& order() {
-    (*this)(0);
+    Fetch();
     return order_;
   }
 
  private:
-  curator::v1::Coordinator::Stub* stub_;
+  void Fetch() {
+    if (fetched_) return;
+    fetched_ = true;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(10));
+    v1::ListCusResponse cus;
+    if (stub_->ListCus(&ctx, v1::ListCusRequest(), &cus).ok()) {
+      for (const auto& c : cus.cus()) {
+        names_[c.cu()] = c.name();
+        order_.push_back(c.name());
+      }
+    }
+  }
+  v1::Coordinator::Stub* stub_;
+  bool fetched_ = false;
   std::map<int, std::string> names_;
   std::vector<std::string> order_;
 };
 
+// The filters of tasks, batches and watch, checked.
+struct Filter {
+  std::string state, night;
+  int cu = 0;
+  bool Keeps(const std::string& s, const std::string& n, int c) const {
+    return (state.empty() || s == state) && (night.empty() || n == night) &&
+           (cu == 0 || c == cu);
+  }
+};
+
+// One call to the daemon.
+struct Daemon {
+  std::string address;
+  std::unique_ptr<v1::Coordinator::Stub> stub;
+  curator::RpcSecurity security;
+  std::unique_ptr<grpc::ClientContext> Context(
+      std::chrono::seconds deadline = std::chrono::seconds(30)) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + deadline);
+    security.Authorize(ctx.get());
+    return ctx;
+  }
+  int Failed(const grpc::Status& st) const {
+    return Fail(ExitFor(static_cast<absl::StatusCode>(st.error_code())),
+                absl::StrCat("daemon at ", address, ": ", st.error_message()));
+  }
+};
+
+std::string Progress(const v1::TaskInfo& t) {
+  if (t.state() != "running" && t.state() != "dispatched") return "";
+  std::string out = absl::StrCat(t.files_done(), "/", t.files(), " files");
+  if (t.remaining_seconds() > 0)
+    absl::StrAppend(&out, ", about ", Duration(t.remaining_seconds()), " left");
+  else if (t.elapsed_seconds() > 0)
+    absl::StrAppend(&out, ", ", Duration(t.elapsed_seconds()), " so far");
+  return out;
+}
+
+std::string TaskNote(const v1::TaskInfo& t) {
+  if (!t.waiting_for().empty())
+    return absl::StrCat("waits for ", absl::StrJoin(t.waiting_for(), "; "));
+  if (const std::string p = Progress(t); !p.empty()) return p;
+  return t.batch_id().empty() ? t.last_error() : t.batch_id();
+}
+
+void PrintTasks(const v1::ListTasksResponse& out, CuNames& cu_name) {
+  std::printf("%8s  %-8s  %-4s  %-10s  %5s  %8s  %-12s  %s\n", "TASK", "NIGHT",
+              "CU", "STATE", "FILES", "ATTEMPTS", "WORKER",
+              "PROGRESS / BATCH / LAST ERROR / WAITING FOR");
+  for (const auto& t : out.tasks()) {
+    std::printf("%8lld  %-8s  %-4s  %-10s  %5d  %8d  %-12s  %s\n",
+                static_cast<long long>(t.task_id()), t.night().c_str(),
+                cu_name(t.cu()).c_str(), t.state().c_str(), t.files(),
+                t.attempts(), t.worker_id().c_str(), TaskNote(t).c_str());
+  }
+}
+
+v1::StatusSummary Summarize(const v1::ListTasksResponse& tasks,
+                            const v1::ListBatchesResponse& batches) {
+  v1::StatusSummary s;
+  for (const auto& name : curator::ctl::FindCommand("tasks")->args[0].choices) {
+    (*s.mutable_tasks())[name] = 0;
+  }
+  for (const auto& name :
+       curator::ctl::FindCommand("batches")->args[0].choices) {
+    (*s.mutable_batches())[name] = 0;
+  }
+  for (const auto& t : tasks.tasks()) (*s.mutable_tasks())[t.state()]++;
+  for (const auto& b : batches.batches()) (*s.mutable_batches())[b.state()]++;
+  return s;
+}
+
+std::string JoinCounts(const google::protobuf::Map<std::string, int32_t>& m,
+                       const std::vector<std::string>& order) {
+  std::vector<std::string> parts;
+  for (const std::string& k : order) {
+    auto it = m.find(k);
+    if (it != m.end() && it->second > 0)
+      parts.push_back(absl::StrCat(it->second, " ", k));
+  }
+  return parts.empty() ? std::string("none") : absl::StrJoin(parts, ", ");
+}
+
 // A release's manifest, for people.
-void PrintRelease(const curator::v1::ReleaseInfo& r) {
+void PrintRelease(const v1::ReleaseInfo& r) {
   const std::string nights =
       r.nights().empty() ? std::string("no nights")
       : r.nights_size() == 1
@@ -400,332 +282,627 @@ void PrintRelease(const curator::v1::ReleaseInfo& r) {
       r.created_at().c_str(), r.producer().c_str(),
       r.software_version().c_str(), static_cast<long long>(r.cu_event_id()),
       r.bytes() / 1e6);
-  std::printf("  %-24s %12s %10s  %s\n", "TABLE", "ROWS", "MB", "CHECKSUM");
+  std::printf("  %-24s %14s %10s  %s\n", "TABLE", "ROWS", "MB", "CHECKSUM");
   for (const auto& t : r.tables()) {
-    std::printf("  %-24s %12lld %10.1f  %s\n", t.table().c_str(),
-                static_cast<long long>(t.rows()), t.bytes() / 1e6,
-                t.checksum().c_str());
+    std::printf("  %-24s %14s %10.1f  %s\n", t.table().c_str(),
+                Count(t.rows()).c_str(), t.bytes() / 1e6, t.checksum().c_str());
   }
 }
 
-// The release commands ("release create" ...): the call, and the answer
-// printed unless --json. `code` becomes 2 when verify finds a difference.
-grpc::Status ReleaseCommand(curator::v1::Coordinator::Stub* stub,
-                            grpc::ClientContext* ctx,
-                            const std::string& command,
-                            const std::vector<std::string>& args,
-                            std::unique_ptr<google::protobuf::Message>* reply,
-                            int* code) {
-  const bool text = !absl::GetFlag(FLAGS_json);
-  grpc::Status st;
-  if (command == "release create" || command == "release verify") {
-    // A release copies or reads the whole archive: 41-45 s per million
-    // detections to make on the bench's machine, so about 12 h for a
-    // billion (README, "Releases"). An interrupted curatorctl does not
-    // stop the daemon; `release list` shows the release once it is made.
-    ctx->set_deadline(std::chrono::system_clock::now() +
-                      std::chrono::hours(48));
+// The answer of a call: printed for people by `text` unless --json;
+// `code` is the exit code of a call that succeeded.
+template <typename Reply, typename Print>
+int Answer(const Daemon& d, const grpc::Status& st, const Reply& reply,
+           Print text, int code = 0) {
+  if (!st.ok()) return d.Failed(st);
+  if (Json()) {
+    PrintJson(reply);
+  } else {
+    text(reply);
   }
+  return code;
+}
+
+int Tasks(Daemon& d, CuNames& cu_name, const Filter& f) {
+  v1::ListTasksRequest r;
+  r.set_state(f.state);
+  r.set_night(f.night);
+  r.set_cu(static_cast<v1::Cu>(f.cu));
+  v1::ListTasksResponse out;
+  grpc::Status st = d.stub->ListTasks(d.Context().get(), r, &out);
+  // Filtered here too, whatever the daemon's version does with them.
+  v1::ListTasksResponse kept;
+  for (const auto& t : out.tasks()) {
+    if (f.Keeps(t.state(), t.night(), t.cu())) *kept.add_tasks() = t;
+  }
+  return Answer(d, st, kept, [&](const auto& k) { PrintTasks(k, cu_name); });
+}
+
+int Batches(Daemon& d, CuNames& cu_name, const Filter& f) {
+  v1::ListBatchesResponse out, kept;
+  grpc::Status st =
+      d.stub->ListBatches(d.Context().get(), v1::ListBatchesRequest(), &out);
+  for (const auto& b : out.batches()) {
+    if (f.Keeps(b.state(), b.night(), b.cu())) *kept.add_batches() = b;
+  }
+  return Answer(d, st, kept, [&](const v1::ListBatchesResponse& k) {
+    std::printf("%-24s  %-8s  %-4s  %-11s  %12s  %10s  %s\n", "BATCH", "NIGHT",
+                "CU", "STATE", "ROWS", "INGEST", "TABLES / REPORT");
+    for (const auto& b : k.batches()) {
+      std::vector<std::string> tables;
+      for (const auto& [table, n] : b.rows_by_table()) {
+        tables.push_back(absl::StrCat(table, " ", Count(n)));
+      }
+      std::sort(tables.begin(), tables.end());
+      std::string note =
+          b.report().empty() ? absl::StrJoin(tables, ", ") : b.report();
+      if (!b.held_by().empty())
+        note = absl::StrCat("held by ", b.held_by(), " since ", b.held_since());
+      std::printf(
+          "%-24s  %-8s  %-4s  %-11s  %12s  %10s  %s\n", b.batch_id().c_str(),
+          b.night().c_str(), cu_name(b.cu()).c_str(), b.state().c_str(),
+          Count(b.rows()).c_str(),
+          b.ingest_ms() > 0 ? Duration(b.ingest_ms() / 1000).c_str() : "-",
+          note.c_str());
+    }
+  });
+}
+
+int Nights(Daemon& d, CuNames& cu_name, const std::vector<std::string>& only) {
+  v1::ListNightsResponse out, kept;
+  grpc::Status st =
+      d.stub->ListNights(d.Context().get(), v1::ListNightsRequest(), &out);
+  const std::set<std::string> wanted(only.begin(), only.end());
+  for (const auto& n : out.nights()) {
+    if (wanted.empty() || wanted.count(n.night())) *kept.add_nights() = n;
+  }
+  if (st.ok() && !wanted.empty() &&
+      kept.nights_size() < static_cast<int>(wanted.size())) {
+    std::vector<std::string> missing;
+    for (const std::string& n : wanted) {
+      bool found = false;
+      for (const auto& k : kept.nights()) found |= k.night() == n;
+      if (!found) missing.push_back(n);
+    }
+    if (kept.nights().empty()) {
+      return Fail(
+          2, absl::StrCat("no such night: ", absl::StrJoin(missing, ", ")));
+    }
+    std::fprintf(stderr, "curatorctl: no such night: %s\n",
+                 absl::StrJoin(missing, ", ").c_str());
+  }
+  return Answer(d, st, kept, [&](const v1::ListNightsResponse& k) {
+    std::printf("%-8s  %-8s  %6s  %10s  %s\n", "NIGHT", "COMPLETE", "IMAGES",
+                "CATALOGUES", "TASKS");
+    for (const auto& n : k.nights()) {
+      std::vector<std::string> tasks;
+      for (const std::string& cu : cu_name.order()) {
+        auto it = n.tasks().find(cu);
+        if (it != n.tasks().end())
+          tasks.push_back(absl::StrCat(cu, " ", it->second));
+      }
+      std::string more;
+      if (n.sources().loaded()) {
+        const auto& s = n.sources();
+        more = absl::StrCat("; sources: ", Count(s.new_sources()), " new, ",
+                            Count(s.updated_sources()), " updated, ",
+                            Count(s.unmatched_sources()), " unmatched (",
+                            Count(s.detections()), " detections linked)");
+      }
+      if (n.retired()) absl::StrAppend(&more, "; RETIRED");
+      if (n.delivery() > 1) absl::StrAppend(&more, "; delivery ", n.delivery());
+      if (n.deprecated_frames() > 0) {
+        absl::StrAppend(&more, "; ", n.deprecated_frames(),
+                        " frames deprecated");
+      }
+      if (n.pending_changes() > 0) {
+        absl::StrAppend(&more, "; ", n.pending_changes(),
+                        " files changed, waiting (curatorctl changes ",
+                        n.night(), ")");
+      }
+      std::printf("%-8s  %-8s  %6d  %10d  %s%s\n", n.night().c_str(),
+                  n.transfer_complete() ? "yes" : "no", n.images(),
+                  n.catalogues(), absl::StrJoin(tasks, ", ").c_str(),
+                  more.c_str());
+    }
+  });
+}
+
+int Plan(Daemon& d, CuNames& cu_name) {
+  v1::GetPlanResponse out;
+  grpc::Status st =
+      d.stub->GetPlan(d.Context().get(), v1::GetPlanRequest(), &out);
+  return Answer(d, st, out, [&](const v1::GetPlanResponse& p) {
+    std::printf("%8s  %-8s  %-4s  %-14s  %12s  %12s\n", "TASK", "NIGHT", "CU",
+                "WORKER", "START IN", "FINISH IN");
+    for (const auto& e : p.entries()) {
+      std::printf("%8lld  %-8s  %-4s  %-14s  %12s  %12s%s\n",
+                  static_cast<long long>(e.task_id()), e.night().c_str(),
+                  cu_name(e.cu()).c_str(), e.worker_id().c_str(),
+                  Duration(std::max(0.0, e.start_in_seconds())).c_str(),
+                  Duration(std::max(0.0, e.finish_in_seconds())).c_str(),
+                  e.starts_now() ? "  (starts when approved)" : "");
+    }
+    for (int64_t id : p.unplaceable()) {
+      std::printf("%8lld  no worker can take it now\n",
+                  static_cast<long long>(id));
+    }
+    std::printf("estimated finish in %s%s\n",
+                Duration(p.finish_in_seconds()).c_str(),
+                p.paused() ? "; dispatch is PAUSED" : "");
+    // The workers the plan counts on, with their load.
+    v1::ListWorkersResponse workers;
+    if (d.stub
+            ->ListWorkers(d.Context().get(), v1::ListWorkersRequest(), &workers)
+            .ok()) {
+      for (const auto& w : workers.workers()) {
+        std::printf(
+            "worker %-12s %s  load %.2f on %d cores, %d of %d slots busy, %.1f "
+            "GB free disk\n",
+            w.worker_id().c_str(), w.alive() ? "alive" : "SILENT",
+            w.load().load_average_1m(), w.load().cores(),
+            w.load().running_tasks(), w.load().slots(),
+            w.load().free_disk_bytes() / 1e9);
+      }
+    }
+  });
+}
+
+int Log(Daemon& d, CuNames& cu_name, int64_t id) {
+  v1::GetTaskLogRequest r;
+  r.set_task_id(id);
+  v1::GetTaskLogResponse out;
+  grpc::Status st = d.stub->GetTaskLog(d.Context().get(), r, &out);
+  return Answer(d, st, out, [&](const v1::GetTaskLogResponse& l) {
+    const auto& t = l.task();
+    std::printf(
+        "task %lld: %s of %s, %s, attempt %d on %s%s%s\n",
+        static_cast<long long>(t.task_id()), cu_name(t.cu()).c_str(),
+        t.night().c_str(), t.state().c_str(), t.attempts(),
+        t.worker_id().empty() ? "-" : t.worker_id().c_str(),
+        t.last_error().empty() ? "" : "; last error: ", t.last_error().c_str());
+    if (const std::string p = Progress(t); !p.empty())
+      std::printf("  progress: %s\n", p.c_str());
+    for (const auto& a : l.attempts()) {
+      std::printf("  attempt %d on %s at %s: %s after %s%s%s\n", a.number(),
+                  a.worker_id().empty() ? "-" : a.worker_id().c_str(),
+                  a.started().c_str(),
+                  a.outcome().empty() ? "running" : a.outcome().c_str(),
+                  Duration(a.seconds()).c_str(), a.error().empty() ? "" : ": ",
+                  a.error().c_str());
+    }
+    for (const auto& s : l.steps()) {
+      std::printf(
+          "  step %-16s %10s  %12s rows  %5d files  %3d errors  %3d warnings\n",
+          s.step().c_str(), Duration(s.seconds()).c_str(),
+          Count(s.rows()).c_str(), s.files(), s.errors(), s.warnings());
+    }
+    for (const auto& line : l.lines()) {
+      // Most messages name their file already.
+      if (absl::StartsWith(line.message(), line.path())) {
+        std::printf("  %-7s %s\n", line.level().c_str(),
+                    line.message().c_str());
+        continue;
+      }
+      const std::string hdu =
+          line.hdu() ? absl::StrCat(" HDU ", line.hdu()) : "";
+      std::printf("  %-7s %s%s%s%s: %s\n", line.level().c_str(),
+                  line.path().c_str(), hdu.c_str(),
+                  line.item().empty() ? "" : " ", line.item().c_str(),
+                  line.message().c_str());
+    }
+  });
+}
+
+// Tasks, workers, batches and plan, in one summary.
+int Status(Daemon& d) {
+  v1::ListTasksResponse tasks;
+  v1::ListWorkersResponse workers;
+  v1::ListBatchesResponse batches;
+  v1::GetPlanResponse plan;
+  grpc::Status st =
+      d.stub->ListTasks(d.Context().get(), v1::ListTasksRequest(), &tasks);
+  if (st.ok())
+    st = d.stub->ListWorkers(d.Context().get(), v1::ListWorkersRequest(),
+                             &workers);
+  if (st.ok())
+    st = d.stub->ListBatches(d.Context().get(), v1::ListBatchesRequest(),
+                             &batches);
+  if (st.ok())
+    st = d.stub->GetPlan(d.Context().get(), v1::GetPlanRequest(), &plan);
+  v1::StatusSummary s = Summarize(tasks, batches);
+  for (const auto& w : workers.workers())
+    s.set_workers_alive(s.workers_alive() + w.alive());
+  s.set_workers(workers.workers_size());
+  s.set_paused(plan.paused());
+  s.set_finish_in_seconds(plan.finish_in_seconds());
+  return Answer(d, st, s, [&](const v1::StatusSummary& x) {
+    std::printf(
+        "tasks: %s\nworkers: %d alive of %d\nbatches: %s\ndispatch: %s; "
+        "estimated finish of what "
+        "is left: %s\n",
+        JoinCounts(x.tasks(),
+                   curator::ctl::FindCommand("tasks")->args[0].choices)
+            .c_str(),
+        x.workers_alive(), x.workers(),
+        JoinCounts(x.batches(),
+                   curator::ctl::FindCommand("batches")->args[0].choices)
+            .c_str(),
+        x.paused() ? "PAUSED" : "running",
+        Duration(x.finish_in_seconds()).c_str());
+  });
+}
+
+std::string Now() {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(),
+                          absl::UTCTimeZone());
+}
+
+// Follows the tasks (of a night) until they settle: every one ingested,
+// failed or cancelled, and no batch of theirs ready, loading or waiting.
+// A line for each task whose state, worker or progress moved; a daemon
+// that stops answering for a while (a restart) is waited for.
+int Watch(Daemon& d, CuNames& cu_name, const std::string& night) {
+  const absl::Duration interval =
+      absl::Seconds(std::max(0.1, absl::GetFlag(FLAGS_interval)));
+  const double timeout = absl::GetFlag(FLAGS_timeout);
+  const absl::Time start = absl::Now();
+  const absl::Time give_up =
+      timeout > 0 ? start + absl::Seconds(timeout) : absl::InfiniteFuture();
+  std::map<int64_t, std::string> seen;  // task -> what was last said of it
+  bool answered_once = false, said_approval = false, said_unreachable = false;
+  Filter f{.state = "", .night = night, .cu = 0};
+  while (true) {
+    v1::ListTasksRequest r;
+    r.set_night(night);
+    v1::ListTasksResponse tasks, kept;
+    v1::ListBatchesResponse batches, kept_batches;
+    grpc::Status st =
+        d.stub->ListTasks(d.Context(std::chrono::seconds(10)).get(), r, &tasks);
+    if (st.ok()) {
+      st = d.stub->ListBatches(d.Context(std::chrono::seconds(10)).get(),
+                               v1::ListBatchesRequest(), &batches);
+    }
+    if (!st.ok()) {
+      if (!answered_once) return d.Failed(st);
+      if (!said_unreachable) {
+        std::fprintf(stderr, "curatorctl: daemon at %s: %s; still watching\n",
+                     d.address.c_str(), st.error_message().c_str());
+        said_unreachable = true;
+      }
+    } else {
+      answered_once = true;
+      said_unreachable = false;
+      for (const auto& t : tasks.tasks()) {
+        if (f.Keeps(t.state(), t.night(), t.cu())) *kept.add_tasks() = t;
+      }
+      for (const auto& b : batches.batches()) {
+        if (f.Keeps(b.state(), b.night(), b.cu()))
+          *kept_batches.add_batches() = b;
+      }
+      v1::WatchUpdate u;
+      u.set_at(Now());
+      int busy = 0, pending = 0, failed = 0;
+      for (const auto& t : kept.tasks()) {
+        const std::string said =
+            absl::StrCat(t.state(), "|", t.worker_id(), "|", t.files_done());
+        if (seen[t.task_id()] != said) {
+          seen[t.task_id()] = said;
+          *u.add_changed() = t;
+        }
+        const std::string& s = t.state();
+        if (s != "ingested" && s != "failed" && s != "cancelled") ++busy;
+        pending += s == "pending";
+        failed += s == "failed" || s == "cancelled";
+      }
+      int unloaded = 0, quarantined = 0;
+      for (const auto& b : kept_batches.batches()) {
+        unloaded += b.state() == "ready" || b.state() == "loading" ||
+                    b.state() == "waiting";
+        quarantined += b.state() == "quarantined";
+      }
+      *u.mutable_totals() = Summarize(kept, kept_batches);
+      u.set_settled(busy == 0 && unloaded == 0 &&
+                    (!night.empty() ? kept.tasks_size() > 0 : true));
+      if (Json()) {
+        if (u.changed_size() > 0 || u.settled()) PrintJson(u);
+      } else {
+        const std::string clock =
+            absl::FormatTime("%H:%M:%S", absl::Now(), absl::LocalTimeZone());
+        for (const auto& t : u.changed()) {
+          std::vector<std::string> parts;
+          if (!t.worker_id().empty())
+            parts.push_back(absl::StrCat("on ", t.worker_id()));
+          std::string note = TaskNote(t);
+          if (!note.empty() && note == t.batch_id())
+            note = absl::StrCat("batch ", note);
+          if (!note.empty()) parts.push_back(note);
+          std::printf("%s  task %-5lld %-4s %s  %-10s  %s\n", clock.c_str(),
+                      static_cast<long long>(t.task_id()),
+                      cu_name(t.cu()).c_str(), t.night().c_str(),
+                      t.state().c_str(), absl::StrJoin(parts, ", ").c_str());
+        }
+        if (pending > 0 && pending == busy && !said_approval) {
+          std::printf(
+              "%s  %d task(s) pending approval (curatorctl approve --all)\n",
+              clock.c_str(), pending);
+          said_approval = true;
+        }
+        std::fflush(stdout);
+      }
+      if (u.settled()) {
+        if (!Json()) {
+          std::printf(
+              "settled after %s: %s; batches: %s\n",
+              Duration(absl::ToDoubleSeconds(absl::Now() - start)).c_str(),
+              JoinCounts(u.totals().tasks(),
+                         curator::ctl::FindCommand("tasks")->args[0].choices)
+                  .c_str(),
+              JoinCounts(u.totals().batches(),
+                         curator::ctl::FindCommand("batches")->args[0].choices)
+                  .c_str());
+        }
+        return failed > 0 || quarantined > 0 ? 2 : 0;
+      }
+    }
+    if (absl::Now() + interval > give_up) {
+      return Fail(2,
+                  absl::StrCat("watch: not settled after ", Duration(timeout)));
+    }
+    absl::SleepFor(interval);
+  }
+}
+
+int Audit(Daemon& d) {
+  v1::ListAuditRequest r;
+  r.set_limit(static_cast<int32_t>(
+      std::clamp<int64_t>(absl::GetFlag(FLAGS_limit), -1, 100000)));
+  r.set_before_id(absl::GetFlag(FLAGS_before));
+  r.set_command(absl::GetFlag(FLAGS_command));
+  v1::ListAuditResponse out;
+  grpc::Status st = d.stub->ListAudit(d.Context().get(), r, &out);
+  return Answer(d, st, out, [&](const v1::ListAuditResponse& a) {
+    std::printf("%6s  %-24s  %-16s  %-6s  %-14s  %-24s  %s\n", "ID", "AT",
+                "WHO", "VIA", "COMMAND", "TARGET", "OUTCOME");
+    for (const auto& e : a.entries()) {
+      std::printf("%6lld  %-24s  %-16s  %-6s  %-14s  %-24s  %s%s\n",
+                  static_cast<long long>(e.id()), e.at().c_str(),
+                  e.who().c_str(), e.via().c_str(), e.command().c_str(),
+                  e.target().c_str(), e.outcome().c_str(),
+                  e.reason().empty()
+                      ? ""
+                      : absl::StrCat(" (reason: ", e.reason(), ")").c_str());
+    }
+    if (a.entries_size() > 0 &&
+        a.entries_size() == (r.limit() ? r.limit() : 100)) {
+      std::printf("older: curatorctl audit --before %lld\n",
+                  static_cast<long long>(a.entries(a.entries_size() - 1).id()));
+    }
+  });
+}
+
+int Release(Daemon& d, const std::string& command,
+            const std::vector<std::string>& args) {
+  // A release copies or reads the whole archive: 41-45 s per million
+  // detections to make on the bench's machine, so about 12 h for a
+  // billion (README, "Releases"). An interrupted curatorctl does not stop
+  // the daemon; `release list` shows the release once it is made.
+  const auto long_call = std::chrono::hours(48);
   if (command == "release create") {
-    curator::v1::CreateReleaseRequest r;
+    v1::CreateReleaseRequest r;
     r.set_name(args[0]);
     r.set_until(absl::GetFlag(FLAGS_until));
-    auto out = std::make_unique<curator::v1::ReleaseInfo>();
-    st = stub->CreateRelease(ctx, r, out.get());
-    if (st.ok() && text) {
-      PrintRelease(*out);
-      std::printf("made in %.1f s\n", out->seconds());
-    }
-    *reply = std::move(out);
-  } else if (command == "release list") {
-    auto out = std::make_unique<curator::v1::ListReleasesResponse>();
-    st = stub->ListReleases(ctx, curator::v1::ListReleasesRequest(), out.get());
-    if (st.ok() && text) {
-      if (out->releases().empty()) std::printf("no releases\n");
-      for (const auto& r : out->releases()) PrintRelease(r);
-    }
-    *reply = std::move(out);
-  } else if (command == "release verify") {
-    curator::v1::ReleaseNameRequest r;
-    r.set_name(args[0]);
-    auto out = std::make_unique<curator::v1::VerifyReleaseResponse>();
-    st = stub->VerifyRelease(ctx, r, out.get());
-    if (st.ok() && text) {
-      int64_t rows = 0;
-      for (const auto& t : out->tables()) rows += t.rows();
-      std::printf(
-          "release %s: %s (%d tables, %lld rows, checked in %.1f s)\n",
-          out->name().c_str(),
-          out->unchanged() ? "unchanged, as its manifest says" : "CHANGED",
-          out->tables_size(), static_cast<long long>(rows), out->seconds());
-      for (const std::string& d : out->differences())
-        std::printf("  %s\n", d.c_str());
-    }
-    if (st.ok() && !out->unchanged()) *code = 2;
-    *reply = std::move(out);
-  } else {  // release drop
-    curator::v1::ReleaseNameRequest r;
-    r.set_name(args[0]);
-    auto out = std::make_unique<curator::v1::DropReleaseResponse>();
-    st = stub->DropRelease(ctx, r, out.get());
-    if (st.ok() && text) {
-      std::printf("release %s dropped: %.1f MB freed (event %lld)\n",
-                  out->name().c_str(), out->bytes() / 1e6,
-                  static_cast<long long>(out->cu_event_id()));
-    }
-    *reply = std::move(out);
+    v1::ReleaseInfo out;
+    grpc::Status st =
+        d.stub->CreateRelease(d.Context(long_call).get(), r, &out);
+    return Answer(d, st, out, [](const v1::ReleaseInfo& x) {
+      PrintRelease(x);
+      std::printf("made in %s\n", Duration(x.seconds()).c_str());
+    });
   }
-  return st;
+  if (command == "release list") {
+    v1::ListReleasesResponse out;
+    grpc::Status st = d.stub->ListReleases(d.Context().get(),
+                                           v1::ListReleasesRequest(), &out);
+    return Answer(d, st, out, [](const v1::ListReleasesResponse& x) {
+      if (x.releases().empty()) std::printf("no releases\n");
+      for (const auto& r : x.releases()) PrintRelease(r);
+    });
+  }
+  v1::ReleaseNameRequest r;
+  r.set_name(args[0]);
+  if (command == "release verify") {
+    v1::VerifyReleaseResponse out;
+    grpc::Status st =
+        d.stub->VerifyRelease(d.Context(long_call).get(), r, &out);
+    return Answer(
+        d, st, out,
+        [](const v1::VerifyReleaseResponse& x) {
+          int64_t rows = 0;
+          for (const auto& t : x.tables()) rows += t.rows();
+          std::printf(
+              "release %s: %s (%d tables, %s rows, checked in %s)\n",
+              x.name().c_str(),
+              x.unchanged() ? "unchanged, as its manifest says" : "CHANGED",
+              x.tables_size(), Count(rows).c_str(),
+              Duration(x.seconds()).c_str());
+          for (const std::string& diff : x.differences())
+            std::printf("  %s\n", diff.c_str());
+        },
+        st.ok() && !out.unchanged() ? 2 : 0);
+  }
+  v1::DropReleaseResponse out;
+  grpc::Status st = d.stub->DropRelease(d.Context().get(), r, &out);
+  return Answer(d, st, out, [](const v1::DropReleaseResponse& x) {
+    std::printf("release %s dropped: %.1f MB freed (event %lld)\n",
+                x.name().c_str(), x.bytes() / 1e6,
+                static_cast<long long>(x.cu_event_id()));
+  });
 }
 
-// The daemon commands.
-int DaemonCommand(const std::string& command, const std::vector<std::string>& args) {
-  // The config says how to reach the daemon: its address, TLS or
-  // plaintext, and the operator token.
+int ArchiveAction(Daemon& d, const std::string& command,
+                  const std::vector<std::string>& args) {
+  v1::ArchiveActionResponse out;
+  grpc::Status st;
+  if (command == "deprecate" || command == "undeprecate") {
+    v1::FilesRequest r;
+    for (const std::string& a : args) r.add_files(a);
+    r.set_reason(absl::GetFlag(FLAGS_reason));
+    st = command == "deprecate"
+             ? d.stub->Deprecate(d.Context().get(), r, &out)
+             : d.stub->Undeprecate(d.Context().get(), r, &out);
+  } else {
+    v1::NightRequest r;
+    r.set_night(args[0]);
+    r.set_reason(absl::GetFlag(FLAGS_reason));
+    auto ctx = d.Context();
+    st = command == "accept"    ? d.stub->Accept(ctx.get(), r, &out)
+         : command == "retire"  ? d.stub->Retire(ctx.get(), r, &out)
+         : command == "restore" ? d.stub->Restore(ctx.get(), r, &out)
+                                : d.stub->Reload(ctx.get(), r, &out);
+  }
+  return Answer(
+      d, st, out,
+      [](const v1::ArchiveActionResponse& x) {
+        std::printf("%s\n", x.summary().c_str());
+        if (x.cu_event_id() != 0) {
+          std::printf("  event %lld\n",
+                      static_cast<long long>(x.cu_event_id()));
+        }
+        if (x.tasks_size() > 0) {
+          std::printf("  tasks to run again: %s\n",
+                      absl::StrJoin(x.tasks(), " ").c_str());
+        }
+        for (const std::string& why : x.refused())
+          std::printf("  refused: %s\n", why.c_str());
+      },
+      out.refused_size() > 0 ? 2 : 0);
+}
+
+int TaskCommand(Daemon& d, const std::string& command,
+                const std::vector<int64_t>& ids) {
+  if (command == "approve") {
+    v1::ApproveRequest r;
+    r.set_all(absl::GetFlag(FLAGS_all));
+    for (int64_t id : ids) r.add_task_ids(id);
+    v1::ApproveResponse out;
+    grpc::Status st = d.stub->Approve(d.Context().get(), r, &out);
+    return Answer(
+        d, st, out,
+        [](const v1::ApproveResponse& x) {
+          std::printf("approved %d task(s)%s\n", x.approved_size(),
+                      x.approved().empty()
+                          ? ""
+                          : absl::StrCat(": ", absl::StrJoin(x.approved(), " "))
+                                .c_str());
+          for (const std::string& why : x.refused())
+            std::printf("  refused: %s\n", why.c_str());
+        },
+        out.refused_size() > 0 ? 2 : 0);
+  }
+  v1::TaskIdsRequest r;
+  for (int64_t id : ids) r.add_task_ids(id);
+  v1::TaskIdsResponse out;
+  auto ctx = d.Context();
+  grpc::Status st = command == "cancel"  ? d.stub->Cancel(ctx.get(), r, &out)
+                    : command == "retry" ? d.stub->Retry(ctx.get(), r, &out)
+                    : command == "rerun" ? d.stub->Rerun(ctx.get(), r, &out)
+                                         : d.stub->Reject(ctx.get(), r, &out);
+  return Answer(
+      d, st, out,
+      [&](const v1::TaskIdsResponse& x) {
+        std::printf(
+            "%s: %d task(s)%s\n", command.c_str(), x.changed_size(),
+            x.changed().empty()
+                ? ""
+                : absl::StrCat(": ", absl::StrJoin(x.changed(), " ")).c_str());
+        for (const std::string& why : x.refused())
+          std::printf("  refused: %s\n", why.c_str());
+      },
+      out.refused_size() > 0 ? 2 : 0);
+}
+
+// Connects to the daemon the config names (or --daemon).
+int Connect(Daemon* d) {
   const std::string config_path = absl::GetFlag(FLAGS_config);
   if (config_path.empty()) {
-    return Fail(1, "give --config FILE: its security section says how to reach the daemon");
+    return Fail(1,
+                "give --config FILE: its security section says how to reach "
+                "the daemon");
   }
-  absl::StatusOr<curator::v1::Config> config = curator::LoadConfig(config_path);
+  absl::StatusOr<v1::Config> config = curator::LoadConfig(config_path);
   if (!config.ok()) return Fail(1, std::string(config.status().message()));
-  absl::StatusOr<curator::RpcSecurity> security = curator::RpcSecurity::FromConfig(*config);
+  absl::StatusOr<curator::RpcSecurity> security =
+      curator::RpcSecurity::FromConfig(*config);
   if (!security.ok()) return Fail(1, std::string(security.status().message()));
-  std::string address = absl::GetFlag(FLAGS_daemon);
-  if (address.empty()) {
-    address = config->daemon().listen_address();
-    if (absl::StartsWith(address, "0.0.0.0:")) address = "127.0.0.1:" + address.substr(8);
+  d->address = absl::GetFlag(FLAGS_daemon);
+  if (d->address.empty()) {
+    d->address = config->daemon().listen_address();
+    if (absl::StartsWith(d->address, "0.0.0.0:"))
+      d->address = "127.0.0.1:" + d->address.substr(8);
   }
-  if (address.empty()) return Fail(1, "give the daemon: --daemon HOST:PORT or daemon.listen_address");
-  auto stub = curator::v1::Coordinator::NewStub(
-      grpc::CreateChannel(address, security->ChannelCredentials()));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  security->Authorize(&ctx);
-  std::unique_ptr<google::protobuf::Message> reply;
-  grpc::Status st;
-  int code = 0;
-  CuNames cu_name(stub.get());
-  if (command == "tasks") {
-    curator::v1::ListTasksRequest r;
-    r.set_state(absl::GetFlag(FLAGS_state));
-    auto out = std::make_unique<curator::v1::ListTasksResponse>();
-    st = stub->ListTasks(&ctx, r, out.get());
-    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
-      std::printf("%8s  %-8s  %-4s  %-10s  %5s  %8s  %-12s  %s\n", "TASK", "NIGHT", "CU", "STATE",
-                  "FILES", "ATTEMPTS", "WORKER", "BATCH / LAST ERROR / WAITING FOR");
-      for (const auto& t : out->tasks()) {
-        std::string note = t.batch_id().empty() ? t.last_error() : t.batch_id();
-        if (!t.waiting_for().empty()) {
-          note = absl::StrCat("waits for ", absl::StrJoin(t.waiting_for(), "; "));
-        }
-        std::printf("%8lld  %-8s  %-4s  %-10s  %5d  %8d  %-12s  %s\n",
-                    static_cast<long long>(t.task_id()), t.night().c_str(),
-                    cu_name(t.cu()).c_str(), t.state().c_str(), t.files(), t.attempts(),
-                    t.worker_id().c_str(), note.c_str());
+  if (d->address.empty()) {
+    return Fail(1,
+                "give the daemon: --daemon HOST:PORT or daemon.listen_address");
+  }
+  d->security = *std::move(security);
+  d->stub = v1::Coordinator::NewStub(
+      grpc::CreateChannel(d->address, d->security.ChannelCredentials()));
+  return 0;
+}
+
+int DaemonCommand(const CommandSpec& spec,
+                  const std::vector<std::string>& args) {
+  Daemon d;
+  if (int code = Connect(&d); code != 0) return code;
+  CuNames cu_name(d.stub.get());
+  const std::string command = spec.name;
+  Filter f{.state = absl::GetFlag(FLAGS_state),
+           .night = absl::GetFlag(FLAGS_night),
+           .cu = ParseCu(absl::GetFlag(FLAGS_cu))};
+  if (command == "status") return Status(d);
+  if (command == "tasks") return Tasks(d, cu_name, f);
+  if (command == "batches") return Batches(d, cu_name, f);
+  if (command == "watch") return Watch(d, cu_name, f.night);
+  if (command == "nights") return Nights(d, cu_name, args);
+  if (command == "plan") return Plan(d, cu_name);
+  if (command == "audit") return Audit(d);
+  if (command == "log") return Log(d, cu_name, std::stoll(args[0]));
+  if (absl::StartsWith(command, "release ")) return Release(d, command, args);
+  if (command == "approve" || command == "reject" || command == "cancel" ||
+      command == "retry" || command == "rerun") {
+    std::vector<int64_t> ids;
+    for (const std::string& a : args) ids.push_back(std::stoll(a));
+    return TaskCommand(d, command, ids);
+  }
+  if (command == "workers") {
+    v1::ListWorkersResponse out;
+    grpc::Status st =
+        d.stub->ListWorkers(d.Context().get(), v1::ListWorkersRequest(), &out);
+    return Answer(d, st, out, [](const v1::ListWorkersResponse& x) {
+      std::printf("%-14s  %-22s  %-5s  %9s  %5s  %7s  %5s  %9s  %9s\n",
+                  "WORKER", "ADDRESS", "ALIVE", "LAST BEAT", "SLOTS", "RUNNING",
+                  "LOAD", "FREE MEM", "FREE DISK");
+      for (const auto& w : x.workers()) {
+        std::printf(
+            "%-14s  %-22s  %-5s  %9s  %5d  %7d  %5.2f  %8.1fG  %8.1fG\n",
+            w.worker_id().c_str(), w.address().c_str(),
+            w.alive() ? "yes" : "NO",
+            Duration(w.seconds_since_heartbeat()).c_str(), w.load().slots(),
+            w.load().running_tasks(), w.load().load_average_1m(),
+            w.load().free_memory_bytes() / 1e9,
+            w.load().free_disk_bytes() / 1e9);
       }
-    }
-    reply = std::move(out);
-  } else if (command == "workers") {
-    auto out = std::make_unique<curator::v1::ListWorkersResponse>();
-    st = stub->ListWorkers(&ctx, curator::v1::ListWorkersRequest(), out.get());
-    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
-      std::printf("%-14s  %-22s  %-5s  %8s  %5s  %7s  %5s  %9s  %9s\n", "WORKER", "ADDRESS", "ALIVE",
-                  "LAST BEAT", "SLOTS", "RUNNING", "LOAD", "FREE MEM", "FREE DISK");
-      for (const auto& w : out->workers()) {
-        std::printf("%-14s  %-22s  %-5s  %7.1fs  %5d  %7d  %5.2f  %8.1fG  %8.1fG\n",
-                    w.worker_id().c_str(), w.address().c_str(), w.alive() ? "yes" : "NO",
-                    w.seconds_since_heartbeat(), w.load().slots(), w.load().running_tasks(),
-                    w.load().load_average_1m(), w.load().free_memory_bytes() / 1e9,
-                    w.load().free_disk_bytes() / 1e9);
-      }
-    }
-    reply = std::move(out);
-  } else if (command == "plan") {
-    auto out = std::make_unique<curator::v1::GetPlanResponse>();
-    st = stub->GetPlan(&ctx, curator::v1::GetPlanRequest(), out.get());
-    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
-      std::printf("%8s  %-8s  %-4s  %-14s  %9s  %10s\n", "TASK", "NIGHT", "CU", "WORKER", "START IN",
-                  "FINISH IN");
-      for (const auto& e : out->entries()) {
-        std::printf("%8lld  %-8s  %-4s  %-14s  %8.0fs  %9.0fs%s\n",
-                    static_cast<long long>(e.task_id()), e.night().c_str(), cu_name(e.cu()).c_str(),
-                    e.worker_id().c_str(), std::max(0.0, e.start_in_seconds()),
-                    std::max(0.0, e.finish_in_seconds()),
-                    e.starts_now() ? "  (starts when approved)" : "");
-      }
-      for (int64_t id : out->unplaceable()) {
-        std::printf("%8lld  no worker can take it now\n", static_cast<long long>(id));
-      }
-      std::printf("estimated finish in %.0f s%s\n", out->finish_in_seconds(),
-                  out->paused() ? "; dispatch is PAUSED" : "");
-      // The workers the plan counts on, with their load.
-      curator::v1::ListWorkersResponse workers;
-      grpc::ClientContext wctx;
-      if (stub->ListWorkers(&wctx, curator::v1::ListWorkersRequest(), &workers).ok()) {
-        for (const auto& w : workers.workers()) {
-          std::printf("worker %-12s %s  load %.2f on %d cores, %d of %d slots busy, %.1f GB free disk\n",
-                      w.worker_id().c_str(), w.alive() ? "alive" : "SILENT", w.load().load_average_1m(),
-                      w.load().cores(), w.load().running_tasks(), w.load().slots(),
-                      w.load().free_disk_bytes() / 1e9);
-        }
-      }
-    }
-    reply = std::move(out);
-  } else if (command == "approve") {
-    curator::v1::ApproveRequest r;
-    r.set_all(absl::GetFlag(FLAGS_all));
-    for (const std::string& a : args) {
-      int64_t id = 0;
-      if (!absl::SimpleAtoi(a, &id)) return Fail(1, "approve: task ids are numbers, not '" + a + "'");
-      r.add_task_ids(id);
-    }
-    if (!r.all() && r.task_ids().empty()) return Fail(1, "approve: give task ids or --all");
-    auto out = std::make_unique<curator::v1::ApproveResponse>();
-    st = stub->Approve(&ctx, r, out.get());
-    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
-      std::printf("approved %d task(s)\n", out->approved_size());
-      for (const std::string& why : out->refused()) std::printf("  refused: %s\n", why.c_str());
-    }
-    if (st.ok() && out->refused_size() > 0) code = 2;
-    reply = std::move(out);
-  } else if (command == "nights") {
-    auto out = std::make_unique<curator::v1::ListNightsResponse>();
-    st = stub->ListNights(&ctx, curator::v1::ListNightsRequest(), out.get());
-    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
-      std::printf("%-8s  %-8s  %6s  %10s  %s\n", "NIGHT", "COMPLETE", "IMAGES", "CATALOGUES", "TASKS");
-      for (const auto& n : out->nights()) {
-        std::vector<std::string> tasks;
-        for (const std::string& cu : cu_name.order()) {
-          auto it = n.tasks().find(cu);
-          if (it != n.tasks().end()) tasks.push_back(absl::StrCat(cu, " ", it->second));
-        }
-        std::string sources;
-        if (n.sources().loaded()) {
-          const auto& s = n.sources();
-          sources = absl::StrCat("; sources: ", s.new_sources(), " new, ",
-                                 s.updated_sources(), " updated, ",
-                                 s.unmatched_sources(), " unmatched (",
-                                 s.detections(), " detections linked)");
-        }
-        std::string life;
-        if (n.retired()) absl::StrAppend(&life, "; RETIRED");
-        if (n.delivery() > 1)
-          absl::StrAppend(&life, "; delivery ", n.delivery());
-        if (n.deprecated_frames() > 0) {
-          absl::StrAppend(&life, "; ", n.deprecated_frames(),
-                          " frames deprecated");
-        }
-        if (n.pending_changes() > 0) {
-          absl::StrAppend(&life, "; ", n.pending_changes(),
-                          " files changed, waiting (curatorctl changes ",
-                          n.night(), ")");
-        }
-        std::printf("%-8s  %-8s  %6d  %10d  %s%s%s\n", n.night().c_str(),
-                    n.transfer_complete() ? "yes" : "no", n.images(),
-                    n.catalogues(), absl::StrJoin(tasks, ", ").c_str(),
-                    sources.c_str(), life.c_str());
-      }
-    }
-    reply = std::move(out);
-  } else if (command == "batches") {
-    auto out = std::make_unique<curator::v1::ListBatchesResponse>();
-    st = stub->ListBatches(&ctx, curator::v1::ListBatchesRequest(), out.get());
-    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
-      std::printf("%-24s  %-4s  %-11s  %9s  %s\n", "BATCH", "CU", "STATE", "INGEST", "ROWS / REPORT");
-      for (const auto& b : out->batches()) {
-        std::string note = b.report().empty() ? b.rows_per_table() : b.report();
-        if (!b.held_by().empty()) {
-          note = absl::StrCat("held by ", b.held_by(), " since ", b.held_since());
-        }
-        std::printf("%-24s  %-4s  %-11s  %7.0fms  %s\n", b.batch_id().c_str(),
-                    cu_name(b.cu()).c_str(), b.state().c_str(), b.ingest_ms(), note.c_str());
-      }
-    }
-    reply = std::move(out);
-  } else if (command == "log") {
-    int64_t id = 0;
-    if (args.size() != 1 || !absl::SimpleAtoi(args[0], &id)) return Fail(1, "log: give one task id");
-    curator::v1::GetTaskLogRequest r;
-    r.set_task_id(id);
-    auto out = std::make_unique<curator::v1::GetTaskLogResponse>();
-    st = stub->GetTaskLog(&ctx, r, out.get());
-    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
-      const auto& t = out->task();
-      std::printf("task %lld: %s of %s, %s, attempt %d on %s%s%s\n",
-                  static_cast<long long>(t.task_id()), cu_name(t.cu()).c_str(), t.night().c_str(),
-                  t.state().c_str(),
-                  t.attempts(), t.worker_id().empty() ? "-" : t.worker_id().c_str(),
-                  t.last_error().empty() ? "" : "; last error: ", t.last_error().c_str());
-      for (const auto& a : out->attempts()) {
-        std::printf("  attempt %d on %s at %s: %s after %.1f s%s%s\n", a.number(),
-                    a.worker_id().empty() ? "-" : a.worker_id().c_str(), a.started().c_str(),
-                    a.outcome().empty() ? "running" : a.outcome().c_str(), a.seconds(),
-                    a.error().empty() ? "" : ": ", a.error().c_str());
-      }
-      for (const auto& s : out->steps()) {
-        std::printf("  step %-16s %7.3f s  %8lld rows  %5d files  %3d errors  %3d warnings\n",
-                    s.step().c_str(), s.seconds(), static_cast<long long>(s.rows()), s.files(),
-                    s.errors(), s.warnings());
-      }
-      for (const auto& l : out->lines()) {
-        // Most messages name their file already.
-        if (absl::StartsWith(l.message(), l.path())) {
-          std::printf("  %-7s %s\n", l.level().c_str(), l.message().c_str());
-          continue;
-        }
-        const std::string hdu = l.hdu() ? absl::StrCat(" HDU ", l.hdu()) : "";
-        std::printf("  %-7s %s%s%s%s: %s\n", l.level().c_str(), l.path().c_str(), hdu.c_str(),
-                    l.item().empty() ? "" : " ", l.item().c_str(), l.message().c_str());
-      }
-    }
-    reply = std::move(out);
-  } else if (command == "status") {
-    curator::v1::ListTasksResponse tasks;
-    curator::v1::ListWorkersResponse workers;
-    curator::v1::ListBatchesResponse batches;
-    curator::v1::GetPlanResponse plan;
-    grpc::ClientContext c2, c3, c4;
-    st = stub->ListTasks(&ctx, curator::v1::ListTasksRequest(), &tasks);
-    if (st.ok()) st = stub->ListWorkers(&c2, curator::v1::ListWorkersRequest(), &workers);
-    if (st.ok()) st = stub->ListBatches(&c3, curator::v1::ListBatchesRequest(), &batches);
-    if (st.ok()) st = stub->GetPlan(&c4, curator::v1::GetPlanRequest(), &plan);
-    std::map<std::string, int> by_state, batch_state;
-    for (const auto& t : tasks.tasks()) by_state[t.state()]++;
-    for (const auto& b : batches.batches()) batch_state[b.state()]++;
-    int alive = 0;
-    for (const auto& w : workers.workers()) alive += w.alive();
-    auto join = [](const std::map<std::string, int>& m) {
-      std::vector<std::string> parts;
-      for (const auto& [k, v] : m) parts.push_back(absl::StrCat(v, " ", k));
-      return parts.empty() ? std::string("none") : absl::StrJoin(parts, ", ");
-    };
-    const std::string text = absl::StrCat(
-        "tasks: ", join(by_state), "\nworkers: ", alive, " alive of ", workers.workers_size(),
-        "\nbatches: ", join(batch_state), "\ndispatch: ", plan.paused() ? "paused" : "running",
-        "; estimated finish of what is pending: ", static_cast<int>(plan.finish_in_seconds()), " s\n");
-    if (st.ok()) {
-      if (absl::GetFlag(FLAGS_json)) {
-        std::vector<std::string> parts;
-        for (const auto& [k, v] : by_state) parts.push_back(absl::StrCat("\"", k, "\": ", v));
-        std::vector<std::string> bparts;
-        for (const auto& [k, v] : batch_state) bparts.push_back(absl::StrCat("\"", k, "\": ", v));
-        std::printf("{\"tasks\": {%s}, \"workers_alive\": %d, \"workers\": %d, \"batches\": {%s}, "
-                    "\"paused\": %s, \"finish_in_seconds\": %.0f}\n",
-                    absl::StrJoin(parts, ", ").c_str(), alive, workers.workers_size(),
-                    absl::StrJoin(bparts, ", ").c_str(), plan.paused() ? "true" : "false",
-                    plan.finish_in_seconds());
-      } else {
-        std::printf("%s", text.c_str());
-      }
-      return 0;
-    }
-  } else if (command == "cus") {
-    auto out = std::make_unique<curator::v1::ListCusResponse>();
-    st = stub->ListCus(&ctx, curator::v1::ListCusRequest(), out.get());
-    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
+    });
+  }
+  if (command == "cus") {
+    v1::ListCusResponse out;
+    grpc::Status st =
+        d.stub->ListCus(d.Context().get(), v1::ListCusRequest(), &out);
+    return Answer(d, st, out, [](const v1::ListCusResponse& x) {
       std::printf("%-5s  %-24s  %-10s  %-22s  %s\n", "CU", "WHAT", "READS", "PROCESSED AFTER",
                   "INGESTED AFTER");
-      for (const auto& c : out->cus()) {
+      for (const auto& c : x.cus()) {
         const auto list = [](const auto& l) {
           return l.empty() ? std::string("-") : absl::StrJoin(l, ", ");
         };
@@ -733,196 +910,74 @@ int DaemonCommand(const std::string& command, const std::vector<std::string>& ar
                     c.input().c_str(), list(c.before_processing()).c_str(),
                     list(c.before_ingest()).c_str());
       }
-    }
-    reply = std::move(out);
-  } else if (absl::StartsWith(command, "release ")) {
-    st = ReleaseCommand(stub.get(), &ctx, command, args, &reply, &code);
-  } else if (command == "cancel" || command == "retry" || command == "reject" ||
-             command == "rerun") {
-    curator::v1::TaskIdsRequest r;
-    for (const std::string& a : args) {
-      int64_t id = 0;
-      if (!absl::SimpleAtoi(a, &id)) return Fail(1, command + ": task ids are numbers, not '" + a + "'");
-      r.add_task_ids(id);
-    }
-    if (r.task_ids().empty()) return Fail(1, command + ": give task ids");
-    auto out = std::make_unique<curator::v1::TaskIdsResponse>();
-    st = command == "cancel"  ? stub->Cancel(&ctx, r, out.get())
-         : command == "retry" ? stub->Retry(&ctx, r, out.get())
-         : command == "rerun" ? stub->Rerun(&ctx, r, out.get())
-                              : stub->Reject(&ctx, r, out.get());
-    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
-      std::printf("%s: %d task(s)\n", command.c_str(), out->changed_size());
-      for (const std::string& why : out->refused()) std::printf("  refused: %s\n", why.c_str());
-    }
-    if (st.ok() && out->refused_size() > 0) code = 2;
-    reply = std::move(out);
-  } else if (command == "changes") {
-    if (args.size() != 1) return Fail(1, "changes: give one night (YYYYMMDD)");
-    curator::v1::NightRequest r;
+    });
+  }
+  if (command == "changes") {
+    v1::NightRequest r;
     r.set_night(args[0]);
-    auto out = std::make_unique<curator::v1::ChangesResponse>();
-    st = stub->ListChanges(&ctx, r, out.get());
-    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
+    v1::ChangesResponse out;
+    grpc::Status st = d.stub->ListChanges(d.Context().get(), r, &out);
+    return Answer(d, st, out, [](const v1::ChangesResponse& x) {
       std::printf(
-          "night %s, delivery %d: %d changes%s\n", out->night().c_str(),
-          out->delivery(), out->changes_size(),
-          out->changes_size() > 0
-              ? absl::StrCat(" (curatorctl accept ", out->night(), ")").c_str()
+          "night %s, delivery %d: %d changes%s\n", x.night().c_str(),
+          x.delivery(), x.changes_size(),
+          x.changes_size() > 0
+              ? absl::StrCat(" (curatorctl accept ", x.night(), ")").c_str()
               : "");
-      for (const auto& c : out->changes()) {
+      for (const auto& c : x.changes()) {
         std::printf(
-            "  %-9s %-9s %s  (multiframe %lld -> %lld, %lld -> %lld bytes)\n",
+            "  %-9s %-9s %s  (multiframe %lld -> %lld, %s -> %s bytes)\n",
             c.change().c_str(), c.kind().c_str(), c.path().c_str(),
             static_cast<long long>(c.old_multiframe_id()),
             static_cast<long long>(c.new_multiframe_id()),
-            static_cast<long long>(c.old_bytes()),
-            static_cast<long long>(c.new_bytes()));
+            Count(c.old_bytes()).c_str(), Count(c.new_bytes()).c_str());
       }
-    }
-    reply = std::move(out);
-  } else if (command == "accept" || command == "retire" ||
-             command == "restore" || command == "reload" ||
-             command == "deprecate" || command == "undeprecate") {
-    const bool on_files = command == "deprecate" || command == "undeprecate";
-    if (on_files ? args.empty() : args.size() != 1) {
-      return Fail(1, command + (on_files ? ": give image file names or paths"
-                                         : ": give one night (YYYYMMDD)"));
-    }
-    auto out = std::make_unique<curator::v1::ArchiveActionResponse>();
-    if (on_files) {
-      curator::v1::FilesRequest r;
-      for (const std::string& a : args) r.add_files(a);
-      r.set_reason(absl::GetFlag(FLAGS_reason));
-      st = command == "deprecate" ? stub->Deprecate(&ctx, r, out.get())
-                                  : stub->Undeprecate(&ctx, r, out.get());
-    } else {
-      curator::v1::NightRequest r;
-      r.set_night(args[0]);
-      r.set_reason(absl::GetFlag(FLAGS_reason));
-      st = command == "accept"    ? stub->Accept(&ctx, r, out.get())
-           : command == "retire"  ? stub->Retire(&ctx, r, out.get())
-           : command == "restore" ? stub->Restore(&ctx, r, out.get())
-                                  : stub->Reload(&ctx, r, out.get());
-    }
-    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
-      std::printf("%s\n", out->summary().c_str());
-      if (out->cu_event_id() != 0) {
-        std::printf("  event %lld\n",
-                    static_cast<long long>(out->cu_event_id()));
-      }
-      if (out->tasks_size() > 0) {
-        std::printf("  tasks to run again: %s\n",
-                    absl::StrJoin(out->tasks(), " ").c_str());
-      }
-      for (const std::string& why : out->refused())
-        std::printf("  refused: %s\n", why.c_str());
-    }
-    if (st.ok() && out->refused_size() > 0) code = 2;
-    reply = std::move(out);
-  } else {  // pause, resume
-    auto out = std::make_unique<curator::v1::DispatchState>();
-    st = command == "pause" ? stub->Pause(&ctx, curator::v1::PauseRequest(), out.get())
-                            : stub->Resume(&ctx, curator::v1::ResumeRequest(), out.get());
-    if (st.ok() && !absl::GetFlag(FLAGS_json)) {
-      std::printf("dispatch %s\n", out->paused() ? "paused" : "running");
-    }
-    reply = std::move(out);
+    });
   }
-  if (!st.ok()) {
-    return Fail(ExitFor(static_cast<absl::StatusCode>(st.error_code())),
-                absl::StrCat("daemon at ", address, ": ", st.error_message()));
+  if (command == "pause" || command == "resume") {
+    v1::DispatchState out;
+    grpc::Status st =
+        command == "pause"
+            ? d.stub->Pause(d.Context().get(), v1::PauseRequest(), &out)
+            : d.stub->Resume(d.Context().get(), v1::ResumeRequest(), &out);
+    return Answer(d, st, out, [](const v1::DispatchState& x) {
+      std::printf("dispatch %s\n", x.paused() ? "paused" : "running");
+    });
   }
-  if (absl::GetFlag(FLAGS_json)) {
-    std::string json;
-    google::protobuf::util::JsonPrintOptions options;
-    options.preserve_proto_field_names = true;
-    options.always_print_primitive_fields = true;
-    (void)google::protobuf::util::MessageToJsonString(*reply, &json, options);
-    std::printf("%s\n", json.c_str());
-  }
-  return code;
+  return ArchiveAction(d, command, args);
 }
 
-int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "curatorctl release create NAME [--until NIGHT] | release list |\n"
-      "  release verify NAME | release drop NAME\n"
-      "  --config FILE [--daemon HOST:PORT] [--json]\n"
-      "curatorctl migrate | register NIGHT... | register --all\n"
-      "  [--config FILE] [--archive DIR] [--db CONNINFO]\n"
-      "curatorctl tasks [--state S] | workers | plan | approve (--all | ID...) "
-      "| reject ID... |\n"
-      "  cancel ID... | retry ID... | rerun ID... | cus | pause | resume |\n"
-      "  changes NIGHT | accept NIGHT | deprecate FILE... --reason TEXT | "
-      "undeprecate FILE... |\n"
-      "  retire NIGHT --reason TEXT | restore NIGHT | reload NIGHT\n"
-      "  --config FILE [--daemon HOST:PORT] [--json]");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() < 2) return Fail(1, "give a command: migrate, register, tasks, workers, plan, approve, pause or resume");
-  const std::string command = args[1];
-  if (command == "release") {
-    const std::string sub = args.size() > 2 ? args[2] : "";
-    const std::vector<std::string> rest(
-        args.begin() + std::min<size_t>(args.size(), 3), args.end());
-    if (sub != "create" && sub != "list" && sub != "verify" && sub != "drop") {
-      return Fail(1,
-                  "release: give create NAME [--until NIGHT], list, verify "
-                  "NAME or drop NAME");
-    }
-    if (rest.size() != (sub == "list" ? 0u : 1u)) {
-      return Fail(1, sub == "list" ? "release list takes no arguments"
-                                   : absl::StrCat("release ", sub,
-                                                  ": give one release NAME"));
-    }
-    if (sub != "create" && !absl::GetFlag(FLAGS_until).empty()) {
-      return Fail(1, "--until goes with release create only");
-    }
-    return DaemonCommand("release " + sub, rest);
-  }
-  if (command == "describe")
-    return absl::GetFlag(FLAGS_roff) ? DescribeRoff() : Describe();
-  for (const char* c :
-       {"tasks",       "workers", "plan",    "approve", "reject",  "cancel",
-        "retry",       "rerun",   "cus",     "nights",  "batches", "log",
-        "status",      "pause",   "resume",  "changes", "accept",  "deprecate",
-        "undeprecate", "retire",  "restore", "reload"}) {
-    if (command == c) return DaemonCommand(command, std::vector<std::string>(args.begin() + 2, args.end()));
-  }
-  if (command != "migrate" && command != "register") {
-    std::vector<std::string> known;
-    for (const CommandSpec& c : Commands()) known.push_back(c.name);
-    return Fail(1, "unknown command '" + command + "'; known: " + absl::StrJoin(known, ", "));
-  }
+// migrate and register: on the database (and archive) themselves.
+int LocalCommand(const std::string& command, std::vector<std::string> nights) {
   absl::StatusOr<curator::Site> site = curator::SiteFromFlags(command == "register");
   if (!site.ok()) return Fail(1, std::string(site.status().message()));
-  const std::string conninfo = site->config.database().conninfo();
   const std::string archive = site->config.archive_root();
-  auto conn = curator::pg::Connection::Connect(conninfo);
+  auto conn =
+      curator::pg::Connection::Connect(site->config.database().conninfo());
   if (!conn.ok()) return Fail(3, std::string(conn.status().message()));
-
   if (command == "migrate") {
     auto applied = curator::migrations::Migrate(**conn);
-    if (applied.ok()) {
-      if (absl::Status s = curator::archive::SyncCuTable(**conn, curator::archive::CuRegistry::WithSources());
-          !s.ok()) {
-        return Fail(3, s.ToString());
-      }
-    }
     if (!applied.ok()) return Fail(3, applied.status().ToString());
+    if (absl::Status s = curator::archive::SyncCuTable(
+            **conn, curator::archive::CuRegistry::WithSources());
+        !s.ok()) {
+      return Fail(3, s.ToString());
+    }
     auto version = curator::migrations::CurrentVersion(**conn);
-    if (applied->empty()) {
-      std::printf("schema is up to date at version %d\n", version.ok() ? *version : 0);
+    if (!version.ok()) return Fail(3, version.status().ToString());
+    v1::MigrateResult out;
+    for (int a : *applied) out.add_applied(a);
+    out.set_version(*version);
+    if (Json()) {
+      PrintJson(out);
+    } else if (applied->empty()) {
+      std::printf("schema is up to date at version %d\n", *version);
     } else {
-      std::vector<std::string> v;
-      for (int a : *applied) v.push_back(std::to_string(a));
       std::printf("applied migrations %s; schema is at version %d\n",
-                  absl::StrJoin(v, ", ").c_str(), version.ok() ? *version : 0);
+                  absl::StrJoin(*applied, ", ").c_str(), *version);
     }
     return 0;
   }
-
-  std::vector<std::string> nights(args.begin() + 2, args.end());
   if (absl::GetFlag(FLAGS_all)) {
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator(
@@ -934,17 +989,188 @@ int main(int argc, char** argv) {
     std::sort(nights.begin(), nights.end());
   }
   if (nights.empty()) return Fail(1, "register: give NIGHT (YYYYMMDD) or --all");
-  bool problems = false;
+  v1::RegisterResult out;
   for (const std::string& night : nights) {
     auto reg = curator::archive::RegisterNight(**conn, archive, night);
     if (!reg.ok()) return Fail(ExitFor(reg.status().code()), reg.status().ToString());
-    int images = 0, catalogues = 0;
-    for (const auto& f : reg->files) (f.is_catalogue ? catalogues : images)++;
-    std::printf("%s  %d images, %d catalogues, %d newly registered%s\n", night.c_str(), images,
-                catalogues, reg->new_files,
-                reg->transfer_complete ? "" : " (transfer not complete)");
-    for (const std::string& p : reg->problems) std::printf("  problem: %s\n", p.c_str());
-    problems |= !reg->problems.empty();
+    v1::NightRegistration* n = out.add_nights();
+    n->set_night(night);
+    for (const auto& file : reg->files) {
+      file.is_catalogue ? n->set_catalogues(n->catalogues() + 1)
+                        : n->set_images(n->images() + 1);
+    }
+    n->set_new_files(reg->new_files);
+    n->set_transfer_complete(reg->transfer_complete);
+    for (const std::string& p : reg->problems) n->add_problems(p);
+    if (!Json()) {
+      std::printf("%s  %d images, %d catalogues, %d newly registered%s\n",
+                  night.c_str(), n->images(), n->catalogues(), n->new_files(),
+                  n->transfer_complete() ? "" : " (transfer not complete)");
+      for (const std::string& p : n->problems())
+        std::printf("  problem: %s\n", p.c_str());
+    }
   }
+  if (Json()) PrintJson(out);
+  bool problems = false;
+  for (const auto& n : out.nights()) problems |= n.problems_size() > 0;
   return problems ? 2 : 0;
+}
+
+// Checks the arguments and options against the command's table entry:
+// positional ones by count and type, options by whether they go with the
+// command at all and by their choices. Empty if they fit, else why not.
+std::string CheckArguments(const CommandSpec& c,
+                           const std::vector<std::string>& args) {
+  const ArgSpec* positional = nullptr;
+  for (const ArgSpec& a : c.args) {
+    if (a.positional) positional = &a;
+  }
+  const bool many =
+      positional != nullptr && absl::EndsWith(positional->type, "[]");
+  if (positional == nullptr && !args.empty()) {
+    return absl::StrCat(c.name, " takes no arguments, not '", args[0], "'");
+  }
+  if (positional != nullptr && !many && args.size() > 1) {
+    return absl::StrCat(c.name, ": give one ",
+                        absl::AsciiStrToUpper(positional->name));
+  }
+  const bool has_all =
+      c.name == std::string("approve") || c.name == std::string("register");
+  if (positional != nullptr && positional->required && args.empty() &&
+      !(has_all && absl::GetFlag(FLAGS_all))) {
+    return absl::StrCat(c.name, ": give ",
+                        absl::AsciiStrToUpper(positional->name),
+                        many ? "..." : "", has_all ? " or --all" : "");
+  }
+  if (positional != nullptr) {
+    const std::string base(absl::StripSuffix(positional->type, "[]"));
+    for (const std::string& a : args) {
+      int64_t n = 0;
+      if (base == "int64" && !absl::SimpleAtoi(a, &n)) {
+        return absl::StrCat(c.name, ": ", positional->name,
+                            " are numbers, not '", a, "'");
+      }
+      if (base == "night" && !IsNight(a)) {
+        return absl::StrCat(c.name, ": a night is YYYYMMDD, not '", a, "'");
+      }
+    }
+  }
+  // Options: only those of the command, with allowed values.
+  std::set<std::string> common;
+  for (const std::string& o : curator::ctl::CommonOptions()) common.insert(o);
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (absl::StrContains(flag->Filename(), "absl/") ||
+        common.count(std::string(name)))
+      continue;
+    // Given (to something else than its default: Abseil keeps whether a
+    // flag was on the command line to itself).
+    if (flag->CurrentValue() == flag->DefaultValue()) continue;
+    const ArgSpec* spec = nullptr;
+    for (const ArgSpec& a : c.args) {
+      if (!a.positional && name == a.name) spec = &a;
+    }
+    if (spec == nullptr)
+      return absl::StrCat("--", name, " does not go with ", c.name);
+    const std::string value = flag->CurrentValue();
+    if (!spec->choices.empty()) {
+      bool ok = false;
+      for (const std::string& choice : spec->choices) {
+        ok |= name == "cu" ? ParseCu(value) != 0 : choice == value;
+      }
+      if (!ok) {
+        return absl::StrCat("--", name, " is one of ",
+                            absl::StrJoin(spec->choices, ", "), ", not '",
+                            value, "'");
+      }
+    }
+    if (absl::string_view(spec->type) == "night" && !IsNight(value)) {
+      return absl::StrCat("--", name, ": a night is YYYYMMDD, not '", value,
+                          "'");
+    }
+  }
+  for (const ArgSpec& a : c.args) {
+    if (a.positional || !a.required) continue;
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(a.name);
+    if (flag != nullptr && flag->CurrentValue().empty()) {
+      return absl::StrCat(c.name, ": give --", a.name);
+    }
+  }
+  return "";
+}
+
+// The command named by argv (one word, or two for "release create"), or
+// nullptr; `rest` gets the words after it.
+const CommandSpec* ParseCommand(const std::vector<std::string>& words,
+                                std::vector<std::string>* rest) {
+  if (words.empty()) return nullptr;
+  size_t used = 1;
+  const CommandSpec* c = curator::ctl::FindCommand(words[0]);
+  if (c == nullptr && words.size() > 1) {
+    c = curator::ctl::FindCommand(words[0] + " " + words[1]);
+    used = 2;
+  }
+  if (rest != nullptr)
+    rest->assign(words.begin() + std::min(used, words.size()), words.end());
+  return c;
+}
+
+int Help(const std::vector<std::string>& words) {
+  if (words.empty()) {
+    std::printf("%s", curator::ctl::UsageText().c_str());
+    return 0;
+  }
+  const CommandSpec* c = ParseCommand(words, nullptr);
+  if (c == nullptr) {
+    return Fail(1, absl::StrCat("no command '", absl::StrJoin(words, " "),
+                                "'; curatorctl --help lists them"));
+  }
+  std::printf("%s", curator::ctl::CommandHelp(*c).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // `curatorctl COMMAND --help`: that command's help, before Abseil's
+  // --help (the whole usage) takes it.
+  std::vector<std::string> words;
+  bool help = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-help" || a == "-h")
+      help = true;
+    else if (!absl::StartsWith(a, "-"))
+      words.push_back(a);
+  }
+  if (help && ParseCommand(words, nullptr) != nullptr) return Help(words);
+
+  curator::InitCommandLine("curatorctl", curator::ctl::UsageText());
+  std::vector<char*> parsed = curator::ParseCommandLine(argc, argv);
+  words.assign(parsed.begin() + 1, parsed.end());
+  if (words.empty()) {
+    std::fprintf(stderr, "%s", curator::ctl::UsageText().c_str());
+    return Fail(1, "give a command");
+  }
+  std::vector<std::string> args;
+  const CommandSpec* c = ParseCommand(words, &args);
+  if (c == nullptr) {
+    std::vector<std::string> known;
+    for (const CommandSpec& k : curator::ctl::Commands())
+      known.push_back(k.name);
+    return Fail(1, absl::StrCat("unknown command '", words[0],
+                                "'; known: ", absl::StrJoin(known, ", ")));
+  }
+  if (c->name == std::string("help")) return Help(args);
+  if (std::string why = CheckArguments(*c, args); !why.empty())
+    return Fail(1, why);
+  if (c->name == std::string("describe")) {
+    std::printf("%s%s",
+                absl::GetFlag(FLAGS_roff)
+                    ? curator::ctl::DescribeRoff().c_str()
+                    : curator::ctl::DescribeJson().c_str(),
+                absl::GetFlag(FLAGS_roff) ? "" : "\n");
+    return 0;
+  }
+  if (c->where == Where::kLocal) return LocalCommand(c->name, args);
+  return DaemonCommand(*c, args);
 }

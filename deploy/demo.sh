@@ -111,20 +111,9 @@ echo "== curatorctl approve --all"
 start=$(date +%s.%N)
 ctl approve --all
 
-echo "== progress (Load Monitor: http://127.0.0.1:$monitor/)"
-last=""
-while true; do
-  status=$(ctl status --json)
-  line=$(echo "$status" | json_get "'tasks: ' + ', '.join(f'{v} {k}' for k, v in sorted(d['tasks'].items())) + '; batches: ' + (', '.join(f'{v} {k}' for k, v in sorted(d['batches'].items())) or 'none')")
-  [ "$line" != "$last" ] && printf "  %5.1f s  %s\n" "$(echo "$(date +%s.%N) - $start" | bc)" "$line"
-  last=$line
-  # Finished: every task's batch in the archive, or the task settled
-  # (failed or cancelled).
-  if echo "$status" | json_get "int(all(k in ('ingested', 'failed', 'cancelled') for k in d['tasks']))" | grep -q 1; then
-    break
-  fi
-  sleep 0.5
-done
+echo "== curatorctl watch: each task as it moves, until everything settles (Load Monitor: http://127.0.0.1:$monitor/)"
+# Exit 2: settled, but a task failed or a batch was quarantined (named above).
+ctl watch --interval 0.5 || [ $? -eq 2 ]
 wall=$(echo "$(date +%s.%N) - $start" | bc)
 
 echo "== the archive"

@@ -154,8 +154,10 @@ TEST_F(ControlPlaneTest, AWorkerThatDiesMidTaskLosesItAndTheRestartedDaemonCarri
   const int64_t lost_task = Count(
       "SELECT min(task_id) FROM curation.task_attempt WHERE worker_id = 'w1' AND outcome = 'lost'");
   testing::CommandResult log = Ctl(absl::StrCat("log ", lost_task));
-  EXPECT_THAT(log.output, ::testing::ContainsRegex("attempt 1 on w1 at [0-9-]+T[0-9:]+Z: lost after "
-                                                   "[0-9.]+ s: worker w1 lost \\(no heartbeat\\)"));
+  EXPECT_THAT(log.output,
+              ::testing::ContainsRegex(
+                  "attempt 1 on w1 at [0-9-]+T[0-9:]+Z: lost after "
+                  "[0-9.]+ m?s: worker w1 lost \\(no heartbeat\\)"));
   EXPECT_THAT(log.output, ::testing::ContainsRegex("attempt 2 on w2 at [^:]+:[^:]+:[^:]+: done"));
   EXPECT_EQ(Count("SELECT count(*) FROM multiframe"), 4);
   EXPECT_EQ(Count("SELECT count(*) FROM detection"), 4 * 4 * 100);
@@ -219,7 +221,7 @@ TEST_F(ControlPlaneTest, TheOperatorPausesRejectsCancelsRetriesAndResumes) {
   EXPECT_THAT(nights.output, HasSubstr("20071021  yes            2           2  CU3 ingested, CU4 ingested, CU2 ingested"));
   testing::CommandResult batches = Ctl("batches");
   EXPECT_THAT(batches.output, HasSubstr("ingested"));
-  EXPECT_THAT(batches.output, HasSubstr("\"detection\": 160"));
+  EXPECT_THAT(batches.output, HasSubstr("detection 160"));
   testing::CommandResult log = Ctl(absl::StrCat("log ", cu3));
   EXPECT_EQ(log.exit_code, 0) << log.output;
   EXPECT_THAT(log.output, HasSubstr("CU3 of 20071021, ingested, attempt 1 on w1"));
@@ -236,8 +238,8 @@ TEST_F(ControlPlaneTest, TheOperatorPausesRejectsCancelsRetriesAndResumes) {
   // The commands describe themselves for client libraries.
   testing::CommandResult describe = testing::RunCommand(Bin("daemon/curatorctl") + " describe --json");
   EXPECT_EQ(describe.exit_code, 0);
-  for (const char* c : {"\"name\": \"approve\"", "\"name\": \"cancel\"", "\"type\": \"int64[]\"",
-                        "\"exit_codes\""}) {
+  for (const char* c : {"\"name\":\"approve\"", "\"name\":\"cancel\"",
+                        "\"type\":\"int64[]\"", "\"exit_codes\""}) {
     EXPECT_THAT(describe.output, HasSubstr(c));
   }
 }
@@ -426,8 +428,9 @@ TEST_F(ControlPlaneTest, AQuarantinedBatchFailsItsTaskWithTheReasonAndItsRetryLa
   }
   EXPECT_TRUE(reported);
   testing::CommandResult log = Ctl(absl::StrCat("log ", cu4));
-  EXPECT_THAT(log.output, ::testing::ContainsRegex("attempt 1 on w1 at [^:]+:[^:]+:[^ ]+: "
-                                                   "quarantined after [0-9.]+ s: batch "));
+  EXPECT_THAT(log.output, ::testing::ContainsRegex(
+                              "attempt 1 on w1 at [^:]+:[^:]+:[^ ]+: "
+                              "quarantined after [0-9.]+ m?s: batch "));
   EXPECT_THAT(log.output, ::testing::ContainsRegex("attempt 2 on w1 at [^:]+:[^:]+:[^ ]+: done"));
 }
 

@@ -349,7 +349,7 @@ TEST_F(ReleaseTest,
   EXPECT_EQ(json.exit_code, 0);
   EXPECT_THAT(json.output, HasSubstr("{\"releases\":[]}"));
   EXPECT_THAT(Ctl("describe --json").output,
-              HasSubstr("{\"name\": \"release create\", \"help\": "));
+              HasSubstr("{\"name\":\"release create\",\"help\":"));
 }
 
 TEST_F(ReleaseTest,
