@@ -6,33 +6,51 @@ description, runs `curatorctl <command> --json` and returns the parsed
 JSON. Needs only Python 3's standard library and the curatorctl binary.
 
     from curator_client import Curator
-    c = Curator(daemon="pixel00:7400")
+    c = Curator(daemon="pixel00:7400", config="/etc/curator/curator.conf")
     pending = [t["task_id"] for t in c.tasks(state="pending")["tasks"]]
     c.approve(pending)
+    c.watch(night="20071021", timeout=600)   # until the night settles
     print(c.nights())
 
-Exit codes follow curatorctl's description: 0 returns the answer; 2 (done,
-with problems reported, e.g. some tasks refused) returns the answer too,
-with the refusals in it; 1 (bad usage) and 3 (failed) raise CuratorError
-with curatorctl's message.
+curatorctl is found as given, else as $CURATORCTL, else on $PATH; the
+config as given, else $CURATOR_CONFIG, else /etc/curator/curator.conf if
+it exists.
+
+Exit codes follow curatorctl's description: 0 returns the answer (a dict;
+`watch` a list of its updates). 2 (done with problems, or refused: some
+tasks refused, no such task, a release that differs from its manifest)
+raises CuratorRefused, which carries the answer as `answer` when there is
+one; pass partial_ok=True to a method to get the answer back instead.
+1 (bad usage) and 3 (failed: the daemon or database unreachable) raise
+CuratorError with curatorctl's message. Arguments are checked against the
+description (types, choices, required ones) before anything runs.
 """
 
 import inspect
 import json
+import os
 import re
+import shutil
 import subprocess
 
-__all__ = ["Curator", "CuratorError"]
+__all__ = ["Curator", "CuratorError", "CuratorRefused"]
 
 
 class CuratorError(Exception):
     """curatorctl failed: `exit_code`, its `message`, the `command` run."""
 
-    def __init__(self, command, exit_code, message):
+    def __init__(self, command, exit_code, message, answer=None):
         super().__init__(f"{' '.join(command)}: exit {exit_code}: {message}")
         self.command = command
         self.exit_code = exit_code
         self.message = message
+        self.answer = answer
+
+
+class CuratorRefused(CuratorError):
+    """Exit 2: done with problems, or refused. `answer` is curatorctl's
+    JSON answer when it gave one (e.g. {"changed": [...], "refused": [...]}),
+    else None."""
 
 
 _NIGHT = re.compile(r"^\d{8}$")
@@ -64,9 +82,29 @@ def _check(command, arg, value):
         elif base == "string":
             if not isinstance(v, str):
                 raise TypeError(f"{name} must be a string, not {v!r}")
+        elif base == "number":
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise TypeError(f"{name} must be a number, not {v!r}")
         else:
             raise TypeError(f"{name} has a type this client does not know: {kind}")
+        if arg.get("choices") and v not in arg["choices"] and not (
+                arg["name"] == "cu" and str(v).isdigit()):
+            raise ValueError(f"{name} is one of {', '.join(arg['choices'])}, not {v!r}")
     return values
+
+
+def _fields(description, message, depth=0):
+    """The fields of `message`, from the description, for a docstring."""
+    schema = description.get("messages", {}).get(message, {})
+    lines = []
+    for f in schema.get("fields", []):
+        kind = f["type"]
+        if kind == "array":
+            kind = f"list of {f['items']}"
+        elif kind == "object":
+            kind = f"dict of {f['values']}"
+        lines.append(f"{'  ' * (depth + 2)}{f['name']}: {kind}")
+    return lines
 
 
 class Curator:
@@ -75,8 +113,19 @@ class Curator:
     Options given here (daemon, config, db, archive) go with every command.
     """
 
-    def __init__(self, curatorctl="curatorctl", daemon=None, config=None,
+    def __init__(self, curatorctl=None, daemon=None, config=None,
                  db=None, archive=None, timeout=120):
+        curatorctl = curatorctl or os.environ.get("CURATORCTL") or "curatorctl"
+        found = shutil.which(curatorctl)
+        if found is None:
+            raise CuratorError([curatorctl], 127,
+                               f"{curatorctl} not found: install curator (the .deb puts it in "
+                               "/usr/bin), or give Curator(curatorctl=PATH) or $CURATORCTL")
+        curatorctl = found
+        if config is None:
+            config = os.environ.get("CURATOR_CONFIG")
+            if config is None and os.path.exists("/etc/curator/curator.conf"):
+                config = "/etc/curator/curator.conf"
         self._curatorctl = curatorctl
         self._timeout = timeout
         self._common = []
@@ -92,7 +141,7 @@ class Curator:
         self.description = json.loads(done.stdout)
         self.commands = {}
         for spec in self.description["commands"]:
-            if spec["name"] == "describe":
+            if spec.get("where") == "here" or spec["name"] in ("describe", "help"):
                 continue
             # A command of two words ("release create") is the method
             # release_create.
@@ -107,6 +156,8 @@ class Curator:
                                     default=None) for a in positional]
         params += [inspect.Parameter(a["name"], inspect.Parameter.KEYWORD_ONLY, default=None)
                    for a in options]
+        params.append(inspect.Parameter("partial_ok", inspect.Parameter.KEYWORD_ONLY,
+                                        default=False))
         signature = inspect.Signature(params)
 
         def method(*args, **kwargs):
@@ -116,8 +167,13 @@ class Curator:
                 allowed = ", ".join(a["name"] for a in spec["arguments"]) or "none"
                 raise TypeError(f"{spec['name']}(): {e} (arguments: {allowed})") from None
             argv = spec["name"].split(" ")
+            given = {a["name"] for a in spec["arguments"]
+                     if bound.arguments.get(a["name"]) not in (None, False, [])}
             for arg in spec["arguments"]:
                 value = bound.arguments.get(arg["name"])
+                if arg.get("required") and arg["name"] not in given and not (
+                        "all" in given and arg["positional"]):
+                    raise TypeError(f"{spec['name']}(): {arg['name']} is required")
                 if value is None:
                     continue
                 values = _check(spec["name"], arg, value)
@@ -128,22 +184,46 @@ class Curator:
                         argv.append(f"--{arg['name']}")
                 else:
                     argv.append(f"--{arg['name']}={values[0]}")
-            return self._run(argv)
+            return self._run(argv, bound.arguments.get("partial_ok", False),
+                             lines=spec["name"] == "watch")
 
         method.__name__ = spec["name"].replace(" ", "_")
         method.__signature__ = signature
-        method.__doc__ = spec["help"] + "".join(
-            f"\n  {a['name']} ({a['type']}): {a['help']}" for a in spec["arguments"])
+        doc = [spec["help"] + "."]
+        doc += [f"  {a['name']} ({a['type']}{', required' if a.get('required') else ''}): "
+                f"{a['help']}" + (f"; one of {', '.join(a['choices'])}" if a.get("choices")
+                                  else "") for a in spec["arguments"]]
+        doc.append("  partial_ok (bool): return the answer on exit 2 instead of raising")
+        if spec.get("returns"):
+            doc.append(f"Returns {spec['returns']}" + (" (a list of them, one per update)"
+                                                      if spec["name"] == "watch" else "") + ":")
+            doc += _fields(self.description, spec["returns"])
+        if spec.get("exit_2"):
+            doc.append(f"Raises CuratorRefused when {spec['exit_2']}.")
+        method.__doc__ = "\n".join(doc)
         return method
 
-    def _run(self, argv):
+    def _run(self, argv, partial_ok=False, lines=False):
         command = [self._curatorctl] + argv + ["--json"] + self._common
+        # watch has its own --timeout; it is given, or it runs until settled.
         done = subprocess.run(command, capture_output=True, text=True,
-                              timeout=self._timeout, check=False)
+                              timeout=None if lines else self._timeout, check=False)
         text = done.stdout.strip()
-        # 2 with an answer is done with problems, reported in the answer;
-        # 2 without one is a refusal (no such task, not allowed): raised.
-        if done.returncode not in (0, 2) or (done.returncode == 2 and not text):
+        try:
+            if lines:
+                answer = [json.loads(line) for line in text.splitlines() if line.strip()]
+            else:
+                answer = json.loads(text) if text else None
+        except json.JSONDecodeError as e:
             raise CuratorError(command, done.returncode,
-                               done.stderr.strip() or text)
-        return json.loads(text) if text else {}
+                               f"not JSON ({e}): {text[:200]!r}") from None
+        if done.returncode == 2:
+            if partial_ok and answer is not None:
+                return answer
+            message = done.stderr.strip()
+            if not message and isinstance(answer, dict) and answer.get("refused"):
+                message = "refused: " + "; ".join(answer["refused"])
+            raise CuratorRefused(command, 2, message or "done, with problems reported", answer)
+        if done.returncode != 0:
+            raise CuratorError(command, done.returncode, done.stderr.strip() or text)
+        return answer if answer is not None else {}

@@ -9,7 +9,7 @@ token); run alone, only the checks that need no daemon run.
 import os
 import unittest
 
-from curator_client import Curator, CuratorError
+from curator_client import Curator, CuratorError, CuratorRefused
 
 CURATORCTL = os.environ.get("CURATORCTL", "curatorctl")
 DAEMON = os.environ.get("CURATOR_DAEMON")
@@ -21,7 +21,8 @@ class DescriptionTest(unittest.TestCase):
         self.c = Curator(CURATORCTL, daemon=DAEMON or "127.0.0.1:1", config=CONFIG)
 
     def test_every_described_command_is_a_method(self):
-        names = {spec["name"] for spec in self.c.description["commands"]} - {"describe"}
+        names = {spec["name"] for spec in self.c.description["commands"]
+                 if spec["where"] != "here"}
         self.assertIn("approve", names)
         self.assertIn("release create", names)
         for name in names:
@@ -40,6 +41,22 @@ class DescriptionTest(unittest.TestCase):
             self.c.tasks(status="running")
         with self.assertRaisesRegex(TypeError, r"approve\(\): all must be True or False"):
             self.c.approve(all="yes")
+        with self.assertRaisesRegex(TypeError, r"approve\(\): task_ids is required"):
+            self.c.approve()
+        with self.assertRaisesRegex(ValueError, r"tasks\(\): state is one of pending, .*"):
+            self.c.tasks(state="bogus")
+        with self.assertRaisesRegex(TypeError, r"retire\(\): reason is required"):
+            self.c.retire("20071021")
+
+    def test_docstrings_say_what_comes_back(self):
+        self.assertIn("Returns curator.v1.ListTasksResponse", self.c.tasks.__doc__)
+        self.assertIn("tasks: list of curator.v1.TaskInfo", self.c.tasks.__doc__)
+        self.assertIn("one of pending, approved", self.c.tasks.__doc__)
+        self.assertIn("Raises CuratorRefused when", self.c.cancel.__doc__)
+
+    def test_a_missing_curatorctl_is_named(self):
+        with self.assertRaisesRegex(CuratorError, r"no-such-curatorctl not found"):
+            Curator("no-such-curatorctl")
 
     @unittest.skipUnless(CONFIG, "CURATOR_CONFIG is not set")
     def test_an_unreachable_daemon_raises_with_curatorctls_message(self):
@@ -50,7 +67,7 @@ class DescriptionTest(unittest.TestCase):
         self.assertIn("127.0.0.1:1", e.exception.message)
 
     def test_without_a_config_curatorctl_says_what_is_missing(self):
-        c = Curator(CURATORCTL, daemon="127.0.0.1:1")
+        c = Curator(CURATORCTL, daemon="127.0.0.1:1", config="")
         with self.assertRaises(CuratorError) as e:
             c.tasks()
         self.assertEqual(e.exception.exit_code, 1)
@@ -69,17 +86,28 @@ class DaemonTest(unittest.TestCase):
         # The CUs by name, as the daemon's registry knows them.
         self.assertEqual([c["name"] for c in self.c.cus()["cus"]], ["CU3", "CU4", "CU2"])
         self.assertEqual(sorted(t["cu"] for t in tasks), ["CU2", "CU3", "CU4"])
-        cu3 = next(int(t["task_id"]) for t in tasks if t["cu"] == "CU3")
+        # Ids are numbers, as the docstrings say.
+        cu3 = next(t["task_id"] for t in tasks if t["cu"] == "CU3")
+        self.assertIsInstance(cu3, int)
         # Approved, then rejected back to pending.
-        self.assertEqual([int(i) for i in self.c.approve([cu3])["approved"]], [cu3])
+        self.assertEqual(self.c.approve([cu3])["approved"], [cu3])
         self.assertEqual(self.c.tasks(state="approved")["tasks"][0]["cu"], "CU3")
-        self.assertEqual([int(i) for i in self.c.reject([cu3])["changed"]], [cu3])
-        # Exit code 2: done with problems; the refusal comes back as data.
-        refused = self.c.retry([cu3])
-        self.assertIn("only failed or cancelled tasks can be retried", refused["refused"][0])
+        self.assertEqual(self.c.reject([cu3])["changed"], [cu3])
+        # Exit code 2, a refusal: raised with the answer, or returned when
+        # asked.
+        with self.assertRaises(CuratorRefused) as e:
+            self.c.retry([cu3])
+        self.assertIn("only failed or cancelled tasks can be retried",
+                      e.exception.answer["refused"][0])
+        self.assertIn("only failed or cancelled", e.exception.message)
+        refused = self.c.retry([cu3], partial_ok=True)
+        self.assertEqual(refused["changed"], [])
         # Pause and resume answer with the dispatch state.
         self.assertTrue(self.c.pause()["paused"])
-        self.assertFalse(self.c.resume().get("paused", False))
+        self.assertFalse(self.c.resume()["paused"])
+        # Every state is there, with 0 where there are none.
+        self.assertEqual(self.c.status()["tasks"]["failed"], 0)
+        self.assertEqual(self.c.audit(limit=2)["entries"][0]["command"], "resume")
         # A task that does not exist: curatorctl's error, raised.
         with self.assertRaises(CuratorError) as e:
             self.c.log(999999)
