@@ -70,7 +70,16 @@ absl::StatusOr<Plan> Dispatcher::PlanFor(
   PlannerOptions po;
   po.min_free_disk_bytes = 0;
   po.max_load_per_core = options_.max_load_per_core;
-  return MakePlan(pending, workers, estimator, po, clock_->Now());
+  Plan plan = MakePlan(pending, workers, estimator, po, clock_->Now());
+  std::map<int64_t, const PendingTask*> by_id;
+  for (const PendingTask& p : pending) by_id[p.task_id] = &p;
+  for (PlanEntry& e : plan.entries) {
+    if (!basis->explain_all && !e.starts_now) continue;
+    const PendingTask& p = *by_id.at(e.task_id);
+    e.estimate = estimator.Estimate(p.cu, p.input_bytes,
+                                    static_cast<int>(p.files), e.worker_id);
+  }
+  return plan;
 }
 
 absl::StatusOr<v1::RunTaskRequest> Dispatcher::Request(const TaskRow& t, const Claimed& claim) {
@@ -112,6 +121,7 @@ absl::StatusOr<int> Dispatcher::RunOnce() {
   CURATOR_ASSIGN_OR_RETURN(std::vector<TaskRow> ready, tasks_->Ready());
   if (ready.empty()) return 0;
   PlanBasis basis;
+  basis.explain_all = false;
   CURATOR_ASSIGN_OR_RETURN(Plan plan, PlanFor(ready, {}, &basis));
   std::map<int64_t, const TaskRow*> by_id;
   for (const TaskRow& t : ready) by_id[t.task_id] = &t;

@@ -66,6 +66,9 @@ class Dispatcher {
     std::map<int64_t, int64_t> input_bytes;  // per task planned
     std::vector<PastAttempt> history;        // the estimator's
     int on_workers = 0;                      // tasks on workers now
+    // Each entry's estimate with its basis; else only those that start
+    // now (the ones dispatched).
+    bool explain_all = true;
   };
   // A plan for `tasks` against the workers' view now; `waits` gives, per
   // task, the prerequisites it still waits for (none: ready). The tasks

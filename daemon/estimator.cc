@@ -86,33 +86,41 @@ bool Estimator::Base(int cu, int64_t input_bytes, double* seconds,
   if (input_bytes > 0 && m.seconds_per_mb >= 0) {
     const double mb = static_cast<double>(input_bytes) / kBytesPerMb;
     *seconds = m.seconds_per_mb * mb;
-    *basis = absl::StrFormat("%.3g s/MB x %.3g MB (median of %d attempts)",
-                             m.seconds_per_mb, mb, m.with_input);
+    if (basis != nullptr) {
+      *basis = absl::StrFormat("%.3g s/MB x %.3g MB (median of %d attempts)",
+                               m.seconds_per_mb, mb, m.with_input);
+    }
     return true;
   }
   if (input_bytes <= 0 && m.seconds_without_input >= 0) {
     *seconds = m.seconds_without_input;
-    *basis = absl::StrFormat("%.3g s a task (median of %d attempts)",
-                             m.seconds_without_input, m.without_input);
+    if (basis != nullptr) {
+      *basis = absl::StrFormat("%.3g s a task (median of %d attempts)",
+                               m.seconds_without_input, m.without_input);
+    }
     return true;
   }
   return false;
 }
 
 TaskEstimate Estimator::Estimate(int cu, int64_t input_bytes, int files,
-                                 const std::string& worker_id) const {
+                                 const std::string& worker_id,
+                                 bool explain) const {
   TaskEstimate e;
-  if (!Base(cu, input_bytes, &e.seconds, &e.basis)) {
+  if (!Base(cu, input_bytes, &e.seconds, explain ? &e.basis : nullptr)) {
     const int n = std::max(files, 1);
     e.seconds = kDefaultSecondsPerFile * n;
-    e.basis = absl::StrFormat("default %.3g s/file x %d files (no history)",
-                              kDefaultSecondsPerFile, n);
+    if (explain) {
+      e.basis = absl::StrFormat("default %.3g s/file x %d files (no history)",
+                                kDefaultSecondsPerFile, n);
+    }
     return e;
   }
   if (worker_id.empty()) return e;
   auto w = workers_.find(worker_id);
   if (w == workers_.end() || w->second.attempts < kMinWorkerAttempts) return e;
   e.seconds *= w->second.factor;
+  if (!explain) return e;
   absl::StrAppend(&e.basis, absl::StrFormat(" x %.3g (worker %s, %d attempts)",
                                             w->second.factor, worker_id,
                                             w->second.attempts));

@@ -67,9 +67,11 @@ class Estimator {
   explicit Estimator(const std::vector<PastAttempt>& history = {});
 
   // The task's processing time on `worker_id` (empty: a worker of average
-  // speed).
+  // speed). Without `explain`, no basis (a plan of thousands of tasks
+  // spends most of its time formatting them otherwise).
   TaskEstimate Estimate(int cu, int64_t input_bytes, int files,
-                        const std::string& worker_id = "") const;
+                        const std::string& worker_id = "",
+                        bool explain = true) const;
 
   // What is left of a task on a worker: `estimated` its whole estimate
   // (-1: none), `elapsed` since its dispatch, `files_done` of `files`.
@@ -94,7 +96,8 @@ class Estimator {
     double seconds_without_input = -1;
     int without_input = 0;
   };
-  // The CU's estimate at average speed; false without history.
+  // The CU's estimate at average speed, and its basis if `basis` is not
+  // null; false without history.
   bool Base(int cu, int64_t input_bytes, double* seconds,
             std::string* basis) const;
 

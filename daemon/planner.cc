@@ -138,7 +138,8 @@ Plan MakePlan(const std::vector<PendingTask>& tasks,
     e.worker_id = workers[slot.worker].id;
     e.start = std::max(slot.free_at, not_before);
     e.estimate = estimator.Estimate(t.cu, t.input_bytes,
-                                    static_cast<int>(t.files), e.worker_id);
+                                    static_cast<int>(t.files), e.worker_id,
+                                    /*explain=*/false);
     e.finish = e.start + absl::Seconds(e.estimate.seconds);
     e.starts_now = e.start <= now;
     plan.finish = std::max(plan.finish, e.finish);

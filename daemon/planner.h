@@ -75,7 +75,9 @@ struct PlanEntry {
   absl::Time start;   // estimated
   absl::Time finish;  // estimated
   bool starts_now = false;  // a slot is free now: dispatch it when approved
-  TaskEstimate estimate;    // on that worker (finish - start)
+  // On that worker (finish - start); without its basis, which the
+  // caller asks the estimator for where it shows it.
+  TaskEstimate estimate;
 };
 
 struct Plan {

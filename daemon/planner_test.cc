@@ -204,7 +204,11 @@ TEST(PlannerTest, EachEntryIsEstimatedForItsWorker) {
     took[e.worker_id] = e.estimate.seconds;
   EXPECT_NEAR(took["w-fast"], 10, 1e-9);
   EXPECT_NEAR(took["w-slow"], 30, 1e-9);
-  EXPECT_THAT(plan.entries[0].estimate.basis, ::testing::HasSubstr("s/MB"));
+  EXPECT_THAT(d.Estimate(3, 10000000, 10, "w-slow").basis,
+              ::testing::HasSubstr("s/MB x 10 MB (median of 9 attempts) x 3 "
+                                   "(worker w-slow, 3 attempts)"));
+  EXPECT_EQ(d.Estimate(3, 10000000, 10, "w-slow", /*explain=*/false).seconds,
+            took["w-slow"]);
 }
 
 }  // namespace
