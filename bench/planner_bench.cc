@@ -27,11 +27,21 @@ int main() {
     tasks[i].cu = 2 + i % 3;
     tasks[i].night = "2007" + std::to_string(1000 + i / 30);
     tasks[i].files = 50 + i % 200;
+    tasks[i].input_bytes = tasks[i].files * 8000000;
     tasks[i].data_root = roots[i % 3];
     tasks[i].ready_since = now - absl::Seconds(i);
   }
-  DurationModel durations;
-  for (int i = 0; i < 3000; ++i) durations.Record(2 + i % 3, 100, absl::Milliseconds(500 + i % 97));
+  // Three thousand past attempts, spread over the workers (each with a
+  // speed factor).
+  std::vector<PastAttempt> history;
+  for (int i = 0; i < 3000; ++i) {
+    history.push_back({.cu = 2 + i % 3,
+                       .worker_id = "pixel" + std::to_string(i % 100),
+                       .input_bytes = 800000000,
+                       .input_files = 100,
+                       .seconds = 50 + (i % 97) * 0.1});
+  }
+  const Estimator durations(history);
   std::vector<double> ms;
   Plan plan;
   for (int run = 0; run < 7; ++run) {

@@ -17,17 +17,35 @@ void Dispatcher::WaitIdle() {
   idle_.wait(lock, [this] { return in_flight_ == 0; });
 }
 
-absl::StatusOr<Plan> Dispatcher::PlanFor(const std::vector<TaskRow>& rows,
-                                         const std::map<int64_t, std::vector<int64_t>>& waits) {
-  CURATOR_ASSIGN_OR_RETURN(auto busy, tasks_->BusyByWorker());
+absl::StatusOr<Plan> Dispatcher::PlanFor(
+    const std::vector<TaskRow>& rows,
+    const std::map<int64_t, std::vector<int64_t>>& waits, PlanBasis* basis) {
+  PlanBasis local;
+  if (basis == nullptr) basis = &local;
+  CURATOR_ASSIGN_OR_RETURN(basis->history, estimates_.History());
+  const Estimator estimator(basis->history);
+  CURATOR_ASSIGN_OR_RETURN(auto on_workers, estimates_.OnWorkers());
+  basis->on_workers = static_cast<int>(on_workers.size());
+  std::map<std::string, std::vector<absl::Duration>> left;
+  for (const auto& [id, p] : on_workers) {
+    left[p.worker_id].push_back(absl::Seconds(p.remaining_seconds));
+  }
   std::vector<WorkerState> workers = workers_->PlannerView();
   for (WorkerState& w : workers) {
     // The slots in use are the tasks the daemon has on the worker: its
     // heartbeats are reconciled with them, and the heartbeat's own count
     // lags by one beat (a slot just freed, a task just sent).
-    auto b = busy.find(w.id);
-    w.running = b != busy.end() ? b->second : 0;
+    auto l = left.find(w.id);
+    if (l == left.end()) {
+      w.running = 0;
+      continue;
+    }
+    w.running = static_cast<int>(l->second.size());
+    w.busy_for = std::move(l->second);
   }
+  std::vector<int64_t> ids;
+  for (const TaskRow& t : rows) ids.push_back(t.task_id);
+  CURATOR_ASSIGN_OR_RETURN(basis->input_bytes, tasks_->InputBytes(ids));
   std::vector<PendingTask> pending;
   for (const TaskRow& t : rows) {
     PendingTask p;
@@ -37,6 +55,8 @@ absl::StatusOr<Plan> Dispatcher::PlanFor(const std::vector<TaskRow>& rows,
     p.rank = spec != nullptr ? spec->rank : 1 << 20;
     p.night = t.night;
     p.files = t.files;
+    auto b = basis->input_bytes.find(t.task_id);
+    p.input_bytes = b != basis->input_bytes.end() ? b->second : 0;
     p.priority = t.priority;
     p.data_root = options_.archive_root;
     p.ready_since = t.created;
@@ -50,7 +70,16 @@ absl::StatusOr<Plan> Dispatcher::PlanFor(const std::vector<TaskRow>& rows,
   PlannerOptions po;
   po.min_free_disk_bytes = 0;
   po.max_load_per_core = options_.max_load_per_core;
-  return MakePlan(pending, workers, workers_->Durations(), po, clock_->Now());
+  Plan plan = MakePlan(pending, workers, estimator, po, clock_->Now());
+  std::map<int64_t, const PendingTask*> by_id;
+  for (const PendingTask& p : pending) by_id[p.task_id] = &p;
+  for (PlanEntry& e : plan.entries) {
+    if (!basis->explain_all && !e.starts_now) continue;
+    const PendingTask& p = *by_id.at(e.task_id);
+    e.estimate = estimator.Estimate(p.cu, p.input_bytes,
+                                    static_cast<int>(p.files), e.worker_id);
+  }
+  return plan;
 }
 
 absl::StatusOr<v1::RunTaskRequest> Dispatcher::Request(const TaskRow& t, const Claimed& claim) {
@@ -91,7 +120,9 @@ absl::StatusOr<v1::RunTaskRequest> Dispatcher::Request(const TaskRow& t, const C
 absl::StatusOr<int> Dispatcher::RunOnce() {
   CURATOR_ASSIGN_OR_RETURN(std::vector<TaskRow> ready, tasks_->Ready());
   if (ready.empty()) return 0;
-  CURATOR_ASSIGN_OR_RETURN(Plan plan, PlanFor(ready, {}));
+  PlanBasis basis;
+  basis.explain_all = false;
+  CURATOR_ASSIGN_OR_RETURN(Plan plan, PlanFor(ready, {}, &basis));
   std::map<int64_t, const TaskRow*> by_id;
   for (const TaskRow& t : ready) by_id[t.task_id] = &t;
   int sent = 0;
@@ -100,7 +131,13 @@ absl::StatusOr<int> Dispatcher::RunOnce() {
     const TaskRow& t = *by_id.at(e.task_id);
     std::optional<std::string> address = workers_->AddressOf(e.worker_id);
     if (!address) continue;
-    absl::StatusOr<Claimed> claim = tasks_->Claim(t.task_id, e.worker_id);
+    AttemptInputs inputs;
+    inputs.files = t.files;
+    inputs.bytes = basis.input_bytes[t.task_id];
+    inputs.estimated_seconds = e.estimate.seconds;
+    inputs.basis = e.estimate.basis;
+    absl::StatusOr<Claimed> claim =
+        tasks_->Claim(t.task_id, e.worker_id, inputs);
     if (!claim.ok()) {
       if (claim.status().code() == absl::StatusCode::kFailedPrecondition) continue;  // moved
       return claim.status();

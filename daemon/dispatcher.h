@@ -9,6 +9,8 @@
 // heartbeat shows an attempt the daemon no longer expects, which is then
 // cancelled), refused or failed (the attempt fails, retried with
 // backoff). A slow or frozen worker therefore delays no other dispatch.
+// Each attempt is claimed with the plan's estimate for it on its worker
+// (recorded with the attempt, and checked against what it took).
 //
 // Thread-safe.
 #ifndef CURATOR_DAEMON_DISPATCHER_H_
@@ -22,6 +24,7 @@
 #include "absl/status/status.h"
 #include "archive/cu_registry.h"
 #include "base/clock.h"
+#include "daemon/estimates.h"
 #include "daemon/planner.h"
 #include "daemon/task_store.h"
 #include "daemon/worker_client.h"
@@ -38,10 +41,16 @@ class Dispatcher {
   };
 
   Dispatcher(TaskStore* tasks, WorkerRegistry* workers, WorkerClient* client,
-             pg::ConnectionPool* pool, const archive::CuRegistry* registry, const Clock* clock,
-             Options options)
-      : tasks_(tasks), workers_(workers), client_(client), pool_(pool), registry_(registry),
-        clock_(clock), options_(std::move(options)) {}
+             pg::ConnectionPool* pool, const archive::CuRegistry* registry,
+             const Clock* clock, Options options)
+      : tasks_(tasks),
+        workers_(workers),
+        client_(client),
+        pool_(pool),
+        registry_(registry),
+        clock_(clock),
+        options_(std::move(options)),
+        estimates_(tasks, workers) {}
   ~Dispatcher();  // waits for the calls in flight
 
   // One pass. Errors are systematic (the database is away); a task that
@@ -52,10 +61,25 @@ class Dispatcher {
   // Waits until every call started so far has been answered and applied.
   void WaitIdle();
 
+  // What a plan was made from.
+  struct PlanBasis {
+    std::map<int64_t, int64_t> input_bytes;  // per task planned
+    std::vector<PastAttempt> history;        // the estimator's
+    int on_workers = 0;                      // tasks on workers now
+    // Each entry's estimate with its basis; else only those that start
+    // now (the ones dispatched).
+    bool explain_all = true;
+  };
   // A plan for `tasks` against the workers' view now; `waits` gives, per
-  // task, the prerequisites it still waits for (none: ready).
-  absl::StatusOr<Plan> PlanFor(const std::vector<TaskRow>& tasks,
-                               const std::map<int64_t, std::vector<int64_t>>& waits);
+  // task, the prerequisites it still waits for (none: ready). The tasks
+  // on workers now hold their slots for their remaining time.
+  absl::StatusOr<Plan> PlanFor(
+      const std::vector<TaskRow>& tasks,
+      const std::map<int64_t, std::vector<int64_t>>& waits,
+      PlanBasis* basis = nullptr);
+
+  // Progress and the estimator's history (shared with the read queries).
+  Estimates& estimates() { return estimates_; }
 
  private:
   // Builds the attempt's request: the night's registered files of the
@@ -72,6 +96,7 @@ class Dispatcher {
   const archive::CuRegistry* const registry_;
   const Clock* const clock_;
   const Options options_;
+  Estimates estimates_;
 
   std::mutex mu_;
   std::condition_variable idle_;

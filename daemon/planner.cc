@@ -9,33 +9,24 @@
 namespace curator::daemon {
 namespace {
 
-constexpr double kDefaultSecondsPerFile = 0.05;
+// How long a busy slot is held when the time left of its task is
+// unknown, and at least when known (a task past its estimate still holds
+// its slot: nothing starts there now).
+constexpr absl::Duration kUnknownBusy = absl::Minutes(1);
+constexpr absl::Duration kMinBusy = absl::Seconds(1);
 
 }  // namespace
 
-void DurationModel::Record(int cu, int64_t files, absl::Duration took) {
-  if (files <= 0) return;
-  std::vector<double>& v = seconds_per_file_[cu];
-  v.push_back(absl::ToDoubleSeconds(took) / static_cast<double>(files));
-  if (v.size() > 1000) v.erase(v.begin(), v.begin() + static_cast<long>(v.size() - 1000));
-  std::vector<double> sorted = v;
-  std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
-  median_[cu] = sorted[sorted.size() / 2];
-}
-
-absl::Duration DurationModel::Estimate(int cu, int64_t files) const {
-  auto it = median_.find(cu);
-  const double per_file = it != median_.end() ? it->second : kDefaultSecondsPerFile;
-  return absl::Seconds(per_file * static_cast<double>(std::max<int64_t>(files, 1)));
-}
-
-Plan MakePlan(const std::vector<PendingTask>& tasks, const std::vector<WorkerState>& workers,
-              const DurationModel& durations, const PlannerOptions& options, absl::Time now) {
+Plan MakePlan(const std::vector<PendingTask>& tasks,
+              const std::vector<WorkerState>& workers,
+              const Estimator& estimator, const PlannerOptions& options,
+              absl::Time now) {
   Plan plan;
   plan.finish = now;
   // Every slot of every usable worker and the time it is free: now for a
-  // free slot; for a busy one (or any slot of an overloaded worker) a
-  // minute from now, as nothing better is known.
+  // free slot; for a busy one when its task is estimated to finish; any
+  // free slot of an overloaded worker a minute from now, as nothing
+  // better is known.
   struct Slot {
     absl::Time free_at;
     double load;  // per core, for ties
@@ -51,12 +42,26 @@ Plan MakePlan(const std::vector<PendingTask>& tasks, const std::vector<WorkerSta
   std::map<std::string, std::priority_queue<Slot, std::vector<Slot>, decltype(later)>> slots;
   for (size_t w = 0; w < workers.size(); ++w) {
     const WorkerState& ws = workers[w];
+    // How long each task on the worker now holds its slot. They count
+    // toward the plan's finish whatever the worker's state: a dead or
+    // full one may still finish them, or they are done elsewhere.
+    std::vector<absl::Duration> held;
+    for (int s = 0; s < ws.running; ++s) {
+      const bool known = s < static_cast<int>(ws.busy_for.size()) &&
+                         ws.busy_for[s] >= absl::ZeroDuration();
+      held.push_back(known ? std::max(ws.busy_for[s], kMinBusy) : kUnknownBusy);
+      plan.finish = std::max(plan.finish, now + held.back());
+    }
     if (!ws.alive || ws.free_disk_bytes < options.min_free_disk_bytes || ws.slots <= 0) continue;
     const double load = ws.load_average / std::max(1, ws.cores);
     const bool overloaded = load > options.max_load_per_core;
     const int first = static_cast<int>(free_at.size());
     for (int s = 0; s < ws.slots; ++s) {
-      free_at.push_back(!overloaded && s >= ws.running ? now : now + absl::Minutes(1));
+      if (s < ws.running) {
+        free_at.push_back(now + held[s]);
+      } else {
+        free_at.push_back(overloaded ? now + kUnknownBusy : now);
+      }
     }
     for (const std::string& root : ws.data_roots) {
       auto& heap = slots.try_emplace(root, later).first->second;
@@ -132,7 +137,10 @@ Plan MakePlan(const std::vector<PendingTask>& tasks, const std::vector<WorkerSta
     e.task_id = t.task_id;
     e.worker_id = workers[slot.worker].id;
     e.start = std::max(slot.free_at, not_before);
-    e.finish = e.start + durations.Estimate(t.cu, t.files);
+    e.estimate = estimator.Estimate(t.cu, t.input_bytes,
+                                    static_cast<int>(t.files), e.worker_id,
+                                    /*explain=*/false);
+    e.finish = e.start + absl::Seconds(e.estimate.seconds);
     e.starts_now = e.start <= now;
     plan.finish = std::max(plan.finish, e.finish);
     if (any_after) finishes[t.task_id] = e.finish;

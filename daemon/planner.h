@@ -1,15 +1,16 @@
 // The data daemon's planner: which worker runs which pending task, and
 // when each is estimated to start and finish. A pure function of the
 // workers' reported state, the pending tasks and the durations seen so
-// far; the daemon shows the plan to the operator (or an auto-approve
-// policy), and dispatches the entries that can start now.
+// far (daemon/estimator.h); the daemon shows the plan to the operator (or an
+// auto-approve policy), and dispatches the entries that can start now.
 //
 // Rules:
 //  - a worker takes tasks only if it is alive, has free disk above the
 //    minimum, and can read the task's data root;
 //  - its free slots now are slots - running, none while its load average
-//    per core is above the threshold; later slots free up as the tasks
-//    the plan gives it finish;
+//    per core is above the threshold; a busy slot frees up when the
+//    task on it now is estimated to finish (its remaining time; a minute
+//    when unknown), later ones as the tasks the plan gives it finish;
 //  - tasks go in order of priority, then their CU's rank (the registry's:
 //    a CU whose ingest or processing others wait for goes first), then
 //    the oldest first;
@@ -17,8 +18,9 @@
 //    planned after the prerequisites this plan places (or a moment from
 //    now if they run already);
 //  - each goes to the eligible slot that is free soonest (ties: the
-//    least loaded worker), so the plan also says when the night will be
-//    done.
+//    least loaded worker), estimated for that worker, so the plan also
+//    says when the night will be done (counting the tasks on workers
+//    now).
 #ifndef CURATOR_DAEMON_PLANNER_H_
 #define CURATOR_DAEMON_PLANNER_H_
 
@@ -27,6 +29,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "daemon/estimator.h"
 
 namespace curator::daemon {
 
@@ -40,6 +43,9 @@ struct WorkerState {
   int64_t free_disk_bytes = 0;
   std::vector<std::string> data_roots;  // archive roots it can read
   bool alive = true;
+  // What is left of each task on it now (the first `running` slots),
+  // as far as known: a negative duration is unknown.
+  std::vector<absl::Duration> busy_for;
 };
 
 struct PendingTask {
@@ -48,6 +54,7 @@ struct PendingTask {
   int rank = 0;  // the CU's planning rank (archive/cu_registry.h)
   std::string night;
   int64_t files = 0;
+  int64_t input_bytes = 0;  // of those files
   std::string data_root;
   int priority = 0;  // higher first
   absl::Time ready_since;
@@ -55,20 +62,6 @@ struct PendingTask {
   // the tasks it waits for.
   bool ready = true;
   std::vector<int64_t> after;
-};
-
-// Seconds per input file of each CU, from the durations of finished
-// tasks (their median); a default until there is history.
-class DurationModel {
- public:
-  void Record(int cu, int64_t files, absl::Duration took);
-  absl::Duration Estimate(int cu, int64_t files) const;
-
- private:
-  std::map<int, std::vector<double>> seconds_per_file_;  // the last 1000 per CU
-  // Their medians, made when a duration is recorded (a plan asks for one
-  // per task, thousands of times).
-  std::map<int, double> median_;
 };
 
 struct PlannerOptions {
@@ -82,16 +75,21 @@ struct PlanEntry {
   absl::Time start;   // estimated
   absl::Time finish;  // estimated
   bool starts_now = false;  // a slot is free now: dispatch it when approved
+  // On that worker (finish - start); without its basis, which the
+  // caller asks the estimator for where it shows it.
+  TaskEstimate estimate;
 };
 
 struct Plan {
   std::vector<PlanEntry> entries;      // in planning order
   std::vector<int64_t> unplaceable;    // no worker can take them (locality, disk, dead)
-  absl::Time finish;                   // of the last entry
+  absl::Time finish;  // of the last entry or task on a worker now
 };
 
-Plan MakePlan(const std::vector<PendingTask>& tasks, const std::vector<WorkerState>& workers,
-              const DurationModel& durations, const PlannerOptions& options, absl::Time now);
+Plan MakePlan(const std::vector<PendingTask>& tasks,
+              const std::vector<WorkerState>& workers,
+              const Estimator& estimator, const PlannerOptions& options,
+              absl::Time now);
 
 }  // namespace curator::daemon
 

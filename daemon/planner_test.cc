@@ -30,14 +30,25 @@ PendingTask Task(int64_t id, int cu, int64_t files = 10, std::string root = "/a"
   t.rank = archive::CuRegistry::Default().Find(cu)->rank;
   t.night = "20071021";
   t.files = files;
+  t.input_bytes = files * 1000000;  // 1 MB a file
   t.data_root = std::move(root);
   t.ready_since = kNow - absl::Minutes(id);
   return t;
 }
 
+// An estimator that learned `seconds_per_mb` for `cu` (1 MB a file, as
+// Task makes them).
+Estimator Learned(int cu, double seconds_per_mb) {
+  PastAttempt a;
+  a.cu = cu;
+  a.input_bytes = 100000000;
+  a.input_files = 100;
+  a.seconds = 100 * seconds_per_mb;
+  return Estimator({a});
+}
+
 TEST(PlannerTest, FillsFreeSlotsNowAndQueuesTheRestWithEstimates) {
-  DurationModel d;
-  d.Record(3, 100, absl::Seconds(10));  // 0.1 s per file
+  Estimator d = Learned(3, 0.1);
   std::vector<WorkerState> workers = {Worker("w1", 2), Worker("w2", 1)};
   std::vector<PendingTask> tasks;
   for (int i = 1; i <= 6; ++i) tasks.push_back(Task(i, 3, 100));  // 10 s each
@@ -59,15 +70,14 @@ TEST(PlannerTest, FillsFreeSlotsNowAndQueuesTheRestWithEstimates) {
 TEST(PlannerTest, Cu3GoesFirstThenPriorityAndAge) {
   std::vector<PendingTask> tasks = {Task(1, 4), Task(2, 2), Task(3, 3), Task(4, 4)};
   tasks[3].priority = 5;  // an urgent CU4 beats everything
-  Plan plan = MakePlan(tasks, {Worker("w", 1)}, DurationModel(), {}, kNow);
+  Plan plan = MakePlan(tasks, {Worker("w", 1)}, Estimator(), {}, kNow);
   std::vector<int64_t> order;
   for (const PlanEntry& e : plan.entries) order.push_back(e.task_id);
   EXPECT_THAT(order, ::testing::ElementsAre(4, 3, 1, 2));
 }
 
 TEST(PlannerTest, ATaskWaitingForAnotherStartsAfterItAndNeverNow) {
-  DurationModel d;
-  d.Record(4, 10, absl::Seconds(10));  // 1 s per file
+  Estimator d = Learned(4, 1.0);
   // Task 2 (a CU that reads CU4's output) waits for task 1, and has a
   // higher priority, so it is looked at first; task 3 waits for a task
   // outside this plan (running already).
@@ -94,7 +104,7 @@ TEST(PlannerTest, RespectsLoadDiskLivenessAndLocality) {
   w[1].free_disk_bytes = 10;
   w[2].alive = false;
   std::vector<PendingTask> tasks = {Task(1, 3), Task(2, 3, 10, "/b"), Task(3, 3, 10, "/c")};
-  Plan plan = MakePlan(tasks, w, DurationModel(), {}, kNow);
+  Plan plan = MakePlan(tasks, w, Estimator(), {}, kNow);
   std::map<int64_t, PlanEntry> by_task;
   for (const PlanEntry& e : plan.entries) by_task[e.task_id] = e;
   EXPECT_EQ(by_task[1].worker_id, "ok");
@@ -115,7 +125,8 @@ TEST(PlannerTest, ASlotIsNeverBookedTwiceThroughTwoRoots) {
   // One worker, one slot, two roots: the tasks must queue, not overlap.
   std::vector<PendingTask> tasks = {Task(1, 3, 10, "/a"), Task(2, 3, 10, "/b"),
                                     Task(3, 3, 10, "/a")};
-  Plan plan = MakePlan(tasks, {Worker("w", 1, {"/a", "/b"})}, DurationModel(), {}, kNow);
+  Plan plan =
+      MakePlan(tasks, {Worker("w", 1, {"/a", "/b"})}, Estimator(), {}, kNow);
   ASSERT_EQ(plan.entries.size(), 3u);
   for (size_t i = 1; i < plan.entries.size(); ++i) {
     EXPECT_GE(plan.entries[i].start, plan.entries[i - 1].finish) << i;
@@ -125,13 +136,79 @@ TEST(PlannerTest, ASlotIsNeverBookedTwiceThroughTwoRoots) {
             1);
 }
 
-TEST(DurationModelTest, MedianSecondsPerFileAfterADefault) {
-  DurationModel d;
-  EXPECT_GT(d.Estimate(4, 100), absl::ZeroDuration());  // a default before any history
-  d.Record(4, 10, absl::Seconds(1));
-  d.Record(4, 10, absl::Seconds(2));
-  d.Record(4, 10, absl::Seconds(100));  // an outlier does not move the median
-  EXPECT_EQ(d.Estimate(4, 50), absl::Seconds(10));
+TEST(PlannerTest, TasksOnWorkersHoldTheirSlotsAndCountTowardTheFinish) {
+  Estimator d = Learned(3, 1.0);  // 10 s a task of 10 files
+  // w1 has one slot, busy for 15 s more; w2 one slot, busy for as long as
+  // nobody knows (a minute is assumed).
+  std::vector<WorkerState> workers = {Worker("w1", 1), Worker("w2", 1)};
+  workers[0].running = 1;
+  workers[0].busy_for = {absl::Seconds(15)};
+  workers[1].running = 1;
+  workers[1].busy_for = {absl::Seconds(-1)};
+  // Nothing to plan: the finish is that of the tasks running, not now.
+  Plan idle = MakePlan({}, workers, d, {}, kNow);
+  EXPECT_EQ(idle.finish, kNow + absl::Minutes(1));
+  workers[1].running = 0;
+  workers[1].busy_for.clear();
+  EXPECT_EQ(MakePlan({}, workers, d, {}, kNow).finish,
+            kNow + absl::Seconds(15));
+  // A task goes to the free slot now; the next to the slot free soonest:
+  // w2 again at 10 s, then w1 once its task is done at 15 s.
+  Plan plan =
+      MakePlan({Task(1, 3), Task(2, 3), Task(3, 3)}, workers, d, {}, kNow);
+  ASSERT_EQ(plan.entries.size(), 3u);
+  EXPECT_EQ(plan.entries[0].worker_id, "w2");
+  EXPECT_TRUE(plan.entries[0].starts_now);
+  EXPECT_EQ(plan.entries[1].worker_id, "w2");
+  EXPECT_EQ(plan.entries[1].start, kNow + absl::Seconds(10));
+  EXPECT_EQ(plan.entries[2].worker_id, "w1");
+  EXPECT_EQ(plan.entries[2].start, kNow + absl::Seconds(15));
+  EXPECT_FALSE(plan.entries[2].starts_now);
+  EXPECT_EQ(plan.finish, kNow + absl::Seconds(25));
+  // A task past its estimate with nothing left by the count still holds
+  // its slot: nothing is sent to a full worker.
+  workers[1].running = 1;
+  workers[1].busy_for = {absl::ZeroDuration()};
+  Plan full = MakePlan({Task(4, 3)}, workers, d, {}, kNow);
+  ASSERT_EQ(full.entries.size(), 1u);
+  EXPECT_FALSE(full.entries[0].starts_now);
+  EXPECT_GT(full.finish, kNow);
+}
+
+TEST(PlannerTest, EachEntryIsEstimatedForItsWorker) {
+  // w-slow took three times the CU's estimate on 3 attempts.
+  std::vector<PastAttempt> history;
+  for (int i = 0; i < 3; ++i) {
+    history.push_back({.cu = 3,
+                       .worker_id = "w-slow",
+                       .input_bytes = 10000000,
+                       .input_files = 10,
+                       .seconds = 30});
+    history.push_back({.cu = 3,
+                       .worker_id = "w-fast",
+                       .input_bytes = 10000000,
+                       .input_files = 10,
+                       .seconds = 10});
+    history.push_back({.cu = 3,
+                       .worker_id = "w-fast",
+                       .input_bytes = 10000000,
+                       .input_files = 10,
+                       .seconds = 10});
+  }
+  Estimator d(history);
+  Plan plan = MakePlan({Task(1, 3), Task(2, 3)},
+                       {Worker("w-fast", 1), Worker("w-slow", 1)}, d, {}, kNow);
+  ASSERT_EQ(plan.entries.size(), 2u);
+  std::map<std::string, double> took;
+  for (const PlanEntry& e : plan.entries)
+    took[e.worker_id] = e.estimate.seconds;
+  EXPECT_NEAR(took["w-fast"], 10, 1e-9);
+  EXPECT_NEAR(took["w-slow"], 30, 1e-9);
+  EXPECT_THAT(d.Estimate(3, 10000000, 10, "w-slow").basis,
+              ::testing::HasSubstr("s/MB x 10 MB (median of 9 attempts) x 3 "
+                                   "(worker w-slow, 3 attempts)"));
+  EXPECT_EQ(d.Estimate(3, 10000000, 10, "w-slow", /*explain=*/false).seconds,
+            took["w-slow"]);
 }
 
 }  // namespace

@@ -1,8 +1,11 @@
 #include "daemon/read_queries.h"
 
+#include <algorithm>
 #include <map>
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -25,21 +28,89 @@ v1::TaskInfo ReadQueries::Info(const TaskRow& t) const {
   i.set_worker_id(t.worker_id);
   i.set_batch_id(t.batch_id);
   i.set_last_error(t.last_error);
+  i.set_estimated_seconds(-1);
+  i.set_remaining_seconds(-1);
   return i;
 }
 
-absl::StatusOr<v1::ListTasksResponse> ReadQueries::ListTasks(const std::string& state) {
+absl::Status ReadQueries::AddProgress(const std::vector<TaskRow>& rows,
+                                      const std::vector<v1::TaskInfo*>& infos) {
+  Estimates& estimates = dispatcher_->estimates();
+  CURATOR_ASSIGN_OR_RETURN(auto on_workers, estimates.OnWorkers(rows));
+  // Finished ones: their last attempt, with what it was expected to take.
+  std::vector<int64_t> finished, waiting;
+  for (const TaskRow& t : rows) {
+    if (t.state == TaskState::kDone || t.state == TaskState::kIngested) {
+      finished.push_back(t.task_id);
+    } else if (t.state == TaskState::kPending ||
+               t.state == TaskState::kApproved) {
+      waiting.push_back(t.task_id);
+    }
+  }
+  CURATOR_ASSIGN_OR_RETURN(auto last, tasks_->LatestAttempts(finished));
+  std::map<int64_t, int64_t> bytes;
+  std::optional<Estimator> estimator;
+  if (!waiting.empty()) {
+    CURATOR_ASSIGN_OR_RETURN(bytes, tasks_->InputBytes(waiting));
+    CURATOR_ASSIGN_OR_RETURN(std::vector<PastAttempt> history,
+                             estimates.History());
+    estimator.emplace(history);
+  }
+  for (size_t k = 0; k < rows.size(); ++k) {
+    const TaskRow& t = rows[k];
+    v1::TaskInfo* i = infos[k];
+    if (auto p = on_workers.find(t.task_id); p != on_workers.end()) {
+      i->set_files_done(p->second.files_done);
+      i->set_started_at(p->second.started_at);
+      i->set_elapsed_seconds(p->second.elapsed_seconds);
+      i->set_estimated_seconds(p->second.estimated_seconds);
+      i->set_remaining_seconds(p->second.remaining_seconds);
+    } else if (auto a = last.find(t.task_id); a != last.end()) {
+      // What the finished attempt took against its estimate.
+      i->set_files_done(t.files);
+      i->set_started_at(a->second.started_at);
+      i->set_elapsed_seconds(a->second.seconds);
+      i->set_estimated_seconds(a->second.estimated_seconds);
+    } else if (t.state == TaskState::kDone || t.state == TaskState::kIngested) {
+      i->set_files_done(t.files);
+    } else if (estimator && (t.state == TaskState::kPending ||
+                             t.state == TaskState::kApproved)) {
+      // Waiting to run: on a worker of average speed.
+      auto b = bytes.find(t.task_id);
+      i->set_estimated_seconds(
+          estimator->Estimate(t.cu, b != bytes.end() ? b->second : 0, t.files)
+              .seconds);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ListTasksResponse> ReadQueries::ListTasks(
+    const std::string& state, const std::string& night, int cu) {
   std::optional<TaskState> filter;
   if (!state.empty()) {
     filter = ParseTaskState(state);
     if (!filter) return absl::InvalidArgumentError(absl::StrCat("no task state '", state, "'"));
   }
-  CURATOR_ASSIGN_OR_RETURN(std::vector<TaskRow> rows, tasks_->List(filter));
+  if (cu != 0 && registry_->Find(cu) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("no CU ", cu));
+  }
+  if (!night.empty() && (night.size() != 8 ||
+                         !std::all_of(night.begin(), night.end(), [](char c) {
+                           return c >= '0' && c <= '9';
+                         }))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("night '", night, "' is not YYYYMMDD"));
+  }
+  CURATOR_ASSIGN_OR_RETURN(std::vector<TaskRow> rows,
+                           tasks_->Find(filter, night, cu));
   CURATOR_ASSIGN_OR_RETURN(auto waits, tasks_->WaitingFor());
   const absl::Time now = clock_->Now();
   v1::ListTasksResponse out;
+  std::vector<v1::TaskInfo*> infos;
   for (const TaskRow& t : rows) {
     v1::TaskInfo* i = out.add_tasks();
+    infos.push_back(i);
     *i = Info(t);
     auto w = waits.find(t.task_id);
     if (w != waits.end()) {
@@ -51,6 +122,7 @@ absl::StatusOr<v1::ListTasksResponse> ReadQueries::ListTasks(const std::string& 
                                            absl::UTCTimeZone())));
     }
   }
+  CURATOR_RETURN_IF_ERROR(AddProgress(rows, infos));
   return out;
 }
 
@@ -59,7 +131,9 @@ absl::StatusOr<v1::GetPlanResponse> ReadQueries::GetPlan() {
   CURATOR_ASSIGN_OR_RETURN(std::vector<TaskRow> approved, tasks_->List(TaskState::kApproved));
   rows.insert(rows.end(), approved.begin(), approved.end());
   CURATOR_ASSIGN_OR_RETURN(auto waits, tasks_->ProcessingPrerequisites());
-  CURATOR_ASSIGN_OR_RETURN(Plan plan, dispatcher_->PlanFor(rows, waits));
+  Dispatcher::PlanBasis basis;
+  CURATOR_ASSIGN_OR_RETURN(Plan plan,
+                           dispatcher_->PlanFor(rows, waits, &basis));
   std::map<int64_t, const TaskRow*> by_id;
   for (const TaskRow& t : rows) by_id[t.task_id] = &t;
   const absl::Time now = clock_->Now();
@@ -73,10 +147,18 @@ absl::StatusOr<v1::GetPlanResponse> ReadQueries::GetPlan() {
     i->set_start_in_seconds(absl::ToDoubleSeconds(e.start - now));
     i->set_finish_in_seconds(absl::ToDoubleSeconds(e.finish - now));
     i->set_starts_now(e.starts_now);
+    i->set_estimated_seconds(e.estimate.seconds);
+    i->set_estimate_basis(e.estimate.basis);
   }
   for (int64_t id : plan.unplaceable) out.add_unplaceable(id);
   out.set_finish_in_seconds(std::max(0.0, absl::ToDoubleSeconds(plan.finish - now)));
   out.set_paused(commands_->paused());
+  out.set_running_tasks(basis.on_workers);
+  const EstimateErrors errors = Estimator::Errors(basis.history);
+  out.set_estimates_compared(errors.compared);
+  out.set_estimate_error_median(errors.median);
+  out.set_estimate_error_p90(errors.p90);
+  out.set_estimate_error_mean_signed(errors.mean_signed);
   return out;
 }
 
@@ -225,6 +307,7 @@ absl::StatusOr<v1::GetTaskLogResponse> ReadQueries::GetTaskLog(int64_t task_id) 
   if (!task) return absl::NotFoundError(absl::StrCat("no task ", task_id));
   v1::GetTaskLogResponse out;
   *out.mutable_task() = Info(*task);
+  CURATOR_RETURN_IF_ERROR(AddProgress({*task}, {out.mutable_task()}));
   CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result attempts,

@@ -26,9 +26,13 @@ class ReadQueries {
       : tasks_(tasks), workers_(workers), dispatcher_(dispatcher), commands_(commands),
         pool_(pool), registry_(registry), clock_(clock), archive_root_(std::move(archive_root)) {}
 
-  // `state` empty: every task. InvalidArgument for a state that does not
-  // exist.
-  absl::StatusOr<v1::ListTasksResponse> ListTasks(const std::string& state);
+  // `state` empty: every task; `night` (YYYYMMDD) empty: every night;
+  // `cu` 0: every CU. InvalidArgument for a state or CU that does not
+  // exist, or a night that is not YYYYMMDD. Each task with its progress
+  // and estimates (TaskInfo).
+  absl::StatusOr<v1::ListTasksResponse> ListTasks(const std::string& state,
+                                                  const std::string& night = "",
+                                                  int cu = 0);
   absl::StatusOr<v1::GetPlanResponse> GetPlan();
   absl::StatusOr<v1::ListWorkersResponse> ListWorkers();
   absl::StatusOr<v1::ListNightsResponse> ListNights();
@@ -43,6 +47,9 @@ class ReadQueries {
 
  private:
   v1::TaskInfo Info(const TaskRow& t) const;
+  // Fills in each task's progress and estimates (TaskInfo fields 12-16).
+  absl::Status AddProgress(const std::vector<TaskRow>& rows,
+                           const std::vector<v1::TaskInfo*>& infos);
 
   TaskStore* const tasks_;
   WorkerRegistry* const workers_;

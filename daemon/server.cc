@@ -94,7 +94,8 @@ class CoordinatorService final : public v1::Coordinator::Service {
   }
   grpc::Status ListTasks(grpc::ServerContext*, const v1::ListTasksRequest* r,
                          v1::ListTasksResponse* out) override {
-    return Answer(d_->queries().ListTasks(r->state()), out);
+    return Answer(d_->queries().ListTasks(r->state(), r->night(), r->cu()),
+                  out);
   }
   grpc::Status GetPlan(grpc::ServerContext*, const v1::GetPlanRequest*,
                        v1::GetPlanResponse* out) override {

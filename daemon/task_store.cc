@@ -33,6 +33,13 @@ constexpr char kMet[] =
     "(r.stage = "
     "'settled' AND p.state = 'cancelled'))";
 
+// Task ids as an SQL array parameter.
+std::string IdArray(const std::vector<int64_t>& ids) {
+  std::vector<std::string> text;
+  for (int64_t id : ids) text.push_back(std::to_string(id));
+  return pg::TextArray(text);
+}
+
 // A time as exact microseconds, and the SQL that reads it back.
 std::string Micros(absl::Time t) { return std::to_string(absl::ToUnixMicros(t)); }
 std::string At(int param) {
@@ -372,7 +379,9 @@ absl::StatusOr<std::vector<TaskRow>> TaskStore::Ready() {
   return ReadRows(r);
 }
 
-absl::StatusOr<Claimed> TaskStore::Claim(int64_t task_id, const std::string& worker_id) {
+absl::StatusOr<Claimed> TaskStore::Claim(int64_t task_id,
+                                         const std::string& worker_id,
+                                         const AttemptInputs& inputs) {
   CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
   CURATOR_ASSIGN_OR_RETURN(pg::Transaction tx, pg::Transaction::Begin(*conn));
   CURATOR_ASSIGN_OR_RETURN(
@@ -399,9 +408,19 @@ absl::StatusOr<Claimed> TaskStore::Claim(int64_t task_id, const std::string& wor
                   Micros(clock_->Now())})
           .status());
   CURATOR_RETURN_IF_ERROR(
-      conn->Exec("INSERT INTO curation.task_attempt (task_id, worker_id, cu_event_id) VALUES ($1, "
-                 "$2, $3)",
-                 {std::to_string(task_id), worker_id, std::to_string(event)})
+      conn->Exec("INSERT INTO curation.task_attempt (task_id, worker_id, "
+                 "cu_event_id, "
+                 "input_files, input_bytes, estimated_seconds, estimate_basis) "
+                 "VALUES ($1, $2, $3, "
+                 "$4, $5, $6, $7)",
+                 {std::to_string(task_id), worker_id, std::to_string(event),
+                  std::to_string(std::max(inputs.files, 0)),
+                  std::to_string(std::max<int64_t>(inputs.bytes, 0)),
+                  inputs.estimated_seconds >= 0
+                      ? pg::Param(
+                            absl::StrFormat("%.17g", inputs.estimated_seconds))
+                      : pg::Param(),
+                  inputs.basis.empty() ? pg::Param() : pg::Param(inputs.basis)})
           .status());
   CURATOR_RETURN_IF_ERROR(tx.Commit());
   Claimed claimed{static_cast<int>(row.GetInt(0, 3)) + 1,
@@ -685,6 +704,103 @@ absl::StatusOr<std::map<std::string, int>> TaskStore::BusyByWorker() {
                                             kOnWorker, ") GROUP BY worker_id")));
   std::map<std::string, int> out;
   for (int i = 0; i < r.rows(); ++i) out[r.Get(i, 0)] = static_cast<int>(r.GetInt(i, 1));
+  return out;
+}
+
+absl::StatusOr<std::vector<TaskRow>> TaskStore::Find(
+    std::optional<TaskState> state, const std::string& night, int cu) {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn->Exec(
+          absl::StrCat(
+              "SELECT ", kColumns,
+              " FROM curation.task WHERE ($1::text IS NULL OR state = $1) AND "
+              "($2::date IS NULL OR night = $2::date) AND ($3::smallint = 0 OR "
+              "cu = $3::smallint) ORDER BY night, cu, task_id"),
+          {state ? pg::Param(std::string(TaskStateName(*state))) : pg::Param(),
+           night.empty() ? pg::Param() : pg::Param(night),
+           std::to_string(cu)}));
+  return ReadRows(r);
+}
+
+absl::StatusOr<std::map<int64_t, int64_t>> TaskStore::InputBytes(
+    const std::vector<int64_t>& task_ids) {
+  std::map<int64_t, int64_t> out;
+  if (task_ids.empty()) return out;
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  // The file kinds as CreateNightTasks counts them.
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r, conn->Exec("SELECT t.task_id, coalesce(sum(f.bytes), "
+                               "0)::bigint FROM curation.task t JOIN "
+                               "curation.cu c USING (cu) LEFT JOIN "
+                               "curation.live_file f ON f.night = t.night "
+                               "AND f.kind = CASE c.input WHEN 'images' THEN "
+                               "'image' WHEN 'catalogues' THEN "
+                               "'catalogue' END WHERE t.task_id = "
+                               "ANY($1::bigint[]) GROUP BY t.task_id",
+                               {IdArray(task_ids)}));
+  for (int i = 0; i < r.rows(); ++i) out[r.GetInt(i, 0)] = r.GetInt(i, 1);
+  return out;
+}
+
+absl::StatusOr<std::map<int64_t, AttemptTiming>> TaskStore::LatestAttempts(
+    const std::vector<int64_t>& task_ids) {
+  std::map<int64_t, AttemptTiming> out;
+  if (task_ids.empty()) return out;
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn->Exec(
+          "SELECT DISTINCT ON (task_id) task_id, coalesce(worker_id, ''), "
+          "to_char(started_at AT TIME ZONE 'UTC', "
+          "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+          "extract(epoch from coalesce(finished_at, clock_timestamp()) - "
+          "started_at)::float8, finished_at IS NOT NULL, coalesce(outcome, "
+          "''), "
+          "coalesce(estimated_seconds, -1) FROM curation.task_attempt WHERE "
+          "task_id = "
+          "ANY($1::bigint[]) ORDER BY task_id, attempt_id DESC",
+          {IdArray(task_ids)}));
+  for (int i = 0; i < r.rows(); ++i) {
+    AttemptTiming& a = out[r.GetInt(i, 0)];
+    a.worker_id = r.Get(i, 1);
+    a.started_at = r.Get(i, 2);
+    a.seconds = r.GetDouble(i, 3);
+    a.ended = r.Get(i, 4) == "t";
+    a.outcome = r.Get(i, 5);
+    a.estimated_seconds = r.GetDouble(i, 6);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<PastAttempt>> TaskStore::FinishedAttempts(
+    int limit) {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn->Exec(
+          "SELECT t.cu, coalesce(a.worker_id, ''), a.input_bytes, "
+          "a.input_files, "
+          "extract(epoch from a.finished_at - a.started_at)::float8, "
+          "coalesce(a.estimated_seconds, -1) FROM curation.task_attempt a JOIN "
+          "curation.task t USING (task_id) WHERE a.outcome IN ('done', "
+          "'quarantined') "
+          "AND a.input_bytes IS NOT NULL AND a.finished_at IS NOT NULL ORDER "
+          "BY "
+          "a.attempt_id DESC LIMIT $1",
+          {std::to_string(limit)}));
+  std::vector<PastAttempt> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    PastAttempt a;
+    a.cu = static_cast<int>(r.GetInt(i, 0));
+    a.worker_id = r.Get(i, 1);
+    a.input_bytes = r.GetInt(i, 2);
+    a.input_files = static_cast<int>(r.GetInt(i, 3));
+    a.seconds = r.GetDouble(i, 4);
+    a.estimated_seconds = r.GetDouble(i, 5);
+    out.push_back(std::move(a));
+  }
   return out;
 }
 

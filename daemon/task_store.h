@@ -28,6 +28,7 @@
 #include "archive/cu_registry.h"
 #include "base/clock.h"
 #include "base/histogram.h"
+#include "daemon/estimator.h"
 #include "daemon/task_state.h"
 #include "db/pool.h"
 
@@ -74,6 +75,25 @@ struct Claimed {
   // the batches of its earlier runs, which its batch replaces.
   int generation = 0;
   std::vector<std::string> replaces;
+};
+
+// What an attempt is given and expected to take, recorded when it is
+// dispatched (docs/ARCHITECTURE.md, "Estimates").
+struct AttemptInputs {
+  int files = 0;
+  int64_t bytes = 0;
+  double estimated_seconds = -1;  // -1: none
+  std::string basis;
+};
+
+// A task's latest attempt, as curation.task_attempt has it.
+struct AttemptTiming {
+  std::string worker_id;
+  std::string started_at;  // RFC 3339, UTC
+  double seconds = 0;      // until it ended, or until now
+  bool ended = false;
+  std::string outcome;
+  double estimated_seconds = -1;  // recorded at dispatch; -1: none
 };
 
 struct TaskPolicy {
@@ -139,7 +159,9 @@ class TaskStore {
   // approved -> dispatched on `worker_id`: counts and opens the attempt
   // and starts its processing event. FailedPrecondition if the task moved
   // meanwhile.
-  absl::StatusOr<Claimed> Claim(int64_t task_id, const std::string& worker_id);
+  // `inputs` is recorded with the attempt.
+  absl::StatusOr<Claimed> Claim(int64_t task_id, const std::string& worker_id,
+                                const AttemptInputs& inputs = {});
   // The worker accepted the attempt (RunTask answered): its process and
   // sequence number, for reconciling its heartbeats.
   absl::Status Accepted(int64_t task_id, int attempt, const std::string& boot_id, int64_t seq);
@@ -197,6 +219,21 @@ class TaskStore {
                                                  const std::string& until);
   // How many tasks are dispatched to or running on each worker.
   absl::StatusOr<std::map<std::string, int>> BusyByWorker();
+  // Tasks filtered in SQL: by state (none: any), night (YYYYMMDD; empty:
+  // any) and CU (0: any); by night and CU.
+  absl::StatusOr<std::vector<TaskRow>> Find(std::optional<TaskState> state,
+                                            const std::string& night, int cu);
+  // Per task, the bytes of the files its CU reads of its night's live
+  // delivery (0 for a CU that reads the database).
+  absl::StatusOr<std::map<int64_t, int64_t>> InputBytes(
+      const std::vector<int64_t>& task_ids);
+  // Per task that has one, its latest attempt.
+  absl::StatusOr<std::map<int64_t, AttemptTiming>> LatestAttempts(
+      const std::vector<int64_t>& task_ids);
+  // The most recent `limit` attempts whose processing finished (done, or
+  // quarantined after) and that recorded their inputs, newest first: the
+  // estimator's history.
+  absl::StatusOr<std::vector<PastAttempt>> FinishedAttempts(int limit);
 
   // For /metrics, counted from curation.task_attempt so that a restarted
   // daemon reports the same; neither ever goes down (attempt rows are

@@ -90,9 +90,8 @@ absl::StatusOr<v1::HeartbeatResponse> WorkerRegistry::Heartbeat(const v1::Heartb
     expected.insert(id);
     auto it = reported.find(id);
     if (it != reported.end()) {
-      CURATOR_ASSIGN_OR_RETURN(bool recorded,
-                               Apply(r.worker_id(), t.task_id, t.attempt, *it->second,
-                                     t.dispatched_at));
+      CURATOR_ASSIGN_OR_RETURN(bool recorded, Apply(r.worker_id(), t.task_id,
+                                                    t.attempt, *it->second));
       if (recorded) out.add_acknowledged(id);
       continue;
     }
@@ -126,17 +125,16 @@ absl::StatusOr<v1::HeartbeatResponse> WorkerRegistry::Heartbeat(const v1::Heartb
   return out;
 }
 
-absl::StatusOr<bool> WorkerRegistry::Apply(const std::string& worker_id, int64_t task_id,
-                                           int attempt, const v1::TaskStatus& t,
-                                           absl::Time dispatched_at) {
+absl::StatusOr<bool> WorkerRegistry::Apply(const std::string& worker_id,
+                                           int64_t task_id, int attempt,
+                                           const v1::TaskStatus& t) {
   switch (t.state()) {
     case v1::TaskStatus::RUNNING:
       CURATOR_RETURN_IF_ERROR(tasks_->Started(task_id, attempt, worker_id));
       return false;
     case v1::TaskStatus::DONE: {
-      CURATOR_RETURN_IF_ERROR(tasks_->Finished(task_id, attempt, worker_id, t.batch_id()));
-      std::lock_guard<std::mutex> lock(mu_);
-      durations_.Record(t.cu(), t.files_total(), clock_->Now() - dispatched_at);
+      CURATOR_RETURN_IF_ERROR(
+          tasks_->Finished(task_id, attempt, worker_id, t.batch_id()));
       return true;
     }
     case v1::TaskStatus::FAILED:
@@ -169,7 +167,7 @@ absl::StatusOr<bool> WorkerRegistry::ReportResult(const std::string& worker_id,
   CURATOR_ASSIGN_OR_RETURN(std::vector<TaskOnWorker> mine, tasks_->OnWorker(worker_id));
   for (const TaskOnWorker& t : mine) {
     if (t.task_id == task_id && t.attempt == attempt) {
-      return Apply(worker_id, task_id, attempt, status, t.dispatched_at);
+      return Apply(worker_id, task_id, attempt, status);
     }
   }
   return Ended(status.state());  // recorded before, or taken over meanwhile
@@ -268,9 +266,14 @@ std::optional<std::string> WorkerRegistry::AddressOf(const std::string& worker_i
   return it->second.record.address;
 }
 
-DurationModel WorkerRegistry::Durations() const {
+std::map<std::string, int> WorkerRegistry::FilesDone() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return durations_;
+  std::map<std::string, int> out;
+  for (const auto& [id, e] : workers_) {
+    for (const auto& [attempt, status] : e.tasks)
+      out[attempt] = status.files_done();
+  }
+  return out;
 }
 
 }  // namespace curator::daemon

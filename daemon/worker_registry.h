@@ -89,8 +89,9 @@ class WorkerRegistry {
   // For the planner: alive workers with their free slots.
   std::vector<WorkerState> PlannerView() const;
   std::optional<std::string> AddressOf(const std::string& worker_id) const;
-  // The planner's durations so far (seconds per file per CU).
-  DurationModel Durations() const;
+  // Per attempt id ("task-<id>-<attempt>"), the files done that its
+  // worker's last heartbeat reported (progress, kept in memory only).
+  std::map<std::string, int> FilesDone() const;
 
  private:
   struct Entry {
@@ -103,8 +104,8 @@ class WorkerRegistry {
   };
   // Applies one reported status of an attempt the task store has on the
   // worker. True when recorded.
-  absl::StatusOr<bool> Apply(const std::string& worker_id, int64_t task_id, int attempt,
-                             const v1::TaskStatus& status, absl::Time dispatched_at);
+  absl::StatusOr<bool> Apply(const std::string& worker_id, int64_t task_id,
+                             int attempt, const v1::TaskStatus& status);
   bool AliveLocked(const Entry& e, absl::Time now) const;
 
   TaskStore* const tasks_;
@@ -113,7 +114,6 @@ class WorkerRegistry {
   const Options options_;
   mutable std::mutex mu_;
   std::map<std::string, Entry> workers_;
-  DurationModel durations_;
 };
 
 }  // namespace curator::daemon

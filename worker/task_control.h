@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 
 namespace curator::worker {
@@ -38,8 +39,22 @@ class TaskControl {
     cv_.notify_all();
   }
   void FileDone(bool ok) {
+    if (file_hook_) {
+      // One file at a time while a hook watches: the count it is given
+      // stays as it is until it returns.
+      std::lock_guard<std::mutex> lock(hook_mu_);
+      const int done = files_done_.fetch_add(1, std::memory_order_relaxed) + 1;
+      if (!ok) files_failed_.fetch_add(1, std::memory_order_relaxed);
+      file_hook_(done);
+      return;
+    }
     files_done_.fetch_add(1, std::memory_order_relaxed);
     if (!ok) files_failed_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // For test hooks only (worker/task_hooks.h): called from FileDone with
+  // the files done so far. Set before the task runs.
+  void SetFileHook(std::function<void(int files_done)> hook) {
+    file_hook_ = std::move(hook);
   }
   int files_done() const { return files_done_.load(std::memory_order_relaxed); }
   int files_failed() const { return files_failed_.load(std::memory_order_relaxed); }
@@ -50,6 +65,8 @@ class TaskControl {
   std::atomic<int> files_failed_{0};
   std::mutex mu_;
   std::condition_variable cv_;
+  std::function<void(int)> file_hook_;
+  std::mutex hook_mu_;
 };
 
 }  // namespace curator::worker

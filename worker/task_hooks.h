@@ -16,6 +16,15 @@ class TaskHooks {
   // Called on the task's thread just before it runs. A hook may block
   // (e.g. until the task is cancelled: control.WaitCancelled()).
   virtual void BeforeTask(const v1::RunTaskRequest& request, TaskControl& control) = 0;
+  // Called on the task's thread each time a file is done, with the files
+  // done so far (one call at a time: the count stays while it runs). A
+  // hook may block, as BeforeTask.
+  virtual void AfterFile(const v1::RunTaskRequest& request,
+                         TaskControl& control, int files_done) {
+    (void)request;
+    (void)control;
+    (void)files_done;
+  }
 };
 
 }  // namespace curator::worker

@@ -245,7 +245,13 @@ void TaskRunner::WorkLoop() {
 
 void TaskRunner::Run(Task& task) {
   const v1::RunTaskRequest& r = task.request;
-  if (options_.hooks != nullptr) options_.hooks->BeforeTask(r, task.control);
+  if (options_.hooks != nullptr) {
+    TaskHooks* hooks = options_.hooks;
+    task.control.SetFileHook([hooks, &r, &task](int files_done) {
+      hooks->AfterFile(r, task.control, files_done);
+    });
+    hooks->BeforeTask(r, task.control);
+  }
   const absl::Time started = absl::Now();
   TaskContext context;
   context.archive_root = options_.archive_root;

@@ -90,6 +90,18 @@ Process ClusterTest::Worker(const std::string& id, const std::string& pause_file
   return Start(argv, id + ".log");
 }
 
+Process ClusterTest::HookedWorker(const std::string& id,
+                                  const std::vector<std::string>& flags) {
+  std::vector<std::string> argv = {Bin("tests/curator-worker-hooked"),
+                                   "serve",
+                                   "--config",
+                                   config_,
+                                   "--worker_id",
+                                   id};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return Start(argv, id + ".log");
+}
+
 Process ClusterTest::Ingester(const std::string& log) {
   return Start({Bin("ingester/curator-ingester"), "--config", config_}, log);
 }

@@ -31,6 +31,10 @@ class ClusterTest : public PipelineTest {
   // A worker named `id`; with `pause_file`, it stops before each task
   // after creating that file (curator-worker --pause_before_task).
   Process Worker(const std::string& id, const std::string& pause_file = "");
+  // The test build of the worker with these flags of its hooks
+  // (tests/support/hooked_worker_main.cc).
+  Process HookedWorker(const std::string& id,
+                       const std::vector<std::string>& flags);
   Process Ingester(const std::string& log = "ingester.log");
   CommandResult Ctl(const std::string& args);
   // Every task done and `batches` batches ingested, before `timeout`.

@@ -5,6 +5,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -17,8 +18,10 @@
 #include "base/log.h"
 
 namespace curator::testing {
+namespace {
 
-bool PauseBeforeTask::WaitForRemoval(worker::TaskControl& control) {
+// Until `file_` is removed (true) or the task is cancelled (false).
+bool WaitForRemoval(const std::string& file_, worker::TaskControl& control) {
   const std::filesystem::path file(file_);
   const int watch = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
   const int stop = eventfd(0, EFD_CLOEXEC);
@@ -53,6 +56,8 @@ bool PauseBeforeTask::WaitForRemoval(worker::TaskControl& control) {
   return released;
 }
 
+}  // namespace
+
 void PauseBeforeTask::BeforeTask(const v1::RunTaskRequest& request,
                                  worker::TaskControl& control) {
   if (absl::Status s = files::WriteAtomically(file_, absl::StrCat(request.task_id(), "\n"));
@@ -64,7 +69,27 @@ void PauseBeforeTask::BeforeTask(const v1::RunTaskRequest& request,
                        << " is removed";
   // Released by the file's removal, seen through inotify on its
   // directory, or by cancellation; nothing polls.
-  if (!WaitForRemoval(control)) return;
+  if (!WaitForRemoval(file_, control)) return;
+  CURATOR_LOG(WARNING) << "test hook: task " << request.task_id()
+                       << " released";
+}
+
+void PauseAfterFiles::AfterFile(const v1::RunTaskRequest& request,
+                                worker::TaskControl& control, int files_done) {
+  if (request.cu() != cu_ ||
+      std::find(files_.begin(), files_.end(), files_done) == files_.end()) {
+    return;
+  }
+  if (absl::Status s = files::WriteAtomically(
+          file_, absl::StrCat(request.task_id(), " ", files_done, "\n"));
+      !s.ok()) {
+    CURATOR_LOG(ERROR) << "test hook: " << s;
+  }
+  CURATOR_LOG(WARNING) << "test hook: task " << request.task_id()
+                       << " held after " << files_done
+                       << " files, until it is cancelled or " << file_
+                       << " is removed";
+  if (!WaitForRemoval(file_, control)) return;
   CURATOR_LOG(WARNING) << "test hook: task " << request.task_id() << " released";
 }
 

@@ -7,6 +7,7 @@
 #define CURATOR_TESTS_SUPPORT_TEST_HOOKS_H_
 
 #include <string>
+#include <vector>
 
 #include "ingester/ingest.h"
 #include "worker/task_hooks.h"
@@ -23,10 +24,25 @@ class PauseBeforeTask : public worker::TaskHooks {
   void BeforeTask(const v1::RunTaskRequest& request, worker::TaskControl& control) override;
 
  private:
-  // Until file_ is removed (true) or the task is cancelled (false).
-  bool WaitForRemoval(worker::TaskControl& control);
-
   const std::string file_;
+};
+
+// Each time a task of CU `cu` has done one of the counts in `files`:
+// writes the attempt id and the count ("task-7-1 2") to `file`, then
+// holds the task, its count of files done as it is, until it is
+// cancelled, the process killed, or the test removes `file`.
+class PauseAfterFiles : public worker::TaskHooks {
+ public:
+  PauseAfterFiles(std::string file, int cu, std::vector<int> files)
+      : file_(std::move(file)), cu_(cu), files_(std::move(files)) {}
+  void BeforeTask(const v1::RunTaskRequest&, worker::TaskControl&) override {}
+  void AfterFile(const v1::RunTaskRequest& request,
+                 worker::TaskControl& control, int files_done) override;
+
+ private:
+  const std::string file_;
+  const int cu_;
+  const std::vector<int> files_;
 };
 
 // Just before COMMIT of a loaded batch: writes the batch id to `file` and
