@@ -39,6 +39,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& o,
                                               d->pool_.get(), registry, clock, o.archive_root);
   d->releases_ =
       std::make_unique<Releases>(d->pool_.get(), d->tasks_.get(), registry);
+  d->audit_ = std::make_unique<AuditLog>(d->pool_.get());
+  CURATOR_RETURN_IF_ERROR(d->audit_->CloseUnfinished());
   d->scanner_ = std::make_unique<NightScanner>(o.archive_root, d->pool_.get(), d->tasks_.get());
   d->actions_ = std::make_unique<ArchiveActions>(o.archive_root, d->pool_.get(),
                                                  d->tasks_.get());
@@ -69,6 +71,12 @@ absl::Status Daemon::AcceptWaiting() {
     absl::StatusOr<v1::ArchiveActionResponse> a =
         actions_->Accept(night, "policy");
     if (a.ok()) {
+      audit_->Record(AuditEntry{.who = "policy",
+                                .via = "policy",
+                                .command = "accept",
+                                .target = absl::StrCat("night ", night),
+                                .reason = "daemon.accept_redeliveries"},
+                     AuditOutcome(*a));
       next_accept_.erase(night);
       continue;
     }

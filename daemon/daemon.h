@@ -20,6 +20,7 @@
 #include "archive/cu_registry.h"
 #include "base/clock.h"
 #include "daemon/archive_actions.h"
+#include "daemon/audit_log.h"
 #include "daemon/dispatcher.h"
 #include "daemon/night_scanner.h"
 #include "daemon/operator_commands.h"
@@ -71,6 +72,8 @@ class Daemon {
   ReadQueries& queries() { return *queries_; }
   // Releases: frozen copies of the live archive (daemon/releases.h).
   Releases& releases() { return *releases_; }
+  // Who asked for what (daemon/audit_log.h).
+  AuditLog& audit() { return *audit_; }
   Dispatcher& dispatcher() { return *dispatcher_; }
   TaskStore& tasks() { return *tasks_; }
   const archive::CuRegistry& registry() const { return *registry_; }
@@ -94,6 +97,7 @@ class Daemon {
   std::unique_ptr<OperatorCommands> commands_;
   std::unique_ptr<ReadQueries> queries_;
   std::unique_ptr<Releases> releases_;
+  std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<NightScanner> scanner_;
   std::unique_ptr<ArchiveActions> actions_;
   // Nights with files waiting, accepted by the policy

@@ -14,15 +14,22 @@
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "base/log.h"
 #include "absl/strings/str_cat.h"
-#include "server/service_manager.h"
+#include "base/cli.h"
+#include "base/log.h"
 #include "base/signals.h"
 #include "config/site.h"
 #include "daemon/server.h"
+#include "server/service_manager.h"
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("curator-daemon --config FILE");
+  curator::InitCommandLine(
+      "curator-daemon",
+      "curator-daemon --config FILE\n"
+      "  Registers nights, keeps their task graphs, proposes and dispatches\n"
+      "  tasks to curator-worker servers, serves the operator's API "
+      "(curatorctl)\n"
+      "  and the Load Monitor. See curator-daemon(1).");
   absl::ParseCommandLine(argc, argv);
   auto site = curator::SiteFromFlags();
   if (!site.ok()) {

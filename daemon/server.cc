@@ -1,8 +1,10 @@
 #include "daemon/server.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "daemon/audit_log.h"
 #include "daemon/monitor.h"
 #include "server/grpc_server.h"
 #include "server/grpc_status.h"
@@ -25,16 +27,48 @@ grpc::Status Answer(absl::StatusOr<T> result, T* out) {
   return grpc::Status::OK;
 }
 
-grpc::Status Answer(absl::StatusOr<bool> paused, v1::DispatchState* out) {
-  if (!paused.ok()) return ToGrpcStatus(paused.status());
-  out->set_paused(*paused);
-  return grpc::Status::OK;
+// "tasks 4 5 6", "night 20071021", "files a.fit b.fit": what a command
+// was asked to act on, for the audit log.
+template <typename List>
+std::string Target(absl::string_view what, const List& items) {
+  return absl::StrCat(what, " ", absl::StrJoin(items, " "));
+}
+
+AuditEntry Asked(std::string command, std::string target,
+                 std::string reason = "") {
+  return AuditEntry{.who = "",
+                    .via = "grpc",
+                    .command = std::move(command),
+                    .target = std::move(target),
+                    .reason = std::move(reason)};
 }
 
 class CoordinatorService final : public v1::Coordinator::Service {
  public:
   CoordinatorService(Daemon* d, const RpcSecurity* security, std::function<void()> wake)
       : d_(d), security_(security), wake_(std::move(wake)) {}
+
+  // A call that may change state: refused without the certificate or the
+  // token (refusals go to the daemon's log, not the table, so a caller
+  // without either cannot fill the database), and recorded in the audit
+  // log before it runs and when it has answered.
+  template <typename Out, typename Run>
+  grpc::Status Audited(grpc::ServerContext* context, AuditEntry entry, Run run,
+                       Out* out) {
+    entry.who = security_->Caller(context);
+    if (grpc::Status allowed = security_->MayChangeState(context);
+        !allowed.ok()) {
+      CURATOR_LOG(WARNING) << "refused " << entry.command << " " << entry.target
+                           << " from " << context->peer() << ": "
+                           << allowed.error_message();
+      return allowed;
+    }
+    const int64_t id = d_->audit().Begin(entry);
+    absl::StatusOr<Out> result = run();
+    d_->audit().Finish(id, result.ok() ? AuditOutcome(*result)
+                                       : AuditOutcome(result.status()));
+    return Answer(std::move(result), out);
+  }
 
   grpc::Status Register(grpc::ServerContext* context, const v1::HeartbeatRequest* r,
                         v1::HeartbeatResponse* out) override {
@@ -68,28 +102,35 @@ class CoordinatorService final : public v1::Coordinator::Service {
   }
   grpc::Status Approve(grpc::ServerContext* context, const v1::ApproveRequest* r,
                        v1::ApproveResponse* out) override {
-    CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(d_->commands().Approve(*r), out);
+    return Audited(
+        context,
+        Asked("approve",
+              r->all() ? "every pending task" : Target("tasks", r->task_ids())),
+        [&] { return d_->commands().Approve(*r); }, out);
   }
   grpc::Status Reject(grpc::ServerContext* context, const v1::TaskIdsRequest* r,
                       v1::TaskIdsResponse* out) override {
-    CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(d_->commands().Reject(*r), out);
+    return Audited(
+        context, Asked("reject", Target("tasks", r->task_ids())),
+        [&] { return d_->commands().Reject(*r); }, out);
   }
   grpc::Status Cancel(grpc::ServerContext* context, const v1::TaskIdsRequest* r,
                       v1::TaskIdsResponse* out) override {
-    CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(d_->commands().Cancel(*r), out);
+    return Audited(
+        context, Asked("cancel", Target("tasks", r->task_ids())),
+        [&] { return d_->commands().Cancel(*r); }, out);
   }
   grpc::Status Retry(grpc::ServerContext* context, const v1::TaskIdsRequest* r,
                      v1::TaskIdsResponse* out) override {
-    CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(d_->commands().Retry(*r), out);
+    return Audited(
+        context, Asked("retry", Target("tasks", r->task_ids())),
+        [&] { return d_->commands().Retry(*r); }, out);
   }
   grpc::Status Rerun(grpc::ServerContext* context, const v1::TaskIdsRequest* r,
                      v1::TaskIdsResponse* out) override {
-    CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(d_->commands().Rerun(*r), out);
+    return Audited(
+        context, Asked("rerun", Target("tasks", r->task_ids())),
+        [&] { return d_->commands().Rerun(*r); }, out);
   }
   grpc::Status ListNights(grpc::ServerContext*, const v1::ListNightsRequest*,
                           v1::ListNightsResponse* out) override {
@@ -107,46 +148,70 @@ class CoordinatorService final : public v1::Coordinator::Service {
   grpc::Status ListChanges(grpc::ServerContext* context,
                            const v1::NightRequest* r,
                            v1::ChangesResponse* out) override {
-    CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(d_->actions().Changes(r->night()), out);
+    return Audited(
+        context, Asked("changes", absl::StrCat("night ", r->night())),
+        [&] { return d_->actions().Changes(r->night()); }, out);
   }
   grpc::Status Accept(grpc::ServerContext* context, const v1::NightRequest* r,
                       v1::ArchiveActionResponse* out) override {
-    CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(d_->actions().Accept(r->night(), security_->Caller(context)),
-                  out);
+    return Audited(
+        context, Asked("accept", absl::StrCat("night ", r->night())),
+        [&] {
+          return d_->actions().Accept(r->night(), security_->Caller(context));
+        },
+        out);
   }
   grpc::Status Deprecate(grpc::ServerContext* context,
                          const v1::FilesRequest* r,
                          v1::ArchiveActionResponse* out) override {
-    CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(d_->actions().Deprecate(*r, security_->Caller(context)), out);
+    return Audited(
+        context, Asked("deprecate", Target("files", r->files()), r->reason()),
+        [&] { return d_->actions().Deprecate(*r, security_->Caller(context)); },
+        out);
   }
   grpc::Status Undeprecate(grpc::ServerContext* context,
                            const v1::FilesRequest* r,
                            v1::ArchiveActionResponse* out) override {
-    CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(d_->actions().Undeprecate(*r, security_->Caller(context)),
-                  out);
+    return Audited(
+        context, Asked("undeprecate", Target("files", r->files()), r->reason()),
+        [&] {
+          return d_->actions().Undeprecate(*r, security_->Caller(context));
+        },
+        out);
   }
   grpc::Status Retire(grpc::ServerContext* context, const v1::NightRequest* r,
                       v1::ArchiveActionResponse* out) override {
-    CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(d_->actions().Retire(r->night(), r->reason(),
-                                       security_->Caller(context)),
-                  out);
+    return Audited(
+        context,
+        Asked("retire", absl::StrCat("night ", r->night()), r->reason()),
+        [&] {
+          return d_->actions().Retire(r->night(), r->reason(),
+                                      security_->Caller(context));
+        },
+        out);
   }
   grpc::Status Restore(grpc::ServerContext* context, const v1::NightRequest* r,
                        v1::ArchiveActionResponse* out) override {
-    CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(d_->actions().Restore(r->night(), security_->Caller(context)),
-                  out);
+    return Audited(
+        context, Asked("restore", absl::StrCat("night ", r->night())),
+        [&] {
+          return d_->actions().Restore(r->night(), security_->Caller(context));
+        },
+        out);
   }
   grpc::Status Reload(grpc::ServerContext* context, const v1::NightRequest* r,
                       v1::ArchiveActionResponse* out) override {
-    CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(d_->actions().Reload(r->night(), security_->Caller(context)),
-                  out);
+    return Audited(
+        context, Asked("reload", absl::StrCat("night ", r->night())),
+        [&] {
+          return d_->actions().Reload(r->night(), security_->Caller(context));
+        },
+        out);
+  }
+  // The audit log is open to read, as listings are.
+  grpc::Status ListAudit(grpc::ServerContext*, const v1::ListAuditRequest* r,
+                         v1::ListAuditResponse* out) override {
+    return Answer(d_->audit().List(*r), out);
   }
   grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
                            v1::ListWorkersResponse* out) override {
@@ -159,21 +224,45 @@ class CoordinatorService final : public v1::Coordinator::Service {
   }
   grpc::Status Pause(grpc::ServerContext* context, const v1::PauseRequest*,
                      v1::DispatchState* out) override {
-    CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(d_->commands().SetPaused(true), out);
+    return Audited(
+        context, Asked("pause", ""),
+        [&]() -> absl::StatusOr<v1::DispatchState> {
+          CURATOR_ASSIGN_OR_RETURN(const bool paused,
+                                   d_->commands().SetPaused(true));
+          v1::DispatchState state;
+          state.set_paused(paused);
+          return state;
+        },
+        out);
   }
   grpc::Status Resume(grpc::ServerContext* context, const v1::ResumeRequest*,
                       v1::DispatchState* out) override {
-    CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(d_->commands().SetPaused(false), out);
+    return Audited(
+        context, Asked("resume", ""),
+        [&]() -> absl::StatusOr<v1::DispatchState> {
+          CURATOR_ASSIGN_OR_RETURN(const bool paused,
+                                   d_->commands().SetPaused(false));
+          v1::DispatchState state;
+          state.set_paused(paused);
+          return state;
+        },
+        out);
   }
   grpc::Status CreateRelease(grpc::ServerContext* context,
                              const v1::CreateReleaseRequest* r,
                              v1::ReleaseInfo* out) override {
-    CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(d_->releases().Create(r->name(), r->until(),
-                                        security_->Caller(context)),
-                  out);
+    return Audited(
+        context,
+        Asked(
+            "release create",
+            absl::StrCat(
+                "release ", r->name(),
+                r->until().empty() ? "" : absl::StrCat(" until ", r->until()))),
+        [&] {
+          return d_->releases().Create(r->name(), r->until(),
+                                       security_->Caller(context));
+        },
+        out);
   }
   grpc::Status ListReleases(grpc::ServerContext*,
                             const v1::ListReleasesRequest*,
@@ -189,9 +278,12 @@ class CoordinatorService final : public v1::Coordinator::Service {
   grpc::Status DropRelease(grpc::ServerContext* context,
                            const v1::ReleaseNameRequest* r,
                            v1::DropReleaseResponse* out) override {
-    CURATOR_MAY_CHANGE_STATE(context);
-    return Answer(d_->releases().Drop(r->name(), security_->Caller(context)),
-                  out);
+    return Audited(
+        context, Asked("release drop", absl::StrCat("release ", r->name())),
+        [&] {
+          return d_->releases().Drop(r->name(), security_->Caller(context));
+        },
+        out);
   }
 
  private:

@@ -18,6 +18,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "base/cli.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "config/site.h"
@@ -59,8 +60,11 @@ int RunOnce(const v1::Config& config, IngestHooks* hooks) {
 }  // namespace
 
 int IngesterMain(int argc, char** argv, IngestHooks* hooks) {
-  absl::SetProgramUsageMessage(
-      "curator-ingester [--config F | --archive DIR --db CONNINFO] [--once]");
+  InitCommandLine(
+      "curator-ingester",
+      "curator-ingester [--config F | --archive DIR --db CONNINFO] [--once]\n"
+      "  Loads ready batches from staging/ into PostgreSQL, each verified,\n"
+      "  validated and published in one transaction. See curator-ingester(1).");
   absl::ParseCommandLine(argc, argv);
   auto site = SiteFromFlags();
   if (!site.ok()) return Fail(1, std::string(site.status().message()));

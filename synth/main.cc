@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/cli.h"
 #include "synth/survey_generator.h"
 
 ABSL_FLAG(std::string, out, "", "Archive root to write into (incoming/<night>/ under it)");
@@ -54,7 +55,8 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  curator::InitCommandLine(
+      "curator-synth",
       "Writes synthetic survey nights.\n"
       "  curator-synth --out DIR [--nights N] [--frames N] [--size PIX] ...");
   absl::ParseCommandLine(argc, argv);

@@ -13,27 +13,29 @@
 // processing event and its log, and writes a batch under staging/.
 // Exit codes: 0 batch written (input files that failed are listed);
 // 1 bad usage; 3 the task failed (nothing registered, database gone, ...).
+#include "worker/worker_main.h"
+
 #include <cstdio>
 #include <map>
-#include <thread>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "archive/batch.h"
-#include "db/pg.h"
-#include "config/site.h"
-#include "archive/task_log.h"
 #include "archive/cu_registry.h"
 #include "archive/file_registry.h"
+#include "archive/task_log.h"
+#include "base/cli.h"
 #include "base/log.h"
-#include "server/service_manager.h"
 #include "base/signals.h"
+#include "config/site.h"
+#include "db/pg.h"
+#include "server/service_manager.h"
 #include "worker/cu_handler.h"
 #include "worker/server.h"
-#include "worker/worker_main.h"
 
 ABSL_FLAG(std::string, cu, "", "Curation use case to run, by name or number (e.g. CU3 or 3)");
 ABSL_FLAG(std::string, night, "", "Night, YYYYMMDD");
@@ -84,9 +86,13 @@ int Serve(curator::worker::TaskHooks* hooks) {
 namespace curator::worker {
 
 int WorkerMain(int argc, char** argv, TaskHooks* hooks) {
-  absl::SetProgramUsageMessage(
-      "curator-worker serve --config F | run --cu CU --night YYYYMMDD [--config F | --archive DIR "
-      "--db CONNINFO]");
+  InitCommandLine("curator-worker",
+                  "curator-worker serve --config F | run --cu CU --night "
+                  "YYYYMMDD [--config F | "
+                  "--archive DIR --db CONNINFO]\n"
+                  "  serve: run the tasks curator-daemon dispatches; run: one "
+                  "CU of one night "
+                  "here,\n  then exit. See curator-worker(1).");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() == 2 && std::string(args[1]) == "serve") return Serve(hooks);
   if (args.size() != 2 || std::string(args[1]) != "run") {
