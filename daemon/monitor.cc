@@ -85,6 +85,19 @@ void Bound(const HttpRequest& req, Field* list, Json* meta) {
   (*meta)["limit"] = limit;
 }
 
+// A listing's JSON, its list (`field`) bounded as Bound says.
+template <typename T, typename Field>
+HttpResponse BoundedResponse(const HttpRequest& req, absl::StatusOr<T> result,
+                             Field* (T::*field)()) {
+  if (!result.ok()) return ErrorResponse(result.status());
+  Json meta;
+  Bound(req, ((*result).*field)(), &meta);
+  absl::StatusOr<Json> json = ProtoJson(*result);
+  if (!json.ok()) return ErrorResponse(json.status());
+  json->update(meta);
+  return JsonResponse(*json);
+}
+
 HttpResponse Asset(const std::string& name, const std::string& type) {
   HttpResponse r;
   r.content_type = type;
@@ -156,27 +169,14 @@ std::vector<MonitorRoute> MonitorRoutes(Daemon* d) {
   add("/api/nights",
       [q](const HttpRequest&) { return ProtoResponse(q->ListNights()); });
   add("/api/tasks", [q](const HttpRequest& req) {
-    absl::StatusOr<v1::ListTasksResponse> r =
-        q->ListTasks(QueryValue(req.query, "state"));
-    if (!r.ok()) return ErrorResponse(r.status());
-    Json meta;
-    Bound(req, r->mutable_tasks(), &meta);
-    absl::StatusOr<Json> json = ProtoJson(*r);
-    if (!json.ok()) return ErrorResponse(json.status());
-    json->update(meta);
-    return JsonResponse(*json);
+    return BoundedResponse(req, q->ListTasks(QueryValue(req.query, "state")),
+                           &v1::ListTasksResponse::mutable_tasks);
   });
   add("/api/workers",
       [q](const HttpRequest&) { return ProtoResponse(q->ListWorkers()); });
   add("/api/batches", [q](const HttpRequest& req) {
-    absl::StatusOr<v1::ListBatchesResponse> r = q->ListBatches();
-    if (!r.ok()) return ErrorResponse(r.status());
-    Json meta;
-    Bound(req, r->mutable_batches(), &meta);
-    absl::StatusOr<Json> json = ProtoJson(*r);
-    if (!json.ok()) return ErrorResponse(json.status());
-    json->update(meta);
-    return JsonResponse(*json);
+    return BoundedResponse(req, q->ListBatches(),
+                           &v1::ListBatchesResponse::mutable_batches);
   });
   add("/api/plan",
       [q](const HttpRequest&) { return ProtoResponse(q->GetPlan()); });
@@ -209,6 +209,15 @@ std::vector<MonitorRoute> MonitorRoutes(Daemon* d) {
     }
     return JsonOr(q->FileLog(id, IntParam(req, "limit", 500, 5000),
                              IntParam(req, "offset", 0, 1 << 30)));
+  });
+  add("/api/audit", [d](const HttpRequest& req) {
+    v1::ListAuditRequest r;
+    r.set_limit(IntParam(req, "limit", 100, 1000));
+    int64_t before = 0;
+    if (absl::SimpleAtoi(QueryValue(req.query, "before_id"), &before))
+      r.set_before_id(before);
+    r.set_command(QueryValue(req.query, "command"));
+    return ProtoResponse(d->audit().List(r));
   });
   add("/metrics", [d](const HttpRequest&) {
     HttpResponse r;

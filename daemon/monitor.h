@@ -31,7 +31,9 @@
 //                     "offset", "files": [{"step", "path", "multiframe_id",
 //                     "started", "seconds", "rows", "errors", "warnings"}]},
 //                     ?limit= (default 500) and ?offset=
-//   /api/audit        proto3 JSON of ListAuditResponse, ?limit=
+//   /api/audit        proto3 JSON of ListAuditResponse (newest first),
+//                     ?limit= (default 100, at most 1000), ?before_id=,
+//                     ?command=
 //   /metrics          Prometheus text format
 //
 // Without JavaScript the page is a server-rendered summary (<noscript>):

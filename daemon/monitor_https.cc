@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "base/log.h"
+#include "daemon/audit_log.h"
 #include "daemon/monitor.h"
 
 namespace curator::daemon {
@@ -90,21 +91,6 @@ httplib::Server::Handler Adapt(HttpServer::Handler handler) {
   };
 }
 
-std::string Outcome(const v1::TaskIdsResponse& r) {
-  if (r.refused().empty()) return "ok";
-  return absl::StrCat("ok, ", r.refused_size(),
-                      " refused: ", absl::StrJoin(r.refused(), "; "));
-}
-
-// What the audit log records of a page action (AuditEntry's fields).
-struct PageAction {
-  std::string who, via, command, target, reason, outcome;
-};
-void Record(Daemon* /*daemon*/, const PageAction& a) {
-  CURATOR_LOG(INFO) << "Load Monitor: " << a.who << " " << a.command << " "
-                    << a.target << ": " << a.outcome;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MonitorHttps>> MonitorHttps::Create(
@@ -157,6 +143,15 @@ absl::StatusOr<std::unique_ptr<MonitorHttps>> MonitorHttps::Create(
         "default-src 'self'; frame-ancestors 'none'"},
        {"Cache-Control", "no-store"},
        {"Strict-Transport-Security", "max-age=31536000"}});
+  // Responses go uncompressed, as on the plain monitor: they are small,
+  // and Chromium failed to run monitor.js as this cpp-httplib build sends
+  // it brotli-compressed. The encoding is chosen from the request's
+  // Accept-Encoding after routing.
+  m->server_->set_pre_routing_handler(
+      [](const httplib::Request& req, httplib::Response&) {
+        const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
+        return httplib::Server::HandlerResponse::Unhandled;
+      });
   m->server_->set_payload_max_length(64 * 1024);
   m->server_->set_read_timeout(5, 0);
   m->server_->set_write_timeout(10, 0);
@@ -243,7 +238,12 @@ void MonitorHttps::AddRoutes() {
     }
     const std::string id = sessions_.Start(who, now);
     const std::optional<MonitorSessions::Session> s = sessions_.Find(id, now);
-    Record(daemon_, {who, "page", "sign in", req.remote_addr, "", "ok"});
+    daemon_->audit().Record(AuditEntry{.who = who,
+                                       .via = "page",
+                                       .command = "sign in",
+                                       .target = "from " + req.remote_addr,
+                                       .reason = ""},
+                            "ok");
     res.set_header("Set-Cookie",
                    SetCookie(kSessionCookie, id, sessions_.lifetime()));
     SendJson(
@@ -317,15 +317,29 @@ void MonitorHttps::AddRoutes() {
           return;
         }
         OperatorCommands& c = daemon_->commands();
+        // On record before it runs, as a gRPC command is (audit_log.h).
+        const int64_t audit = daemon_->audit().Begin(AuditEntry{
+            .who = s.who,
+            .via = "page",
+            .command = command,
+            .target =
+                dispatch ? "" : absl::StrCat("tasks ", absl::StrJoin(ids, " ")),
+            .reason = reason});
         absl::Status status;
-        std::string answer, outcome = "ok";
+        std::string answer, outcome;
         google::protobuf::util::JsonPrintOptions o;
         o.always_print_primitive_fields = true;
         o.preserve_proto_field_names = true;
         if (dispatch) {
           absl::StatusOr<bool> paused = c.SetPaused(command == "pause");
           status = paused.status();
-          if (paused.ok()) answer = Json{{"paused", *paused}}.dump();
+          if (paused.ok()) {
+            v1::DispatchState state;
+            state.set_paused(*paused);
+            (void)google::protobuf::util::MessageToJsonString(state, &answer,
+                                                              o);
+            outcome = AuditOutcome(state);
+          }
         } else if (command == "approve") {
           v1::ApproveRequest r;
           for (int64_t id : ids) r.add_task_ids(id);
@@ -333,11 +347,7 @@ void MonitorHttps::AddRoutes() {
           status = a.status();
           if (a.ok()) {
             (void)google::protobuf::util::MessageToJsonString(*a, &answer, o);
-            if (!a->refused().empty()) {
-              outcome =
-                  absl::StrCat("ok, ", a->refused_size(),
-                               " refused: ", absl::StrJoin(a->refused(), "; "));
-            }
+            outcome = AuditOutcome(*a);
           }
         } else {
           v1::TaskIdsRequest r;
@@ -350,14 +360,13 @@ void MonitorHttps::AddRoutes() {
           status = t.status();
           if (t.ok()) {
             (void)google::protobuf::util::MessageToJsonString(*t, &answer, o);
-            outcome = Outcome(*t);
+            outcome = AuditOutcome(*t);
           }
         }
-        if (!status.ok()) outcome = status.ToString();
-        const std::string target =
-            dispatch ? "dispatch"
-                     : absl::StrCat("tasks ", absl::StrJoin(ids, " "));
-        Record(daemon_, {s.who, "page", command, target, reason, outcome});
+        if (!status.ok()) outcome = AuditOutcome(status);
+        daemon_->audit().Finish(audit, outcome);
+        CURATOR_LOG(INFO) << "Load Monitor: " << s.who << " " << command << " "
+                          << absl::StrJoin(ids, " ") << ": " << outcome;
         if (!status.ok()) {
           Refuse(res,
                  status.code() == absl::StatusCode::kInvalidArgument      ? 400

@@ -24,7 +24,8 @@
 // cookie (__Host-curator_login, double submit). Refusals: 401 not signed
 // in or wrong credentials, 403 CSRF token missing or wrong, 405 not POST,
 // 400 bad body, 429 too many failed sign-ins. Each action and sign-in is
-// recorded with who did it (via "page"). With actions off none of this
+// in the audit log (daemon/audit_log.h) with who did it, via "page": an
+// action before it runs and its outcome after. With actions off none of this
 // exists; the plain-HTTP monitor never has it.
 //
 // Lifecycle: Create, Start (binds, serves on its own threads), Stop.

@@ -274,15 +274,13 @@ absl::StatusOr<nlohmann::ordered_json> ReadQueries::Throughput(int limit) {
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
       conn->Exec(
-          "SELECT batch_id, cu, to_char(night, 'YYYYMMDD'), extract(epoch from "
-          "ingest_finished_at), coalesce((SELECT sum(value::bigint) FROM "
+          "SELECT batch_id, cu, to_char(night, 'YYYYMMDD'), extract(epoch "
+          "from ingest_finished_at), coalesce((SELECT sum(value::bigint) FROM "
           "jsonb_each_text(rows_per_table)), 0), (coalesce(verify_ms, 0) + "
-          "copy_ms + "
-          "coalesce(validate_ms, 0) + coalesce(publish_ms, 0)) / 1000 FROM "
-          "curation.batch "
-          "WHERE state IN ('ingested', 'replaced') AND copy_ms IS NOT NULL AND "
-          "ingest_finished_at IS NOT NULL ORDER BY ingest_finished_at DESC "
-          "LIMIT $1",
+          "copy_ms + coalesce(validate_ms, 0) + coalesce(publish_ms, 0)) / "
+          "1000 FROM curation.batch WHERE state IN ('ingested', 'replaced') "
+          "AND copy_ms IS NOT NULL AND ingest_finished_at IS NOT NULL ORDER "
+          "BY ingest_finished_at DESC LIMIT $1",
           {std::to_string(limit)}));
   nlohmann::ordered_json out = {{"batches", nlohmann::ordered_json::array()}};
   for (int i = 0; i < r.rows(); ++i) {
@@ -326,13 +324,10 @@ absl::StatusOr<nlohmann::ordered_json> ReadQueries::Timeline(
       pg::Result a,
       conn->Exec(
           "SELECT t.task_id, t.cu, coalesce(a.worker_id, ''), extract(epoch "
-          "from "
-          "a.started_at), extract(epoch from coalesce(a.finished_at, now())), "
-          "coalesce(a.outcome, ''), a.finished_at IS NULL FROM "
-          "curation.task_attempt a "
-          "JOIN curation.task t USING (task_id) WHERE t.night = $1::date ORDER "
-          "BY "
-          "a.started_at, a.attempt_id LIMIT 2000",
+          "from a.started_at), extract(epoch from coalesce(a.finished_at, "
+          "now())), coalesce(a.outcome, ''), a.finished_at IS NULL FROM "
+          "curation.task_attempt a JOIN curation.task t USING (task_id) WHERE "
+          "t.night = $1::date ORDER BY a.started_at, a.attempt_id LIMIT 2000",
           {which}));
   for (int i = 0; i < a.rows(); ++i) {
     out["attempts"].push_back(
@@ -345,14 +340,12 @@ absl::StatusOr<nlohmann::ordered_json> ReadQueries::Timeline(
   }
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result b,
-      conn->Exec(
-          "SELECT batch_id, cu, extract(epoch from ingest_started_at), "
-          "extract(epoch from "
-          "coalesce(ingest_finished_at, ingest_started_at)), state FROM "
-          "curation.batch "
-          "WHERE night = $1::date AND ingest_started_at IS NOT NULL ORDER BY "
-          "ingest_started_at LIMIT 2000",
-          {which}));
+      conn->Exec("SELECT batch_id, cu, extract(epoch from ingest_started_at), "
+                 "extract(epoch from coalesce(ingest_finished_at, "
+                 "ingest_started_at)), state FROM curation.batch WHERE night = "
+                 "$1::date AND ingest_started_at IS NOT NULL ORDER BY "
+                 "ingest_started_at LIMIT 2000",
+                 {which}));
   for (int i = 0; i < b.rows(); ++i) {
     out["ingests"].push_back(
         {{"batch_id", b.Get(i, 0)},
@@ -379,16 +372,13 @@ absl::StatusOr<nlohmann::ordered_json> ReadQueries::FileLog(int64_t task_id,
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r,
       conn->Exec("SELECT s.step, f.path, coalesce(f.multiframe_id, 0), "
-                 "coalesce(to_char("
-                 "f.started_at AT TIME ZONE 'UTC', "
+                 "coalesce(to_char(f.started_at AT TIME ZONE 'UTC', "
                  "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
                  "coalesce(extract(epoch from f.finished_at - f.started_at), "
-                 "0), f.rows, "
-                 "f.errors, f.warnings, count(*) OVER () FROM "
-                 "curation.file_log f JOIN "
-                 "curation.step_log s USING (step_id) WHERE s.cu_event_id = $1 "
-                 "ORDER BY "
-                 "f.file_log_id LIMIT $2 OFFSET $3",
+                 "0), f.rows, f.errors, f.warnings, count(*) OVER () FROM "
+                 "curation.file_log f JOIN curation.step_log s USING "
+                 "(step_id) WHERE s.cu_event_id = $1 ORDER BY f.file_log_id "
+                 "LIMIT $2 OFFSET $3",
                  {event, std::to_string(limit), std::to_string(offset)}));
   for (int i = 0; i < r.rows(); ++i) {
     out["total"] = r.GetInt(i, 8);
@@ -417,8 +407,8 @@ absl::StatusOr<nlohmann::ordered_json> ReadQueries::TaskErrors() {
   CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
   CURATOR_ASSIGN_OR_RETURN(
       pg::Result r, conn->Exec("SELECT t.task_id, sum(s.errors) FROM "
-                               "curation.task t JOIN curation.step_log s "
-                               "ON s.cu_event_id = t.cu_event_id GROUP BY "
+                               "curation.task t JOIN curation.step_log s ON "
+                               "s.cu_event_id = t.cu_event_id GROUP BY "
                                "t.task_id HAVING sum(s.errors) > 0"));
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
   for (int i = 0; i < r.rows(); ++i) out[r.Get(i, 0)] = r.GetInt(i, 1);

@@ -263,21 +263,8 @@ TEST_F(MonitorTest, OperatorActionsOverHttpsOnlyAfterSigningIn) {
       << daemon.Log() << w1.Log();
   // The CU4 batch is damaged in staging: the ingester quarantines it, and
   // the task's retry lands a good one.
-  std::string damaged;
-  for (const auto& e :
-       fs::recursive_directory_iterator(archive_ + "/staging")) {
-    if (absl::StrContains(e.path().string(), "-cu4-") &&
-        e.path().extension() == ".pgcopy") {
-      damaged = e.path().string();
-      break;
-    }
-  }
+  const std::string damaged = DamageStagedBatch("-cu4-");
   ASSERT_FALSE(damaged.empty());
-  {
-    std::fstream f(damaged, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(100);
-    f.put('\x5a');
-  }
   testing::Process ingester = Ingester();
   ASSERT_TRUE(testing::WaitUntil(
       [&] {
@@ -390,6 +377,13 @@ TEST_F(MonitorTest, OperatorActionsOverHttpsOnlyAfterSigningIn) {
       {{"navigate", url + "/timeline?night=20071021"}},
       {{"wait",
         "document.querySelectorAll('#timeline-chart rect.bar').length"}},
+      // 17-18: the audit page says who cancelled it.
+      {{"navigate", url + "/audit"}},
+      {{"wait",
+        absl::StrCat("[...document.querySelectorAll('#audit tr')].map(r => "
+                     "r.textContent).find(t => t.includes('cancel') && "
+                     "t.includes('tasks ",
+                     id, "'))")}},
   });
   const std::string browser_dir = archive_dir_.Join("browser");
   fs::create_directories(browser_dir);
@@ -424,8 +418,20 @@ TEST_F(MonitorTest, OperatorActionsOverHttpsOnlyAfterSigningIn) {
     }
   }
   EXPECT_TRUE(found) << tasks.output;
-  EXPECT_THAT(daemon.Log(),
-              HasSubstr("Load Monitor: token cancel tasks " + id + ": ok"));
+  EXPECT_THAT(v[18].get<std::string>(), HasSubstr("token"));
+  EXPECT_THAT(v[18].get<std::string>(), HasSubstr("page"));
+  testing::HttpResult audit = Get("/api/audit?command=cancel");
+  ASSERT_EQ(audit.status, 200) << audit.body;
+  const nlohmann::json entries = nlohmann::json::parse(audit.body)["entries"];
+  ASSERT_EQ(entries.size(), 1u) << audit.body;
+  EXPECT_EQ(entries[0]["who"], "token");
+  EXPECT_EQ(entries[0]["via"], "page");
+  EXPECT_EQ(entries[0]["target"], "tasks " + id);
+  EXPECT_EQ(entries[0]["outcome"], "ok, 1 changed");
+  // The sign-in is on record too; the refused attempts are not (they
+  // changed nothing, and an anonymous caller must not fill the table).
+  EXPECT_THAT(Get("/api/audit?command=sign%20in").body,
+              HasSubstr("\"who\":\"token\""));
 
   // The plain-HTTP monitor never acts, even with actions on.
   EXPECT_EQ(testing::Http("POST", monitor_port_, "/api/actions/cancel").status,

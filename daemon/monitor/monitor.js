@@ -325,18 +325,23 @@ function progressCell(t) {
   return el('td', {class: 'progress'}, bar, el('span', {class: 'eta'}, text));
 }
 
-// Ingest rows/s of each batch over time, newest 500 (an SVG line chart).
-function throughputChart(points) {
-  const W = 900, H = 220, L = 70, R = 10, T = 10, B = 30;
-  const s = svg('svg', {
+// An empty SVG chart of W x H pixels.
+function chart(id, W, H, label) {
+  return svg('svg', {
     class: 'chart',
-    id: 'throughput-chart',
+    id,
     width: W,
     height: H,
     viewBox: '0 0 ' + W + ' ' + H,
     role: 'img',
-    'aria-label': 'ingest rows per second over time'
+    'aria-label': label
   });
+}
+
+// Ingest rows/s of each batch over time, newest 500 (an SVG line chart).
+function throughputChart(points) {
+  const W = 900, H = 220, L = 70, R = 10, T = 10, B = 30;
+  const s = chart('throughput-chart', W, H, 'ingest rows per second over time');
   const pts = points.filter((p) => p.finished > 0)
                   .sort((a, b) => a.finished - b.finished);
   if (!pts.length) {
@@ -706,15 +711,7 @@ async function timelinePage() {
   const W = 1000, L = 150, R = 10, T = 10, LANE = 20, B = 30;
   const H = T + lanes.length * LANE + B;
   const x = (t) => L + (W - L - R) * (t - t0) / (t1 - t0);
-  const s = svg('svg', {
-    class: 'chart',
-    id: 'timeline-chart',
-    width: W,
-    height: H,
-    viewBox: '0 0 ' + W + ' ' + H,
-    role: 'img',
-    'aria-label': 'the night\'s tasks over time'
-  });
+  const s = chart('timeline-chart', W, H, 'the night\'s tasks over time');
   lanes.forEach((label, i) => {
     s.append(svg('text', {x: 4, y: T + i * LANE + 14}, label));
     s.append(svg('line', {
