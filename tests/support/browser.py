@@ -44,6 +44,7 @@ class Pipe:
         os.close(from_chrome_w)
         self.buffer = b""
         self.next_id = 0
+        self.errors = []  # the page's uncaught exceptions and console errors
 
     def call(self, method, params=None, session=None):
         self.next_id += 1
@@ -59,6 +60,11 @@ class Pipe:
                 self.buffer += chunk
             raw, self.buffer = self.buffer.split(b"\0", 1)
             answer = json.loads(raw)
+            if answer.get("method") == "Runtime.exceptionThrown":
+                self.errors.append(json.dumps(answer["params"]["exceptionDetails"])[:2000])
+            elif (answer.get("method") == "Runtime.consoleAPICalled" and
+                  answer["params"].get("type") == "error"):
+                self.errors.append(json.dumps(answer["params"]["args"])[:2000])
             if answer.get("id") == self.next_id:
                 if "error" in answer:
                     raise RuntimeError(method + ": " + json.dumps(answer["error"]))
@@ -94,6 +100,7 @@ def main():
         session = pipe.call("Target.attachToTarget",
                             {"targetId": target, "flatten": True})["sessionId"]
         pipe.call("Page.enable", {}, session)
+        pipe.call("Runtime.enable", {}, session)
         for i, step in enumerate(steps):
             if "navigate" in step:
                 results.append(pipe.call("Page.navigate", {"url": step["navigate"]}, session))
@@ -118,6 +125,11 @@ def main():
                 if not value:
                     print(json.dumps(results))
                     print("step %d timed out: %s" % (i, step["wait"]), file=sys.stderr)
+                    print("\n".join(pipe.errors), file=sys.stderr)
+                    print(evaluate(pipe, session, "JSON.stringify([typeof refresh, "
+                                   "performance.getEntriesByType('resource').map("
+                                   "e => e.name + ' ' + e.responseStatus + ' ' + e.duration)])"),
+                          file=sys.stderr)
                     print(evaluate(pipe, session, "document.documentElement.outerHTML"),
                           file=sys.stderr)
                     return 1
