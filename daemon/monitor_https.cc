@@ -125,6 +125,12 @@ absl::StatusOr<std::unique_ptr<MonitorHttps>> MonitorHttps::Create(
         return false;
       }
       SSL_CTX_set_client_CA_list(&ctx, names);
+      // With peer verification on, OpenSSL refuses to resume a session
+      // (the browser's next connection) unless it has a context id: the
+      // handshake failed, ERR_SSL_PROTOCOL_ERROR in Chromium.
+      static constexpr unsigned char kSessionContext[] = "curator-monitor";
+      SSL_CTX_set_session_id_context(&ctx, kSessionContext,
+                                     sizeof kSessionContext - 1);
       // Asked for and verified, not required: an operator may sign in with
       // the token instead.
       SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER, nullptr);
@@ -143,19 +149,14 @@ absl::StatusOr<std::unique_ptr<MonitorHttps>> MonitorHttps::Create(
         "default-src 'self'; frame-ancestors 'none'"},
        {"Cache-Control", "no-store"},
        {"Strict-Transport-Security", "max-age=31536000"}});
-  // Responses go uncompressed, as on the plain monitor: they are small,
-  // and Chromium failed to run monitor.js as this cpp-httplib build sends
-  // it brotli-compressed. The encoding is chosen from the request's
-  // Accept-Encoding after routing.
-  m->server_->set_pre_routing_handler(
-      [](const httplib::Request& req, httplib::Response&) {
-        const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
-        return httplib::Server::HandlerResponse::Unhandled;
-      });
   m->server_->set_payload_max_length(64 * 1024);
   m->server_->set_read_timeout(5, 0);
   m->server_->set_write_timeout(10, 0);
-  m->server_->set_keep_alive_timeout(5);
+  // One request a connection: cpp-httplib gives a kept-alive connection
+  // one of its few pool threads while it idles, so a browser's six would
+  // leave little for anyone else. TLS sessions are resumed, so a new
+  // connection is cheap.
+  m->server_->set_keep_alive_max_count(1);
   m->AddRoutes();
   return m;
 }

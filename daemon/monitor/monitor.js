@@ -57,8 +57,10 @@ function bytes(v) {
   if (v >= 1 << 20) return (v / (1 << 20)).toFixed(1) + ' MiB';
   return n(v) + ' B';
 }
-function clock(epochSeconds) {
-  return new Date(epochSeconds * 1000).toISOString().substring(11, 19);
+function clock(epochSeconds, withMs) {
+  return new Date(epochSeconds * 1000)
+      .toISOString()
+      .substring(11, withMs ? 23 : 19);
 }
 
 function num(v) { return el("td", { class: "num" }, v); }
@@ -301,8 +303,8 @@ function paged(id, headers, items, textOf, rowOf, total) {
   const bar =
       el('div', {class: 'pager'}, p.input, prev,
          el('span', {class: 'count'},
-            'page ' + (p.page + 1) + ' of ' + pages + ', ' +
-                n(matching.length) + (q ? ' matching' : '') + more),
+            n(matching.length) + (q ? ' matching' : ' in all') + more +
+                ' · page ' + (p.page + 1) + ' of ' + pages),
          next);
   return el('div', {class: 'list'}, bar, table(headers, shown.map(rowOf), id));
 }
@@ -338,6 +340,17 @@ function chart(id, W, H, label) {
   });
 }
 
+// The labels of a time axis (UTC) at height y, with milliseconds when the
+// span is short; the first and last stay inside the chart.
+function timeAxis(s, x, t0, t1, y, ticks) {
+  const ms = t1 - t0 < 2 * ticks;
+  for (let i = 0; i <= ticks; i++) {
+    const t = t0 + (t1 - t0) * i / ticks;
+    const anchor = i === 0 ? 'start' : i === ticks ? 'end' : 'middle';
+    s.append(svg('text', {x: x(t), y, 'text-anchor': anchor}, clock(t, ms)));
+  }
+}
+
 // Ingest rows/s of each batch over time, newest 500 (an SVG line chart).
 function throughputChart(points) {
   const W = 900, H = 220, L = 70, R = 10, T = 10, B = 30;
@@ -361,11 +374,7 @@ function throughputChart(points) {
         svg('text', {x: L - 4, y: y(v) + 4, 'text-anchor': 'end'},
             n(Math.round(v))));
   }
-  for (let i = 0; i <= 4; i++) {
-    const t = t0 + (t1 - t0) * i / 4;
-    s.append(svg(
-        'text', {x: x(t), y: H - B + 16, 'text-anchor': 'middle'}, clock(t)));
-  }
+  timeAxis(s, x, t0, t1, H - B + 16, 4);
   s.append(svg('line', {class: 'axis', x1: L, x2: L, y1: T, y2: H - B}));
   s.append(
       svg('line', {class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B}));
@@ -722,11 +731,7 @@ async function timelinePage() {
       y2: T + (i + 1) * LANE
     }));
   });
-  for (let i = 0; i <= 5; i++) {
-    const t = t0 + (t1 - t0) * i / 5;
-    s.append(svg(
-        'text', {x: x(t), y: H - B + 16, 'text-anchor': 'middle'}, clock(t)));
-  }
+  timeAxis(s, x, t0, t1, H - B + 16, 5);
   s.append(
       svg('line', {class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B}));
   const bar = (lane, start, end, cls, title, data) => {

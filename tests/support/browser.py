@@ -62,6 +62,8 @@ class Pipe:
             answer = json.loads(raw)
             if answer.get("method") == "Runtime.exceptionThrown":
                 self.errors.append(json.dumps(answer["params"]["exceptionDetails"])[:2000])
+            elif answer.get("method") == "Network.loadingFailed":
+                self.errors.append("request failed: " + answer["params"].get("errorText", ""))
             elif (answer.get("method") == "Runtime.consoleAPICalled" and
                   answer["params"].get("type") == "error"):
                 self.errors.append(json.dumps(answer["params"]["args"])[:2000])
@@ -101,6 +103,7 @@ def main():
                             {"targetId": target, "flatten": True})["sessionId"]
         pipe.call("Page.enable", {}, session)
         pipe.call("Runtime.enable", {}, session)
+        pipe.call("Network.enable", {}, session)
         for i, step in enumerate(steps):
             if "navigate" in step:
                 results.append(pipe.call("Page.navigate", {"url": step["navigate"]}, session))
