@@ -431,6 +431,22 @@ TEST_F(MonitorTest, OperatorActionsOverHttpsOnlyAfterSigningIn) {
   EXPECT_THAT(Get("/api/audit?command=sign%20in").body,
               HasSubstr("\"who\":\"token\""));
 
+  // A client certificate the CA signed signs in too, as cert:<CN>.
+  const std::string jar = browser_dir + "/cookies";
+  const std::string curl =
+      absl::StrCat("curl -sk --cert ", tls_dir_, "/node.pem --key ", tls_dir_,
+                   "/node.key -c ", jar, " -b ", jar, " ");
+  const nlohmann::json session = nlohmann::json::parse(
+      testing::RunCommand(curl + url + "/api/session").output, nullptr, false);
+  ASSERT_TRUE(session.is_object());
+  EXPECT_EQ(session["certificate"], "cert:curator-node");
+  EXPECT_EQ(session["signed_in"], false);
+  testing::CommandResult signin = testing::RunCommand(absl::StrCat(
+      curl, "-X POST -H 'Content-Type: application/json' -H 'X-CSRF-Token: ",
+      session["csrf"].get<std::string>(), "' -d '{\"certificate\": true}' ",
+      url, "/api/signin"));
+  EXPECT_THAT(signin.output, HasSubstr("\"who\":\"cert:curator-node\""));
+
   // The plain-HTTP monitor never acts, even with actions on.
   EXPECT_EQ(testing::Http("POST", monitor_port_, "/api/actions/cancel").status,
             405);
