@@ -571,15 +571,18 @@ async function workersPage() {
 }
 
 // {"detection": 240, "multiframe": 2} as "detection 240, multiframe 2".
-function perTable(json) {
-  if (!json) return '';
-  try {
-    return Object.entries(JSON.parse(json))
-        .map(([t, v]) => t + ' ' + n(v))
-        .join(', ');
-  } catch (e) {
-    return json;
+function perTable(b) {
+  // rows_by_table (a map) where the daemon has it, else the older
+  // rows_per_table (a JSON object's text).
+  let rows = b.rows_by_table;
+  if (!rows && b.rows_per_table) {
+    try {
+      rows = JSON.parse(b.rows_per_table);
+    } catch (e) {
+      return b.rows_per_table;
+    }
   }
+  return Object.entries(rows || {}).map(([t, v]) => t + ' ' + n(v)).join(', ');
 }
 
 async function batchesPage() {
@@ -591,7 +594,7 @@ async function batchesPage() {
   const row = (b) =>
       el('tr', {'data-batch': b.batch_id}, el('td', {}, b.batch_id),
          el('td', {}, b.night), el('td', {}, cuName(b.cu)), stateCell(b.state),
-         num(n(b.rows)), el('td', {}, perTable(b.rows_per_table)),
+         num(n(b.rows)), el('td', {}, perTable(b)),
          num(b.ingest_ms ? dur(b.ingest_ms / 1000) : ''),
          el('td', {},
             b.held_by ? 'held by ' + b.held_by + ' since ' + b.held_since :
