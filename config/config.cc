@@ -91,6 +91,29 @@ absl::Status ValidateConfig(const v1::Config& config) {
         "daemon.listen_address", config.daemon().listen_address(), true, true));
     CURATOR_RETURN_IF_ERROR(ValidateAddress(
         "daemon.monitor_address", config.daemon().monitor_address(), false, true));
+    if (const v1::MonitorActionsConfig& a = config.daemon().monitor_actions();
+        a.enabled()) {
+      CURATOR_RETURN_IF_ERROR(
+          ValidateAddress("daemon.monitor_actions.https_address",
+                          a.https_address(), true, true));
+      if (a.cert_file().empty() != a.key_file().empty()) {
+        return absl::InvalidArgumentError(
+            "daemon.monitor_actions: cert_file and key_file go together");
+      }
+      if (a.cert_file().empty() && config.security().cert_file().empty()) {
+        return absl::InvalidArgumentError(
+            "daemon.monitor_actions needs a certificate and key to serve "
+            "HTTPS: its own "
+            "cert_file and key_file, or security's");
+      }
+      if (config.security().token_file().empty() &&
+          a.client_ca_file().empty() && config.security().ca_file().empty()) {
+        return absl::InvalidArgumentError(
+            "daemon.monitor_actions: nobody could sign in; give "
+            "security.token_file or a CA "
+            "for client certificates");
+      }
+    }
   }
   if (config.has_worker()) {
     const v1::WorkerConfig& w = config.worker();

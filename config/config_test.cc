@@ -52,7 +52,8 @@ TEST(ConfigTest, UnknownFieldIsAnErrorWithItsPosition) {
 }
 
 TEST(ConfigTest, ValidationNamesTheField) {
-  struct Case { const char* text; const char* expected; } cases[] = {
+  struct Case { const char* text; const char* expected;
+  } cases[] = {
       {"database { conninfo: \"x\" }", "archive_root must be an absolute path"},
       {"archive_root: \"srv\" database { conninfo: \"x\" }", "not 'srv'"},
       {"archive_root: \"/srv\"", "database.conninfo is not set"},
@@ -67,6 +68,20 @@ TEST(ConfigTest, ValidationNamesTheField) {
        "worker.slots must be in 1..1024, not 0"},
       {"archive_root: \"/srv\" database { conninfo: \"x\" } ingester {}",
        "ingester.poll_interval_ms must be greater than 0"},
+      {"archive_root: \"/srv\" database { conninfo: \"x\" } daemon { "
+       "listen_address: "
+       "\"h:1\" monitor_actions { enabled: true } }",
+       "daemon.monitor_actions.https_address is not set"},
+      {"archive_root: \"/srv\" database { conninfo: \"x\" } daemon { "
+       "listen_address: "
+       "\"h:1\" monitor_actions { enabled: true https_address: \"h:2\" } }",
+       "needs a certificate and key to serve HTTPS"},
+      {"archive_root: \"/srv\" database { conninfo: \"x\" } daemon { "
+       "listen_address: "
+       "\"h:1\" monitor_actions { enabled: true https_address: \"h:2\" "
+       "cert_file: \"/c\" "
+       "key_file: \"/k\" } }",
+       "nobody could sign in"},
   };
   for (const Case& c : cases) {
     auto config = ParseConfig(c.text, "t.conf");

@@ -362,6 +362,152 @@ absl::StatusOr<v1::GetTaskLogResponse> ReadQueries::GetTaskLog(int64_t task_id) 
   return out;
 }
 
+absl::StatusOr<nlohmann::ordered_json> ReadQueries::Throughput(int limit) {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn->Exec(
+          "SELECT batch_id, cu, to_char(night, 'YYYYMMDD'), extract(epoch "
+          "from ingest_finished_at), coalesce((SELECT sum(value::bigint) FROM "
+          "jsonb_each_text(rows_per_table)), 0), (coalesce(verify_ms, 0) + "
+          "copy_ms + coalesce(validate_ms, 0) + coalesce(publish_ms, 0)) / "
+          "1000 FROM curation.batch WHERE state IN ('ingested', 'replaced') "
+          "AND copy_ms IS NOT NULL AND ingest_finished_at IS NOT NULL ORDER "
+          "BY ingest_finished_at DESC LIMIT $1",
+          {std::to_string(limit)}));
+  nlohmann::ordered_json out = {{"batches", nlohmann::ordered_json::array()}};
+  for (int i = 0; i < r.rows(); ++i) {
+    const double seconds = r.GetDouble(i, 5);
+    const int64_t rows = r.GetInt(i, 4);
+    out["batches"].push_back(
+        {{"batch_id", r.Get(i, 0)},
+         {"cu", registry_->Name(static_cast<int>(r.GetInt(i, 1)))},
+         {"night", r.Get(i, 2)},
+         {"finished", r.GetDouble(i, 3)},
+         {"rows", rows},
+         {"seconds", seconds},
+         {"rows_per_second", seconds > 0 ? rows / seconds : 0.0}});
+  }
+  return out;
+}
+
+absl::StatusOr<nlohmann::ordered_json> ReadQueries::Timeline(
+    const std::string& night) {
+  if (!night.empty() &&
+      (night.size() != 8 ||
+       night.find_first_not_of("0123456789") != std::string::npos)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("night '", night, "' is not YYYYMMDD"));
+  }
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  std::string which = night;
+  if (which.empty()) {
+    CURATOR_ASSIGN_OR_RETURN(pg::Result newest,
+                             conn->Exec("SELECT coalesce(to_char(max(night), "
+                                        "'YYYYMMDD'), '') FROM curation.task"));
+    which = newest.Get(0, 0);
+  }
+  nlohmann::ordered_json out = {
+      {"night", which},
+      {"now", absl::ToDoubleSeconds(clock_->Now() - absl::UnixEpoch())},
+      {"attempts", nlohmann::ordered_json::array()},
+      {"ingests", nlohmann::ordered_json::array()}};
+  if (which.empty()) return out;
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result a,
+      conn->Exec(
+          "SELECT t.task_id, t.cu, coalesce(a.worker_id, ''), extract(epoch "
+          "from a.started_at), extract(epoch from coalesce(a.finished_at, "
+          "now())), coalesce(a.outcome, ''), a.finished_at IS NULL FROM "
+          "curation.task_attempt a JOIN curation.task t USING (task_id) WHERE "
+          "t.night = $1::date ORDER BY a.started_at, a.attempt_id LIMIT 2000",
+          {which}));
+  for (int i = 0; i < a.rows(); ++i) {
+    out["attempts"].push_back(
+        {{"task_id", a.GetInt(i, 0)},
+         {"cu", registry_->Name(static_cast<int>(a.GetInt(i, 1)))},
+         {"worker_id", a.Get(i, 2)},
+         {"start", a.GetDouble(i, 3)},
+         {"end", a.GetDouble(i, 4)},
+         {"outcome", a.Get(i, 6) == "t" ? "running" : a.Get(i, 5)}});
+  }
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result b,
+      conn->Exec("SELECT batch_id, cu, extract(epoch from ingest_started_at), "
+                 "extract(epoch from coalesce(ingest_finished_at, "
+                 "ingest_started_at)), state FROM curation.batch WHERE night = "
+                 "$1::date AND ingest_started_at IS NOT NULL ORDER BY "
+                 "ingest_started_at LIMIT 2000",
+                 {which}));
+  for (int i = 0; i < b.rows(); ++i) {
+    out["ingests"].push_back(
+        {{"batch_id", b.Get(i, 0)},
+         {"cu", registry_->Name(static_cast<int>(b.GetInt(i, 1)))},
+         {"start", b.GetDouble(i, 2)},
+         {"end", b.GetDouble(i, 3)},
+         {"state", b.Get(i, 4)}});
+  }
+  return out;
+}
+
+absl::StatusOr<nlohmann::ordered_json> ReadQueries::FileLog(int64_t task_id,
+                                                            int limit,
+                                                            int offset) {
+  CURATOR_ASSIGN_OR_RETURN(std::optional<TaskRow> task, tasks_->Get(task_id));
+  if (!task) return absl::NotFoundError(absl::StrCat("no task ", task_id));
+  nlohmann::ordered_json out = {{"task_id", task_id},
+                                {"total", 0},
+                                {"offset", offset},
+                                {"files", nlohmann::ordered_json::array()}};
+  if (task->cu_event_id == 0) return out;
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  const std::string event = std::to_string(task->cu_event_id);
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      conn->Exec("SELECT s.step, f.path, coalesce(f.multiframe_id, 0), "
+                 "coalesce(to_char(f.started_at AT TIME ZONE 'UTC', "
+                 "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
+                 "coalesce(extract(epoch from f.finished_at - f.started_at), "
+                 "0), f.rows, f.errors, f.warnings, count(*) OVER () FROM "
+                 "curation.file_log f JOIN curation.step_log s USING "
+                 "(step_id) WHERE s.cu_event_id = $1 ORDER BY f.file_log_id "
+                 "LIMIT $2 OFFSET $3",
+                 {event, std::to_string(limit), std::to_string(offset)}));
+  for (int i = 0; i < r.rows(); ++i) {
+    out["total"] = r.GetInt(i, 8);
+    out["files"].push_back({{"step", r.Get(i, 0)},
+                            {"path", r.Get(i, 1)},
+                            {"multiframe_id", r.GetInt(i, 2)},
+                            {"started", r.Get(i, 3)},
+                            {"seconds", r.GetDouble(i, 4)},
+                            {"rows", r.GetInt(i, 5)},
+                            {"errors", r.GetInt(i, 6)},
+                            {"warnings", r.GetInt(i, 7)}});
+  }
+  if (r.rows() == 0 && offset > 0) {
+    CURATOR_ASSIGN_OR_RETURN(
+        pg::Result n,
+        conn->Exec(
+            "SELECT count(*) FROM curation.file_log f JOIN curation.step_log "
+            "s USING (step_id) WHERE s.cu_event_id = $1",
+            {event}));
+    out["total"] = n.GetInt(0, 0);
+  }
+  return out;
+}
+
+absl::StatusOr<nlohmann::ordered_json> ReadQueries::TaskErrors() {
+  CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, pool_->Get());
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r, conn->Exec("SELECT t.task_id, sum(s.errors) FROM "
+                               "curation.task t JOIN curation.step_log s ON "
+                               "s.cu_event_id = t.cu_event_id GROUP BY "
+                               "t.task_id HAVING sum(s.errors) > 0"));
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (int i = 0; i < r.rows(); ++i) out[r.Get(i, 0)] = r.GetInt(i, 1);
+  return out;
+}
+
 v1::ListCusResponse ReadQueries::ListCus() const {
   v1::ListCusResponse out;
   for (const archive::CuSpec& s : registry_->specs()) {

@@ -5,6 +5,7 @@
 #ifndef CURATOR_DAEMON_READ_QUERIES_H_
 #define CURATOR_DAEMON_READ_QUERIES_H_
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -42,6 +43,25 @@ class ReadQueries {
   // NotFound for a task that does not exist.
   absl::StatusOr<v1::GetTaskLogResponse> GetTaskLog(int64_t task_id);
   v1::ListCusResponse ListCus() const;
+
+  // The Load Monitor's own listings, as JSON objects (their keys are
+  // written down in monitor.h):
+  // Ingested batches, newest first, at most `limit`: when each finished,
+  // its rows and its load time (verify + copy + validate + publish), for
+  // the rows/s chart.
+  absl::StatusOr<nlohmann::ordered_json> Throughput(int limit);
+  // Every attempt of the night's tasks and every ingest of its batches,
+  // with start and end (seconds since the epoch), for the Gantt chart.
+  // `night` YYYYMMDD; empty: the newest night that has tasks.
+  absl::StatusOr<nlohmann::ordered_json> Timeline(const std::string& night);
+  // The task's per-file log (sqlLoader's third level: task, step, file) of
+  // its current attempt, `limit` rows from `offset`, with the total.
+  // NotFound for a task that does not exist.
+  absl::StatusOr<nlohmann::ordered_json> FileLog(int64_t task_id, int limit,
+                                                 int offset);
+  // Errors counted in each task's log (its current attempt), for tasks
+  // that have any: {"<task id>": errors}.
+  absl::StatusOr<nlohmann::ordered_json> TaskErrors();
   bool paused() const { return commands_->paused(); }
   bool database_up() const { return pool_->up(); }
 

@@ -355,11 +355,28 @@ absl::Status DaemonServer::Start() {
       return s;
     }
   }
+  if (config_.daemon().monitor_actions().enabled()) {
+    absl::StatusOr<std::unique_ptr<MonitorHttps>> https =
+        MonitorHttps::Create(config_, &security_, daemon_.get());
+    absl::Status s = https.ok() ? (*https)->Start() : https.status();
+    if (!s.ok()) {
+      if (monitor_ != nullptr) monitor_->Stop();
+      server_->Shutdown();
+      return s;
+    }
+    monitor_https_ = *std::move(https);
+  }
   daemon_->SetWake([this] { Wake(); });
   loop_ = std::thread([this] { Loop(); });
-  CURATOR_LOG(INFO) << "curator-daemon serving on port " << port_
-                    << (monitor_ ? absl::StrCat(", Load Monitor on port ", monitor_->port()) : "")
-                    << (config_.daemon().auto_approve() ? ", approving automatically" : "");
+  CURATOR_LOG(INFO)
+      << "curator-daemon serving on port " << port_
+      << (monitor_ ? absl::StrCat(", Load Monitor on port ", monitor_->port())
+                   : "")
+      << (monitor_https_
+              ? absl::StrCat(", with operator actions over HTTPS on port ",
+                             monitor_https_->port())
+              : "")
+      << (config_.daemon().auto_approve() ? ", approving automatically" : "");
   return absl::OkStatus();
 }
 
@@ -398,6 +415,7 @@ void DaemonServer::Shutdown(absl::Duration deadline) {
     cv_.notify_all();
   }
   if (monitor_ != nullptr) monitor_->Stop();
+  if (monitor_https_ != nullptr) monitor_https_->Stop();
   if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(until));
   // A pass blocked on a dead database link must not hold the shutdown
   // past its deadline: its calls are broken off (they fail; what they

@@ -1,7 +1,9 @@
 // curator-daemon's servers: the Coordinator gRPC service (a thin layer:
 // check who may change state, call the daemon's parts, convert the
 // status), with grpc.health.v1 and reflection; the Load Monitor over HTTP
-// (daemon/monitor.h) when daemon.monitor_address is set; and the daemon
+// (daemon/monitor.h) when daemon.monitor_address is set, and over HTTPS
+// with the operator's actions (daemon/monitor_https.h) when
+// daemon.monitor_actions is enabled; and the daemon
 // loop (Daemon::Tick every poll interval, or at once when woken).
 //
 // Lifecycle: Create, Start, Shutdown(deadline), Wait.
@@ -21,6 +23,7 @@
 #include "base/clock.h"
 #include "curator/v1/config.pb.h"
 #include "daemon/daemon.h"
+#include "daemon/monitor_https.h"
 #include "server/http_server.h"
 #include "server/rpc_security.h"
 #include "server/service_manager.h"
@@ -42,6 +45,10 @@ class DaemonServer {
   int port() const { return port_; }
   // The Load Monitor's HTTP port; 0 when daemon.monitor_address is empty.
   int monitor_port() const { return monitor_ != nullptr ? monitor_->port() : 0; }
+  // The HTTPS Load Monitor's port; 0 when its actions are off.
+  int monitor_https_port() const {
+    return monitor_https_ != nullptr ? monitor_https_->port() : 0;
+  }
   // Whether the daemon loop has finished a pass without error within
   // `limit` (for the systemd watchdog: a daemon that cannot reach its
   // database does not do its work, and says so by not pinging).
@@ -60,6 +67,7 @@ class DaemonServer {
   std::unique_ptr<grpc::Service> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> monitor_;
+  std::unique_ptr<MonitorHttps> monitor_https_;
   int port_ = 0;
   absl::Duration interval_;
   std::mutex mu_;

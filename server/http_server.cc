@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "base/log.h"
 #include "server/http_event_loop.h"
 #include "server/http_wire.h"
@@ -40,7 +41,38 @@ absl::Status ValidateOptions(const HttpServerOptions& o) {
   return absl::OkStatus();
 }
 
+int Hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 }  // namespace
+
+std::string QueryValue(const std::string& query, const std::string& name) {
+  for (absl::string_view pair : absl::StrSplit(query, '&')) {
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    if (eq == absl::string_view::npos) return "";
+    std::string out;
+    for (size_t i = eq + 1; i < pair.size(); ++i) {
+      if (pair[i] == '+') {
+        out += ' ';
+      } else if (pair[i] != '%') {
+        out += pair[i];
+      } else {
+        const int hi = i + 2 < pair.size() ? Hex(pair[i + 1]) : -1;
+        const int lo = hi >= 0 ? Hex(pair[i + 2]) : -1;
+        if (lo < 0) return "";
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+      }
+    }
+    return out;
+  }
+  return "";
+}
 
 // Pool threads take complete requests from `jobs`, run the route's handler
 // and hand the serialized response back to the loop. Routes are fixed
@@ -81,6 +113,7 @@ struct HttpServer::Impl {
         if (!std::regex_match(head.path, match, route.pattern)) continue;
         HttpRequest request;
         request.path = head.path;
+        request.query = head.query;
         for (size_t i = 1; i < match.size(); ++i) {
           request.captures.push_back(match[i]);
         }

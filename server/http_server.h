@@ -26,9 +26,14 @@ namespace curator {
 
 struct HttpRequest {
   std::string path;  // percent-decoded, without the query string
+  std::string query;  // after '?', as sent: read it with QueryValue
   // Capture groups of the route's pattern: captures[0] is the first group.
   std::vector<std::string> captures;
 };
+
+// The value of `name` in a query string "a=1&b=x%20y", percent-decoded
+// ('+' as a space); "" when absent or malformed.
+std::string QueryValue(const std::string& query, const std::string& name);
 
 struct HttpResponse {
   int status = 200;  // 200-599; anything else is sent as 500

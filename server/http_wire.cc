@@ -62,8 +62,10 @@ int HexValue(char c) {
 
 // The request target as a decoded path: origin form ("/a/b?q") or absolute
 // form ("http://host/a/b?q", which RFC 9112 section 3.2.2 says a server
-// must accept). Routes match paths, so the query and fragment are dropped.
-HeadError TargetToPath(absl::string_view target, std::string* path) {
+// must accept). Routes match paths; the query is kept apart, undecoded, and
+// the fragment dropped.
+HeadError TargetToPath(absl::string_view target, std::string* path,
+                       std::string* query) {
   if (target.front() != '/') {
     size_t scheme = 0;
     if (absl::StartsWithIgnoreCase(target, "http://")) {
@@ -80,7 +82,12 @@ HeadError TargetToPath(absl::string_view target, std::string* path) {
                  ? absl::string_view("/")
                  : target.substr(end_of_authority);
   }
-  target = target.substr(0, target.find_first_of("?#"));
+  target = target.substr(0, target.find('#'));
+  query->clear();
+  if (const size_t q = target.find('?'); q != absl::string_view::npos) {
+    *query = std::string(target.substr(q + 1));
+    target = target.substr(0, q);
+  }
   path->clear();
   path->reserve(target.size());
   for (size_t i = 0; i < target.size(); ++i) {
@@ -134,7 +141,7 @@ HeadError ParseRequestLine(absl::string_view line, const HeadLimits& limits,
   }
   out->method = std::string(method);
   out->minor_version = version[7] - '0';
-  return TargetToPath(target, &out->path);
+  return TargetToPath(target, &out->path, &out->query);
 }
 
 // Content-Length may repeat (as a list or as several fields) only with one

@@ -35,6 +35,7 @@ struct HeadError {
 struct RequestHead {
   std::string method;     // as sent (methods are case-sensitive)
   std::string path;       // percent-decoded, without query or fragment
+  std::string query;      // after '?', as sent (not decoded); "" if none
   int minor_version = 1;  // HTTP/1.<minor_version>
   // Whether the connection may carry another request after this one:
   // HTTP/1.1 unless "Connection: close", HTTP/1.0 only with

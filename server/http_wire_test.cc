@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "server/http_server.h"
 
 namespace curator::http_internal {
 namespace {
@@ -81,9 +82,17 @@ TEST(ParseHeadTest, ParsesAnOrdinaryRequest) {
                   .ok());
   EXPECT_EQ(head.method, "GET");
   EXPECT_EQ(head.path, "/api/tasks/7/log");
+  EXPECT_EQ(head.query, "x=1");
   EXPECT_EQ(head.minor_version, 1);
   EXPECT_TRUE(head.keep_alive);
   EXPECT_EQ(head.content_length, 0u);
+}
+
+TEST(QueryValueTest, DecodesOneParameter) {
+  EXPECT_EQ(QueryValue("limit=50&q=a%20b+c", "q"), "a b c");
+  EXPECT_EQ(QueryValue("limit=50&q=x", "limit"), "50");
+  EXPECT_EQ(QueryValue("limit=50", "offset"), "");
+  EXPECT_EQ(QueryValue("q=%4", "q"), "");
 }
 
 TEST(ParseHeadTest, DecidesKeepAliveByVersionAndConnection) {
@@ -106,6 +115,9 @@ TEST(ParseHeadTest, DecodesThePathAndAcceptsAbsoluteForm) {
   EXPECT_EQ(head.path, "/a b/A");
   ASSERT_TRUE(Parse("GET http://host:80/x?y HTTP/1.1\r\n\r\n", &head).ok());
   EXPECT_EQ(head.path, "/x");
+  EXPECT_EQ(head.query, "y");
+  ASSERT_TRUE(Parse("GET /x?a=%41#frag HTTP/1.1\r\n\r\n", &head).ok());
+  EXPECT_EQ(head.query, "a=%41");
   ASSERT_TRUE(Parse("GET http://host HTTP/1.1\r\n\r\n", &head).ok());
   EXPECT_EQ(head.path, "/");
   EXPECT_EQ(Parse("GET /a%2 HTTP/1.1\r\n\r\n", &head).status, 400);

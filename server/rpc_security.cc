@@ -99,6 +99,16 @@ grpc::Status RpcSecurity::MayChangeState(const grpc::ServerContext* context) con
                             : "changing state needs the operator token (security.token_file)");
 }
 
+bool RpcSecurity::IsToken(absl::string_view candidate) const {
+  if (token_.empty()) return false;
+  unsigned char diff = candidate.size() != token_.size() ? 1 : 0;
+  for (size_t i = 0; i < candidate.size(); ++i) {
+    diff |=
+        static_cast<unsigned char>(candidate[i] ^ token_[i % token_.size()]);
+  }
+  return diff == 0;
+}
+
 std::string RpcSecurity::Caller(const grpc::ServerContext* context) const {
   if (tls()) {
     std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();

@@ -48,6 +48,14 @@ class RpcSecurity {
   // "cert:<common name>" for a client certificate, else "token".
   std::string Caller(const grpc::ServerContext* context) const;
 
+  // Whether `candidate` is the operator token (false when there is none),
+  // in a time that depends on the candidate's length only. For the Load
+  // Monitor's sign-in.
+  bool IsToken(absl::string_view candidate) const;
+  bool has_token() const { return !token_.empty(); }
+  // The CA's certificates (PEM); empty without TLS.
+  const std::string& ca_pem() const { return ca_pem_; }
+
  private:
   std::string ca_pem_, cert_pem_, key_pem_, token_;
 };

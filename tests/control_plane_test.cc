@@ -391,19 +391,8 @@ TEST_F(ControlPlaneTest, AQuarantinedBatchFailsItsTaskWithTheReasonAndItsRetryLa
       << daemon.Log() << w1.Log();
   const int64_t cu4 = Count("SELECT task_id FROM curation.task WHERE cu = 4");
   // The CU4 batch is damaged in staging (a bad disk): one byte flipped.
-  std::string damaged;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(archive_ + "/staging")) {
-    if (absl::StrContains(e.path().string(), "-cu4-") && e.path().extension() == ".pgcopy") {
-      damaged = e.path().string();
-      break;
-    }
-  }
+  const std::string damaged = DamageStagedBatch("-cu4-");
   ASSERT_FALSE(damaged.empty());
-  {
-    std::fstream f(damaged, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(100);
-    f.put('\x5a');
-  }
   testing::Process ingester = Ingester();
   // Refused: the task's attempt fails with the report's reason, and the
   // retry policy takes it from there, with no operator.

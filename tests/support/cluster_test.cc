@@ -68,6 +68,20 @@ void ClusterTest::WriteConfigFor(bool auto_approve, const std::string& db,
       << security << extra_config_;
 }
 
+std::string ClusterTest::DamageStagedBatch(const std::string& batch_part) {
+  for (const auto& e :
+       std::filesystem::recursive_directory_iterator(archive_ + "/staging")) {
+    if (e.path().string().find(batch_part) != std::string::npos &&
+        e.path().extension() == ".pgcopy") {
+      std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(100);
+      f.put('\x5a');
+      return e.path().string();
+    }
+  }
+  return "";
+}
+
 Process ClusterTest::Start(std::vector<std::string> argv, const std::string& log) {
   auto p = Process::Start(argv, archive_dir_.Join(log));
   EXPECT_TRUE(p.ok()) << p.status();

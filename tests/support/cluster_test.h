@@ -41,6 +41,10 @@ class ClusterTest : public PipelineTest {
   bool AllIngested(int batches, absl::Duration timeout);
   // The source tree's file, e.g. "deploy/make-test-ca.sh".
   static std::string Source(const std::string& path);
+  // Flips a byte of the first data file of a staged batch whose path
+  // contains `batch_part` (e.g. "-cu4-"), as a bad disk would, so that the
+  // ingester quarantines it; returns the file, "" if there is none.
+  std::string DamageStagedBatch(const std::string& batch_part);
   // "http://127.0.0.1:<monitor port>".
   std::string MonitorUrl() const;
 
