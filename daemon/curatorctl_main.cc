@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -413,23 +414,39 @@ int Plan(Daemon& d, CuNames& cu_name) {
   grpc::Status st =
       d.stub->GetPlan(d.Context().get(), v1::GetPlanRequest(), &out);
   return Answer(d, st, out, [&](const v1::GetPlanResponse& p) {
-    std::printf("%8s  %-8s  %-4s  %-14s  %12s  %12s\n", "TASK", "NIGHT", "CU",
-                "WORKER", "START IN", "FINISH IN");
+    std::printf("%8s  %-8s  %-4s  %-14s  %12s  %12s  %s\n", "TASK", "NIGHT",
+                "CU", "WORKER", "START IN", "FINISH IN", "ESTIMATE");
     for (const auto& e : p.entries()) {
-      std::printf("%8lld  %-8s  %-4s  %-14s  %12s  %12s%s\n",
+      std::printf("%8lld  %-8s  %-4s  %-14s  %12s  %12s  %s%s\n",
                   static_cast<long long>(e.task_id()), e.night().c_str(),
                   cu_name(e.cu()).c_str(), e.worker_id().c_str(),
                   Duration(std::max(0.0, e.start_in_seconds())).c_str(),
                   Duration(std::max(0.0, e.finish_in_seconds())).c_str(),
+                  e.estimate_basis().c_str(),
                   e.starts_now() ? "  (starts when approved)" : "");
     }
     for (int64_t id : p.unplaceable()) {
       std::printf("%8lld  no worker can take it now\n",
                   static_cast<long long>(id));
     }
-    std::printf("estimated finish in %s%s\n",
-                Duration(p.finish_in_seconds()).c_str(),
+    const std::string running =
+        p.running_tasks() > 0 ? absl::StrCat(", after the ", p.running_tasks(),
+                                             " task(s) on workers now")
+                              : "";
+    std::printf("estimated finish in %s%s%s\n",
+                Duration(p.finish_in_seconds()).c_str(), running.c_str(),
                 p.paused() ? "; dispatch is PAUSED" : "");
+    if (p.estimates_compared() > 0) {
+      std::printf(
+          "past estimates (last %d tasks): median error %.0f%%, 90th "
+          "percentile %.0f%%, %s by %.0f%% on average\n",
+          p.estimates_compared(), 100 * p.estimate_error_median(),
+          100 * p.estimate_error_p90(),
+          p.estimate_error_mean_signed() > 0 ? "too short" : "too long",
+          100 * std::abs(p.estimate_error_mean_signed()));
+    } else {
+      std::printf("past estimates: none finished yet to compare\n");
+    }
     // The workers the plan counts on, with their load.
     v1::ListWorkersResponse workers;
     if (d.stub
