@@ -52,7 +52,7 @@ in_copy() {
 wait_for 60 in_copy || fail "the ingester never streamed $cu4_batch's detections: $(sql "SELECT pid, application_name, state, left(query, 60) FROM pg_stat_activity WHERE datname = 'partitioned'")"
 # The operator sees who holds the batch, since when.
 ctl batches > "$dir/batches.loading" || fail "curatorctl batches: $(cat "$dir/batches.loading")"
-grep -E "^$cu4_batch +CU4 +loading .*held by curator-ingester@[^ ]+ from ${addr[ing]} since " "$dir/batches.loading" >/dev/null ||
+grep -E "^$cu4_batch +[0-9]{8} +CU4 +loading .*held by curator-ingester@[^ ]+ from ${addr[ing]} since " "$dir/batches.loading" >/dev/null ||
   fail "curatorctl batches does not show $cu4_batch loading, held by the ingester: $(cat "$dir/batches.loading")"
 
 mh_cut ing "${addr[db]}"
@@ -99,7 +99,7 @@ left=$(find "$dir/archive/staging" -name manifest.json 2>/dev/null)
   fail "CU4 ingest events: $(sql "SELECT cu_event_id, status, message FROM curation.cu_event WHERE cu = 4 AND kind = 'ingest'")"
 [ "$(sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" = 0 ] || fail "advisory locks left after the load"
 ctl batches > "$dir/batches.after" || fail "curatorctl batches after the load"
-grep -Eq "^$cu4_batch +CU4 +ingested " "$dir/batches.after" && ! grep -q "held by" "$dir/batches.after" ||
+grep -Eq "^$cu4_batch +[0-9]{8} +CU4 +ingested " "$dir/batches.after" && ! grep -q "held by" "$dir/batches.after" ||
   fail "curatorctl batches after the load: $(cat "$dir/batches.after")"
 # The ingester said what happened: the lost connection, then the batch
 # loaded on the new one; it never found the batch held by its old session.
