@@ -21,7 +21,7 @@
 namespace curator::daemon {
 
 struct AuditEntry {
-  std::string who;      // "cert:<CN>", "token", "policy", "anonymous"
+  std::string who;      // "cert:<CN>", "token", "policy"
   std::string via;      // "grpc", "page", "policy"
   std::string command;  // "approve", "cancel", "retire", "release create"
   std::string target;   // "tasks 42 43", "night 20071021", "files a.fit"

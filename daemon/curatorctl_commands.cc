@@ -143,8 +143,7 @@ const std::vector<CommandSpec>& Commands() {
          "give up after this many seconds (default: never)"}},
        "curator.v1.WatchUpdate",
        Where::kDaemon,
-       "a task failed or was cancelled, or a batch quarantined, or the timeout "
-       "passed"},
+       "a task of it failed, or the night is unknown, or the timeout passed"},
       {"workers",
        "the workers, their load and last heartbeat",
        {},

@@ -136,9 +136,8 @@ std::string Count(int64_t n) {
   return n < 0 ? "-" + out : out;
 }
 
-bool IsNight(const std::string& s) {
-  return s.size() == 8 && std::all_of(s.begin(), s.end(), absl::ascii_isdigit);
-}
+// YYYYMMDD, and a real date (20071340 is not).
+bool IsNight(const std::string& s) { return curator::archive::IsNightName(s); }
 
 // "CU4" or "4" -> 4; 0 if it is neither.
 int ParseCu(const std::string& s) {
@@ -372,41 +371,47 @@ int Nights(Daemon& d, CuNames& cu_name, const std::vector<std::string>& only) {
     std::fprintf(stderr, "curatorctl: no such night: %s\n",
                  absl::StrJoin(missing, ", ").c_str());
   }
-  return Answer(d, st, kept, [&](const v1::ListNightsResponse& k) {
-    std::printf("%-8s  %-8s  %6s  %10s  %s\n", "NIGHT", "COMPLETE", "IMAGES",
-                "CATALOGUES", "TASKS");
-    for (const auto& n : k.nights()) {
-      std::vector<std::string> tasks;
-      for (const std::string& cu : cu_name.order()) {
-        auto it = n.tasks().find(cu);
-        if (it != n.tasks().end())
-          tasks.push_back(absl::StrCat(cu, " ", it->second));
-      }
-      std::string more;
-      if (n.sources().loaded()) {
-        const auto& s = n.sources();
-        more = absl::StrCat("; sources: ", Count(s.new_sources()), " new, ",
-                            Count(s.updated_sources()), " updated, ",
-                            Count(s.unmatched_sources()), " unmatched (",
-                            Count(s.detections()), " detections linked)");
-      }
-      if (n.retired()) absl::StrAppend(&more, "; RETIRED");
-      if (n.delivery() > 1) absl::StrAppend(&more, "; delivery ", n.delivery());
-      if (n.deprecated_frames() > 0) {
-        absl::StrAppend(&more, "; ", n.deprecated_frames(),
-                        " frames deprecated");
-      }
-      if (n.pending_changes() > 0) {
-        absl::StrAppend(&more, "; ", n.pending_changes(),
-                        " files changed, waiting (curatorctl changes ",
-                        n.night(), ")");
-      }
-      std::printf("%-8s  %-8s  %6d  %10d  %s%s\n", n.night().c_str(),
-                  n.transfer_complete() ? "yes" : "no", n.images(),
-                  n.catalogues(), absl::StrJoin(tasks, ", ").c_str(),
-                  more.c_str());
-    }
-  });
+  const bool some_missing =
+      !wanted.empty() && kept.nights_size() < static_cast<int>(wanted.size());
+  return Answer(
+      d, st, kept,
+      [&](const v1::ListNightsResponse& k) {
+        std::printf("%-8s  %-8s  %6s  %10s  %s\n", "NIGHT", "COMPLETE",
+                    "IMAGES", "CATALOGUES", "TASKS");
+        for (const auto& n : k.nights()) {
+          std::vector<std::string> tasks;
+          for (const std::string& cu : cu_name.order()) {
+            auto it = n.tasks().find(cu);
+            if (it != n.tasks().end())
+              tasks.push_back(absl::StrCat(cu, " ", it->second));
+          }
+          std::string more;
+          if (n.sources().loaded()) {
+            const auto& s = n.sources();
+            more = absl::StrCat("; sources: ", Count(s.new_sources()), " new, ",
+                                Count(s.updated_sources()), " updated, ",
+                                Count(s.unmatched_sources()), " unmatched (",
+                                Count(s.detections()), " detections linked)");
+          }
+          if (n.retired()) absl::StrAppend(&more, "; RETIRED");
+          if (n.delivery() > 1)
+            absl::StrAppend(&more, "; delivery ", n.delivery());
+          if (n.deprecated_frames() > 0) {
+            absl::StrAppend(&more, "; ", n.deprecated_frames(),
+                            " frames deprecated");
+          }
+          if (n.pending_changes() > 0) {
+            absl::StrAppend(&more, "; ", n.pending_changes(),
+                            " files changed, waiting (curatorctl changes ",
+                            n.night(), ")");
+          }
+          std::printf("%-8s  %-8s  %6d  %10d  %s%s\n", n.night().c_str(),
+                      n.transfer_complete() ? "yes" : "no", n.images(),
+                      n.catalogues(), absl::StrJoin(tasks, ", ").c_str(),
+                      more.c_str());
+        }
+      },
+      some_missing ? 2 : 0);
 }
 
 int Plan(Daemon& d, CuNames& cu_name) {
@@ -588,11 +593,23 @@ int Watch(Daemon& d, CuNames& cu_name, const std::string& night) {
         said_unreachable = true;
       }
     } else {
-      answered_once = true;
       said_unreachable = false;
       for (const auto& t : tasks.tasks()) {
         if (f.Keeps(t.state(), t.night(), t.cu())) *kept.add_tasks() = t;
       }
+      // A night the daemon does not know (a typo) would never settle.
+      if (!answered_once && !night.empty() && kept.tasks().empty()) {
+        v1::ListNightsResponse nights;
+        if (d.stub
+                ->ListNights(d.Context().get(), v1::ListNightsRequest(),
+                             &nights)
+                .ok()) {
+          bool known = false;
+          for (const auto& n : nights.nights()) known |= n.night() == night;
+          if (!known) return Fail(2, absl::StrCat("no such night: ", night));
+        }
+      }
+      answered_once = true;
       for (const auto& b : batches.batches()) {
         if (f.Keeps(b.state(), b.night(), b.cu()))
           *kept_batches.add_batches() = b;
@@ -610,13 +627,14 @@ int Watch(Daemon& d, CuNames& cu_name, const std::string& night) {
         const std::string& s = t.state();
         if (s != "ingested" && s != "failed" && s != "cancelled") ++busy;
         pending += s == "pending";
-        failed += s == "failed" || s == "cancelled";
+        // Failed now: a quarantined batch sends its task back (counted
+        // only if it then fails); a cancel is the operator's own choice.
+        failed += s == "failed";
       }
-      int unloaded = 0, quarantined = 0;
+      int unloaded = 0;
       for (const auto& b : kept_batches.batches()) {
         unloaded += b.state() == "ready" || b.state() == "loading" ||
                     b.state() == "waiting";
-        quarantined += b.state() == "quarantined";
       }
       *u.mutable_totals() = Summarize(kept, kept_batches);
       u.set_settled(busy == 0 && unloaded == 0 &&
@@ -659,7 +677,7 @@ int Watch(Daemon& d, CuNames& cu_name, const std::string& night) {
                          curator::ctl::FindCommand("batches")->args[0].choices)
                   .c_str());
         }
-        return failed > 0 || quarantined > 0 ? 2 : 0;
+        return failed > 0 ? 2 : 0;
       }
     }
     if (absl::Now() + interval > give_up) {
@@ -996,11 +1014,23 @@ int LocalCommand(const std::string& command, std::vector<std::string> nights) {
     return 0;
   }
   if (absl::GetFlag(FLAGS_all)) {
+    const std::string incoming =
+        absl::StrCat(archive, "/", curator::layout::kIncoming);
     std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(
-             absl::StrCat(archive, "/", curator::layout::kIncoming), ec)) {
-      if (std::filesystem::exists(e.path() / curator::layout::kTransferMarker)) {
-        nights.push_back(e.path().filename());
+    std::filesystem::directory_iterator it(incoming, ec), end;
+    if (ec)
+      return Fail(3, absl::StrCat("register --all: cannot list ", incoming,
+                                  ": ", ec.message()));
+    for (; it != end; it.increment(ec)) {
+      if (ec)
+        return Fail(3, absl::StrCat("register --all: listing ", incoming, ": ",
+                                    ec.message()));
+      const std::string name = it->path().filename();
+      std::error_code marker_ec;
+      if (IsNight(name) &&
+          std::filesystem::exists(it->path() / curator::layout::kTransferMarker,
+                                  marker_ec)) {
+        nights.push_back(name);
       }
     }
     std::sort(nights.begin(), nights.end());
@@ -1068,7 +1098,7 @@ std::string CheckArguments(const CommandSpec& c,
                             " are numbers, not '", a, "'");
       }
       if (base == "night" && !IsNight(a)) {
-        return absl::StrCat(c.name, ": a night is YYYYMMDD, not '", a, "'");
+        return absl::StrCat(c.name, ": '", a, "' is not a night (YYYYMMDD)");
       }
     }
   }
@@ -1101,9 +1131,12 @@ std::string CheckArguments(const CommandSpec& c,
       }
     }
     if (absl::string_view(spec->type) == "night" && !IsNight(value)) {
-      return absl::StrCat("--", name, ": a night is YYYYMMDD, not '", value,
-                          "'");
+      return absl::StrCat("--", name, ": '", value,
+                          "' is not a night (YYYYMMDD)");
     }
+  }
+  if (absl::GetFlag(FLAGS_interval) <= 0 || absl::GetFlag(FLAGS_timeout) < 0) {
+    return "--interval is more than 0 seconds and --timeout 0 (never) or more";
   }
   for (const ArgSpec& a : c.args) {
     if (a.positional || !a.required) continue;
@@ -1151,15 +1184,17 @@ int main(int argc, char** argv) {
   // `curatorctl COMMAND --help`: that command's help, before Abseil's
   // --help (the whole usage) takes it.
   std::vector<std::string> words;
-  bool help = false;
+  bool help = false, short_help = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    short_help |= a == "-h";
     if (a == "--help" || a == "-help" || a == "-h")
       help = true;
     else if (!absl::StartsWith(a, "-"))
       words.push_back(a);
   }
   if (help && ParseCommand(words, nullptr) != nullptr) return Help(words);
+  if (short_help) return Help({});  // -h alone, which Abseil does not know
 
   curator::InitCommandLine("curatorctl", curator::ctl::UsageText());
   std::vector<char*> parsed = curator::ParseCommandLine(argc, argv);

@@ -1,5 +1,7 @@
 #include "daemon/daemon.h"
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "archive/file_registry.h"
 #include "base/log.h"
 #include "base/status.h"
@@ -98,7 +100,19 @@ absl::Status Daemon::Tick() {
   workers_->CheckLinks(*client_);
   CURATOR_ASSIGN_OR_RETURN(std::vector<int64_t> decided, tasks_->ApplyBatchOutcomes());
   if (!decided.empty()) CURATOR_LOG(INFO) << decided.size() << " task(s) moved by their batches";
-  if (options_.auto_approve) CURATOR_RETURN_IF_ERROR(tasks_->ApproveAllPending().status());
+  if (options_.auto_approve) {
+    CURATOR_ASSIGN_OR_RETURN(MoveResult approved, tasks_->ApproveAllPending());
+    if (!approved.changed.empty()) {
+      audit_->Record(
+          AuditEntry{.who = "policy",
+                     .via = "policy",
+                     .command = "approve",
+                     .target = absl::StrCat(
+                         "tasks ", absl::StrJoin(approved.changed, " ")),
+                     .reason = "daemon.auto_approve"},
+          absl::StrCat("ok, ", approved.changed.size(), " approved"));
+    }
+  }
   if (commands_->paused()) return absl::OkStatus();
   return dispatcher_->RunOnce().status();
 }

@@ -216,6 +216,11 @@ void MonitorHttps::AddRoutes() {
     const Json body =
         Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
     std::string who;
+    if (body.is_object() && body.contains("certificate") &&
+        !body["certificate"].is_boolean()) {
+      Refuse(res, 400, "certificate is true or false");
+      return;
+    }
     if (body.is_object() && body.value("certificate", false)) {
       who = CertificateName(req);
       if (who.empty()) {
@@ -310,6 +315,10 @@ void MonitorHttps::AddRoutes() {
             }
             ids.push_back(id.get<int64_t>());
           }
+        }
+        if (body.contains("reason") && !body["reason"].is_string()) {
+          Refuse(res, 400, "reason is a string");
+          return;
         }
         const std::string reason = body.value("reason", std::string());
         const bool dispatch = command == "pause" || command == "resume";

@@ -23,9 +23,10 @@
 // session's token, or for the sign-in the value of the sign-in form's own
 // cookie (__Host-curator_login, double submit). Refusals: 401 not signed
 // in or wrong credentials, 403 CSRF token missing or wrong, 405 not POST,
-// 400 bad body, 429 too many failed sign-ins. Each action and sign-in is
-// in the audit log (daemon/audit_log.h) with who did it, via "page": an
-// action before it runs and its outcome after. With actions off none of this
+// 400 bad body, 429 too many failed sign-ins. Each action and each
+// successful sign-in is in the audit log (daemon/audit_log.h) with who did
+// it, via "page": an action before it runs and its outcome after (failed
+// sign-ins go to the daemon's log). With actions off none of this
 // exists; the plain-HTTP monitor never has it.
 //
 // Lifecycle: Create, Start (binds, serves on its own threads), Stop.

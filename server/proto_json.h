@@ -28,10 +28,11 @@ nlohmann::ordered_json ProtoToJson(const google::protobuf::Message& message);
 std::string JsonText(const nlohmann::ordered_json& json);
 
 // Adds the schema of `message` to `schemas` (an object: full name ->
-// {"fields": [{"name", "type", "repeated"?, "map"?...}]}) and of every
-// message and enum it refers to ("enum": [names]). Types are JSON's:
-// "integer", "number", "boolean", "string", an enum's or a message's
-// full name.
+// {"fields": [{"name", "type"}, ...]}) and of every message and enum it
+// refers to ({"enum": [names]}). A type is JSON's ("integer", "number",
+// "boolean", "string") or an enum's or message's full name; a repeated
+// field is {"type": "array", "items": T}, a map {"type": "object",
+// "values": T}.
 void Describe(const google::protobuf::Descriptor* message,
               nlohmann::ordered_json* schemas);
 

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 #include <regex>
 #include <set>
 #include <string>
@@ -321,6 +322,15 @@ TEST_F(CuratorctlTest, AuditSaysWhoDidWhatAndWatchFollowsANightUntilItSettles) {
   ASSERT_EQ(only["entries"].size(), 1u);
   testing::CommandResult text = Ctl("audit");
   EXPECT_THAT(text.output, HasSubstr("night 20071021"));
+  // Not even the database login can rewrite or delete the record.
+  for (const char* forge : {"UPDATE curation.audit SET who = 'someone else'",
+                            "UPDATE curation.audit SET outcome = 'ok'",
+                            "DELETE FROM curation.audit"}) {
+    pqxx::connection c(conninfo());
+    pqxx::work tx(c);
+    EXPECT_THROW(tx.exec(forge), pqxx::sql_error) << forge;
+  }
+  EXPECT_EQ(CtlJson("audit")["entries"], audit["entries"]);
 
   // Pending tasks: watch says they wait for approval, and gives up at its
   // timeout with 2.

@@ -410,7 +410,7 @@ TEST_F(MonitorTest, OperatorActionsOverHttpsOnlyAfterSigningIn) {
   const nlohmann::json listed = nlohmann::json::parse(tasks.output);
   bool found = false;
   for (const nlohmann::json& t : listed["tasks"]) {
-    if (t["task_id"].get<std::string>() == id) {
+    if (std::to_string(t["task_id"].get<int64_t>()) == id) {  // a number
       found = true;
       EXPECT_EQ(t["state"], "cancelled");
     }

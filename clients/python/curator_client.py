@@ -167,8 +167,14 @@ class Curator:
                 allowed = ", ".join(a["name"] for a in spec["arguments"]) or "none"
                 raise TypeError(f"{spec['name']}(): {e} (arguments: {allowed})") from None
             argv = spec["name"].split(" ")
+            positionals = []
+
+            def is_given(v):
+                return v is not None and v is not False and not (
+                    isinstance(v, (list, tuple)) and not v)
+
             given = {a["name"] for a in spec["arguments"]
-                     if bound.arguments.get(a["name"]) not in (None, False, [])}
+                     if is_given(bound.arguments.get(a["name"]))}
             for arg in spec["arguments"]:
                 value = bound.arguments.get(arg["name"])
                 if arg.get("required") and arg["name"] not in given and not (
@@ -176,16 +182,21 @@ class Curator:
                     raise TypeError(f"{spec['name']}(): {arg['name']} is required")
                 if value is None:
                     continue
+                if arg["name"] == "cu" and isinstance(value, int) and not isinstance(value, bool):
+                    value = f"CU{value}"
                 values = _check(spec["name"], arg, value)
                 if arg["positional"]:
-                    argv += [str(v) for v in values]
+                    positionals += [str(v) for v in values]
                 elif arg["type"] == "bool":
                     if value:
                         argv.append(f"--{arg['name']}")
                 else:
                     argv.append(f"--{arg['name']}={values[0]}")
-            return self._run(argv, bound.arguments.get("partial_ok", False),
-                             lines=spec["name"] == "watch")
+            # After "--", a value that starts with '-' (a file named
+            # -x.fit, or a hostile "--daemon=...") is never an option.
+            return self._run(argv, positionals, bound.arguments.get("partial_ok", False),
+                             lines=spec["name"] == "watch",
+                             long=spec["name"] in ("release create", "release verify"))
 
         method.__name__ = spec["name"].replace(" ", "_")
         method.__signature__ = signature
@@ -203,11 +214,18 @@ class Curator:
         method.__doc__ = "\n".join(doc)
         return method
 
-    def _run(self, argv, partial_ok=False, lines=False):
+    def _run(self, argv, positionals=(), partial_ok=False, lines=False, long=False):
         command = [self._curatorctl] + argv + ["--json"] + self._common
-        # watch has its own --timeout; it is given, or it runs until settled.
-        done = subprocess.run(command, capture_output=True, text=True,
-                              timeout=None if lines else self._timeout, check=False)
+        if positionals:
+            command += ["--"] + list(positionals)
+        # watch has its own --timeout, and a release takes as long as the
+        # archive is big (the daemon gives it 48 h): no timeout of ours.
+        try:
+            done = subprocess.run(command, capture_output=True, text=True,
+                                  timeout=None if lines or long else self._timeout,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            raise CuratorError(command, 3, f"no answer within {self._timeout} s") from None
         text = done.stdout.strip()
         try:
             if lines:

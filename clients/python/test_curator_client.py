@@ -113,6 +113,15 @@ class DaemonTest(unittest.TestCase):
             self.c.log(999999)
         self.assertIn("no task 999999", e.exception.message)
         self.assertEqual(e.exception.exit_code, 2)
+        # A value that looks like an option is still a value: this one is
+        # no file the daemon knows (a refusal, 2), not a daemon address.
+        with self.assertRaises(CuratorRefused) as e:
+            self.c.deprecate(["--daemon=127.0.0.1:1"], reason="test")
+        self.assertEqual(e.exception.exit_code, 2)
+        # 0 is an id like any other (no such task), not a missing one.
+        with self.assertRaises(CuratorRefused):
+            self.c.log(0)
+        self.assertEqual(self.c.tasks(cu=3)["tasks"][0]["cu"], "CU3")
         # A command of two words is a method with an underscore.
         self.assertEqual(self.c.release_list(), {"releases": []})
         with self.assertRaises(CuratorError) as e:
