@@ -294,7 +294,7 @@ TEST_F(ReleaseTest,
   EXPECT_THAT(name.output, HasSubstr("1 to 40 of a-z, 0-9 and _"));
   testing::CommandResult night = Ctl("release create r1 --until 20071345");
   EXPECT_EQ(night.exit_code, 1) << night.output;
-  EXPECT_THAT(night.output, HasSubstr("--until is a night, YYYYMMDD"));
+  EXPECT_THAT(night.output, HasSubstr("'20071345' is not a night (YYYYMMDD)"));
 
   // Without the token: listing and verifying are open, changes refused.
   const std::string no_token =
