@@ -3,7 +3,9 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -85,6 +87,28 @@ absl::Status ValidateConfig(const v1::Config& config) {
   }
   if (config.database().conninfo().empty()) {
     return absl::InvalidArgumentError("database.conninfo is not set");
+  }
+  std::set<std::string> shard_names;
+  for (const v1::ShardConfig& shard : config.database().shards()) {
+    const std::string& name = shard.name();
+    const bool valid =
+        !name.empty() && name.size() <= 40 &&
+        std::all_of(name.begin(), name.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+        });
+    if (!valid) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("database.shards: name '", name,
+                       "' must be 1 to 40 lower-case letters, digits or _"));
+    }
+    if (!shard_names.insert(name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("database.shards: '", name, "' is given twice"));
+    }
+    if (shard.conninfo().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("database.shards: '", name, "' has no conninfo"));
+    }
   }
   if (config.has_daemon()) {
     CURATOR_RETURN_IF_ERROR(ValidateAddress(

@@ -82,6 +82,15 @@ TEST(ConfigTest, ValidationNamesTheField) {
        "cert_file: \"/c\" "
        "key_file: \"/k\" } }",
        "nobody could sign in"},
+      {"archive_root: \"/srv\" database { conninfo: \"x\" shards { name: "
+       "\"S-1\" conninfo: \"y\" } }",
+       "database.shards: name 'S-1' must be 1 to 40 lower-case letters"},
+      {"archive_root: \"/srv\" database { conninfo: \"x\" shards { name: "
+       "\"s1\" conninfo: \"y\" } shards { name: \"s1\" conninfo: \"z\" } }",
+       "database.shards: 's1' is given twice"},
+      {"archive_root: \"/srv\" database { conninfo: \"x\" shards { name: "
+       "\"s1\" } }",
+       "database.shards: 's1' has no conninfo"},
   };
   for (const Case& c : cases) {
     auto config = ParseConfig(c.text, "t.conf");

@@ -32,6 +32,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -39,6 +40,7 @@
 #include "archive/cu_registry.h"
 #include "archive/file_registry.h"
 #include "archive/layout.h"
+#include "archive/shards.h"
 #include "base/cli.h"
 #include "config/config.h"
 #include "config/site.h"
@@ -982,6 +984,109 @@ int DaemonCommand(const CommandSpec& spec,
   return ArchiveAction(d, command, args);
 }
 
+// shards: the head's record of each shard, and each shard asked now.
+int ShardsCommand(curator::pg::Connection& head, const v1::Config& config) {
+  namespace shards = curator::archive::shards;
+  v1::ShardsResult out;
+  auto version = curator::migrations::CurrentVersion(head);
+  if (!version.ok()) return Fail(3, version.status().ToString());
+  out.set_head_schema_version(*version);
+  // The head's shards, and the config's (one the head does not know yet
+  // is listed too: migrate adds it).
+  auto known = head.Exec(
+      "SELECT s.name, s.server, (SELECT count(*) FROM curation.night_shard n "
+      "WHERE n.shard = s.name), (SELECT coalesce(sum((b.rows_per_table->>"
+      "'detection')::bigint), 0) FROM curation.batch b JOIN "
+      "curation.night_shard n ON n.night = b.night WHERE n.shard = s.name "
+      "AND b.cu = 4 AND b.state = 'ingested') FROM curation.shard s ORDER BY "
+      "1");
+  if (!known.ok()) return Fail(3, known.status().ToString());
+  std::map<std::string, v1::ShardInfo> by_name;
+  for (int i = 0; i < known->rows(); ++i) {
+    v1::ShardInfo& s = by_name[known->Get(i, 0)];
+    s.set_name(known->Get(i, 0));
+    s.set_server(known->Get(i, 1));
+    s.set_nights(static_cast<int32_t>(known->GetInt(i, 2)));
+    s.set_detections(known->GetInt(i, 3));
+  }
+  std::map<std::string, std::string> conninfo;
+  for (const shards::Shard& c : shards::FromConfig(config.database())) {
+    conninfo[c.name] = c.conninfo;
+    v1::ShardInfo& s = by_name[c.name];
+    s.set_name(c.name);
+  }
+  bool trouble = false;
+  for (auto& [name, s] : by_name) {
+    auto it = conninfo.find(name);
+    if (it == conninfo.end()) {
+      s.set_error("not in database.shards of this config");
+      trouble = true;
+      continue;
+    }
+    if (auto keys = curator::pg::ParseConnInfo(it->second); keys.ok()) {
+      std::map<std::string, std::string> k(keys->begin(), keys->end());
+      s.set_address(absl::StrCat(k.count("host") ? k["host"] : "localhost", ":",
+                                 k.count("port") ? k["port"] : "5432", "/",
+                                 k.count("dbname") ? k["dbname"] : ""));
+    }
+    const absl::Time t0 = absl::Now();
+    auto conn = curator::pg::Connection::Connect(it->second);
+    absl::StatusOr<curator::pg::Result> r =
+        conn.ok()
+            ? (*conn)->Exec(
+                  "SELECT (SELECT max(version) FROM "
+                  "curation.schema_migration), "
+                  "pg_database_size(current_database()), "
+                  "(SELECT count(*) FROM pg_inherits WHERE inhparent = "
+                  "'detection'::regclass), "
+                  "(SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE "
+                  "'curator:%' AND database = current_database())")
+            : absl::StatusOr<curator::pg::Result>(conn.status());
+    if (!r.ok()) {
+      s.set_error(std::string(r.status().message()));
+      trouble = true;
+      continue;
+    }
+    s.set_reachable(true);
+    s.set_latency_ms(absl::ToDoubleMilliseconds(absl::Now() - t0));
+    s.set_schema_version(static_cast<int32_t>(r->GetInt(0, 0)));
+    s.set_bytes(r->GetInt(0, 1));
+    s.set_partitions(static_cast<int32_t>(r->GetInt(0, 2)));
+    s.set_prepared(static_cast<int32_t>(r->GetInt(0, 3)));
+    if (s.schema_version() != *version) {
+      s.set_error(absl::StrCat("schema version ", s.schema_version(),
+                               ", the head's is ", *version,
+                               ": run curatorctl migrate"));
+      trouble = true;
+    }
+  }
+  for (auto& [name, s] : by_name) *out.add_shards() = s;
+  if (Json()) {
+    PrintJson(out);
+  } else if (out.shards().empty()) {
+    std::printf("no shards: the database holds every detection itself\n");
+  } else {
+    std::printf("%-12s %-24s %7s %14s %10s %6s %9s  %s\n", "SHARD", "ADDRESS",
+                "NIGHTS", "DETECTIONS", "SIZE", "PARTS", "LATENCY", "HEALTH");
+    for (const v1::ShardInfo& s : out.shards()) {
+      std::printf(
+          "%-12s %-24s %7d %14s %10s %6d %9s  %s\n", s.name().c_str(),
+          s.address().c_str(), s.nights(), Count(s.detections()).c_str(),
+          s.reachable() ? absl::StrFormat("%.1f MB", s.bytes() / 1e6).c_str()
+                        : "-",
+          s.partitions(),
+          s.reachable() ? absl::StrFormat("%.1f ms", s.latency_ms()).c_str()
+                        : "-",
+          !s.error().empty() ? s.error().c_str()
+          : s.prepared() > 0 ? absl::StrCat("ok; ", s.prepared(),
+                                            " prepared transactions to finish")
+                                   .c_str()
+                             : "ok");
+    }
+  }
+  return trouble ? 2 : 0;
+}
+
 // migrate and register: on the database (and archive) themselves.
 int LocalCommand(const std::string& command, std::vector<std::string> nights) {
   absl::StatusOr<curator::Site> site = curator::SiteFromFlags(command == "register");
@@ -998,6 +1103,13 @@ int LocalCommand(const std::string& command, std::vector<std::string> nights) {
         !s.ok()) {
       return Fail(3, s.ToString());
     }
+    if (absl::Status s = curator::archive::shards::MigrateShards(
+            **conn,
+            curator::archive::shards::FromConfig(site->config.database()));
+        !s.ok()) {
+      return Fail(s.code() == absl::StatusCode::kFailedPrecondition ? 2 : 3,
+                  s.ToString());
+    }
     auto version = curator::migrations::CurrentVersion(**conn);
     if (!version.ok()) return Fail(3, version.status().ToString());
     v1::MigrateResult out;
@@ -1013,6 +1125,7 @@ int LocalCommand(const std::string& command, std::vector<std::string> nights) {
     }
     return 0;
   }
+  if (command == "shards") return ShardsCommand(**conn, site->config);
   if (absl::GetFlag(FLAGS_all)) {
     const std::string incoming =
         absl::StrCat(archive, "/", curator::layout::kIncoming);

@@ -22,6 +22,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& o,
   {
     CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, d->pool_->Get());
     CURATOR_RETURN_IF_ERROR(archive::MigrateArchive(*conn, *registry));
+    CURATOR_RETURN_IF_ERROR(archive::shards::MigrateShards(*conn, o.shards));
   }
   d->client_ = std::move(client);
   d->tasks_ = std::make_unique<TaskStore>(d->pool_.get(), registry, clock, o.policy);

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "archive/cu_registry.h"
+#include "archive/shards.h"
 #include "base/clock.h"
 #include "daemon/archive_actions.h"
 #include "daemon/audit_log.h"
@@ -37,6 +38,9 @@ namespace curator::daemon {
 struct DaemonOptions {
   std::string archive_root;
   std::string conninfo;
+  // The detections' shard servers, brought to the head's schema at start
+  // (archive/shards.h); none: the head holds everything.
+  std::vector<archive::shards::Shard> shards;
   int connections = 4;
   bool auto_approve = false;
   bool accept_redeliveries = false;  // the policy accepts re-deliveries

@@ -307,6 +307,7 @@ absl::StatusOr<std::unique_ptr<DaemonServer>> DaemonServer::Create(
   DaemonOptions o;
   o.archive_root = config.archive_root();
   o.conninfo = config.database().conninfo();
+  o.shards = archive::shards::FromConfig(config.database());
   o.auto_approve = d.auto_approve();
   o.accept_redeliveries = d.accept_redeliveries();
   o.heartbeat_timeout =

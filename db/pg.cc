@@ -82,6 +82,24 @@ std::string Connection::DefaultApplicationName() {
   return absl::StrCat(program_invocation_short_name, "@", host, ":", getpid());
 }
 
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseConnInfo(
+    const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (options == nullptr) {
+    std::string message = error != nullptr ? error : "out of memory";
+    PQfreemem(error);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "not a connection string: ", absl::StripAsciiWhitespace(message)));
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val != nullptr) out.emplace_back(o->keyword, o->val);
+  }
+  PQconninfoFree(options);
+  return out;
+}
+
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Connect(
     const std::string& conninfo) {
   // Curator's defaults first: the connection string (expanded from

@@ -28,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -63,6 +64,11 @@ using Param = std::optional<std::string>;  // nullopt is SQL NULL
 
 // A text[] literal of `items`, each quoted, for a $n::text[] parameter.
 std::string TextArray(const std::vector<std::string>& items);
+
+// The keywords and values a libpq connection string sets (PQconninfoParse),
+// in libpq's order; InvalidArgument with libpq's message if it is not one.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseConnInfo(
+    const std::string& conninfo);
 
 class Connection {
  public:

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "archive/cu_registry.h"
+#include "archive/shards.h"
 #include "archive/task_log.h"
 #include "curator/v1/batch.pb.h"
 #include "db/pg.h"
@@ -37,6 +38,10 @@ struct LoadInput {
   // The ingested batches it replaces; usually none. A loader of a CU that
   // can be rerun must honour them.
   const std::vector<ReplacedBatch>& replaced;
+  // The batch's transactions on shard servers, which commit with `conn`'s
+  // (docs/ARCHITECTURE.md, "Shards"); null, or without a ShardSet, where
+  // the archive has none.
+  archive::shards::ShardTransactions* shards = nullptr;
 };
 
 struct LoadResult {
@@ -46,6 +51,7 @@ struct LoadResult {
   // loaded.
   std::vector<v1::FileProblem> left_out;
   std::vector<tasklog::Step> steps;  // copy, validate, publish, ...
+  std::string shard;                 // where the rows went, when not the head
 };
 
 class BatchLoader {
@@ -69,9 +75,13 @@ class BatchLoader {
   // that must not hold locks in the load's transaction (e.g. dropping
   // tables a rerun emptied). A failure is logged, never the batch's; the
   // next call tries again. Default: nothing.
-  virtual absl::Status AfterCommit(pg::Connection& conn, const v1::Manifest& manifest) {
+  // `shards` is null where the archive has none.
+  virtual absl::Status AfterCommit(pg::Connection& conn,
+                                   const v1::Manifest& manifest,
+                                   archive::shards::ShardSet* shards) {
     (void)conn;
     (void)manifest;
+    (void)shards;
     return absl::OkStatus();
   }
 };

@@ -11,11 +11,14 @@
 #include "absl/time/clock.h"
 #include "archive/batch_store.h"
 #include "archive/live.h"
+#include "archive/shards.h"
 #include "base/status.h"
 #include "ingester/detection_stream.h"
 
 namespace curator::ingester {
 namespace {
+
+namespace shards = archive::shards;
 
 // PostgreSQL refusing a file's bytes (SQLSTATE class 22 or 23, db/pg.h):
 // the file's fault. Anything else is the database's or the disk's.
@@ -53,6 +56,62 @@ std::string PartitionName(const std::string& night, int64_t base) {
   return absl::StrCat("detection_", night, "_b", base);
 }
 
+// Where a batch's rows go: the head itself, or (sharded) the night's
+// shard, inside the batch's transaction there. Every statement on it goes
+// through Check, which notes a lost link as the shard being down.
+struct Target {
+  pg::Connection* conn;
+  std::string shard;  // "" for the head
+  shards::ShardTransactions* txs = nullptr;
+  absl::Status Check(absl::Status s) const {
+    return shard.empty() || s.ok() ? s : txs->Failed(shard, std::move(s));
+  }
+  absl::Status Run(const std::string& sql) const {
+    return Check(conn->Exec(sql).status());
+  }
+};
+
+absl::StatusOr<Target> TargetOf(const LoadInput& in) {
+  shards::ShardSet* set = in.shards != nullptr ? in.shards->set() : nullptr;
+  if (set == nullptr || set->empty()) {
+    CURATOR_ASSIGN_OR_RETURN(bool sharded, shards::Sharded(in.conn));
+    if (sharded) {
+      return absl::FailedPreconditionError(
+          "this archive's detections are on shards, but this ingester's config "
+          "names none "
+          "(database.shards)");
+    }
+    return Target{&in.conn, ""};
+  }
+  CURATOR_ASSIGN_OR_RETURN(
+      std::string shard,
+      shards::ShardOfNight(in.conn, *set, in.manifest.night()));
+  CURATOR_ASSIGN_OR_RETURN(pg::Connection * conn, in.shards->Begin(shard));
+  return Target{conn, shard, in.shards};
+}
+
+// Where a partition of the head's `detection` is: "" on the head, else
+// the shard of its foreign server; nullopt if there is no such table.
+absl::StatusOr<std::optional<std::string>> PlaceOf(pg::Connection& head,
+                                                   const std::string& name) {
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result r,
+      head.Exec("SELECT c.relkind, s.name FROM pg_class c LEFT JOIN "
+                "pg_foreign_table f "
+                "ON f.ftrelid = c.oid LEFT JOIN pg_foreign_server fs ON fs.oid "
+                "= f.ftserver "
+                "LEFT JOIN curation.shard s ON s.server = fs.srvname "
+                "WHERE c.oid = to_regclass($1)",
+                {name}));
+  if (r.rows() == 0) return std::nullopt;
+  if (r.Get(0, 0) != "f") return std::string();
+  if (r.IsNull(0, 1)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        name, " is a foreign table of no shard in curation.shard"));
+  }
+  return r.Get(0, 1);
+}
+
 // A rerun's detections take the place of the replaced batches': their
 // rows are deleted in the load's transaction, on every path that loads
 // (even one that loads no rows), and the night's frames switch to the
@@ -68,11 +127,25 @@ absl::Status ReplaceNight(const LoadInput& in) {
                              archive::BatchStore::IdBlockOf(in.conn, old.batch_id));
     if (!old_block) continue;  // it loaded no detections
     const std::string name = PartitionName(in.manifest.night(), old_block->base);
-    CURATOR_ASSIGN_OR_RETURN(pg::Result exists,
-                             in.conn.Exec("SELECT to_regclass($1) IS NOT NULL", {name}));
-    if (exists.Get(0, 0) != "t") continue;
-    CURATOR_RETURN_IF_ERROR(
-        in.conn.Exec(absl::StrCat("DELETE FROM ", in.conn.QuoteIdentifier(name))).status());
+    CURATOR_ASSIGN_OR_RETURN(std::optional<std::string> place,
+                             PlaceOf(in.conn, name));
+    if (!place) continue;
+    const std::string del =
+        absl::StrCat("DELETE FROM ", in.conn.QuoteIdentifier(name));
+    if (place->empty()) {
+      CURATOR_RETURN_IF_ERROR(in.conn.Exec(del).status());
+    } else {
+      // On its shard, in this batch's transaction there: the delete
+      // commits with the new rows or not at all.
+      if (in.shards == nullptr) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            name, " is on shard ", *place, ", and this load has no shards"));
+      }
+      CURATOR_ASSIGN_OR_RETURN(pg::Connection * shard,
+                               in.shards->Begin(*place));
+      CURATOR_RETURN_IF_ERROR(
+          in.shards->Failed(*place, shard->Exec(del).status()));
+    }
     emptied = true;
   }
   if (emptied) {
@@ -213,6 +286,9 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
     }
   }
 
+  CURATOR_ASSIGN_OR_RETURN(const Target target, TargetOf(in));
+  pg::Connection& data = *target.conn;
+
   // Copy, every file into one fresh table holding exactly the block. Each
   // stream sends PostgreSQL only rows it takes (ingester/detection_stream.h),
   // so a bad file never aborts the transaction; should the server refuse a
@@ -233,13 +309,12 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
     absl::Time started, finished;
   };
   std::vector<Copied> copied(files.size());
-  CURATOR_RETURN_IF_ERROR(conn.Exec("SAVEPOINT detection_copy").status());
+  CURATOR_RETURN_IF_ERROR(target.Run("SAVEPOINT detection_copy"));
   while (true) {
-    CURATOR_RETURN_IF_ERROR(
-        conn.Exec(absl::StrCat("CREATE TABLE ", part, " (LIKE detection INCLUDING DEFAULTS, ",
-                               "CHECK (obj_id >= ", block.base, " AND obj_id < ",
-                               block.base + block.count, "))"))
-            .status());
+    CURATOR_RETURN_IF_ERROR(target.Run(absl::StrCat(
+        "CREATE TABLE ", part, " (LIKE detection INCLUDING DEFAULTS, ",
+        "CHECK (obj_id >= ", block.base, " AND obj_id < ",
+        block.base + block.count, "))")));
     IdRanges ids(block.count);
     bool again = false;
     for (size_t i = 0; i < files.size() && !again; ++i) {
@@ -250,7 +325,7 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
       DetectionStream stream(files[i], block.base, m.cu_event_id(), &ids);
       Copied& c = copied[i];
       c.started = absl::Now();
-      absl::StatusOr<int64_t> sent = conn.CopyInFromFile(
+      absl::StatusOr<int64_t> sent = data.CopyInFromFile(
           // FREEZE: the table is new in this (sub)transaction, so rows go in
           // frozen and all-visible; the index builds and later readers need
           // not set hint bits.
@@ -261,7 +336,7 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
             return stream.Feed(chunk);
           });
       if (!sent.ok()) {
-        if (!IsRefusal(sent.status())) return sent.status();
+        if (!IsRefusal(sent.status())) return target.Check(sent.status());
         // The transaction is aborted: back to the savepoint, without it.
         c.refused = std::string(sent.status().message());
         size_t refused = 0;
@@ -278,7 +353,8 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
                                            c.refused));
           return load;
         }
-        CURATOR_RETURN_IF_ERROR(conn.Exec("ROLLBACK TO SAVEPOINT detection_copy").status());
+        CURATOR_RETURN_IF_ERROR(
+            target.Run("ROLLBACK TO SAVEPOINT detection_copy"));
         again = true;
         break;
       }
@@ -296,7 +372,7 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
     }
     if (!again) break;
   }
-  CURATOR_RETURN_IF_ERROR(conn.Exec("RELEASE SAVEPOINT detection_copy").status());
+  CURATOR_RETURN_IF_ERROR(target.Run("RELEASE SAVEPOINT detection_copy"));
   copy.finished = absl::Now();
 
   // The verdicts: a file with a problem is left out, with its rows.
@@ -328,10 +404,11 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
   }
 
   // Sorting a night's ids and pixels in memory, not in temporary files.
-  CURATOR_RETURN_IF_ERROR(conn.Exec("SET LOCAL maintenance_work_mem = '512MB'").status());
+  CURATOR_RETURN_IF_ERROR(
+      target.Run("SET LOCAL maintenance_work_mem = '512MB'"));
   if (load.rows == 0) {
     // Nothing left to attach.
-    CURATOR_RETURN_IF_ERROR(conn.Exec(absl::StrCat("DROP TABLE ", part)).status());
+    CURATOR_RETURN_IF_ERROR(target.Run(absl::StrCat("DROP TABLE ", part)));
     CURATOR_RETURN_IF_ERROR(ReplaceNight(in));
     validate.finished = absl::Now();
     load.rows_per_table["detection"] = 0;
@@ -348,14 +425,13 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
     // for the COPY. The index keeps entries for the dead rows until
     // autovacuum, and their ids stay unused: a gap in the block, never a
     // duplicate. (A savepoint per file instead would forbid FREEZE.)
-    CURATOR_RETURN_IF_ERROR(
-        conn.Exec(absl::StrCat("ALTER TABLE ", part, " ADD PRIMARY KEY (obj_id)")).status());
+    CURATOR_RETURN_IF_ERROR(target.Run(
+        absl::StrCat("ALTER TABLE ", part, " ADD PRIMARY KEY (obj_id)")));
     keyed = true;
     for (const Copied* c : excluded) {
-      CURATOR_RETURN_IF_ERROR(
-          conn.Exec(absl::StrCat("DELETE FROM ", part, " WHERE obj_id >= ", c->first_obj_id,
-                                 " AND obj_id < ", c->first_obj_id + c->rows_sent))
-              .status());
+      CURATOR_RETURN_IF_ERROR(target.Run(absl::StrCat(
+          "DELETE FROM ", part, " WHERE obj_id >= ", c->first_obj_id,
+          " AND obj_id < ", c->first_obj_id + c->rows_sent)));
     }
   }
   validate.finished = absl::Now();
@@ -364,54 +440,123 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
   // primary key and Q3C index adopt them.
   tasklog::Step attach{"index and attach", absl::Now()};
   if (!keyed) {
-    CURATOR_RETURN_IF_ERROR(
-        conn.Exec(absl::StrCat("ALTER TABLE ", part, " ADD PRIMARY KEY (obj_id)")).status());
+    CURATOR_RETURN_IF_ERROR(target.Run(
+        absl::StrCat("ALTER TABLE ", part, " ADD PRIMARY KEY (obj_id)")));
   }
-  CURATOR_RETURN_IF_ERROR(
-      conn.Exec(absl::StrCat("CREATE INDEX ON ", part, " (q3c_ang2ipix(ra, dec))")).status());
+  CURATOR_RETURN_IF_ERROR(target.Run(
+      absl::StrCat("CREATE INDEX ON ", part, " (q3c_ang2ipix(ra, dec))")));
   // Statistics are left to autovacuum: ANALYZE here would lengthen the
   // load for the planner's benefit only.
-  CURATOR_RETURN_IF_ERROR(
-      conn.Exec(absl::StrCat("ALTER TABLE detection ATTACH PARTITION ", part, " FOR VALUES FROM (",
-                             block.base, ") TO (", block.base + block.count, ")"))
-          .status());
+  const std::string bounds =
+      absl::StrCat(" FOR VALUES FROM (", block.base, ") TO (",
+                   block.base + block.count, ")");
+  CURATOR_RETURN_IF_ERROR(target.Run(
+      absl::StrCat("ALTER TABLE detection ATTACH PARTITION ", part, bounds)));
+  if (!target.shard.empty()) {
+    // On the head, the same partition, foreign: readers of the head's
+    // `detection` reach the shard's table (its indexes serve them there).
+    CURATOR_ASSIGN_OR_RETURN(
+        pg::Result name, conn.Exec("SELECT quote_literal($1)", {partition}));
+    CURATOR_RETURN_IF_ERROR(
+        conn.Exec(absl::StrCat(
+                      "CREATE FOREIGN TABLE ", part, " PARTITION OF detection",
+                      bounds, " SERVER ",
+                      conn.QuoteIdentifier(shards::ServerName(target.shard)),
+                      " OPTIONS (schema_name 'public', table_name ",
+                      name.Get(0, 0), ")"))
+            .status());
+  }
   CURATOR_RETURN_IF_ERROR(ReplaceNight(in));
   attach.finished = absl::Now();
   attach.rows = load.rows;
+  load.shard = target.shard;
   load.rows_per_table["detection"] = load.rows;
   load.steps = {std::move(copy), std::move(validate), std::move(attach)};
   return load;
 }
 
-absl::Status DetectionLoader::AfterCommit(pg::Connection& conn, const v1::Manifest& m) {
+namespace {
+
+// Drops `name` on `conn` if it is there and empty, in a transaction of its
+// own with a short lock timeout; `what` is DROP TABLE or DROP FOREIGN
+// TABLE. `rows_from` is where its rows are counted (the shard, for the
+// head's foreign table).
+absl::Status DropEmptied(pg::Connection& conn, pg::Connection& rows_from,
+                         const std::string& name, const std::string& what) {
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result empty,
+      rows_from.Exec(absl::StrCat("SELECT NOT EXISTS (SELECT 1 FROM ",
+                                  rows_from.QuoteIdentifier(name), ")")));
+  if (empty.Get(0, 0) != "t") {
+    return absl::InternalError(absl::StrCat(
+        name, " belongs to a replaced batch but is not empty: not dropped"));
+  }
+  CURATOR_ASSIGN_OR_RETURN(pg::Transaction tx, pg::Transaction::Begin(conn));
+  CURATOR_RETURN_IF_ERROR(conn.Exec("SET LOCAL lock_timeout = '2s'").status());
+  CURATOR_RETURN_IF_ERROR(
+      conn.Exec(absl::StrCat(what, " ", conn.QuoteIdentifier(name))).status());
+  return tx.Commit();
+}
+
+}  // namespace
+
+absl::Status DetectionLoader::AfterCommit(pg::Connection& conn,
+                                          const v1::Manifest& m,
+                                          shards::ShardSet* set) {
   (void)m;
   // Every partition of a replaced batch still there, whichever rerun
   // emptied it: one left by a drop that timed out goes now.
   CURATOR_ASSIGN_OR_RETURN(
+      pg::Result replaced,
+      conn.Exec(
+          "SELECT 'detection_' || to_char(b.night, 'YYYYMMDD') || '_b' || "
+          "i.base "
+          "FROM curation.id_block i JOIN curation.batch b USING (batch_id) "
+          "WHERE b.state = 'replaced' AND i.id_kind = 'obj_id'"));
+  std::vector<std::string> names;
+  for (int i = 0; i < replaced.rows(); ++i) names.push_back(replaced.Get(i, 0));
+  if (names.empty()) return absl::OkStatus();
+  CURATOR_ASSIGN_OR_RETURN(
       pg::Result left,
-      conn.Exec("SELECT c.relname FROM curation.id_block i JOIN curation.batch "
-                "b USING "
-                "(batch_id) JOIN pg_class c ON c.relname = 'detection_' || "
-                "to_char(b.night, 'YYYYMMDD') || '_b' || i.base WHERE b.state "
-                "= 'replaced' AND "
-                "i.id_kind = 'obj_id' AND c.relkind = 'r' AND c.relnamespace = "
+      conn.Exec("SELECT c.relname, c.relkind FROM pg_class c WHERE c.relname = "
+                "ANY($1::text[]) "
+                "AND c.relkind IN ('r', 'f') AND c.relnamespace = "
                 "(SELECT relnamespace FROM pg_class WHERE oid = "
-                "'detection'::regclass)"));
+                "'detection'::regclass)",
+                {pg::TextArray(names)}));
   for (int i = 0; i < left.rows(); ++i) {
     const std::string name = left.Get(i, 0);
-    CURATOR_ASSIGN_OR_RETURN(pg::Transaction tx, pg::Transaction::Begin(conn));
-    CURATOR_RETURN_IF_ERROR(conn.Exec("SET LOCAL lock_timeout = '2s'").status());
-    CURATOR_ASSIGN_OR_RETURN(
-        pg::Result empty,
-        conn.Exec(absl::StrCat("SELECT NOT EXISTS (SELECT 1 FROM ", conn.QuoteIdentifier(name),
-                               ")")));
-    if (empty.Get(0, 0) != "t") {
-      return absl::InternalError(absl::StrCat(name, " belongs to a replaced batch but is not "
-                                              "empty: not dropped"));
+    if (left.Get(i, 1) == "r") {
+      CURATOR_RETURN_IF_ERROR(DropEmptied(conn, conn, name, "DROP TABLE"));
+      continue;
     }
+    // The head's foreign table goes first, so no reader of the head meets
+    // a partition whose table is gone; the shard's table after it (below).
+    CURATOR_ASSIGN_OR_RETURN(std::optional<std::string> shard,
+                             PlaceOf(conn, name));
+    if (!shard || shard->empty()) continue;
+    if (set == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          name, " is on shard ", *shard, ", and this ingester has no shards"));
+    }
+    CURATOR_ASSIGN_OR_RETURN(pg::Connection * on_shard, set->Get(*shard));
     CURATOR_RETURN_IF_ERROR(
-        conn.Exec(absl::StrCat("DROP TABLE ", conn.QuoteIdentifier(name))).status());
-    CURATOR_RETURN_IF_ERROR(tx.Commit());
+        DropEmptied(conn, *on_shard, name, "DROP FOREIGN TABLE"));
+  }
+  if (set == nullptr) return absl::OkStatus();
+  for (const shards::Shard& shard : set->shards()) {
+    absl::StatusOr<pg::Connection*> on_shard = set->Get(shard.name);
+    if (!on_shard.ok()) continue;  // down: tidied after a later batch
+    CURATOR_ASSIGN_OR_RETURN(
+        pg::Result there,
+        (*on_shard)->Exec(
+            "SELECT relname FROM pg_class WHERE relname = ANY($1::text[]) AND "
+            "relkind = 'r' AND relnamespace = 'public'::regnamespace",
+            {pg::TextArray(names)}));
+    for (int i = 0; i < there.rows(); ++i) {
+      CURATOR_RETURN_IF_ERROR(
+          DropEmptied(**on_shard, **on_shard, there.Get(i, 0), "DROP TABLE"));
+    }
   }
   return absl::OkStatus();
 }

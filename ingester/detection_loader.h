@@ -50,7 +50,8 @@ class DetectionLoader : public BatchLoader {
                                   std::vector<std::string>* problems) override;
   // Drops the partitions of replaced batches, emptied by their
   // replacement's load, each with a short lock timeout.
-  absl::Status AfterCommit(pg::Connection& conn, const v1::Manifest& manifest) override;
+  absl::Status AfterCommit(pg::Connection& conn, const v1::Manifest& manifest,
+                           archive::shards::ShardSet* shards) override;
 };
 
 }  // namespace curator::ingester

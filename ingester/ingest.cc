@@ -138,6 +138,25 @@ absl::StatusOr<IngestOutcome> Ingester::Quarantine(const std::string& dir, Inges
   return outcome;
 }
 
+absl::StatusOr<IngestOutcome> Ingester::WaitForShard(
+    IngestOutcome outcome, const v1::Manifest& m,
+    archive::shards::ShardTransactions& txs) {
+  outcome.kind = IngestOutcome::Kind::kWaiting;
+  outcome.shard = txs.unavailable();
+  outcome.report =
+      absl::StrCat("waiting for shard ", txs.unavailable(), ", which is down (",
+                   txs.unavailable_reason(), "); loaded when it is back");
+  txs.Abort();
+  CURATOR_LOG(WARNING) << "batch " << outcome.batch_id << ": "
+                       << outcome.report;
+  // Undo the load but keep the claim, and record why, in one commit.
+  CURATOR_RETURN_IF_ERROR(
+      conn_->Exec("ROLLBACK TO SAVEPOINT claimed").status());
+  CURATOR_RETURN_IF_ERROR(BatchStore::RecordWaiting(*conn_, m, outcome.report));
+  CURATOR_RETURN_IF_ERROR(conn_->Commit());
+  return outcome;
+}
+
 absl::StatusOr<IngestOutcome> Ingester::IngestBatch(const std::string& dir) {
   const absl::Time start = absl::Now();
   IngestOutcome outcome;
@@ -164,6 +183,9 @@ absl::StatusOr<IngestOutcome> Ingester::IngestBatch(const std::string& dir) {
       if (armed && conn->InTransaction()) (void)conn->Rollback();
     }
   } rollback{conn_};
+  // The load's transactions on shards, if it opens any: rolled back
+  // unless prepared and committed below.
+  archive::shards::ShardTransactions shard_txs(options_.shards);
 
   // Claim.
   CURATOR_ASSIGN_OR_RETURN(bool claimed, BatchStore::TryClaim(*conn_, batch_id));
@@ -279,12 +301,16 @@ absl::StatusOr<IngestOutcome> Ingester::IngestBatch(const std::string& dir) {
   CURATOR_ASSIGN_OR_RETURN(int64_t event, tasklog::StartEvent(*conn_, m.cu(), "ingest", m.night(),
                                                               batch::ProducerName()));
   std::vector<std::string> problems;
-  CURATOR_ASSIGN_OR_RETURN(
-      LoadResult load,
-      loader->second->Load(
-          LoadInput{*conn_, options_.archive_root, dir, m, replaced},
-          &problems));
+  absl::StatusOr<LoadResult> loaded_or = loader->second->Load(
+      LoadInput{*conn_, options_.archive_root, dir, m, replaced, &shard_txs},
+      &problems);
+  if (!loaded_or.ok() && !shard_txs.unavailable().empty()) {
+    return WaitForShard(outcome, m, shard_txs);
+  }
+  CURATOR_RETURN_IF_ERROR(loaded_or.status());
+  LoadResult load = *std::move(loaded_or);
   if (!problems.empty()) {
+    shard_txs.Abort();
     return Quarantine(dir, outcome, m.cu_event_id(),
                       absl::StrCat("validation failed:\n", absl::StrJoin(problems, "\n")));
   }
@@ -317,16 +343,35 @@ absl::StatusOr<IngestOutcome> Ingester::IngestBatch(const std::string& dir) {
   }
   CURATOR_RETURN_IF_ERROR(
       tasklog::Finish(*conn_, event, steps, false, summary));
+  // Two-phase commit where the load wrote to shards (docs/ARCHITECTURE.md,
+  // "Shards"): each shard's transaction prepared, then the head's commit
+  // decides, then each is committed. A crash or a lost link anywhere in
+  // between is finished by ResolvePrepared from the head's record.
+  if (absl::Status p = shard_txs.Prepare(*conn_, batch_id); !p.ok()) {
+    if (!shard_txs.unavailable().empty())
+      return WaitForShard(outcome, m, shard_txs);
+    return p;
+  }
   if (options_.hooks != nullptr) options_.hooks->BeforeCommit(batch_id);
-  CURATOR_RETURN_IF_ERROR(conn_->Commit());
+  if (absl::Status c = conn_->Commit(); !c.ok()) {
+    // Whether the head committed is not known here (the link may have
+    // gone with the COMMIT): the prepared transactions wait for
+    // ResolvePrepared, which asks the head.
+    shard_txs.Leave();
+    return c;
+  }
   rollback.armed = false;
-  if (absl::Status after = loader->second->AfterCommit(*conn_, m); !after.ok()) {
+  shard_txs.CommitPrepared();
+  if (absl::Status after =
+          loader->second->AfterCommit(*conn_, m, options_.shards);
+      !after.ok()) {
     CURATOR_LOG(WARNING) << "batch " << batch_id << " is ingested; tidying after it: " << after
                          << " (tried again after the next batch of its CU)";
   }
   outcome.kind = IngestOutcome::Kind::kIngested;
   outcome.rows = load.rows;
   outcome.files_left_out = static_cast<int>(load.left_out.size());
+  outcome.shard = load.shard;
 
   // Move.
   CURATOR_RETURN_IF_ERROR(MoveOut(

@@ -41,8 +41,8 @@ namespace curator::ingester {
 class IngestHooks {
  public:
   virtual ~IngestHooks() = default;
-  // Just before COMMIT of a loaded batch; may block (a test kills the
-  // process there).
+  // Just before COMMIT of a loaded batch, after its shards' transactions
+  // are prepared; may block (a test kills the process there).
   virtual void BeforeCommit(const std::string& batch_id) = 0;
 };
 
@@ -51,6 +51,9 @@ struct IngestOptions {
   const archive::CuRegistry* registry = &archive::CuRegistry::WithSources();
   const LoaderTable* loaders = nullptr;  // not owned; must cover the registry
   IngestHooks* hooks = nullptr;
+  // The shard servers of the detections (not owned; used by one thread);
+  // null where the archive has none.
+  archive::shards::ShardSet* shards = nullptr;
 };
 
 // The default registry and loaders, for `archive_root`.
@@ -73,6 +76,9 @@ struct IngestOutcome {
   double seconds = 0;
   std::string report;  // why, for quarantined or waiting batches
   int files_left_out = 0;
+  // The shard its rows went to (kIngested), or that it waits for
+  // (kWaiting); "" for the head.
+  std::string shard;
 };
 
 const char* OutcomeName(IngestOutcome::Kind kind);
@@ -96,6 +102,11 @@ class Ingester {
   std::vector<std::string> ReadyBatches() const;
 
  private:
+  // A shard the load needs is down: the load undone, the batch recorded
+  // as waiting for it (not quarantined), to be loaded on a later pass.
+  absl::StatusOr<IngestOutcome> WaitForShard(
+      IngestOutcome outcome, const v1::Manifest& m,
+      archive::shards::ShardTransactions& txs);
   absl::StatusOr<IngestOutcome> Quarantine(const std::string& dir, IngestOutcome outcome,
                                            int64_t cu_event_id, const std::string& report);
   // REPORT.txt, then the directory to quarantine/<night>/.

@@ -44,6 +44,13 @@ int RunOnce(const v1::Config& config, IngestHooks* hooks) {
   options.archive_root = config.archive_root();
   options.loaders = &loaders;
   options.hooks = hooks;
+  archive::shards::ShardSet shards(
+      archive::shards::FromConfig(config.database()));
+  if (!shards.empty()) {
+    options.shards = &shards;
+    auto resolved = archive::shards::ResolvePrepared(**conn, shards);
+    if (!resolved.ok()) return Fail(3, resolved.status().ToString());
+  }
   Ingester ingester(conn->get(), options);
   auto outcomes = ingester.IngestReady();
   if (!outcomes.ok()) return Fail(3, outcomes.status().ToString());

@@ -81,6 +81,17 @@ std::string Poller::Metrics() const {
                    "start of verification to the commit.",
                    {{"cu", options_.registry->Name(cu)}}, loaded.second);
   }
+  for (const auto& [shard, c] : by_shard_) {
+    m.Add("curator_ingester_shard_rows_total", "counter",
+          "Detections this ingester loaded into each shard server.",
+          {{"shard", shard}}, static_cast<double>(c.rows));
+    m.Add("curator_ingester_shard_batches_total", "counter",
+          "Batches this ingester loaded into each shard server.",
+          {{"shard", shard}}, static_cast<double>(c.batches));
+    m.Add("curator_ingester_shard_waits_total", "counter",
+          "Batches left waiting because their shard server was down.",
+          {{"shard", shard}}, static_cast<double>(c.waits));
+  }
   m.Add("curator_ingester_files_left_out_total", "counter",
         "Input files taken out of batches at ingest, the rest of each batch "
         "loaded.",
@@ -97,6 +108,15 @@ std::string Poller::Metrics() const {
 void Poller::Record(const IngestOutcome& o) {
   std::lock_guard<std::mutex> lock(mu_);
   ++outcomes_[OutcomeName(o.kind)];
+  if (!o.shard.empty()) {
+    ShardCounts& c = by_shard_[o.shard];
+    if (o.kind == IngestOutcome::Kind::kIngested) {
+      c.rows += o.rows;
+      ++c.batches;
+    } else if (o.kind == IngestOutcome::Kind::kWaiting) {
+      ++c.waits;
+    }
+  }
   if (o.kind == IngestOutcome::Kind::kIngested) {
     ++ingested_;
     Loaded& loaded = loaded_[o.cu];
@@ -157,6 +177,15 @@ void Poller::Run() {
         std::lock_guard<std::mutex> lock(mu_);
         pruned_batches_ += p.batches;
       }
+    }
+    if (conn != nullptr && options_.shards != nullptr) {
+      // What an ingester that stopped between prepare and commit left on
+      // the shards, finished before anything else loads there.
+      absl::StatusOr<int> resolved =
+          archive::shards::ResolvePrepared(*conn, *options_.shards);
+      if (!resolved.ok())
+        CURATOR_LOG(WARNING)
+            << "resolving prepared shard transactions: " << resolved.status();
     }
     std::vector<std::string> ready;
     if (conn != nullptr) ready = Ingester(conn.get(), options_).ReadyBatches();

@@ -33,8 +33,16 @@ class Poller {
  public:
   Poller(std::string conninfo, IngestOptions options, absl::Duration interval,
          Retention retention = {})
-      : conninfo_(std::move(conninfo)), options_(std::move(options)), interval_(interval),
-        retention_(retention) {}
+      : conninfo_(std::move(conninfo)),
+        options_(std::move(options)),
+        interval_(interval),
+        retention_(retention) {
+    // Every shard's series from the start, so that rate() sees the first.
+    if (options_.shards != nullptr) {
+      for (const archive::shards::Shard& s : options_.shards->shards())
+        by_shard_[s.name];
+    }
+  }
   ~Poller();
 
   void Start();
@@ -84,6 +92,10 @@ class Poller {
     Histogram seconds;
   };
   std::map<int, Loaded> loaded_;  // by CU
+  struct ShardCounts {
+    int64_t rows = 0, batches = 0, waits = 0;
+  };
+  std::map<std::string, ShardCounts> by_shard_;  // every configured shard
   int64_t files_left_out_ = 0;
   int64_t errors_ = 0;  // batches left in staging by a systematic error
   bool connected_ = false;

@@ -31,6 +31,9 @@ absl::StatusOr<std::unique_ptr<IngesterServer>> IngesterServer::Create(const v1:
   options.registry = parts.registry;
   options.loaders = parts.loaders;
   options.hooks = parts.hooks;
+  s->shards_ = std::make_unique<archive::shards::ShardSet>(
+      archive::shards::FromConfig(config.database()));
+  if (!s->shards_->empty()) options.shards = s->shards_.get();
   Retention retention;
   if (config.ingester().keep_ingested_days() > 0) {
     retention.max_age = absl::Hours(24) * config.ingester().keep_ingested_days();

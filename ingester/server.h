@@ -52,6 +52,8 @@ class IngesterServer {
   IngesterServer() = default;
   v1::Config config_;
   LoaderTable own_loaders_;
+  // Declared before the poller, which uses it, so it outlives it.
+  std::unique_ptr<archive::shards::ShardSet> shards_;
   std::unique_ptr<Poller> poller_;
   std::shared_ptr<grpc::ServerCredentials> credentials_;
   std::unique_ptr<grpc::Server> health_;

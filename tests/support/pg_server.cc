@@ -138,14 +138,36 @@ absl::Status PgServer::StartServer(absl::Time deadline) {
   // Keepalives and a user timeout, as a site configures its server: a
   // session whose client vanished (a cut link) ends within seconds, and
   // with it the locks it held.
-  CURATOR_ASSIGN_OR_RETURN(
-      pid_, Spawn({bindir_ + "/postgres", "-D", dir_ + "/data", "-k", dir_, "-c",
-                   "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c",
-                   "full_page_writes=off", "-c", "max_connections=200", "-c",
-                   "shared_preload_libraries=", "-c", "log_min_messages=warning", "-c",
-                   "tcp_keepalives_idle=5", "-c", "tcp_keepalives_interval=2", "-c",
-                   "tcp_keepalives_count=3", "-c", "tcp_user_timeout=15000"},
-                  dir_ + "/postgres.log"));
+  CURATOR_ASSIGN_OR_RETURN(pid_, Spawn({bindir_ + "/postgres",
+                                        "-D",
+                                        dir_ + "/data",
+                                        "-k",
+                                        dir_,
+                                        "-c",
+                                        "listen_addresses=",
+                                        "-c",
+                                        "fsync=off",
+                                        "-c",
+                                        "synchronous_commit=off",
+                                        "-c",
+                                        "full_page_writes=off",
+                                        "-c",
+                                        "max_connections=200",
+                                        "-c",
+                                        "max_prepared_transactions=50",
+                                        "-c",
+                                        "shared_preload_libraries=",
+                                        "-c",
+                                        "log_min_messages=warning",
+                                        "-c",
+                                        "tcp_keepalives_idle=5",
+                                        "-c",
+                                        "tcp_keepalives_interval=2",
+                                        "-c",
+                                        "tcp_keepalives_count=3",
+                                        "-c",
+                                        "tcp_user_timeout=15000"},
+                                       dir_ + "/postgres.log"));
   return WaitReady(deadline);
 }
 

@@ -92,12 +92,19 @@ worker::TaskOutput PipelineTest::Cu5(const std::string& night,
   const int64_t event =
       *tasklog::StartEvent(*conn_, 5, "process", night, "test");
   return Finish(
-      event, worker::RunCu5({archive_, night, event, conninfo(), radius_arcsec,
-                             threads, nullptr, rerun}));
+      event, worker::RunCu5({archive_, night, event,
+                             db_override_.empty() ? conninfo() : db_override_,
+                             radius_arcsec, threads, nullptr, rerun}));
 }
 
 std::vector<ingester::IngestOutcome> PipelineTest::IngestAll() {
-  ingester::Ingester ingester(conn_.get(), ingester::DefaultIngestOptions(archive_));
+  ingester::IngestOptions options = ingester::DefaultIngestOptions(archive_);
+  if (shards_ != nullptr) {
+    options.shards = shards_;
+    auto resolved = archive::shards::ResolvePrepared(*conn_, *shards_);
+    EXPECT_TRUE(resolved.ok()) << resolved.status();
+  }
+  ingester::Ingester ingester(conn_.get(), options);
   auto outcomes = ingester.IngestReady();
   EXPECT_TRUE(outcomes.ok()) << outcomes.status();
   return outcomes.ok() ? *outcomes : std::vector<ingester::IngestOutcome>{};
@@ -118,7 +125,7 @@ std::vector<std::string> PipelineTest::BatchFailuresOf(int cu, const std::string
 }
 
 int64_t PipelineTest::Count(const std::string& sql) {
-  pqxx::connection c(conninfo());
+  pqxx::connection c(db_override_.empty() ? conninfo() : db_override_);
   pqxx::work tx(c);
   return tx.exec1(sql)[0].as<int64_t>();
 }

@@ -55,6 +55,12 @@ class PipelineTest : public PgTest {
   TempDir archive_dir_;
   std::string archive_;
   std::unique_ptr<pg::Connection> conn_;
+  // Where IngestAll loads detections when set (tests/shard_test.cc): the
+  // archive at conn_ is then a head with these shards.
+  archive::shards::ShardSet* shards_ = nullptr;
+  // When set, the database Count and Cu5 use instead of conninfo() (the
+  // head, where conn_ is one).
+  std::string db_override_;
 
  private:
   std::vector<worker::ImageInput> Images(const std::string& night);
