@@ -56,12 +56,12 @@ class BatchWriter {
   // Drops the file: deleted and left out of the manifest.
   void DiscardFile(pgcopy::Writer* file);
 
-  // A file that is not table rows (e.g. a preview), written durably as
-  // `name` inside the batch (a relative path of plain components, e.g.
+  // A file that is not table rows (e.g. a preview), written as `name`
+  // inside the batch (a relative path of plain components, e.g.
   // "previews/x_2.jpg") and published to `publish_to` (relative to the
-  // archive root) by the ingest that loads the batch. Thread-safe.
-  // Unavailable when the disk is full: a systematic failure, never a bad
-  // input file's.
+  // archive root) by the ingest that loads the batch. Made durable by
+  // Commit, before the manifest names it. Thread-safe. Unavailable when
+  // the disk is full: a systematic failure, never a bad input file's.
   absl::Status AddAsset(const std::string& name, absl::string_view data,
                         const std::string& publish_to);
   // Drops an asset: deleted and left out of the manifest (a file that
