@@ -36,9 +36,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Writes through a temporary name with fdatasync, then renames: a
-// preview is there whole or not at all. The directory is synced once per
-// task, before the batch is published.
+// Previews go into the batch (BatchWriter::AddAsset), whose own thread
+// syncs them while the next is made; the batch is published only when
+// all of them are durable, so a preview is there whole or not at all.
 
 // A detector's preview: "<stem>_<hdu>.jpg". A stem long enough to make
 // that too long a name (file names end at 255 bytes, and the ingest adds
