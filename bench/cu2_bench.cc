@@ -4,6 +4,7 @@
 // megapixels/s and the ratios; asserts nothing.
 //
 //   cu2_bench [--frames 4] [--size 2048] [--only plain|rice] [--baseline]
+//             [--keep DIR]  (the previews, to compare two builds by md5)
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
