@@ -30,9 +30,13 @@ absl::Status FsyncDir(const std::string& path) {
 
 namespace {
 
-// Writes all of `content` to `path` (created or truncated) and syncs it;
-// on any error the file is removed, so a full disk leaves nothing behind.
-absl::Status WriteAndSync(const std::string& path, absl::string_view content) {
+enum class Sync { kNow, kLater };
+
+// Writes all of `content` to `path` (created or truncated) and syncs it,
+// or (kLater) only starts its writeback; on any error the file is
+// removed, so a full disk leaves nothing behind.
+absl::Status WriteAndSync(const std::string& path, absl::string_view content,
+                          Sync sync = Sync::kNow) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoToStatus(errno, path);
   size_t done = 0;
@@ -46,7 +50,10 @@ absl::Status WriteAndSync(const std::string& path, absl::string_view content) {
     }
     done += n;
   }
-  if (e == 0 && fdatasync(fd) != 0) e = errno;
+  if (e == 0 && sync == Sync::kNow && fdatasync(fd) != 0) e = errno;
+  // Only a hint to the kernel: errors show at the SyncFile that follows.
+  if (e == 0 && sync == Sync::kLater)
+    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
   if (close(fd) != 0 && e == 0) e = errno;
   if (e != 0) {
     unlink(path.c_str());
@@ -59,6 +66,21 @@ absl::Status WriteAndSync(const std::string& path, absl::string_view content) {
 
 absl::Status WriteDurably(const std::string& path, absl::string_view content) {
   return WriteAndSync(path, content);
+}
+
+absl::Status WriteStartingWriteback(const std::string& path,
+                                    absl::string_view content) {
+  return WriteAndSync(path, content, Sync::kLater);
+}
+
+absl::Status SyncFile(const std::string& path) {
+  // fdatasync through any descriptor of a file writes back all of it.
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return ErrnoToStatus(errno, path);
+  int e = fdatasync(fd) != 0 ? errno : 0;
+  if (close(fd) != 0 && e == 0) e = errno;
+  if (e != 0) return ErrnoToStatus(e, path);
+  return absl::OkStatus();
 }
 
 absl::Status WriteAtomically(const std::string& path, absl::string_view content) {

@@ -20,6 +20,16 @@ absl::Status WriteAtomically(const std::string& path, absl::string_view content)
 // later (a batch's). On an error the file is removed.
 absl::Status WriteDurably(const std::string& path, absl::string_view content);
 
+// The same without waiting for the disk: the file is written and its
+// writeback started, and it is durable once SyncFile(path) has returned
+// OK. For many files made at once (a batch's previews), whose syncs then
+// find their data written already instead of each waiting for its own.
+absl::Status WriteStartingWriteback(const std::string& path,
+                                    absl::string_view content);
+// Makes a file written before durable (fdatasync); an I/O error or a
+// full disk that writeback met shows here.
+absl::Status SyncFile(const std::string& path);
+
 absl::StatusOr<std::string> ReadToString(const std::string& path);
 
 // For files another process hands over (batch files, manifests): opens

@@ -4,6 +4,7 @@
 // megapixels/s and the ratios; asserts nothing.
 //
 //   cu2_bench [--frames 4] [--size 2048] [--only plain|rice] [--baseline]
+//             [--keep DIR]  (the previews, to compare two builds by md5)
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -28,6 +29,9 @@ ABSL_FLAG(bool, reference, true, "Also time astropy + Pillow on the same files")
 ABSL_FLAG(bool, baseline, false,
           "Run the baseline x86-64 build of the hot loops even if this CPU has x86-64-v3 "
           "(what a pre-Haswell server would run)");
+ABSL_FLAG(std::string, keep, "",
+          "Copy the last run's previews into <keep>/plain or <keep>/rice, "
+          "to compare their bytes with another build's");
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
@@ -80,6 +84,14 @@ int main(int argc, char** argv) {
         return 1;
       }
       if (run > 0) secs.push_back(s);
+      if (run == std::max(1, absl::GetFlag(FLAGS_runs)) &&
+          !absl::GetFlag(FLAGS_keep).empty()) {
+        const std::string to = absl::StrCat(absl::GetFlag(FLAGS_keep), "/",
+                                            k.bitpix == 32 ? "rice" : "plain");
+        std::filesystem::remove_all(to);
+        std::filesystem::create_directories(to);
+        std::filesystem::copy(out->batch_dir + "/previews", to);
+      }
     }
     std::sort(secs.begin(), secs.end());
     const double ours = mpix / secs[secs.size() / 2];

@@ -25,7 +25,17 @@ namespace {
 // it vectorises. Built twice (base/cpu.h).
 [[gnu::always_inline]] inline int64_t CountNonFiniteBody(const uint32_t* words, size_t n) {
   int64_t count = 0;
-  for (size_t i = 0; i < n; ++i) count += StoredImage::NonFiniteBigEndian(words[i]);
+  // Counted in 32-bit lanes, a block at a time: a 64-bit sum per word
+  // made GCC widen every lane (vpmovzxdq), twice the work.
+  constexpr size_t kBlock = size_t{1} << 30;
+  for (size_t at = 0; at < n; at += kBlock) {
+    const size_t end = std::min(n, at + kBlock);
+    uint32_t block = 0;
+    for (size_t i = at; i < end; ++i) {
+      block += StoredImage::NonFiniteBigEndian(words[i]);
+    }
+    count += block;
+  }
   return count;
 }
 CURATOR_TARGET_X86_64_V3 int64_t CountNonFiniteV3(const uint32_t* words, size_t n) {

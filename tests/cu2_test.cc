@@ -6,20 +6,20 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <pqxx/pqxx>
 #include <random>
 #include <set>
 #include <tuple>
-#include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "archive/file_registry.h"
+#include "archive/task_log.h"
 #include "base/cpu.h"
-#include "fits/fits.h"
-#include "worker/jpeg.h"
+#include "base/crc32c.h"
 #include "db/migrations.h"
 #include "db/pg.h"
-#include "archive/task_log.h"
-#include "archive/file_registry.h"
+#include "fits/fits.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ingester/ingest.h"
@@ -29,6 +29,7 @@
 #include "tests/support/temp_dir.h"
 #include "worker/cu2_task.h"
 #include "worker/cu3_task.h"
+#include "worker/jpeg.h"
 #include "worker/scaling.h"
 
 namespace curator {
@@ -153,7 +154,9 @@ std::string WriteDetector(const std::string& dir, const std::string& name, int b
       EXPECT_TRUE(f->WriteKey(key, static_cast<int64_t>(value)).ok());
     }
   }
-  EXPECT_TRUE(f->WritePixels(pixels.data(), static_cast<int64_t>(pixels.size())).ok());
+  const absl::Status written =
+      f->WritePixels(pixels.data(), static_cast<int64_t>(pixels.size()));
+  EXPECT_TRUE(written.ok()) << written;
   // Scaling keywords after the pixels: the bytes stay as written and
   // readers apply them.
   for (const auto& [key, value] : keys) {
@@ -346,6 +349,187 @@ TEST(PreviewTest, OtherImagesAreNotReadAsStored) {
     ASSERT_TRUE(read.ok()) << name << ": " << read.status();
     EXPECT_FALSE(*read) << name;
   }
+}
+
+// Pixels with noise from a fixed integer hash (not <random>'s
+// distributions, which a standard library may change), a star and a
+// gradient, blank where `blank` says.
+template <typename T>
+std::vector<T> HashSky(int64_t nx, int64_t ny, double level, double sigma,
+                       const std::function<bool(int64_t, int64_t)>& blank,
+                       T blank_value) {
+  std::vector<T> px(static_cast<size_t>(nx * ny));
+  for (int64_t y = 0; y < ny; ++y) {
+    for (int64_t x = 0; x < nx; ++x) {
+      uint64_t h =
+          static_cast<uint64_t>(y * nx + x + 1) * 0x9E3779B97F4A7C15ull;
+      h ^= h >> 29;
+      h *= 0xBF58476D1CE4E5B9ull;
+      h ^= h >> 32;
+      const double u =
+          static_cast<double>(h % 100000) / 100000.0 - 0.5;  // -0.5..0.5
+      const double r2 =
+          (x - nx / 3) * (x - nx / 3) + (y - ny / 4) * (y - ny / 4);
+      const double v = level + 3.5 * sigma * u +
+                       40 * sigma * std::exp(-r2 / 20.0) +
+                       0.01 * sigma * (x + 2 * y);
+      px[y * nx + x] =
+          blank(x, y) ? blank_value : static_cast<T>(std::lround(v));
+    }
+  }
+  return px;
+}
+
+// The JPEG bytes CU2 writes for small images of every kind it reads, as
+// CRC-32C, pinned: a change of the reading, sampling, scaling or encoding
+// that alters one byte of any preview fails here. (Made by Debian 12's
+// CFITSIO and libjpeg-turbo 2.1; another encoder version may differ.)
+TEST(PreviewTest, TheJpegBytesOfEveryKindOfImageArePinned) {
+  testing::TempDir dir("curator-cu2-pinned-");
+  const auto none = [](int64_t, int64_t) { return false; };
+  const auto holes = [](int64_t x, int64_t y) {
+    return (x * 7 + y * 3) % 97 == 0 || (y == 50 && x < 40);
+  };
+  struct Image {
+    std::string name;
+    std::string path;
+  };
+  std::vector<float> floats = HashSky<float>(301, 203, 500, 15, holes, NAN);
+  floats[5] = INFINITY;
+  floats[6] = -INFINITY;
+  const std::vector<Image> images = {
+      {"float_nan",
+       WriteDetector(dir.path(), "float_nan", -32, fits::Compression::kNone,
+                     floats, 301, 203, {{"BSCALE", 2.0}, {"BZERO", 10.0}})},
+      {"float_plain",
+       WriteDetector(dir.path(), "float_plain", -32, fits::Compression::kNone,
+                     HashSky<float>(517, 263, 1000, 20, none, 0.0f), 517, 263)},
+      {"rice_blank",
+       WriteDetector(dir.path(), "rice_blank", 32, fits::Compression::kRice,
+                     HashSky<int32_t>(259, 131, 1000, 12, holes, -999), 259,
+                     131, {{"BLANK", -999}})},
+      {"rice_uint",
+       WriteDetector(
+           dir.path(), "rice_uint", 32, fits::Compression::kRice,
+           HashSky<int32_t>(128, 96, 1000.0 - 2147483648.0, 12, none, 0), 128,
+           96, {{"BZERO", 2147483648.0}})},
+      {"rice_wide",
+       WriteDetector(dir.path(), "rice_wide", 32, fits::Compression::kRice,
+                     HashSky<int32_t>(77, 55, 0, 1e8, none, 0), 77, 55)},
+      {"plain_int16",
+       WriteDetector(dir.path(), "plain_int16", 16, fits::Compression::kNone,
+                     HashSky<int32_t>(99, 45, 3000, 30, none, 0), 99, 45,
+                     {{"BZERO", 32768.0}})},
+      {"gzip_int32",
+       WriteDetector(dir.path(), "gzip_int32", 32, fits::Compression::kGzip,
+                     HashSky<int32_t>(64, 40, 100, 5, none, 0), 64, 40)},
+      {"constant",
+       WriteDetector(dir.path(), "constant", -32, fits::Compression::kNone,
+                     std::vector<float>(33 * 17, 5.0f), 33, 17)},
+      {"all_nan",
+       WriteDetector(dir.path(), "all_nan", -32, fits::Compression::kNone,
+                     std::vector<float>(40 * 24, NAN), 40, 24)},
+      {"rice_all_blank",
+       WriteDetector(dir.path(), "rice_all_blank", 32, fits::Compression::kRice,
+                     std::vector<int32_t>(40 * 24, -1), 40, 24,
+                     {{"BLANK", -1}})},
+      {"one_pixel",
+       WriteDetector(dir.path(), "one_pixel", -32, fits::Compression::kNone,
+                     std::vector<float>{3.0f}, 1, 1)},
+  };
+  worker::JpegOptions zscale, percentile, minmax, binned;
+  percentile.scaling = worker::JpegOptions::Scaling::kPercentile;
+  minmax.scaling = worker::JpegOptions::Scaling::kMinMax;
+  binned.max_size = 100;
+  binned.quality = 70;
+  const std::pair<const char*, worker::JpegOptions> options[] = {
+      {"zscale", zscale},
+      {"percentile", percentile},
+      {"minmax", minmax},
+      {"binned", binned}};
+  std::map<std::string, uint32_t> crcs;
+  for (bool baseline : {false, true}) {
+    cpu::ScopedBuildForTesting build(baseline);
+    for (const auto& [option_name, o] : options) {
+      worker::Cu2Input in;
+      in.archive_root =
+          absl::StrCat(dir.path(), "/archive-", option_name, baseline);
+      in.night = "20071021";
+      in.threads = 1;
+      in.jpeg = o;
+      for (const Image& image : images) {
+        in.images.push_back({static_cast<int64_t>(in.images.size() + 1),
+                             image.path, image.name + ".fits",
+                             absl::FromUnixSeconds(0), ""});
+      }
+      auto out = worker::RunCu2(in);
+      ASSERT_TRUE(out.ok()) << out.status();
+      ASSERT_EQ(out->manifest.failures_size(), 0)
+          << out->manifest.failures(0).message();
+      for (const Image& image : images) {
+        const std::string jpeg = testing::ReadFileToString(
+            absl::StrCat(out->batch_dir, "/previews/", image.name, "_2.jpg"));
+        const uint32_t crc = Crc32c(0, jpeg.data(), jpeg.size());
+        const std::string key = absl::StrCat(option_name, " ", image.name);
+        if (baseline) {
+          EXPECT_EQ(crc, crcs[key])
+              << key << ": the baseline build's JPEG differs";
+        } else {
+          crcs[key] = crc;
+        }
+      }
+    }
+  }
+  const std::map<std::string, uint32_t> expected = {
+      {"binned all_nan", 0xc6fe17a0},
+      {"binned constant", 0xda0aab36},
+      {"binned float_nan", 0x0b783767},
+      {"binned float_plain", 0x304f2b24},
+      {"binned gzip_int32", 0x6012231e},
+      {"binned one_pixel", 0x788e3168},
+      {"binned plain_int16", 0x4ace810a},
+      {"binned rice_all_blank", 0xc6fe17a0},
+      {"binned rice_blank", 0x779283b2},
+      {"binned rice_uint", 0x38bf3f14},
+      {"binned rice_wide", 0x3040e319},
+      {"minmax all_nan", 0xd571560d},
+      {"minmax constant", 0x4ab047d7},
+      {"minmax float_nan", 0x9b3b9c54},
+      {"minmax float_plain", 0x7372dc85},
+      {"minmax gzip_int32", 0x5d66d23c},
+      {"minmax one_pixel", 0x9df48dc3},
+      {"minmax plain_int16", 0x391303d3},
+      {"minmax rice_all_blank", 0xd571560d},
+      {"minmax rice_blank", 0x2ff6c664},
+      {"minmax rice_uint", 0xa2340ca6},
+      {"minmax rice_wide", 0x33a5695f},
+      {"percentile all_nan", 0xd571560d},
+      {"percentile constant", 0x4ab047d7},
+      {"percentile float_nan", 0x666e1ef8},
+      {"percentile float_plain", 0xc3c6276c},
+      {"percentile gzip_int32", 0x113c814a},
+      {"percentile one_pixel", 0x9df48dc3},
+      {"percentile plain_int16", 0x4ef9b071},
+      {"percentile rice_all_blank", 0xd571560d},
+      {"percentile rice_blank", 0x1b40a9d7},
+      {"percentile rice_uint", 0xa9b0574e},
+      {"percentile rice_wide", 0x6cad6ae1},
+      {"zscale all_nan", 0xd571560d},
+      {"zscale constant", 0x4ab047d7},
+      {"zscale float_nan", 0xc6a86519},
+      {"zscale float_plain", 0xb6165672},
+      {"zscale gzip_int32", 0xb012f085},
+      {"zscale one_pixel", 0x9df48dc3},
+      {"zscale plain_int16", 0x8b6db277},
+      {"zscale rice_all_blank", 0xd571560d},
+      {"zscale rice_blank", 0x48810ab4},
+      {"zscale rice_uint", 0x102fb3b1},
+      {"zscale rice_wide", 0xb33ae61c},
+  };
+  std::string got;
+  for (const auto& [key, crc] : crcs)
+    absl::StrAppendFormat(&got, "      {\"%s\", 0x%08x},\n", key, crc);
+  EXPECT_TRUE(crcs == expected) << "the JPEG bytes changed; now:\n" << got;
 }
 
 class Cu2NightTest : public testing::PipelineTest {

@@ -165,7 +165,9 @@ absl::Status BatchWriter::AddAsset(const std::string& name, absl::string_view da
                                    const std::string& publish_to) {
   const std::string path = absl::StrCat(partial_dir_, "/", name);
   CURATOR_RETURN_IF_ERROR(files::MakeDirs(fs::path(path).parent_path().string()));
-  CURATOR_RETURN_IF_ERROR(files::WriteDurably(path, data));
+  // Synced by syncer_ meanwhile: a sync per preview here was a fifth of
+  // CU2's time (bench/cu2_bench), waiting on the disk.
+  CURATOR_RETURN_IF_ERROR(files::WriteStartingWriteback(path, data));
   v1::BatchAsset a;
   a.set_name(name);
   a.set_publish_to(publish_to);
@@ -174,7 +176,31 @@ absl::Status BatchWriter::AddAsset(const std::string& name, absl::string_view da
   std::lock_guard<std::mutex> lock(mu_);
   std::erase_if(assets_, [&](const v1::BatchAsset& old) { return old.name() == name; });
   assets_.push_back(std::move(a));
+  to_sync_.push_back(name);
+  if (!syncer_.joinable()) syncer_ = std::thread([this] { SyncAssets(); });
+  sync_cv_.notify_all();
   return absl::OkStatus();
+}
+
+void BatchWriter::SyncAssets() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    sync_cv_.wait(lock, [this] { return stopping_ || !to_sync_.empty(); });
+    if (stopping_) return;
+    const std::string name = std::move(to_sync_.front());
+    to_sync_.pop_front();
+    syncing_ = true;
+    lock.unlock();
+    absl::Status s = files::SyncFile(absl::StrCat(partial_dir_, "/", name));
+    lock.lock();
+    syncing_ = false;
+    // An asset discarded meanwhile (its file failed) needs no sync.
+    const bool kept =
+        std::any_of(assets_.begin(), assets_.end(),
+                    [&](const v1::BatchAsset& a) { return a.name() == name; });
+    if (!s.ok() && kept && sync_status_.ok()) sync_status_ = std::move(s);
+    sync_cv_.notify_all();
+  }
 }
 
 void BatchWriter::DiscardAsset(const std::string& name) {
@@ -196,6 +222,13 @@ absl::StatusOr<std::string> BatchWriter::Commit() {
     }
     CURATOR_RETURN_IF_ERROR(CloseFile(w));
   }
+  // Every asset synced, and the syncing thread idle, before the manifest
+  // is made: it names only durable files.
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    sync_cv_.wait(lock, [this] { return to_sync_.empty() && !syncing_; });
+    CURATOR_RETURN_IF_ERROR(sync_status_);
+  }
   std::sort(closed_.begin(), closed_.end(),
             [](const v1::BatchFile& a, const v1::BatchFile& b) { return a.name() < b.name(); });
   manifest_.clear_files();
@@ -205,11 +238,13 @@ absl::StatusOr<std::string> BatchWriter::Commit() {
   });
   manifest_.clear_assets();
   for (const v1::BatchAsset& a : assets_) *manifest_.add_assets() = a;
-  // Every asset and its directory durable before the manifest names them.
+  // And their directories.
   {
     std::set<std::string> dirs;
     for (const v1::BatchAsset& a : assets_) {
-      dirs.insert(fs::path(absl::StrCat(partial_dir_, "/", a.name())).parent_path().string());
+      dirs.insert(fs::path(absl::StrCat(partial_dir_, "/", a.name()))
+                      .parent_path()
+                      .string());
     }
     for (const std::string& d : dirs) CURATOR_RETURN_IF_ERROR(files::FsyncDir(d));
   }
@@ -231,6 +266,14 @@ absl::StatusOr<std::string> BatchWriter::Commit() {
 }
 
 BatchWriter::~BatchWriter() {
+  if (syncer_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    sync_cv_.notify_all();
+    syncer_.join();
+  }
   if (!committed_) {
     open_.clear();
     std::error_code ec;

@@ -10,16 +10,19 @@
 #ifndef CURATOR_WORKER_BATCH_WRITER_H_
 #define CURATOR_WORKER_BATCH_WRITER_H_
 
+#include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "db/pgcopy.h"
 #include "curator/v1/batch.pb.h"
+#include "db/pgcopy.h"
 
 namespace curator::worker {
 
@@ -56,12 +59,14 @@ class BatchWriter {
   // Drops the file: deleted and left out of the manifest.
   void DiscardFile(pgcopy::Writer* file);
 
-  // A file that is not table rows (e.g. a preview), written durably as
-  // `name` inside the batch (a relative path of plain components, e.g.
+  // A file that is not table rows (e.g. a preview), written as `name`
+  // inside the batch (a relative path of plain components, e.g.
   // "previews/x_2.jpg") and published to `publish_to` (relative to the
-  // archive root) by the ingest that loads the batch. Thread-safe.
-  // Unavailable when the disk is full: a systematic failure, never a bad
-  // input file's.
+  // archive root) by the ingest that loads the batch. Synced by a thread
+  // of the writer's own while the caller goes on; Commit waits for it, so
+  // the manifest names only durable files. Thread-safe. Unavailable when
+  // the disk is full: a systematic failure, never a bad input file's (an
+  // I/O error met while syncing fails Commit).
   absl::Status AddAsset(const std::string& name, absl::string_view data,
                         const std::string& publish_to);
   // Drops an asset: deleted and left out of the manifest (a file that
@@ -81,6 +86,8 @@ class BatchWriter {
 
  private:
   BatchWriter() = default;
+  // The syncing thread's loop: fdatasync of each asset in to_sync_.
+  void SyncAssets();
   std::string final_dir_;
   std::string partial_dir_;
   v1::Manifest manifest_;
@@ -93,6 +100,15 @@ class BatchWriter {
   std::vector<v1::BatchFile> closed_;      // guarded by mu_
   std::vector<v1::BatchAsset> assets_;     // guarded by mu_
   bool committed_ = false;
+  // Assets written and not yet synced, by name; whether one is being
+  // synced; the first failure; stopping_ ends the thread. All guarded by
+  // mu_, signalled by sync_cv_ both ways.
+  std::deque<std::string> to_sync_;
+  bool syncing_ = false;
+  absl::Status sync_status_;
+  bool stopping_ = false;
+  std::condition_variable sync_cv_;
+  std::thread syncer_;  // started by the first AddAsset
 };
 
 // Removes what killed attempts left in staging: partial batch directories
