@@ -24,7 +24,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/archive_digest.h"
+#include "tests/support/cluster_test.h"
 #include "tests/support/command.h"
+#include "tests/support/http.h"
 #include "tests/support/pg_server.h"
 #include "tests/support/pipeline_test.h"
 #include "tests/support/process.h"
@@ -36,19 +38,34 @@ namespace {
 using ::testing::HasSubstr;
 using Kind = ingester::IngestOutcome::Kind;
 
+// A head and two shard servers, each with an empty database "wsa".
+void StartServers(
+    std::map<std::string, std::unique_ptr<testing::PgServer>>* servers,
+    std::vector<archive::shards::Shard>* shards) {
+  for (const char* name : {"head", "s1", "s2"}) {
+    auto server = testing::PgServer::Start();
+    ASSERT_TRUE(server.ok()) << name << ": " << server.status();
+    (*servers)[name] = *std::move(server);
+    ASSERT_TRUE((*servers)[name]->CreateDatabase("wsa").ok());
+  }
+  *shards = {{"s1", (*servers)["s1"]->ConnInfo("wsa")},
+             {"s2", (*servers)["s2"]->ConnInfo("wsa")}};
+}
+
+int64_t CountOn(const std::string& conninfo, const std::string& sql) {
+  auto c = pg::Connection::Connect(conninfo);
+  if (!c.ok()) return -1;
+  auto r = (*c)->Exec(sql);
+  return r.ok() ? r->GetInt(0, 0) : -1;
+}
+
 class ShardTest : public testing::PipelineTest {
  protected:
   void SetUp() override {
     PipelineTest::SetUp();
     if (HasFatalFailure()) return;
-    for (const char* name : {"head", "s1", "s2"}) {
-      auto server = testing::PgServer::Start();
-      ASSERT_TRUE(server.ok()) << name << ": " << server.status();
-      servers_[name] = *std::move(server);
-      ASSERT_TRUE(servers_[name]->CreateDatabase("wsa").ok());
-    }
-    shard_list_ = {{"s1", servers_["s1"]->ConnInfo("wsa")},
-                   {"s2", servers_["s2"]->ConnInfo("wsa")}};
+    StartServers(&servers_, &shard_list_);
+    if (HasFatalFailure()) return;
     shards_set_ = std::make_unique<archive::shards::ShardSet>(shard_list_);
     auto head = pg::Connection::Connect(HeadConnInfo());
     ASSERT_TRUE(head.ok()) << head.status();
@@ -104,13 +121,6 @@ class ShardTest : public testing::PipelineTest {
     o.sky = synth::SkyMode::kRevisit;
     o.fields = 2;
     return o;
-  }
-
-  static int64_t CountOn(const std::string& conninfo, const std::string& sql) {
-    auto c = pg::Connection::Connect(conninfo);
-    if (!c.ok()) return -1;
-    auto r = (*c)->Exec(sql);
-    return r.ok() ? r->GetInt(0, 0) : -1;
   }
 
   int64_t Prepared() const {
@@ -536,6 +546,77 @@ TEST_F(ShardTest, MigrateRefusesWhatWouldLoseTrackOfDetections) {
   s = archive::shards::MigrateShards(*conn_, shard_list_);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
   EXPECT_THAT(s.message(), HasSubstr("detection partitions of its own"));
+}
+
+// The processes as a site runs them, the daemon, a worker and the
+// ingester, on a head with two shards: the daemon brings the shards to
+// the head's schema at start, the nights land on both shards, and the
+// ingester's /metrics count each shard's rows.
+class ShardClusterTest : public testing::ClusterTest {};
+
+TEST_F(ShardClusterTest, TheDaemonWorkerAndIngesterLoadNightsOntoTheShards) {
+  std::map<std::string, std::unique_ptr<testing::PgServer>> servers;
+  std::vector<archive::shards::Shard> shards;
+  StartServers(&servers, &shards);
+  if (HasFatalFailure()) return;
+  const std::string head = servers["head"]->ConnInfo("wsa");
+  for (const auto& s : shards) {
+    absl::StrAppend(&extra_database_config_, "shards { name: \"", s.name,
+                    "\" conninfo: \"", s.conninfo, "\" } ");
+  }
+  db_override_ = head;
+  Generate(Survey(2, 2, 20, 128));
+  WriteConfigFor(/*auto_approve=*/true, head, archive_);
+  testing::Process daemon = Daemon();
+  testing::Process worker = Worker("w1");
+  testing::Process ingester = Ingester();
+  // The daemon migrates the head and the shards at start.
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return CountOn(head, "SELECT count(*) FROM curation.shard") == 2; },
+      absl::Seconds(60)))
+      << daemon.Log();
+  ASSERT_TRUE(AllIngested(6, absl::Seconds(120)))
+      << daemon.Log() << worker.Log() << ingester.Log();
+
+  const int64_t detections = Count("SELECT count(*) FROM detection");
+  EXPECT_EQ(detections, 2 * 2 * 4 * 20);
+  int64_t on_shards = 0;
+  for (const auto& s : shards) {
+    const int64_t here = CountOn(s.conninfo, "SELECT count(*) FROM detection");
+    EXPECT_GT(here, 0) << s.name << " holds one of the two nights";
+    on_shards += here;
+    EXPECT_EQ(CountOn(s.conninfo,
+                      "SELECT max(version) FROM curation.schema_migration"),
+              Count("SELECT max(version) FROM curation.schema_migration"));
+    EXPECT_EQ(CountOn(s.conninfo, "SELECT count(*) FROM pg_prepared_xacts"), 0);
+  }
+  EXPECT_EQ(on_shards, detections);
+
+  // The ingester's counters, per shard, from its first batch.
+  const auto value = [](const std::string& text, const std::string& series) {
+    const size_t at = text.find("\n" + series + " ");
+    return at == std::string::npos
+               ? -1.0
+               : std::stod(text.substr(at + series.size() + 2));
+  };
+  std::string metrics;
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        metrics = testing::Http("GET", ingester_metrics_port_, "/metrics").body;
+        return value(metrics,
+                     "curator_ingester_shard_rows_total{shard=\"s1\"}") +
+                   value(metrics,
+                         "curator_ingester_shard_rows_total{shard=\"s2\"}") ==
+               static_cast<double>(detections);
+      },
+      absl::Seconds(10)))
+      << metrics;
+  EXPECT_EQ(
+      value(metrics, "curator_ingester_shard_batches_total{shard=\"s1\"}"), 1);
+  EXPECT_EQ(
+      value(metrics, "curator_ingester_shard_batches_total{shard=\"s2\"}"), 1);
+  EXPECT_EQ(value(metrics, "curator_ingester_shard_waits_total{shard=\"s1\"}"),
+            0);
 }
 
 }  // namespace

@@ -48,7 +48,8 @@ void ClusterTest::WriteConfigFor(bool auto_approve, const std::string& db,
   config_ = archive + "/curator.conf";
   std::ofstream(config_)
       << "archive_root: \"" << archive << "\"\n"
-      << "database { conninfo: \"" << db << "\" }\n"
+      << "database { conninfo: \"" << db << "\" " << extra_database_config_
+      << "}\n"
       << "daemon { listen_address: \"127.0.0.1:" << port_
       << "\" monitor_address: \"127.0.0.1:" << monitor_port_
       << "\" auto_approve: " << (auto_approve ? "true" : "false")

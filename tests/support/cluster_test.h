@@ -52,6 +52,8 @@ class ClusterTest : public PipelineTest {
   // and more of its daemon section (e.g. "accept_redeliveries: true").
   std::string extra_config_;
   std::string extra_daemon_config_;
+  // More of its database section (e.g. "shards { ... }").
+  std::string extra_database_config_;
   // Set before WriteConfig: workers serve /metrics on
   // worker_metrics_port_ (so only one runs at a time).
   bool worker_metrics_ = false;
