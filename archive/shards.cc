@@ -1,6 +1,7 @@
 #include "archive/shards.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -96,19 +97,34 @@ absl::StatusOr<std::string> AlterOptions(
 // changes its options to `want` with `alter`.
 absl::Status Reconcile(pg::Connection& head, const char* options_sql,
                        const std::string& name, const std::string& create,
-                       const std::string& alter,
+                       const std::string& alter, const std::string& drop,
                        const std::map<std::string, std::string>& want) {
+  // The statements may hold a password: errors say what failed without
+  // them (pg::Connection's errors quote the statement after " in: ").
+  const auto run = [&](const std::string& sql) -> absl::Status {
+    absl::Status s = head.Exec(sql).status();
+    if (s.ok()) return s;
+    std::string message(s.message());
+    message = message.substr(0, message.find(" in: "));
+    return absl::Status(s.code(), absl::StrCat(alter.substr(6), ": ", message));
+  };
   CURATOR_ASSIGN_OR_RETURN(pg::Result existing, head.Exec(options_sql, {name}));
+  if (existing.rows() == 1 && existing.IsNull(0, 0) && !drop.empty()) {
+    // Options this role may not read (a mapping it does not own): made
+    // again rather than guessed at.
+    CURATOR_RETURN_IF_ERROR(run(drop));
+    existing = pg::Result();
+  }
   if (existing.rows() == 0) {
     CURATOR_ASSIGN_OR_RETURN(std::string options,
                              AlterOptions(head, {}, want, true));
-    return head.Exec(absl::StrCat(create, " ", options)).status();
+    return run(absl::StrCat(create, " ", options));
   }
   CURATOR_ASSIGN_OR_RETURN(
       std::string options,
       AlterOptions(head, ParseOptions(existing, 0, 0), want));
   if (options.empty()) return absl::OkStatus();
-  return head.Exec(absl::StrCat(alter, " ", options)).status();
+  return run(absl::StrCat(alter, " ", options));
 }
 
 absl::Status ConfigureShard(pg::Connection& head, const Shard& shard) {
@@ -130,7 +146,7 @@ absl::Status ConfigureShard(pg::Connection& head, const Shard& shard) {
       head, "SELECT srvoptions FROM pg_foreign_server WHERE srvname = $1", name,
       absl::StrCat("CREATE SERVER ", quoted,
                    " FOREIGN DATA WRAPPER postgres_fdw"),
-      absl::StrCat("ALTER SERVER ", quoted), server));
+      absl::StrCat("ALTER SERVER ", quoted), "", server));
   // One mapping for every role of the head: readers reach the shards with
   // the ingester's login. A reader that is not a superuser needs a
   // password in it (postgres_fdw's rule).
@@ -139,7 +155,8 @@ absl::Status ConfigureShard(pg::Connection& head, const Shard& shard) {
       "SELECT umoptions FROM pg_user_mappings WHERE srvname = $1 AND umuser = "
       "0",
       name, absl::StrCat("CREATE USER MAPPING FOR PUBLIC SERVER ", quoted),
-      absl::StrCat("ALTER USER MAPPING FOR PUBLIC SERVER ", quoted), mapping));
+      absl::StrCat("ALTER USER MAPPING FOR PUBLIC SERVER ", quoted),
+      absl::StrCat("DROP USER MAPPING FOR PUBLIC SERVER ", quoted), mapping));
   return head
       .Exec(
           "INSERT INTO curation.shard (name, server) VALUES ($1, $2) ON "
@@ -179,6 +196,15 @@ absl::Status MigrateShards(pg::Connection& head,
         pg::Connection::Connect(shard.conninfo);
     if (!conn.ok())
       return Annotate(conn.status(), absl::StrCat("shard ", shard.name));
+    CURATOR_ASSIGN_OR_RETURN(pg::Result prepared,
+                             (*conn)->Exec("SHOW max_prepared_transactions"));
+    if (prepared.GetInt(0, 0) == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "shard ", shard.name,
+          " has max_prepared_transactions = 0: loads there commit in two "
+          "phases; set it above the number of ingesters (e.g. 20) and "
+          "restart that server"));
+    }
     absl::StatusOr<std::vector<int>> applied = migrations::Migrate(**conn);
     if (!applied.ok()) {
       return Annotate(applied.status(),
@@ -263,6 +289,7 @@ absl::StatusOr<pg::Connection*> ShardSet::Get(const std::string& name) {
   }
   pg::Connection* raw = conn->get();
   connections_[name] = *std::move(conn);
+  resolved_.erase(name);
   return raw;
 }
 
@@ -322,17 +349,23 @@ absl::Status ShardTransactions::Failed(const std::string& shard,
   auto it = std::find_if(open_.begin(), open_.end(),
                          [&](const Open& o) { return o.shard == shard; });
   pg::Connection* conn = it != open_.end() ? it->conn : nullptr;
-  if (LinkLost(status, conn)) {
-    if (unavailable_.empty()) {
-      unavailable_ = shard;
-      unavailable_reason_ = std::string(status.message());
-    }
-    if (it != open_.end() && !it->prepared) open_.erase(it);
-    if (set_ != nullptr) set_->Drop(shard);
-    return absl::UnavailableError(
-        absl::StrCat("shard ", shard, ": ", status.message()));
+  if (!LinkLost(status, conn)) return status;
+  if (unavailable_.empty()) {
+    unavailable_ = shard;
+    unavailable_reason_ = std::string(status.message());
   }
-  return status;
+  if (it != open_.end()) {
+    // A transaction that may be prepared stays listed, without its lost
+    // connection, for CommitPrepared to finish or ResolvePrepared to.
+    if (it->prepared) {
+      it->conn = nullptr;
+    } else {
+      open_.erase(it);
+    }
+  }
+  if (set_ != nullptr) set_->Drop(shard);
+  return absl::UnavailableError(
+      absl::StrCat("shard ", shard, ": ", status.message()));
 }
 
 absl::StatusOr<pg::Connection*> ShardTransactions::Begin(
@@ -351,28 +384,48 @@ absl::StatusOr<pg::Connection*> ShardTransactions::Begin(
     }
     return conn.status();
   }
-  if (absl::Status s = (*conn)->Begin(); !s.ok()) {
-    open_.push_back({shard, *conn});
-    return Failed(shard, s);
+  // A shard just (re)connected may hold what a crash left prepared, which
+  // would block this load (the same partition's name, the parent's lock):
+  // finished first, from the head's record.
+  if (head_ != nullptr && !set_->Resolved(shard)) {
+    absl::StatusOr<int> finished = ResolveShard(*head_, *set_, shard, **conn);
+    if (!finished.ok()) return Failed(shard, finished.status());
+    set_->MarkResolved(shard);
   }
   open_.push_back({shard, *conn});
+  if (absl::Status s = (*conn)->Begin(); !s.ok()) return Failed(shard, s);
+  // Whatever else holds the shard's tables (a prepared transaction of
+  // another ingester's crash, a long reader) fails the load after a while
+  // rather than blocking it forever; the batch is tried again.
+  if (absl::Status s = (*conn)->Exec("SET LOCAL lock_timeout = '30s'").status();
+      !s.ok()) {
+    return Failed(shard, s);
+  }
   return *conn;
 }
 
 absl::Status ShardTransactions::Prepare(pg::Connection& head,
                                         const std::string& batch_id) {
   if (open_.empty()) return absl::OkStatus();
+  // The head's commit decides the shards' outcome, so it must be on disk
+  // before a shard commits (whatever the site's synchronous_commit).
+  CURATOR_RETURN_IF_ERROR(
+      head.Exec("SET LOCAL synchronous_commit = on").status());
+  CURATOR_ASSIGN_OR_RETURN(std::string prefix, GidPrefix(head));
   CURATOR_ASSIGN_OR_RETURN(pg::Result xid,
                            head.Exec("SELECT pg_current_xact_id()::text"));
-  gid_ = absl::StrCat("curator:", xid.Get(0, 0), ":", batch_id);
+  gid_ = absl::StrCat(prefix, xid.Get(0, 0), ":", batch_id);
   for (size_t i = 0; i < open_.size(); ++i) {
     Open& o = open_[i];
     if (o.prepared) continue;
+    // Once sent, a PREPARE whose answer is lost may have happened: the
+    // caller must then end the head's transaction by rolling it back, so
+    // that ResolvePrepared rolls this one back too.
+    o.prepared = true;
     absl::Status s =
         o.conn->Exec(absl::StrCat("PREPARE TRANSACTION ", GidLiteral(gid_)))
             .status();
     if (!s.ok()) return Failed(o.shard, s);
-    o.prepared = true;
   }
   return absl::OkStatus();
 }
@@ -380,15 +433,24 @@ absl::Status ShardTransactions::Prepare(pg::Connection& head,
 void ShardTransactions::CommitPrepared() {
   for (const Open& o : open_) {
     if (!o.prepared) continue;
-    absl::Status s =
-        o.conn->Exec(absl::StrCat("COMMIT PREPARED ", GidLiteral(gid_)))
-            .status();
+    const std::string sql = absl::StrCat("COMMIT PREPARED ", GidLiteral(gid_));
+    absl::Status s = o.conn != nullptr
+                         ? o.conn->Exec(sql).status()
+                         : absl::UnavailableError("its link was lost");
+    if (!s.ok() && set_ != nullptr && LinkLost(s, o.conn)) {
+      // Once more on a new connection: until it commits, the head's new
+      // partition names a table its shard does not show yet.
+      set_->Drop(o.shard);
+      absl::StatusOr<pg::Connection*> again = set_->Get(o.shard);
+      s = again.ok() ? (*again)->Exec(sql).status() : again.status();
+    }
     if (!s.ok()) {
-      CURATOR_LOG(WARNING) << "shard " << o.shard << ": COMMIT PREPARED of "
-                           << gid_ << " failed (" << s
-                           << "); it is committed once the shard is back, from "
-                              "the head's record";
-      if (set_ != nullptr && LinkLost(s, o.conn)) set_->Drop(o.shard);
+      CURATOR_LOG(WARNING)
+          << "shard " << o.shard << ": COMMIT PREPARED of " << gid_
+          << " failed (" << s
+          << "); it is committed once the shard is back, from the head's "
+             "record";
+      if (set_ != nullptr) set_->Drop(o.shard);
     }
   }
   open_.clear();
@@ -396,6 +458,7 @@ void ShardTransactions::CommitPrepared() {
 
 void ShardTransactions::Abort() {
   for (const Open& o : open_) {
+    if (o.conn == nullptr) continue;  // link lost: ResolvePrepared's
     if (o.prepared) {
       absl::Status s =
           o.conn->Exec(absl::StrCat("ROLLBACK PREPARED ", GidLiteral(gid_)))
@@ -416,9 +479,9 @@ void ShardTransactions::Leave() {
   std::vector<Open> keep;
   for (const Open& o : open_) {
     if (o.prepared) {
-      CURATOR_LOG(WARNING)
-          << "shard " << o.shard << ": " << gid_
-          << " left prepared until the head's outcome is known";
+      CURATOR_LOG(WARNING) << "shard " << o.shard << ": " << gid_
+                           << " left prepared until the head's outcome is "
+                              "known";
     } else {
       keep.push_back(o);
     }
@@ -427,60 +490,97 @@ void ShardTransactions::Leave() {
   Abort();
 }
 
+absl::StatusOr<std::string> GidPrefix(pg::Connection& head) {
+  CURATOR_ASSIGN_OR_RETURN(pg::Result id,
+                           head.Exec("SELECT id FROM curation.archive"));
+  if (id.rows() != 1) {
+    return absl::FailedPreconditionError(
+        "curation.archive does not hold one id: run curatorctl migrate");
+  }
+  return absl::StrCat("curator:", id.Get(0, 0), ":");
+}
+
+absl::StatusOr<int> ResolveShard(pg::Connection& head, ShardSet& set,
+                                 const std::string& name,
+                                 pg::Connection& shard) {
+  CURATOR_ASSIGN_OR_RETURN(std::string prefix, GidPrefix(head));
+  CURATOR_ASSIGN_OR_RETURN(
+      pg::Result prepared,
+      shard.Exec("SELECT gid FROM pg_prepared_xacts WHERE database = "
+                 "current_database() AND starts_with(gid, $1)",
+                 {prefix}));
+  int finished = 0;
+  for (int i = 0; i < prepared.rows(); ++i) {
+    const std::string gid = prepared.Get(i, 0);
+    // curator:<archive>:<head xid>:<batch id>
+    std::vector<std::string> parts =
+        absl::StrSplit(gid.substr(prefix.size()), absl::MaxSplits(':', 1));
+    if (parts.size() != 2 || parts[0].empty() ||
+        !std::all_of(parts[0].begin(), parts[0].end(), ::isdigit)) {
+      CURATOR_LOG(WARNING) << "shard " << name << ": " << gid
+                           << " is not a name Curator gives; left alone";
+      continue;
+    }
+    absl::StatusOr<pg::Result> status =
+        head.Exec("SELECT pg_xact_status($1::xid8)", {parts[0]});
+    if (!status.ok()) {
+      // E.g. an id "in the future": a head restored from an older backup.
+      CURATOR_LOG(WARNING) << "shard " << name << ": the head cannot say what "
+                           << "became of " << gid << " (" << status.status()
+                           << "); left for an operator";
+      if (head.InTransaction()) return status.status();  // aborted now
+      continue;
+    }
+    std::string verdict;
+    if (status->IsNull(0, 0)) {
+      // Too old for the head to say: its batch's record decides.
+      CURATOR_ASSIGN_OR_RETURN(
+          pg::Result batch,
+          head.Exec("SELECT state FROM curation.batch WHERE batch_id = $1",
+                    {parts[1]}));
+      verdict = batch.rows() == 1 && batch.Get(0, 0) == "ingested" ? "committed"
+                                                                   : "aborted";
+    } else {
+      verdict = status->Get(0, 0);
+    }
+    if (verdict == "in progress") continue;
+    const bool commit = verdict == "committed";
+    absl::Status s = shard
+                         .Exec(absl::StrCat(commit ? "COMMIT" : "ROLLBACK",
+                                            " PREPARED ", GidLiteral(gid)))
+                         .status();
+    if (!s.ok()) {
+      CURATOR_LOG(WARNING) << "shard " << name << ": finishing " << gid << ": "
+                           << s;
+      if (LinkLost(s, &shard)) return s;
+      continue;
+    }
+    CURATOR_LOG(INFO) << "shard " << name << ": "
+                      << (commit ? "committed" : "rolled back") << " " << gid
+                      << ", left prepared by an ingester that stopped (the "
+                         "head's transaction "
+                      << verdict << ")";
+    ++finished;
+  }
+  (void)set;
+  return finished;
+}
+
 absl::StatusOr<int> ResolvePrepared(pg::Connection& head, ShardSet& set) {
   int finished = 0;
   for (const Shard& shard : set.shards()) {
     absl::StatusOr<pg::Connection*> conn = set.Get(shard.name);
     if (!conn.ok()) continue;  // down: its prepared transactions wait with it
-    absl::StatusOr<pg::Result> prepared = (*conn)->Exec(
-        "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() "
-        "AND gid LIKE 'curator:%'");
-    if (!prepared.ok()) {
-      set.Drop(shard.name);
-      continue;
-    }
-    for (int i = 0; i < prepared->rows(); ++i) {
-      const std::string gid = prepared->Get(i, 0);
-      std::vector<std::string> parts =
-          absl::StrSplit(gid, absl::MaxSplits(':', 2));
-      if (parts.size() != 3) continue;
-      CURATOR_ASSIGN_OR_RETURN(
-          pg::Result status,
-          head.Exec("SELECT pg_xact_status($1::xid8)", {parts[1]}));
-      std::string verdict;
-      if (status.IsNull(0, 0)) {
-        // Too old for the head to say: its batch's record decides.
-        CURATOR_ASSIGN_OR_RETURN(
-            pg::Result batch,
-            head.Exec("SELECT state FROM curation.batch WHERE batch_id = $1",
-                      {parts[2]}));
-        verdict = batch.rows() == 1 && batch.Get(0, 0) == "ingested"
-                      ? "committed"
-                      : "aborted";
-      } else {
-        verdict = status.Get(0, 0);
-      }
-      if (verdict == "in progress") continue;
-      const bool commit = verdict == "committed";
-      absl::Status s = (*conn)
-                           ->Exec(absl::StrCat(commit ? "COMMIT" : "ROLLBACK",
-                                               " PREPARED ", GidLiteral(gid)))
-                           .status();
-      if (!s.ok()) {
-        CURATOR_LOG(WARNING)
-            << "shard " << shard.name << ": finishing " << gid << ": " << s;
-        if (LinkLost(s, *conn)) {
-          set.Drop(shard.name);
-          break;
-        }
+    absl::StatusOr<int> n = ResolveShard(head, set, shard.name, **conn);
+    if (!n.ok()) {
+      if (LinkLost(n.status(), *conn)) {
+        set.Drop(shard.name);
         continue;
       }
-      CURATOR_LOG(INFO) << "shard " << shard.name << ": "
-                        << (commit ? "committed" : "rolled back") << " " << gid
-                        << ", left prepared by an ingester that stopped ("
-                        << "the head's transaction " << verdict << ")";
-      ++finished;
+      return n.status();
     }
+    set.MarkResolved(shard.name);
+    finished += *n;
   }
   return finished;
 }

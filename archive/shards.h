@@ -13,6 +13,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,11 +56,21 @@ class ShardSet {
   // reached, NotFound if the config has no such shard.
   absl::StatusOr<pg::Connection*> Get(const std::string& name);
   // Forgets the connection (after an error), so Get connects again.
-  void Drop(const std::string& name) { connections_.erase(name); }
+  void Drop(const std::string& name) {
+    connections_.erase(name);
+    resolved_.erase(name);
+  }
+  // Whether what was left prepared on the shard has been finished since
+  // its connection was made (ResolvePrepared, ShardTransactions::Begin).
+  bool Resolved(const std::string& name) const {
+    return resolved_.count(name) > 0;
+  }
+  void MarkResolved(const std::string& name) { resolved_.insert(name); }
 
  private:
   std::vector<Shard> shards_;
   std::map<std::string, std::unique_ptr<pg::Connection>> connections_;
+  std::set<std::string> resolved_;
 };
 
 // The shard a night's detections go to: the one it is on, else the one
@@ -75,7 +86,10 @@ absl::StatusOr<std::string> ShardOfNight(pg::Connection& head,
 // is rolled back, prepared or not.
 class ShardTransactions {
  public:
-  explicit ShardTransactions(ShardSet* set) : set_(set) {}
+  // `head`: the head's connection, to resolve a shard reconnected
+  // meanwhile before loading there; may be null (not resolved).
+  explicit ShardTransactions(ShardSet* set, pg::Connection* head = nullptr)
+      : set_(set), head_(head) {}
   ~ShardTransactions() { Abort(); }
   ShardTransactions(const ShardTransactions&) = delete;
   ShardTransactions& operator=(const ShardTransactions&) = delete;
@@ -91,8 +105,11 @@ class ShardTransactions {
   absl::Status Failed(const std::string& shard, absl::Status status);
 
   // PREPARE TRANSACTION on every shard begun, named
-  // curator:<head transaction id>:<batch id>. Call inside the head's
-  // transaction, after its last write.
+  // curator:<archive id>:<head transaction id>:<batch id>, with the head's
+  // commit made synchronous. Call inside the head's transaction, after its
+  // last write. On an error the head's transaction must be rolled back
+  // whole: a PREPARE whose answer was lost may have happened, and only the
+  // head's abort makes ResolvePrepared roll it back.
   absl::Status Prepare(pg::Connection& head, const std::string& batch_id);
   // COMMIT PREPARED on each, after the head committed. A failure is
   // logged: ResolvePrepared commits it later, from the head's record.
@@ -110,6 +127,7 @@ class ShardTransactions {
     bool prepared = false;
   };
   ShardSet* set_;
+  pg::Connection* head_;
   std::vector<Open> open_;
   std::string gid_;
   std::string unavailable_, unavailable_reason_;
@@ -121,6 +139,14 @@ class ShardTransactions {
 // left while it is still in progress. Shards it cannot reach are skipped.
 // Returns how many it finished.
 absl::StatusOr<int> ResolvePrepared(pg::Connection& head, ShardSet& set);
+// The same for one shard, on its connection.
+absl::StatusOr<int> ResolveShard(pg::Connection& head, ShardSet& set,
+                                 const std::string& name,
+                                 pg::Connection& shard);
+
+// "curator:<archive id>:", the prefix of this archive's prepared
+// transactions (curation.archive), so that a shard's others are not its.
+absl::StatusOr<std::string> GidPrefix(pg::Connection& head);
 
 }  // namespace curator::archive::shards
 

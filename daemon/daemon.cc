@@ -22,7 +22,17 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& o,
   {
     CURATOR_ASSIGN_OR_RETURN(pg::ConnectionPool::Lease conn, d->pool_->Get());
     CURATOR_RETURN_IF_ERROR(archive::MigrateArchive(*conn, *registry));
-    CURATOR_RETURN_IF_ERROR(archive::shards::MigrateShards(*conn, o.shards));
+    // A shard that is down must not keep the daemon from starting: its
+    // batches wait at ingest, and the next start or curatorctl migrate
+    // brings it up to date.
+    if (absl::Status s = archive::shards::MigrateShards(*conn, o.shards);
+        s.code() == absl::StatusCode::kUnavailable) {
+      CURATOR_LOG(WARNING) << s
+                           << "; shards are migrated at the next start "
+                              "or by curatorctl migrate";
+    } else {
+      CURATOR_RETURN_IF_ERROR(s);
+    }
   }
   d->client_ = std::move(client);
   d->tasks_ = std::make_unique<TaskStore>(d->pool_.get(), registry, clock, o.policy);

@@ -455,15 +455,28 @@ absl::StatusOr<LoadResult> DetectionLoader::Load(const LoadInput& in,
   if (!target.shard.empty()) {
     // On the head, the same partition, foreign: readers of the head's
     // `detection` reach the shard's table (its indexes serve them there).
+    // Made on its own, then attached: CREATE ... PARTITION OF would hold
+    // the parent's exclusive lock until the commit; ATTACH does not.
     CURATOR_ASSIGN_OR_RETURN(
         pg::Result name, conn.Exec("SELECT quote_literal($1)", {partition}));
+    CURATOR_ASSIGN_OR_RETURN(
+        pg::Result columns,
+        conn.Exec("SELECT string_agg(quote_ident(attname) || ' ' || "
+                  "format_type(atttypid, atttypmod) || CASE WHEN attnotnull "
+                  "THEN ' NOT NULL' ELSE '' END, ', ' ORDER BY attnum) FROM "
+                  "pg_attribute WHERE attrelid = 'detection'::regclass AND "
+                  "attnum > 0 AND NOT attisdropped"));
     CURATOR_RETURN_IF_ERROR(
         conn.Exec(absl::StrCat(
-                      "CREATE FOREIGN TABLE ", part, " PARTITION OF detection",
-                      bounds, " SERVER ",
+                      "CREATE FOREIGN TABLE ", part, " (", columns.Get(0, 0),
+                      ") SERVER ",
                       conn.QuoteIdentifier(shards::ServerName(target.shard)),
                       " OPTIONS (schema_name 'public', table_name ",
                       name.Get(0, 0), ")"))
+            .status());
+    CURATOR_RETURN_IF_ERROR(
+        conn.Exec(absl::StrCat("ALTER TABLE detection ATTACH PARTITION ", part,
+                               bounds))
             .status());
   }
   CURATOR_RETURN_IF_ERROR(ReplaceNight(in));

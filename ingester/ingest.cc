@@ -149,9 +149,18 @@ absl::StatusOr<IngestOutcome> Ingester::WaitForShard(
   txs.Abort();
   CURATOR_LOG(WARNING) << "batch " << outcome.batch_id << ": "
                        << outcome.report;
-  // Undo the load but keep the claim, and record why, in one commit.
-  CURATOR_RETURN_IF_ERROR(
-      conn_->Exec("ROLLBACK TO SAVEPOINT claimed").status());
+  // The whole transaction rolled back, not to a savepoint: its id names
+  // what may be prepared on a shard, and only its abort makes
+  // ResolvePrepared roll that back. Then claimed again, and why recorded.
+  CURATOR_RETURN_IF_ERROR(conn_->Rollback());
+  CURATOR_RETURN_IF_ERROR(conn_->Begin());
+  CURATOR_ASSIGN_OR_RETURN(bool claimed,
+                           BatchStore::TryClaim(*conn_, outcome.batch_id));
+  if (!claimed) {
+    CURATOR_RETURN_IF_ERROR(conn_->Rollback());
+    outcome.kind = IngestOutcome::Kind::kBusy;
+    return outcome;
+  }
   CURATOR_RETURN_IF_ERROR(BatchStore::RecordWaiting(*conn_, m, outcome.report));
   CURATOR_RETURN_IF_ERROR(conn_->Commit());
   return outcome;
@@ -185,7 +194,7 @@ absl::StatusOr<IngestOutcome> Ingester::IngestBatch(const std::string& dir) {
   } rollback{conn_};
   // The load's transactions on shards, if it opens any: rolled back
   // unless prepared and committed below.
-  archive::shards::ShardTransactions shard_txs(options_.shards);
+  archive::shards::ShardTransactions shard_txs(options_.shards, conn_);
 
   // Claim.
   CURATOR_ASSIGN_OR_RETURN(bool claimed, BatchStore::TryClaim(*conn_, batch_id));

@@ -18,3 +18,12 @@ CREATE TABLE curation.night_shard (
   placed_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX night_shard_shard ON curation.night_shard (shard);
+
+-- This archive's id, in the name of every transaction its ingesters
+-- prepare on a shard (curator:<id>:<head xid>:<batch>), so that the
+-- recovery never decides another database's.
+CREATE TABLE curation.archive (
+  id  text PRIMARY KEY
+);
+INSERT INTO curation.archive
+  VALUES (substr(md5(random()::text || clock_timestamp()::text), 1, 16));
